@@ -1,0 +1,186 @@
+// faultline/engine.h — the page cache, files and address spaces.
+//
+// An Engine is one "machine": a frame pool of fixed size (the RAM), the page
+// cache over any number of files, any number of address spaces, and the
+// fault/kill synchronization protocol. Everything in it is safe to call from
+// any number of threads at once: faults, reads and writes run concurrently
+// with every page killer, with the guarantees of DESIGN.md (G1–G6):
+//
+//   - when a killer (truncate, punch_hole, zero_range, collapse_range,
+//     insert_range, direct_write, fadvise_dontneed, migrate, reclaim)
+//     returns, no mapping maps a page it removed and no access through one
+//     is still in flight;
+//   - after a punch/zero/truncate returns, every access sees the new
+//     contents (zeros, or Errc::bus_error past EOF);
+//   - one page per file index is cached; all mappings and read()/write()
+//     see it;
+//   - dirty data reaches the store on fsync/msync and before reclaim drops
+//     a page; a writeback error is reported by the next fsync.
+//
+// Lifetimes: the Engine must outlive every File and Mm made from it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "faultline/error.h"
+#include "faultline/store.h"
+
+namespace faultline {
+
+namespace detail {
+class Kernel;
+struct Inode;
+struct MmStruct;
+}  // namespace detail
+
+inline constexpr uint64_t kPageSize = 4096;
+
+struct Config {
+  // Frames in the pool (4 KiB each). Files may be larger: reclaim evicts.
+  uint64_t frames = 1u << 16;
+  // Largest folio: 2^max_folio_order pages (0..9; 4 = 64 KiB).
+  unsigned max_folio_order = 4;
+  // MAPGUARD[+CREATIONGUARD], see docs/protocols.md.
+  std::string protocol = "page_lock+invalidate_lock";
+  // Pages mapped around a read fault (filemap_map_pages); 1 disables.
+  unsigned fault_around_pages = 16;
+  // Pages read ahead on a cache miss (read() and faults); 1 disables.
+  unsigned readahead_pages = 32;
+  // Fill freed frames with 0x6b (the kernel's POISON_FREE) so that a use
+  // after free reads garbage; under ASan also poison them.
+  bool poison_freed_frames = false;
+};
+
+// Counters, cumulative since the Engine was made (relaxed reads).
+struct Stats {
+  uint64_t faults = 0;          // handle_mm_fault calls
+  uint64_t fault_retries = 0;   // faults that lost a race and retried
+  uint64_t fault_around_maps = 0;
+  uint64_t folios_created = 0;
+  uint64_t folios_freed = 0;
+  uint64_t folios_reclaimed = 0;
+  uint64_t folios_migrated = 0;
+  uint64_t writebacks = 0;
+  uint64_t shootdowns = 0;      // grace periods waited by killers
+  uint64_t free_frames = 0;
+};
+
+class File;
+class Mm;
+
+class Engine {
+ public:
+  // The largest file size: 2^44 bytes (16 TiB).
+  static constexpr uint64_t kMaxFileSize = uint64_t{1} << 44;
+
+  // Throws Error(invalid_argument) for a bad Config, Error(unknown_protocol)
+  // for a protocol name not in the registry.
+  explicit Engine(Config config = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // A file over `store`; its size is the store's size.
+  File open(std::unique_ptr<Store> store);
+  // A new, empty address space.
+  Mm create_mm();
+  // Evicts up to `nr_frames` frames of clean or dirty (written back first)
+  // page-cache folios, least recently used first; returns frames freed.
+  uint64_t reclaim(uint64_t nr_frames);
+
+  Stats stats() const;
+  const Config& config() const;
+  std::string protocol_name() const;
+  // Verifies G1/G4 structurally: every present PTE of every address space
+  // maps an anonymous page or the folio cached at its file index. Returns
+  // an empty string or a description of the first violation.
+  std::string check_mappings() const;
+
+  detail::Kernel& kernel() noexcept { return *kernel_; }
+
+ private:
+  std::unique_ptr<detail::Kernel> kernel_;
+};
+
+// An open file (an inode). Copyable handle; all copies are the same file.
+class File {
+ public:
+  File() = default;
+  uint64_t size() const;
+
+  // Buffered I/O through the page cache. read() returns the bytes read
+  // (short at EOF).
+  size_t read(uint64_t off, std::span<std::byte> buf);
+  void write(uint64_t off, std::span<const std::byte> buf);
+  // Writes dirty pages back and syncs the store; throws Error(io_error) if
+  // a writeback failed since the last fsync (the data stays dirty).
+  void fsync();
+
+  // The page killers, each in the kernel's order of steps.
+  void truncate(uint64_t size);
+  void fallocate(uint64_t off, uint64_t len, bool keep_size);
+  void punch_hole(uint64_t off, uint64_t len);
+  void zero_range(uint64_t off, uint64_t len, bool keep_size);
+  // off and len page aligned; off + len < size() (EINVAL otherwise).
+  void collapse_range(uint64_t off, uint64_t len);
+  // off and len page aligned; off < size() (EINVAL otherwise).
+  void insert_range(uint64_t off, uint64_t len);
+  // Direct I/O: bypasses the cache, flushing and invalidating around it.
+  size_t direct_read(uint64_t off, std::span<std::byte> buf);
+  void direct_write(uint64_t off, std::span<const std::byte> buf);
+  // POSIX_FADV_DONTNEED: writes back, then drops clean unmapped folios
+  // (len 0 = to EOF).
+  void fadvise_dontneed(uint64_t off, uint64_t len);
+  // Reads [off, off+len) into the cache (readahead(2)).
+  void readahead(uint64_t off, uint64_t len);
+  // Moves every cached folio in the range to new frames, as page migration
+  // does; returns how many moved.
+  uint64_t migrate(uint64_t off, uint64_t len);
+
+  // Pages currently in the page cache.
+  uint64_t cached_pages() const;
+
+  detail::Inode* inode() const noexcept { return inode_.get(); }
+
+ private:
+  friend class Engine;
+  friend class Mm;
+  explicit File(std::shared_ptr<detail::Inode> inode) : inode_(std::move(inode)) {}
+  std::shared_ptr<detail::Inode> inode_;
+};
+
+enum Prot : unsigned { kProtRead = 1, kProtWrite = 2 };
+enum class MapType { shared, private_cow };
+
+// An address space (mm_struct). Loads and stores walk its page table like
+// an MMU and fault on a missing or read-only entry.
+class Mm {
+ public:
+  Mm() = default;
+  // Maps [offset, offset+length) of `file` (offset page aligned, length > 0)
+  // at a fresh address, which it returns. Mapping past EOF is allowed;
+  // accessing a page wholly past EOF is a bus error.
+  uint64_t mmap(const File& file, uint64_t offset, uint64_t length, unsigned prot, MapType type);
+  // Unmaps whole mappings or parts of them (addr page aligned).
+  void munmap(uint64_t addr, uint64_t length);
+  // Copy through the mapping. Throw Error(bus_error) past EOF and
+  // Error(segv) outside every mapping or for a store to a read-only one;
+  // the bytes before the faulting page have been transferred.
+  void load(uint64_t addr, std::span<std::byte> buf);
+  void store(uint64_t addr, std::span<const std::byte> buf);
+  // msync(MS_SYNC): writes back the files mapped in [addr, addr+length).
+  void msync(uint64_t addr, uint64_t length);
+
+  detail::MmStruct* mm() const noexcept { return mm_.get(); }
+
+ private:
+  friend class Engine;
+  explicit Mm(std::shared_ptr<detail::MmStruct> mm) : mm_(std::move(mm)) {}
+  std::shared_ptr<detail::MmStruct> mm_;
+};
+
+}  // namespace faultline

@@ -1,0 +1,76 @@
+// faultline/store.h — the backing store under a file: the filesystem and disk.
+//
+// A Store owns the file's blocks. The engine calls it the way the VFS calls a
+// filesystem: reads to fill folios, writes to write dirty folios back, and
+// the block operations of the page killers only after the page cache has
+// been dealt with. Stores must be safe to call from several threads at once
+// (the engine reads folios in while it writes others back).
+//
+// Two stores ship: an in-memory one (tests, the checker; with fault
+// injection) and a real file driven through pread/pwrite/fallocate/
+// ftruncate/fsync. Errors are thrown as faultline::Error(Errc::io_error).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace faultline {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Bytes of data the store holds (the on-disk file size).
+  virtual uint64_t size() const = 0;
+  // Fills `buf` from `off`; holes and bytes past size() read as zeros.
+  virtual void read(uint64_t off, std::span<std::byte> buf) = 0;
+  // Writes `buf` at `off`, growing size() if it ends past it.
+  virtual void write(uint64_t off, std::span<const std::byte> buf) = 0;
+  // Sets size(); growing leaves a hole, shrinking frees the blocks.
+  virtual void truncate(uint64_t size) = 0;
+  // Frees [off, off+len) inside size(): it reads as zeros afterwards.
+  virtual void punch_hole(uint64_t off, uint64_t len) = 0;
+  // Makes [off, off+len) read as zeros, growing size() if it ends past it.
+  virtual void zero_range(uint64_t off, uint64_t len) = 0;
+  // Removes [off, off+len) and shifts what follows down (page aligned).
+  virtual void collapse_range(uint64_t off, uint64_t len) = 0;
+  // Shifts [off, size()) up by len and leaves a hole (page aligned).
+  virtual void insert_range(uint64_t off, uint64_t len) = 0;
+  // Makes everything written durable (fsync).
+  virtual void sync() = 0;
+};
+
+// Blocks in memory, 4 KiB each, allocated on write and freed by punch,
+// truncate and collapse.
+class MemoryStore : public Store {
+ public:
+  MemoryStore();
+  ~MemoryStore() override;
+  uint64_t size() const override;
+  void read(uint64_t off, std::span<std::byte> buf) override;
+  void write(uint64_t off, std::span<const std::byte> buf) override;
+  void truncate(uint64_t size) override;
+  void punch_hole(uint64_t off, uint64_t len) override;
+  void zero_range(uint64_t off, uint64_t len) override;
+  void collapse_range(uint64_t off, uint64_t len) override;
+  void insert_range(uint64_t off, uint64_t len) override;
+  void sync() override;
+
+  // Blocks currently allocated (a punched or truncated range has none).
+  uint64_t allocated_blocks() const;
+  // The next `count` calls of write() fail with io_error (fault injection
+  // for writeback-error tests).
+  void fail_next_writes(unsigned count);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A real file through POSIX calls. `create` makes it (and truncates it to
+// zero); otherwise it must exist. Throws io_error naming the path on failure.
+std::unique_ptr<Store> open_posix_store(const std::string& path, bool create);
+
+}  // namespace faultline

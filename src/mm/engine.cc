@@ -1,0 +1,303 @@
+// src/mm/engine.cc — the public API (faultline/engine.h) over the engine.
+//
+// Owns: Kernel construction and folio allocation with reclaim, the Engine,
+// File and Mm entry points and their argument checks, and check_mappings,
+// the structural G1/G4 oracle. Entry points check arguments and name the
+// bad value in the Error; the work is in the file of the kernel's name.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "faultline/engine.h"
+#include "mm/internal.h"
+#include "sync/rcu.h"
+
+namespace faultline::detail {
+
+void check_range(const char* op, uint64_t off, uint64_t len) {
+  constexpr uint64_t max = Engine::kMaxFileSize;
+  if (off > max || len > max - off)
+    throw Error(Errc::file_too_large,
+                fmt::format("{}: offset {:#x} + length {:#x} exceeds the maximum file size {:#x}", op, off, len, max));
+}
+
+static void check_config(const Config& c) {
+  if (c.frames < 16 || c.frames > (uint64_t{1} << 32))
+    throw Error(Errc::invalid_argument, fmt::format("config: frames {} is outside [16, 2^32]", c.frames));
+  if (c.max_folio_order > 9)
+    throw Error(Errc::invalid_argument, fmt::format("config: max_folio_order {} is outside [0, 9]", c.max_folio_order));
+  auto pow2 = [](unsigned v) { return v && !(v & (v - 1)); };
+  if (!pow2(c.fault_around_pages) || c.fault_around_pages > kPtrsPerTable)
+    throw Error(Errc::invalid_argument,
+                fmt::format("config: fault_around_pages {} is not a power of two in [1, 512]", c.fault_around_pages));
+  if (c.readahead_pages == 0 || c.readahead_pages > 4096)
+    throw Error(Errc::invalid_argument, fmt::format("config: readahead_pages {} is outside [1, 4096]", c.readahead_pages));
+}
+
+static const Config& checked(const Config& c) {
+  check_config(c);
+  return c;
+}
+
+Kernel::Kernel(const Config& c)
+    : config(checked(c)), pool(c.frames, c.max_folio_order, c.poison_freed_frames), protocol(make_protocol(c.protocol)) {
+  lru_head.lru_next = lru_head.lru_prev = &lru_head;
+}
+
+Kernel::~Kernel() { sync::rcu_barrier(); }
+
+Folio* Kernel::alloc_folio(unsigned order, bool may_shrink, unsigned* got_order) {
+  for (unsigned attempt = 0;; ++attempt) {
+    for (unsigned o = order;; --o) {
+      if (Folio* f = pool.alloc(o)) {
+        *got_order = o;
+        return f;
+      }
+      if (!may_shrink || o == 0) break;
+    }
+    uint64_t want = std::max<uint64_t>(32, uint64_t{1} << order);
+    if (shrink_lru(want) == 0 && attempt >= 2)
+      throw Error(Errc::out_of_memory,
+                  fmt::format("frame pool exhausted: {} frames, none free and none reclaimable (order {} wanted)",
+                              pool.nr_frames(), order));
+    // Frames freed by deferred puts (call_rcu) arrive after a grace period.
+    if (attempt >= 1) sync::rcu_barrier();
+  }
+}
+
+Inode::Inode(Kernel* k, std::unique_ptr<Store> s) : kernel(k), store(std::move(s)) {
+  i_mapping.host = this;
+  i_size.store(store->size(), sync::relaxed);
+}
+
+// The last handle is gone: no mapping can refer to the inode (a VMA holds
+// a reference), so the cache can be emptied without the protocol.
+Inode::~Inode() {
+  MmuGather tlb(kernel);
+  truncate_inode_pages_range(&i_mapping, 0, UINT64_MAX, tlb);
+}
+
+// check_mappings for one PTE, under its PTL.
+static std::string check_pte(const Kernel* k, const Vma* vma, uint64_t addr, pte_t p) {
+  const Folio* f = k->pool.pfn_to_folio(pte_pfn(p));
+  pgoff_t index = vma->index_of(addr);
+  const Inode* inode = vma->file.get();
+  if (f->test(PG_anon)) {
+    if (vma->shared) return fmt::format("shared mapping at {:#x} maps an anonymous page", addr);
+    return {};
+  }
+  if (f->mapping.load(sync::acquire) != &inode->i_mapping)
+    return fmt::format("G1: PTE at {:#x} (file page {}) maps pfn {} which is no longer in the page cache", addr,
+                       index, f->pfn);
+  if (f->first_index() + pte_page(p) != index)
+    return fmt::format("G4: PTE at {:#x} maps file page {} at file page {}", addr,
+                       f->first_index() + pte_page(p), index);
+  if (index >= pages_of(inode->size()))
+    return fmt::format("G5: PTE at {:#x} maps file page {}, past EOF (size {})", addr, index, inode->size());
+  return {};
+}
+
+static std::string check_mm(const MmStruct* mm) {
+  const_cast<MmStruct*>(mm)->mmap_lock.down_read();
+  std::string err;
+  for (const auto& [start, vma] : mm->vmas) {
+    for (uint64_t a = vma->start; a < vma->end && err.empty(); a += PAGE_SIZE) {
+      PteTable* t = mm->pte_table(a);
+      if (!t) {
+        a |= (uint64_t{kPtrsPerTable} << PAGE_SHIFT) - PAGE_SIZE;  // skip the table's range
+        continue;
+      }
+      sync::Guard<sync::SpinLock> ptl(t->ptl);
+      pte_t p = t->pte[pte_index(a)].load(sync::acquire);
+      if (pte_present(p)) err = check_pte(mm->kernel, vma.get(), a, p);
+    }
+    if (!err.empty()) break;
+  }
+  const_cast<MmStruct*>(mm)->mmap_lock.up_read();
+  return err;
+}
+
+}  // namespace faultline::detail
+
+namespace faultline {
+
+using namespace detail;
+
+Engine::Engine(Config config) : kernel_(std::make_unique<Kernel>(config)) {}
+Engine::~Engine() = default;
+
+File Engine::open(std::unique_ptr<Store> store) {
+  if (!store) throw Error(Errc::invalid_argument, "open: the store is null");
+  if (store->size() > kMaxFileSize)
+    throw Error(Errc::file_too_large, fmt::format("open: store size {:#x} exceeds the maximum file size {:#x}",
+                                                  store->size(), kMaxFileSize));
+  return File(std::make_shared<Inode>(kernel_.get(), std::move(store)));
+}
+
+Mm Engine::create_mm() {
+  Kernel* k = kernel_.get();
+  auto deleter = [k](MmStruct* mm) {
+    exit_mmap(mm);
+    {
+      sync::Guard<sync::Mutex> g(k->mms_lock);
+      k->mms.erase(mm);
+    }
+    delete mm;
+  };
+  std::shared_ptr<MmStruct> mm(new MmStruct(k), deleter);
+  sync::Guard<sync::Mutex> g(k->mms_lock);
+  k->mms.insert(mm.get());
+  return Mm(mm);
+}
+
+uint64_t Engine::reclaim(uint64_t nr_frames) { return kernel_->shrink_lru(nr_frames); }
+
+Stats Engine::stats() const {
+  const Counters& c = kernel_->stats;
+  auto r = [](const sync::Atomic<uint64_t>& a) { return a.load(sync::relaxed); };
+  Stats s;
+  s.faults = r(c.faults);
+  s.fault_retries = r(c.fault_retries);
+  s.fault_around_maps = r(c.fault_around_maps);
+  s.folios_created = r(c.folios_created);
+  s.folios_reclaimed = r(c.folios_reclaimed);
+  s.folios_migrated = r(c.folios_migrated);
+  s.writebacks = r(c.writebacks);
+  s.shootdowns = r(c.shootdowns);
+  s.free_frames = kernel_->pool.nr_free();
+  return s;
+}
+
+const Config& Engine::config() const { return kernel_->config; }
+std::string Engine::protocol_name() const { return kernel_->protocol.name; }
+
+std::string Engine::check_mappings() const {
+  sync::Guard<sync::Mutex> g(kernel_->mms_lock);
+  for (const MmStruct* mm : kernel_->mms) {
+    std::string err = check_mm(mm);
+    if (!err.empty()) return err;
+  }
+  return {};
+}
+
+// ---- File --------------------------------------------------------------
+
+static Inode* live(const std::shared_ptr<Inode>& i) {
+  if (!i) throw Error(Errc::invalid_argument, "File: this handle is not open (default-constructed)");
+  return i.get();
+}
+
+uint64_t File::size() const { return live(inode_)->size(); }
+
+size_t File::read(uint64_t off, std::span<std::byte> buf) {
+  check_range("read", off, buf.size());
+  return filemap_read(live(inode_), off, buf);
+}
+
+void File::write(uint64_t off, std::span<const std::byte> buf) {
+  check_range("write", off, buf.size());
+  Inode* inode = live(inode_);
+  if (buf.empty()) return;
+  sync::WriteGuard g(inode->i_rwsem);
+  filemap_write(inode, off, buf);
+}
+
+void File::fsync() { vfs_fsync(live(inode_)); }
+
+void File::truncate(uint64_t size) {
+  check_range("truncate", size, 0);
+  vfs_truncate(live(inode_), size);
+}
+
+void File::fallocate(uint64_t off, uint64_t len, bool keep_size) {
+  vfs_fallocate(live(inode_), keep_size ? unsigned{FALLOC_FL_KEEP_SIZE} : 0u, off, len);
+}
+void File::punch_hole(uint64_t off, uint64_t len) {
+  vfs_fallocate(live(inode_), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+}
+void File::zero_range(uint64_t off, uint64_t len, bool keep_size) {
+  vfs_fallocate(live(inode_), FALLOC_FL_ZERO_RANGE | (keep_size ? unsigned{FALLOC_FL_KEEP_SIZE} : 0u), off, len);
+}
+void File::collapse_range(uint64_t off, uint64_t len) {
+  vfs_fallocate(live(inode_), FALLOC_FL_COLLAPSE_RANGE, off, len);
+}
+void File::insert_range(uint64_t off, uint64_t len) {
+  vfs_fallocate(live(inode_), FALLOC_FL_INSERT_RANGE, off, len);
+}
+
+size_t File::direct_read(uint64_t off, std::span<std::byte> buf) {
+  return detail::direct_read(live(inode_), off, buf);
+}
+void File::direct_write(uint64_t off, std::span<const std::byte> buf) {
+  detail::direct_write(live(inode_), off, buf);
+}
+
+// [off, off+len) as pages, len 0 meaning to the end.
+static std::pair<pgoff_t, pgoff_t> page_range(const char* op, uint64_t off, uint64_t len) {
+  check_range(op, off, len);
+  pgoff_t first = off >> PAGE_SHIFT;
+  pgoff_t last = len ? (off + len - 1) >> PAGE_SHIFT : UINT64_MAX >> PAGE_SHIFT;
+  return {first, last};
+}
+
+void File::fadvise_dontneed(uint64_t off, uint64_t len) {
+  Inode* inode = live(inode_);
+  auto [first, last] = page_range("fadvise_dontneed", off, len);
+  filemap_write_and_wait_range(inode, first << PAGE_SHIFT, len ? off + len - 1 : UINT64_MAX);
+  invalidate_mapping_pages(&inode->i_mapping, first, last);
+}
+
+void File::readahead(uint64_t off, uint64_t len) {
+  Inode* inode = live(inode_);
+  check_range("readahead", off, len);
+  if (len == 0) return;
+  pgoff_t first = off >> PAGE_SHIFT;
+  page_cache_ra(inode, first, pages_of(off + len) - first);
+}
+
+uint64_t File::migrate(uint64_t off, uint64_t len) {
+  auto [first, last] = page_range("migrate", off, len);
+  return migrate_mapping_range(live(inode_), first, last);
+}
+
+uint64_t File::cached_pages() const { return live(inode_)->i_mapping.nrpages.load(sync::relaxed); }
+
+// ---- Mm ----------------------------------------------------------------
+
+static MmStruct* live(const std::shared_ptr<MmStruct>& m) {
+  if (!m) throw Error(Errc::invalid_argument, "Mm: this handle has no address space (default-constructed)");
+  return m.get();
+}
+
+uint64_t Mm::mmap(const File& file, uint64_t offset, uint64_t length, unsigned prot, MapType type) {
+  if (!file.inode_) throw Error(Errc::invalid_argument, "mmap: the file handle is not open");
+  return do_mmap(live(mm_), file.inode_, offset, length, prot, type == MapType::shared);
+}
+
+void Mm::munmap(uint64_t addr, uint64_t length) { do_munmap(live(mm_), addr, length); }
+
+void Mm::load(uint64_t addr, std::span<std::byte> buf) {
+  mm_access(live(mm_), addr, buf.data(), buf.size(), false);
+}
+
+void Mm::store(uint64_t addr, std::span<const std::byte> buf) {
+  mm_access(live(mm_), addr, const_cast<std::byte*>(buf.data()), buf.size(), true);
+}
+
+void Mm::msync(uint64_t addr, uint64_t length) {
+  MmStruct* mm = live(mm_);
+  std::vector<std::shared_ptr<Inode>> files;  // shared mappings only: private ones have nothing to sync
+  bool any = false;
+  {
+    sync::ReadGuard g(mm->mmap_lock);
+    for (auto& [start, vma] : mm->vmas) {
+      if (vma->start >= addr + length || addr >= vma->end) continue;
+      any = true;
+      if (vma->shared) files.push_back(vma->file);
+    }
+  }
+  if (!any) throw Error(Errc::segv, fmt::format("msync: no mapping in [{:#x}, {:#x})", addr, addr + length));
+  for (auto& f : files) vfs_fsync(f.get());
+}
+
+}  // namespace faultline

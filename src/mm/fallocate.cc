@@ -1,0 +1,119 @@
+// src/mm/fallocate.cc — fallocate(2): allocate, punch hole, zero range,
+// collapse range, insert range.
+//
+// Each mode in the order ext4/xfs use: i_rwsem exclusive; for the block-
+// moving modes, write back from the offset to EOF first; the creation guard
+// exclusive from the eviction of the cache until the store has changed the
+// blocks (G2); the shootdown before returning (G1).
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "faultline/error.h"
+#include "mm/guards.h"
+#include "mm/internal.h"
+
+namespace faultline::detail {
+
+static void require_page_aligned(const char* op, uint64_t off, uint64_t len) {
+  if ((off | len) & (PAGE_SIZE - 1))
+    throw Error(Errc::invalid_argument,
+                fmt::format("{}: offset {:#x} and length {:#x} must be multiples of the block size {}", op, off,
+                            len, PAGE_SIZE));
+}
+
+static void punch_hole(Inode* inode, uint64_t off, uint64_t len) {
+  uint64_t size = inode->size();
+  if (off >= size) return;
+  uint64_t end = std::min(off + len, size);
+  EvictScope evict(inode);
+  MmuGather tlb(inode->kernel);
+  truncate_pagecache_range(inode, off, end - 1, tlb);
+  inode->store->punch_hole(off, end - off);
+  tlb.finish();
+}
+
+static void zero_range(Inode* inode, uint64_t off, uint64_t len, bool keep_size) {
+  uint64_t size = inode->size();
+  uint64_t end = off + len;
+  {
+    EvictScope evict(inode);
+    MmuGather tlb(inode->kernel);
+    if (off < size) {
+      uint64_t zend = std::min(end, size);
+      truncate_pagecache_range(inode, off, zend - 1, tlb);
+      inode->store->zero_range(off, zend - off);
+    }
+    tlb.finish();
+  }
+  if (!keep_size && end > size) {
+    inode->set_size(end);
+    pagecache_isize_extended(inode, size, end);
+    inode->store->truncate(end);
+  }
+}
+
+// Folios straddling `off` go whole: the block shift moves what follows.
+static uint64_t shift_evict_start(const Kernel* k, uint64_t off) {
+  uint64_t folio_bytes = PAGE_SIZE << k->config.max_folio_order;
+  return off & ~(folio_bytes - 1);
+}
+
+static void collapse_range(Inode* inode, uint64_t off, uint64_t len) {
+  require_page_aligned("collapse_range", off, len);
+  uint64_t size = inode->size();
+  if (off + len >= size)
+    throw Error(Errc::invalid_argument,
+                fmt::format("collapse_range: offset {:#x} + length {:#x} must end before EOF ({:#x})", off, len,
+                            size));
+  uint64_t evict_from = shift_evict_start(inode->kernel, off);
+  filemap_write_and_wait_range(inode, evict_from, UINT64_MAX);
+  EvictScope evict(inode);
+  MmuGather tlb(inode->kernel);
+  truncate_pagecache(inode, evict_from, tlb);
+  inode->store->collapse_range(off, len);
+  inode->set_size(size - len);
+  tlb.finish();
+}
+
+static void insert_range(Inode* inode, uint64_t off, uint64_t len) {
+  require_page_aligned("insert_range", off, len);
+  uint64_t size = inode->size();
+  if (off >= size)
+    throw Error(Errc::invalid_argument,
+                fmt::format("insert_range: offset {:#x} must be before EOF ({:#x})", off, size));
+  if (len > Engine::kMaxFileSize - size)
+    throw Error(Errc::file_too_large,
+                fmt::format("insert_range: size {:#x} + length {:#x} exceeds the maximum file size {:#x}", size, len,
+                            Engine::kMaxFileSize));
+  uint64_t evict_from = shift_evict_start(inode->kernel, off);
+  filemap_write_and_wait_range(inode, evict_from, UINT64_MAX);
+  EvictScope evict(inode);
+  MmuGather tlb(inode->kernel);
+  truncate_pagecache(inode, evict_from, tlb);
+  inode->set_size(size + len);
+  inode->store->insert_range(off, len);
+  tlb.finish();
+}
+
+static void allocate(Inode* inode, uint64_t off, uint64_t len, bool keep_size) {
+  uint64_t size = inode->size();
+  if (keep_size || off + len <= size) return;  // blocks are allocated on write in the store
+  inode->set_size(off + len);
+  pagecache_isize_extended(inode, size, off + len);
+  inode->store->truncate(off + len);
+}
+
+void vfs_fallocate(Inode* inode, unsigned mode, uint64_t off, uint64_t len) {
+  check_range("fallocate", off, len);
+  if (len == 0) throw Error(Errc::invalid_argument, "fallocate: length must not be zero");
+  sync::WriteGuard i_rwsem(inode->i_rwsem);
+  bool keep = mode & FALLOC_FL_KEEP_SIZE;
+  if (mode & FALLOC_FL_PUNCH_HOLE) punch_hole(inode, off, len);
+  else if (mode & FALLOC_FL_ZERO_RANGE) zero_range(inode, off, len, keep);
+  else if (mode & FALLOC_FL_COLLAPSE_RANGE) collapse_range(inode, off, len);
+  else if (mode & FALLOC_FL_INSERT_RANGE) insert_range(inode, off, len);
+  else allocate(inode, off, len, keep);
+}
+
+}  // namespace faultline::detail

@@ -1,0 +1,101 @@
+// src/mm/folio.h — struct folio: 2^order contiguous frames with one state.
+//
+// Owns: the folio flags (PG_locked, PG_uptodate, PG_dirty, PG_writeback,
+// ...), the reference count, the map count, the owner `mapping` and the file
+// `index`. The Folio structs live in the frame pool for the life of the
+// Engine and are reused, never freed (SLAB_TYPESAFE_BY_RCU in spirit): an
+// RCU lookup may take a speculative reference with folio_try_get() on a
+// folio that was freed meanwhile, and must re-check the cache slot after.
+//
+// Locking: flags are atomic bits; PG_locked is the folio lock (a sleeping bit
+// lock). `mapping` and `index` change only under the folio lock and the
+// i_pages lock (insertion, removal, migration). `mapcount` changes under the
+// page-table lock of the PTE that maps the page. lru_prev/lru_next belong to
+// the frame pool while the folio is free and to the LRU lock while cached.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "sync/atomic.h"
+#include "sync/bit_wait.h"
+
+namespace faultline::detail {
+
+struct AddressSpace;
+class FramePool;
+
+inline constexpr unsigned PAGE_SHIFT = 12;
+inline constexpr uint64_t PAGE_SIZE = uint64_t{1} << PAGE_SHIFT;
+using pgoff_t = uint64_t;
+
+enum : uint32_t {
+  PG_locked = 1u << 0,
+  PG_waiters = 1u << 1,
+  PG_uptodate = 1u << 2,
+  PG_dirty = 1u << 3,
+  PG_writeback = 1u << 4,
+  PG_referenced = 1u << 5,
+  PG_anon = 1u << 6,
+  PG_lru = 1u << 7,
+  PG_error = 1u << 8,
+};
+
+struct Folio {
+  sync::Atomic<uint32_t> flags{0};
+  sync::Atomic<int32_t> refcount{0};
+  sync::Atomic<int32_t> mapcount{0};
+  sync::Atomic<AddressSpace*> mapping{nullptr};
+  sync::Atomic<pgoff_t> index{0};
+  sync::Atomic<uint32_t> order{0};
+  uint32_t pfn = 0;           // fixed: the first frame
+  FramePool* pool = nullptr;  // fixed
+  Folio* lru_prev = nullptr;
+  Folio* lru_next = nullptr;
+
+  unsigned folio_order() const { return order.load(sync::relaxed); }
+  uint64_t nr_pages() const { return uint64_t{1} << folio_order(); }
+  uint64_t size() const { return nr_pages() << PAGE_SHIFT; }
+  pgoff_t first_index() const { return index.load(sync::relaxed); }
+  // The bytes of the folio (all pages, contiguous).
+  std::byte* address() const;
+
+  bool test(uint32_t flag) const { return flags.load(sync::acquire) & flag; }
+  void set(uint32_t flag) { flags.fetch_or(flag, sync::release); }
+  void clear(uint32_t flag) { flags.fetch_and(~flag, sync::release); }
+  // Sets the flag, returns whether it was set before.
+  bool test_and_clear(uint32_t flag) { return flags.fetch_and(~flag, sync::acq_rel) & flag; }
+};
+
+// folio_try_get(): a speculative reference, refused once the count is zero
+// (the folio is free, or frozen by migration or reclaim).
+inline bool folio_try_get(Folio* f) {
+  int32_t r = f->refcount.load(sync::relaxed);
+  while (r > 0)
+    if (f->refcount.cmpxchg(r, r + 1, sync::acquire)) return true;
+  return false;
+}
+inline void folio_get(Folio* f) { f->refcount.fetch_add(1, sync::relaxed); }
+// Drops a reference; the last one returns the frames to the pool.
+void folio_put(Folio* f);
+// folio_ref_freeze(): takes the count from `expected` to 0, failing if any
+// other reference exists.
+inline bool folio_ref_freeze(Folio* f, int32_t expected) {
+  return f->refcount.cmpxchg(expected, 0, sync::acq_rel);
+}
+inline void folio_ref_unfreeze(Folio* f, int32_t count) { f->refcount.store(count, sync::release); }
+
+inline void folio_lock(Folio* f) { sync::bit_lock(f->flags, PG_locked, PG_waiters); }
+inline bool folio_trylock(Folio* f) { return sync::bit_trylock(f->flags, PG_locked); }
+inline void folio_unlock(Folio* f) { sync::bit_unlock(f->flags, PG_locked, PG_waiters); }
+inline void folio_wait_locked(Folio* f) { sync::bit_wait_clear(f->flags, PG_locked, PG_waiters); }
+inline void folio_wait_writeback(Folio* f) { sync::bit_wait_clear(f->flags, PG_writeback, PG_waiters); }
+inline void folio_end_writeback(Folio* f) { sync::bit_unlock(f->flags, PG_writeback, PG_waiters); }
+inline bool folio_mapped(const Folio* f) { return f->mapcount.load(sync::acquire) > 0; }
+
+// folio_mark_accessed(): the LRU's second chance.
+inline void folio_mark_accessed(Folio* f) {
+  if (!(f->flags.load(sync::relaxed) & PG_referenced)) f->set(PG_referenced);
+}
+
+}  // namespace faultline::detail

@@ -1,0 +1,64 @@
+// src/mm/fs.h — struct inode and struct address_space.
+//
+// Owns: the file size, the file's locks, its store, its page cache and its
+// reverse map.
+//
+// Locks (outermost first; see the lock order in DESIGN.md):
+//   i_rwsem          killers and write(), exclusive: one size change at a time
+//   invalidate_lock  creation guard (protocol): killers exclusive from
+//                    eviction until the blocks are freed, creators shared
+//   i_mmap_rwsem     i_mmap (the VMAs mapping this file); unmap walks it shared
+//   folio lock
+//   PTL
+//   i_pages lock     i_pages slots, folio->mapping and folio->index changes
+// i_size is written under i_rwsem and read locklessly (i_size_read).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+
+#include "faultline/store.h"
+#include "mm/folio.h"
+#include "mm/xarray.h"
+#include "sync/atomic.h"
+#include "sync/rwsem.h"
+#include "sync/spinlock.h"
+
+namespace faultline::detail {
+
+class Kernel;
+struct Inode;
+struct Vma;
+
+struct AddressSpace {
+  Inode* host = nullptr;
+  XArray i_pages;
+  sync::RwSem invalidate_lock;
+  sync::RwSem i_mmap_rwsem;
+  std::set<Vma*> i_mmap;  // guarded by i_mmap_rwsem
+  sync::SpinLock private_lock;
+  sync::Atomic<uint64_t> nrpages{0};
+  // Writeback errors, errseq_t style: a counter bumped by each failure;
+  // fsync reports an error if it moved since this file last reported.
+  sync::Atomic<uint64_t> wb_err{0};
+  sync::Atomic<uint64_t> wb_err_seen{0};
+};
+
+struct Inode {
+  Inode(Kernel* k, std::unique_ptr<Store> s);
+  ~Inode();
+  Kernel* kernel;
+  std::unique_ptr<Store> store;
+  sync::RwSem i_rwsem;
+  sync::Atomic<uint64_t> i_size{0};
+  AddressSpace i_mapping;
+
+  uint64_t size() const { return i_size.load(sync::acquire); }
+  void set_size(uint64_t s) { i_size.store(s, sync::release); }
+};
+
+// Pages needed to hold `bytes` (DIV_ROUND_UP(bytes, PAGE_SIZE)).
+inline pgoff_t pages_of(uint64_t bytes) { return (bytes + PAGE_SIZE - 1) >> PAGE_SHIFT; }
+
+}  // namespace faultline::detail

@@ -1,0 +1,157 @@
+// src/mm/internal.h — functions shared across the engine (mm/internal.h).
+//
+// Each is defined in the file of the same kernel name; the comment says what
+// the caller must hold.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "mm/folio.h"
+#include "mm/fs.h"
+#include "mm/kernel.h"
+#include "mm/mm_types.h"
+
+namespace faultline::detail {
+
+// ---- memory.cc: the TLB-shootdown batch (mmu_gather) -------------------
+// Zapped PTEs hand their folio reference to the gather; finish() waits for
+// a grace period (no access through the old PTEs is still running) and then
+// drops the references, which may free the frames.
+class MmuGather {
+ public:
+  explicit MmuGather(Kernel* k) : kernel_(k) {}
+  ~MmuGather() { finish(); }
+  MmuGather(const MmuGather&) = delete;
+  MmuGather& operator=(const MmuGather&) = delete;
+  void add(Folio* f) { folios_.push_back(f); }
+  void finish();
+  bool empty() const { return folios_.empty(); }
+
+ private:
+  Kernel* kernel_;
+  std::vector<Folio*> folios_;
+};
+
+// ---- filemap.cc: the page cache ---------------------------------------
+// A referenced folio at `index`, or nullptr. No lock needed (RCU inside).
+Folio* filemap_get_folio(AddressSpace* mapping, pgoff_t index);
+// The first referenced folio overlapping [*index, max]; *index is set to
+// the folio's first index. No lock needed.
+Folio* filemap_get_next_folio(AddressSpace* mapping, pgoff_t* index, pgoff_t max);
+// Inserts a locked, new folio at `index` (aligned to its order); false if
+// any of its slots is taken. Takes the cache's reference.
+bool filemap_add_folio(AddressSpace* mapping, Folio* folio, pgoff_t index);
+// Removes a locked folio from the cache (the caller unmapped it) and drops
+// the cache's reference.
+void filemap_remove_folio(Folio* folio);
+// Removes a locked folio whose count the caller froze (reclaim).
+void filemap_remove_frozen_folio(Folio* folio);
+// Fills a locked folio from the store and marks it uptodate; false (and
+// PG_error, the folio left !uptodate) if the store failed.
+bool filemap_read_folio(Inode* inode, Folio* folio);
+// A referenced, uptodate folio at `index`, created by reading ahead
+// [ra_start, ra_start+ra_pages) (which must contain `index`) on a miss.
+// nullptr if `index` is past EOF; Error(io_error) if the store failed.
+Folio* filemap_get_uptodate(Inode* inode, pgoff_t index, pgoff_t ra_start, pgoff_t ra_pages);
+// The largest folio order for a new folio at `index` ending by `limit`.
+unsigned folio_order_for(const Kernel* k, pgoff_t index, pgoff_t limit);
+size_t filemap_read(Inode* inode, uint64_t off, std::span<std::byte> buf);
+// generic_perform_write; caller holds i_rwsem exclusive.
+void filemap_write(Inode* inode, uint64_t off, std::span<const std::byte> buf);
+// Zeroes [from, to) of the cached folios covering it (folio locks inside).
+void filemap_zero_cached(Inode* inode, uint64_t from, uint64_t to);
+
+// ---- readahead.cc ------------------------------------------------------
+// Creates and reads the missing folios of [index, index+nr) below EOF,
+// large where alignment allows. Takes the creation guard itself.
+void page_cache_ra(Inode* inode, pgoff_t index, pgoff_t nr);
+
+// ---- page_writeback.cc -------------------------------------------------
+void folio_mark_dirty(Folio* folio);
+// Writes a locked dirty folio back: write-protects its PTEs, waits for the
+// shootdown, writes up to EOF. On a store error the folio stays dirty, the
+// mapping records the error, and it returns false.
+bool folio_writeback(Inode* inode, Folio* folio);
+// Writes back every dirty folio overlapping [start, end] (bytes, inclusive).
+void filemap_write_and_wait_range(Inode* inode, uint64_t start, uint64_t end);
+// fsync: write back everything, sync the store, report errors.
+void vfs_fsync(Inode* inode);
+
+// ---- memory.cc: faults, access, zapping --------------------------------
+// Handles a fault at `addr`; throws Error(bus_error|segv|out_of_memory).
+void handle_mm_fault(MmStruct* mm, uint64_t addr, bool write);
+// Loads/stores through the page table, faulting as needed.
+void mm_access(MmStruct* mm, uint64_t addr, std::byte* buf, size_t len, bool write);
+// Clears the PTEs of [start, end) in `vma`. Anonymous (COW) pages are
+// zapped only if `even_cows`. Takes the PTLs.
+void zap_vma_range(Vma* vma, uint64_t start, uint64_t end, bool even_cows, MmuGather& tlb);
+// Clears the PTEs of `vma` that map `folio` (try_to_unmap_one).
+void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb);
+
+// ---- rmap.cc -----------------------------------------------------------
+void vma_link_file(Vma* vma);
+void vma_unlink_file(Vma* vma);
+// unmap_mapping_pages: zaps file pages [start, start+nr) in every mapping
+// of the file. Takes i_mmap_rwsem shared.
+void unmap_mapping_pages(AddressSpace* mapping, pgoff_t start, pgoff_t nr, bool even_cows, MmuGather& tlb);
+// unmap_mapping_range with byte bounds, holelen 0 = to the end.
+void unmap_mapping_range(AddressSpace* mapping, uint64_t holebegin, uint64_t holelen, bool even_cows,
+                         MmuGather& tlb);
+// try_to_unmap: zaps every PTE mapping a locked folio. `trylock`: give up
+// (return false) rather than sleep on i_mmap_rwsem (reclaim).
+bool folio_unmap(Folio* folio, MmuGather& tlb, bool trylock);
+// folio_mkclean: write-protects every shared PTE of a locked folio.
+// Returns whether any PTE was changed (the caller then needs a shootdown).
+bool folio_mkclean(Folio* folio);
+// Migration: replace the PTEs of a locked folio by migration entries, and
+// afterwards by PTEs of `dst` (or of `src` again if migration failed).
+void try_to_migrate(Folio* src, MmuGather& tlb);
+void remove_migration_ptes(AddressSpace* mapping, Folio* src, Folio* dst);
+
+// ---- truncate.cc -------------------------------------------------------
+// The kernel's truncate_inode_folio: with the folio locked, run the map
+// guard's kill hooks, unmap it if mapped, remove it from the cache.
+void truncate_inode_folio(AddressSpace* mapping, Folio* folio, MmuGather& tlb);
+// Removes whole folios inside [lstart, lend] and zeroes partial ones.
+void truncate_inode_pages_range(AddressSpace* mapping, uint64_t lstart, uint64_t lend, MmuGather& tlb);
+void truncate_pagecache(Inode* inode, uint64_t newsize, MmuGather& tlb);
+void truncate_pagecache_range(Inode* inode, uint64_t lstart, uint64_t lend, MmuGather& tlb);
+// Unmaps, writes back and removes every folio in [start, end] (pages).
+void invalidate_inode_pages2_range(AddressSpace* mapping, pgoff_t start, pgoff_t end);
+// Drops clean, unmapped, unlocked folios in [start, end]; returns pages.
+uint64_t invalidate_mapping_pages(AddressSpace* mapping, pgoff_t start, pgoff_t end);
+void vfs_truncate(Inode* inode, uint64_t newsize);
+// Zeroes the cached tail of the old EOF page when the size grows.
+void pagecache_isize_extended(Inode* inode, uint64_t from, uint64_t to);
+
+// ---- fallocate.cc ------------------------------------------------------
+enum FallocMode : unsigned {
+  FALLOC_FL_KEEP_SIZE = 0x01,
+  FALLOC_FL_PUNCH_HOLE = 0x02,
+  FALLOC_FL_COLLAPSE_RANGE = 0x08,
+  FALLOC_FL_ZERO_RANGE = 0x10,
+  FALLOC_FL_INSERT_RANGE = 0x20,
+};
+void vfs_fallocate(Inode* inode, unsigned mode, uint64_t off, uint64_t len);
+
+// ---- direct_io.cc ------------------------------------------------------
+size_t direct_read(Inode* inode, uint64_t off, std::span<std::byte> buf);
+void direct_write(Inode* inode, uint64_t off, std::span<const std::byte> buf);
+
+// ---- migrate.cc --------------------------------------------------------
+uint64_t migrate_mapping_range(Inode* inode, pgoff_t start, pgoff_t end);
+
+// ---- mmap.cc -----------------------------------------------------------
+uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, uint64_t offset, uint64_t length, unsigned prot,
+                 bool shared);
+void do_munmap(MmStruct* mm, uint64_t addr, uint64_t length);
+void exit_mmap(MmStruct* mm);
+
+// ---- argument checks shared by the entry points (engine.cc) -------------
+// Throws invalid_argument / file_too_large naming the values.
+void check_range(const char* op, uint64_t off, uint64_t len);
+
+}  // namespace faultline::detail

@@ -1,0 +1,59 @@
+// src/mm/kernel.h — the machine-wide state of one Engine.
+//
+// Owns: the configuration, the frame pool, the protocol, the LRU of cached
+// folios, the statistics and the list of live address spaces.
+//
+// Locks: lru_lock guards the LRU list and PG_lru; mms_lock guards `mms`.
+#pragma once
+
+#include <memory>
+#include <set>
+
+#include "faultline/engine.h"
+#include "mm/folio.h"
+#include "mm/page_alloc.h"
+#include "protocol/protocol.h"
+#include "sync/atomic.h"
+#include "sync/rwsem.h"
+#include "sync/spinlock.h"
+
+namespace faultline::detail {
+
+struct MmStruct;
+
+struct Counters {
+  sync::Atomic<uint64_t> faults{0}, fault_retries{0}, fault_around_maps{0}, folios_created{0},
+      folios_reclaimed{0}, folios_migrated{0}, writebacks{0}, shootdowns{0};
+  static void inc(sync::Atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, sync::relaxed); }
+};
+
+class Kernel {
+ public:
+  explicit Kernel(const Config& c);
+  ~Kernel();
+
+  // A folio of `order` for the page cache or an anonymous page; reclaims
+  // and retries when the pool is empty, falls back to smaller orders when
+  // `may_shrink`. Throws Error(out_of_memory) when nothing can be freed.
+  Folio* alloc_folio(unsigned order, bool may_shrink, unsigned* got_order);
+
+  // The LRU of page-cache folios (vmscan.cc).
+  void lru_add(Folio* f);
+  void lru_del(Folio* f);
+  uint64_t shrink_lru(uint64_t nr_frames);
+
+  Config config;
+  FramePool pool;
+  Protocol protocol;
+  Counters stats;
+
+  sync::SpinLock lru_lock;
+  Folio lru_head;  // sentinel: lru_next is the most recently added
+
+  sync::Mutex mms_lock;
+  std::set<MmStruct*> mms;
+  // Reclaim by several threads at once only wastes work.
+  sync::Mutex reclaim_lock;
+};
+
+}  // namespace faultline::detail

@@ -1,0 +1,485 @@
+// src/mm/memory.cc — page tables, the MMU, page faults and zapping.
+//
+// Owns: the page-table walk, Mm::load/store (the MMU: a lockless walk inside
+// an RCU read-side section, so that a killer's grace period is the TLB
+// shootdown), handle_mm_fault and its cases (read fault with fault-around,
+// shared write fault, copy-on-write, write-protect fault, migration-entry
+// wait), zapping PTE ranges, and the mmu_gather that frees zapped folios only
+// after the shootdown (G3).
+//
+// Locks: mmap_lock shared across a fault; the protocol's map guard around
+// mapping a page-cache folio; the PTL of the leaf table around every PTE
+// change. A PTE change is a release store, paired with the MMU's acquire
+// load, so an access through a new PTE sees the folio's contents.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "faultline/error.h"
+#include "mm/internal.h"
+#include "sync/racy.h"
+#include "sync/rcu.h"
+
+namespace faultline::detail {
+
+static std::string fmt_bus_error(uint64_t addr, uint64_t size) {
+  return fmt::format("bus error: access at {:#x} is to a page wholly past EOF (file size {})", addr, size);
+}
+static std::string fmt_segv(uint64_t addr, const char* why) {
+  return fmt::format("segmentation fault: access at {:#x}: {}", addr, why);
+}
+
+// ---- page tables --------------------------------------------------------
+
+namespace {
+constexpr unsigned kLevelShift[3] = {39, 30, 21};
+unsigned dir_index(uint64_t addr, unsigned level) { return (addr >> kLevelShift[level]) & (kPtrsPerTable - 1); }
+
+void free_tables(void* e, unsigned level) {
+  if (!e) return;
+  if (level == 3) {
+    delete static_cast<PteTable*>(e);
+    return;
+  }
+  auto* d = static_cast<PtDir*>(e);
+  for (auto& x : d->entry) free_tables(x.load(sync::relaxed), level + 1);
+  delete d;
+}
+}  // namespace
+
+MmStruct::MmStruct(Kernel* k) : kernel(k) {}
+
+MmStruct::~MmStruct() {
+  for (auto& e : pgd.entry) free_tables(e.load(sync::relaxed), 1);
+}
+
+PteTable* MmStruct::pte_table(uint64_t addr) const {
+  const PtDir* d = &pgd;
+  for (unsigned level = 0; level < 3; ++level) {
+    void* e = d->entry[dir_index(addr, level)].load(sync::acquire);
+    if (!e) return nullptr;
+    if (level == 2) return static_cast<PteTable*>(e);
+    d = static_cast<const PtDir*>(e);
+  }
+  return nullptr;
+}
+
+PteTable* MmStruct::pte_alloc(uint64_t addr) {
+  PtDir* d = &pgd;
+  for (unsigned level = 0; level < 3; ++level) {
+    auto& slot = d->entry[dir_index(addr, level)];
+    void* e = slot.load(sync::acquire);
+    if (!e) {
+      sync::Guard<sync::SpinLock> g(page_table_lock);
+      e = slot.load(sync::relaxed);
+      if (!e) {
+        e = level == 2 ? static_cast<void*>(new PteTable) : static_cast<void*>(new PtDir);
+        slot.store(e, sync::release);
+      }
+    }
+    if (level == 2) return static_cast<PteTable*>(e);
+    d = static_cast<PtDir*>(e);
+  }
+  return nullptr;
+}
+
+Vma* MmStruct::find_vma(uint64_t addr) const {
+  auto it = vmas.upper_bound(addr);
+  if (it == vmas.begin()) return nullptr;
+  --it;
+  Vma* v = it->second.get();
+  return addr < v->end ? v : nullptr;
+}
+
+// ---- the shootdown -----------------------------------------------------
+
+void MmuGather::finish() {
+  if (folios_.empty()) return;
+  sync::synchronize_rcu();
+  Counters::inc(kernel_->stats.shootdowns);
+  for (Folio* f : folios_) folio_put(f);
+  folios_.clear();
+}
+
+// A reference dropped by the fault path after a PTE that held it was
+// replaced: readers through the old PTE may still run, so wait a grace
+// period, without blocking the fault.
+static void folio_put_deferred(Folio* f) {
+  sync::call_rcu([f] { folio_put(f); });
+}
+
+// ---- faults ------------------------------------------------------------
+
+namespace {
+
+enum class VmFault { done, retry, sigbus, segv_nomap, segv_access };
+
+struct Vmf {
+  MmStruct* mm;
+  Vma* vma;
+  uint64_t addr;  // page aligned
+  pgoff_t pgoff;
+  bool write;
+  PteTable* pt;
+  sync::Atomic<pte_t>* pte;
+  Inode* inode;
+  AddressSpace* mapping;
+  Kernel* kernel;
+  MapGuard* guard;
+};
+
+std::byte* page_address(const Kernel* k, pte_t p) {
+  return k->pool.pfn_to_folio(pte_pfn(p))->address() + (pte_page(p) << PAGE_SHIFT);
+}
+
+// Installs a PTE for page `page` of `folio` under the PTL held by the
+// caller, taking a reference and a map count.
+void set_pte(sync::Atomic<pte_t>* pte, Folio* folio, uint64_t page, bool write) {
+  folio_get(folio);
+  folio->mapcount.fetch_add(1, sync::relaxed);
+  pte->store(mk_pte(folio, page, write), sync::release);
+}
+
+// Undoes set_pte (the map guard refused after all): the PTE was visible, so
+// the reference goes after a grace period.
+void clear_pte_deferred(sync::Atomic<pte_t>* pte, Folio* folio) {
+  pte->store(0, sync::release);
+  folio->mapcount.fetch_sub(1, sync::relaxed);
+  folio_put_deferred(folio);
+}
+
+// filemap_fault: a referenced folio for vmf->pgoff that the map guard let
+// us map, or sigbus/retry. Creates and reads it in on a miss.
+VmFault filemap_fault(Vmf& vmf, Folio** out) {
+  Inode* inode = vmf.inode;
+  if (vmf.pgoff >= pages_of(inode->size())) return VmFault::sigbus;
+  const Config& cfg = vmf.kernel->config;
+  pgoff_t ra = std::max<pgoff_t>(cfg.readahead_pages, 1);
+  pgoff_t ra_start = vmf.pgoff >= ra / 2 ? vmf.pgoff - ra / 2 : 0;
+  Folio* f = filemap_get_uptodate(inode, vmf.pgoff, ra_start, ra);
+  if (!f) return VmFault::sigbus;
+  if (!vmf.guard->map_begin(*vmf.mapping, *f, true)) {
+    folio_put(f);
+    return VmFault::retry;
+  }
+  // The size check after the guard: a truncate sets the size before it
+  // kills folios, so either we see the new size or it sees our mapping.
+  if (vmf.pgoff >= pages_of(inode->size())) {
+    vmf.guard->map_end(*vmf.mapping, *f);
+    folio_put(f);
+    return VmFault::sigbus;
+  }
+  *out = f;
+  return VmFault::done;
+}
+
+// finish_fault for a page-cache folio, with the map guard held.
+VmFault finish_fault(Vmf& vmf, Folio* f, bool write) {
+  sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
+  if (vmf.pte->load(sync::relaxed) != 0) return VmFault::done;  // raced; the MMU retries
+  set_pte(vmf.pte, f, vmf.pgoff - f->first_index(), write);
+  if (!vmf.guard->map_commit(*vmf.mapping, *f)) {
+    clear_pte_deferred(vmf.pte, f);
+    return VmFault::retry;
+  }
+  return VmFault::done;
+}
+
+// filemap_map_pages: maps the cached, uptodate, unlocked folios around the
+// fault without sleeping. Stays inside the VMA, the leaf table and EOF.
+void do_fault_around(Vmf& vmf) {
+  pgoff_t nr = vmf.kernel->config.fault_around_pages;
+  pgoff_t first = vmf.pgoff & ~(nr - 1);
+  uint64_t table_start = vmf.addr & ~((uint64_t{kPtrsPerTable} << PAGE_SHIFT) - 1);
+  first = std::max({first, vmf.vma->pgoff, vmf.vma->index_of(std::max(vmf.vma->start, table_start))});
+  pgoff_t last = std::min({first + nr - 1, vmf.vma->last_index(),
+                           vmf.vma->index_of(table_start) + kPtrsPerTable - 1});
+  pgoff_t eof = pages_of(vmf.inode->size());
+  if (eof == 0) return;
+  last = std::min(last, eof - 1);
+  pgoff_t index = first;
+  while (index <= last) {
+    Folio* f = filemap_get_next_folio(vmf.mapping, &index, last);
+    if (!f) break;
+    pgoff_t fstart = f->first_index(), fend = fstart + f->nr_pages() - 1;
+    if (f->test(PG_uptodate) && !f->test(PG_locked) && vmf.guard->map_begin(*vmf.mapping, *f, false)) {
+      // EOF again under the guard: a truncate that shrank the size kills
+      // this folio only after we let go of it.
+      pgoff_t eof_now = pages_of(vmf.inode->size());
+      pgoff_t lo = std::max(fstart, first), hi = std::min({fend, last, eof_now ? eof_now - 1 : 0});
+      sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
+      uint64_t mapped = 0;
+      for (pgoff_t i = lo; eof_now && i <= hi; ++i) {
+        auto* pte = &vmf.pt->pte[pte_index(vmf.vma->addr_of(i))];
+        if (pte->load(sync::relaxed) == 0) {
+          set_pte(pte, f, i - fstart, false);
+          ++mapped;
+        }
+      }
+      if (mapped && !vmf.guard->map_commit(*vmf.mapping, *f)) {
+        for (pgoff_t i = lo; i <= hi; ++i) {
+          auto* pte = &vmf.pt->pte[pte_index(vmf.vma->addr_of(i))];
+          pte_t p = pte->load(sync::relaxed);
+          if (pte_present(p) && pte_pfn(p) == f->pfn) clear_pte_deferred(pte, f);
+        }
+        mapped = 0;
+      }
+      Counters::inc(vmf.kernel->stats.fault_around_maps, mapped);
+      vmf.guard->map_end(*vmf.mapping, *f);
+    }
+    folio_put(f);
+    index = fend + 1;
+  }
+}
+
+VmFault do_read_fault(Vmf& vmf) {
+  if (vmf.kernel->config.fault_around_pages > 1) {
+    do_fault_around(vmf);
+    if (pte_present(vmf.pte->load(sync::acquire))) return VmFault::done;
+  }
+  Folio* f;
+  VmFault r = filemap_fault(vmf, &f);
+  if (r != VmFault::done) return r;
+  r = finish_fault(vmf, f, false);
+  vmf.guard->map_end(*vmf.mapping, *f);
+  folio_put(f);
+  return r;
+}
+
+// A write fault on a shared mapping with no PTE: dirty the folio, map it
+// writable (do_shared_fault with page_mkwrite).
+VmFault do_shared_fault(Vmf& vmf) {
+  Folio* f;
+  VmFault r = filemap_fault(vmf, &f);
+  if (r != VmFault::done) return r;
+  folio_mark_dirty(f);
+  r = finish_fault(vmf, f, true);
+  vmf.guard->map_end(*vmf.mapping, *f);
+  folio_put(f);
+  return r;
+}
+
+Folio* alloc_anon_page(Kernel* k) {
+  unsigned got;
+  Folio* a = k->alloc_folio(0, false, &got);
+  a->set(PG_anon | PG_uptodate);
+  return a;
+}
+
+// Installs a private copy under the PTL if the PTE is still `expected`.
+// Consumes the anonymous folio's reference either way.
+bool install_anon(Vmf& vmf, Folio* anon, pte_t expected) {
+  sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
+  if (vmf.pte->load(sync::relaxed) != expected) {
+    folio_put(anon);
+    return false;
+  }
+  anon->mapcount.store(1, sync::relaxed);
+  vmf.pte->store(mk_pte(anon, 0, true), sync::release);
+  return true;
+}
+
+// A write fault on a private mapping with no PTE (do_cow_fault). The map
+// guard stays held until the copy is mapped: a truncate waits for it and
+// then zaps the copy too (even_cows).
+VmFault do_cow_fault(Vmf& vmf) {
+  Folio* anon = alloc_anon_page(vmf.kernel);
+  Folio* f;
+  VmFault r = filemap_fault(vmf, &f);
+  if (r != VmFault::done) {
+    folio_put(anon);
+    return r;
+  }
+  sync::copy_racy(anon->address(), f->address() + ((vmf.pgoff - f->first_index()) << PAGE_SHIFT), PAGE_SIZE);
+  install_anon(vmf, anon, 0);
+  vmf.guard->map_end(*vmf.mapping, *f);
+  folio_put(f);
+  return VmFault::done;
+}
+
+// A write to a read-only PTE of a private mapping: copy the page-cache page
+// (do_wp_page). The PTL decides: if the PTE changed meanwhile, retry.
+VmFault do_cow_wp(Vmf& vmf, pte_t orig) {
+  Folio* anon = alloc_anon_page(vmf.kernel);
+  Folio* f = vmf.kernel->pool.pfn_to_folio(pte_pfn(orig));
+  {
+    sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
+    if (vmf.pte->load(sync::relaxed) != orig) {
+      folio_put(anon);
+      return VmFault::retry;
+    }
+    folio_get(f);
+  }
+  sync::copy_racy(anon->address(), page_address(vmf.kernel, orig), PAGE_SIZE);
+  if (install_anon(vmf, anon, orig)) {
+    f->mapcount.fetch_sub(1, sync::relaxed);
+    folio_put_deferred(f);  // the old PTE's reference
+  }
+  folio_put(f);
+  return VmFault::done;
+}
+
+// A write to a read-only PTE of a shared mapping (do_shared_wp with
+// page_mkwrite): under the map guard, dirty the folio, then make the PTE
+// writable if it is still the one we saw.
+VmFault do_shared_wp(Vmf& vmf, pte_t orig) {
+  Folio* f = vmf.kernel->pool.pfn_to_folio(pte_pfn(orig));
+  {
+    sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
+    if (vmf.pte->load(sync::relaxed) != orig) return VmFault::retry;
+    folio_get(f);
+  }
+  VmFault r = VmFault::retry;
+  if (vmf.guard->map_begin(*vmf.mapping, *f, true)) {
+    if (vmf.pgoff >= pages_of(vmf.inode->size())) {
+      r = VmFault::sigbus;
+    } else {
+      folio_mark_dirty(f);
+      sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
+      if (vmf.pte->load(sync::relaxed) == orig) vmf.pte->store(orig | PTE_WRITE, sync::release);
+      r = VmFault::done;
+    }
+    vmf.guard->map_end(*vmf.mapping, *f);
+  }
+  folio_put(f);
+  return r;
+}
+
+VmFault do_fault_locked(Vmf& vmf) {
+  pte_t p = vmf.pte->load(sync::acquire);
+  if (pte_present(p)) {
+    if (!vmf.write || pte_write(p)) return VmFault::done;
+    return vmf.vma->shared ? do_shared_wp(vmf, p) : do_cow_wp(vmf, p);
+  }
+  if (!vmf.write) return do_read_fault(vmf);
+  return vmf.vma->shared ? do_shared_fault(vmf) : do_cow_fault(vmf);
+}
+
+// One attempt at a fault, under mmap_lock shared. A migration entry drops
+// the lock and sleeps until the migration is over (migration_entry_wait).
+VmFault do_fault(MmStruct* mm, uint64_t addr, bool write, uint64_t* file_size) {
+  mm->mmap_lock.down_read();
+  Vma* vma = mm->find_vma(addr);
+  if (!vma || !(vma->prot & kProtRead) || (write && !(vma->prot & kProtWrite))) {
+    mm->mmap_lock.up_read();
+    return vma ? VmFault::segv_access : VmFault::segv_nomap;
+  }
+  Kernel* k = mm->kernel;
+  Vmf vmf{mm, vma, addr & ~(PAGE_SIZE - 1), vma->index_of(addr), write, nullptr, nullptr,
+          vma->file.get(), &vma->file->i_mapping, k, k->protocol.map.get()};
+  vmf.pt = mm->pte_alloc(vmf.addr);
+  vmf.pte = &vmf.pt->pte[pte_index(vmf.addr)];
+  pte_t p = vmf.pte->load(sync::acquire);
+  if (pte_migration(p)) {
+    Folio* old = k->pool.pfn_to_folio(pte_pfn(p));
+    mm->mmap_lock.up_read();
+    folio_wait_locked(old);
+    return VmFault::retry;
+  }
+  VmFault r;
+  try {
+    r = do_fault_locked(vmf);
+  } catch (...) {
+    mm->mmap_lock.up_read();
+    throw;
+  }
+  *file_size = vmf.inode->size();
+  mm->mmap_lock.up_read();
+  return r;
+}
+
+}  // namespace
+
+void handle_mm_fault(MmStruct* mm, uint64_t addr, bool write) {
+  Kernel* k = mm->kernel;
+  Counters::inc(k->stats.faults);
+  uint64_t size = 0;
+  switch (do_fault(mm, addr, write, &size)) {
+    case VmFault::done:
+      return;
+    case VmFault::retry:
+      Counters::inc(k->stats.fault_retries);
+      return;  // the MMU walks again and faults again if it must
+    case VmFault::sigbus:
+      throw Error(Errc::bus_error, fmt_bus_error(addr, size));
+    case VmFault::segv_nomap:
+      throw Error(Errc::segv, fmt_segv(addr, "no mapping contains it"));
+    case VmFault::segv_access:
+      throw Error(Errc::segv, fmt_segv(addr, write ? "store to a mapping without PROT_WRITE"
+                                                    : "load from a mapping without PROT_READ"));
+  }
+}
+
+void mm_access(MmStruct* mm, uint64_t addr, std::byte* buf, size_t len, bool write) {
+  const Kernel* k = mm->kernel;
+  while (len) {
+    size_t n = std::min<size_t>(len, PAGE_SIZE - (addr & (PAGE_SIZE - 1)));
+    for (;;) {
+      bool done = false;
+      {
+        sync::RcuReadGuard rcu;
+        if (PteTable* t = mm->pte_table(addr)) {
+          pte_t p = t->pte[pte_index(addr)].load(sync::acquire);
+          if (pte_present(p) && (!write || pte_write(p))) {
+            std::byte* mem = page_address(k, p) + (addr & (PAGE_SIZE - 1));
+            if (write) sync::copy_racy(mem, buf, n);
+            else sync::copy_racy(buf, mem, n);
+            done = true;
+          }
+        }
+      }
+      if (done) break;
+      handle_mm_fault(mm, addr, write);
+    }
+    addr += n;
+    buf += n;
+    len -= n;
+  }
+}
+
+// ---- zapping -----------------------------------------------------------
+
+// Clears one PTE under its PTL, handing its reference to the gather.
+static void zap_pte(sync::Atomic<pte_t>* pte, pte_t p, const Kernel* k, MmuGather& tlb) {
+  pte->store(0, sync::release);
+  if (!pte_present(p)) return;  // a migration entry holds no reference
+  Folio* f = k->pool.pfn_to_folio(pte_pfn(p));
+  f->mapcount.fetch_sub(1, sync::relaxed);
+  tlb.add(f);
+}
+
+void zap_vma_range(Vma* vma, uint64_t start, uint64_t end, bool even_cows, MmuGather& tlb) {
+  const Kernel* k = vma->mm->kernel;
+  const uint64_t table_span = uint64_t{kPtrsPerTable} << PAGE_SHIFT;
+  for (uint64_t addr = start; addr < end;) {
+    uint64_t table_end = std::min(end, (addr & ~(table_span - 1)) + table_span);
+    if (PteTable* t = vma->mm->pte_table(addr)) {
+      sync::Guard<sync::SpinLock> ptl(t->ptl);
+      for (uint64_t a = addr; a < table_end; a += PAGE_SIZE) {
+        auto* pte = &t->pte[pte_index(a)];
+        pte_t p = pte->load(sync::relaxed);
+        if (!p) continue;
+        if (!even_cows && pte_present(p) && k->pool.pfn_to_folio(pte_pfn(p))->test(PG_anon)) continue;
+        zap_pte(pte, p, k, tlb);
+      }
+    }
+    addr = table_end;
+  }
+}
+
+void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb) {
+  pgoff_t first = std::max(folio->first_index(), vma->pgoff);
+  pgoff_t last = std::min(folio->first_index() + folio->nr_pages() - 1, vma->last_index());
+  const Kernel* k = vma->mm->kernel;
+  for (pgoff_t i = first; i <= last && first <= last; ++i) {
+    uint64_t a = vma->addr_of(i);
+    PteTable* t = vma->mm->pte_table(a);
+    if (!t) continue;
+    sync::Guard<sync::SpinLock> ptl(t->ptl);
+    auto* pte = &t->pte[pte_index(a)];
+    pte_t p = pte->load(sync::relaxed);
+    if (pte_present(p) && pte_pfn(p) == folio->pfn) zap_pte(pte, p, k, tlb);
+  }
+}
+
+}  // namespace faultline::detail

@@ -1,0 +1,96 @@
+// src/mm/mm_types.h — struct mm_struct, struct vm_area_struct, page tables.
+//
+// Owns: an address space's mappings and its software page table: four
+// levels of 512 entries over 48-bit addresses, as x86-64. Upper levels are
+// published with release stores and never freed before the MmStruct (no
+// free_pgtables); each leaf table has its own page-table lock (split PTL).
+//
+// Locks:
+//   mmap_lock        the VMA tree (writers: mmap/munmap; readers: faults)
+//   page_table_lock  allocation of page-table pages
+//   PteTable::ptl    the 512 PTEs of that table and the map counts they hold
+// A PTE holds one folio reference and one map count. The MMU (Mm::load and
+// Mm::store) walks the table with no lock, inside an RCU read-side section:
+// a killer that cleared a PTE waits for a grace period (the shootdown)
+// before dropping the reference, so no access through the old PTE is still
+// running when the frame is freed.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "mm/folio.h"
+#include "sync/atomic.h"
+#include "sync/rwsem.h"
+#include "sync/spinlock.h"
+
+namespace faultline::detail {
+
+class Kernel;
+struct Inode;
+struct MmStruct;
+
+// PTE layout: bit 0 present, bit 1 writable, bit 2 migration entry (not
+// present; faults wait for the migration to end); bits 12..43 the pfn of
+// the folio's first frame, bits 44..53 the page within the folio.
+using pte_t = uint64_t;
+inline constexpr pte_t PTE_PRESENT = 1;
+inline constexpr pte_t PTE_WRITE = 2;
+inline constexpr pte_t PTE_MIGRATION = 4;
+inline pte_t mk_pte(const Folio* f, uint64_t page, bool write) {
+  return (uint64_t{f->pfn} << 12) | (page << 44) | PTE_PRESENT | (write ? PTE_WRITE : 0);
+}
+inline pte_t mk_migration_pte(const Folio* f, uint64_t page) {
+  return (uint64_t{f->pfn} << 12) | (page << 44) | PTE_MIGRATION;
+}
+inline uint64_t pte_pfn(pte_t p) { return (p >> 12) & 0xffffffffu; }
+inline uint64_t pte_page(pte_t p) { return (p >> 44) & 0x3ffu; }
+inline bool pte_present(pte_t p) { return p & PTE_PRESENT; }
+inline bool pte_write(pte_t p) { return p & PTE_WRITE; }
+inline bool pte_migration(pte_t p) { return p & PTE_MIGRATION; }
+
+inline constexpr unsigned kPtrsPerTable = 512;
+
+struct PteTable {
+  sync::Atomic<pte_t> pte[kPtrsPerTable];
+  sync::SpinLock ptl;
+};
+
+struct PtDir {
+  sync::Atomic<void*> entry[kPtrsPerTable];
+};
+
+struct Vma {
+  MmStruct* mm = nullptr;
+  uint64_t start = 0, end = 0;  // [start, end), page aligned
+  pgoff_t pgoff = 0;            // file page mapped at start
+  unsigned prot = 0;            // faultline::Prot bits
+  bool shared = false;
+  std::shared_ptr<Inode> file;
+
+  uint64_t addr_of(pgoff_t index) const { return start + ((index - pgoff) << PAGE_SHIFT); }
+  pgoff_t index_of(uint64_t addr) const { return pgoff + ((addr - start) >> PAGE_SHIFT); }
+  pgoff_t last_index() const { return pgoff + ((end - start) >> PAGE_SHIFT) - 1; }
+};
+
+struct MmStruct {
+  explicit MmStruct(Kernel* k);
+  ~MmStruct();
+  Kernel* kernel;
+  sync::RwSem mmap_lock;
+  std::map<uint64_t, std::unique_ptr<Vma>> vmas;  // by start; mmap_lock
+  uint64_t next_addr = uint64_t{1} << 32;          // mmap_lock (write)
+  PtDir pgd;
+  sync::SpinLock page_table_lock;
+
+  // The leaf table covering `addr`: the lockless walk (nullptr if absent)
+  // and the allocating one.
+  PteTable* pte_table(uint64_t addr) const;
+  PteTable* pte_alloc(uint64_t addr);
+  Vma* find_vma(uint64_t addr) const;  // mmap_lock held
+};
+
+inline unsigned pte_index(uint64_t addr) { return (addr >> PAGE_SHIFT) & (kPtrsPerTable - 1); }
+
+}  // namespace faultline::detail

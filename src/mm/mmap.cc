@@ -1,0 +1,91 @@
+// src/mm/mmap.cc — creating and destroying mappings (mmap, munmap).
+//
+// Owns: the VMA tree of an MmStruct and linking VMAs into their file's
+// i_mmap. mmap_lock is held for writing across both; i_mmap_rwsem for
+// writing only to link or unlink. munmap zaps the PTEs before it unlinks
+// the VMA (as unmap_region before free_pgtables), so that a killer's rmap
+// walk never misses a VMA that still has PTEs.
+#include <fmt/format.h>
+
+#include "faultline/error.h"
+#include "mm/internal.h"
+
+namespace faultline::detail {
+
+uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, uint64_t offset, uint64_t length, unsigned prot,
+                 bool shared) {
+  if (offset & (PAGE_SIZE - 1))
+    throw Error(Errc::invalid_argument, fmt::format("mmap: offset {:#x} is not page aligned", offset));
+  if (length == 0) throw Error(Errc::invalid_argument, "mmap: length must not be zero");
+  if (prot == 0 || (prot & ~(kProtRead | kProtWrite)))
+    throw Error(Errc::invalid_argument, fmt::format("mmap: prot {:#x} is not kProtRead[|kProtWrite]", prot));
+  check_range("mmap", offset, length);
+  uint64_t span = pages_of(length) << PAGE_SHIFT;
+  auto vma = std::make_unique<Vma>();
+  vma->mm = mm;
+  vma->pgoff = offset >> PAGE_SHIFT;
+  vma->prot = prot | kProtRead;
+  vma->shared = shared;
+  vma->file = std::move(file);
+  sync::WriteGuard g(mm->mmap_lock);
+  vma->start = mm->next_addr;
+  vma->end = vma->start + span;
+  mm->next_addr = vma->end + PAGE_SIZE;  // a guard gap: overruns fault
+  Vma* v = vma.get();
+  mm->vmas.emplace(v->start, std::move(vma));
+  vma_link_file(v);
+  return v->start;
+}
+
+// Removes [start, end) from one VMA, keeping the pieces outside it.
+static void unmap_vma_part(MmStruct* mm, Vma* vma, uint64_t start, uint64_t end, MmuGather& tlb) {
+  zap_vma_range(vma, start, end, true, tlb);
+  vma_unlink_file(vma);
+  auto node = mm->vmas.extract(vma->start);
+  std::unique_ptr<Vma> whole = std::move(node.mapped());
+  if (end < whole->end) {  // the tail survives
+    auto tail = std::make_unique<Vma>(*whole);
+    tail->pgoff = whole->index_of(end);
+    tail->start = end;
+    vma_link_file(tail.get());
+    mm->vmas.emplace(end, std::move(tail));
+  }
+  if (start > whole->start) {  // the head survives
+    whole->end = start;
+    vma_link_file(whole.get());
+    mm->vmas.emplace(whole->start, std::move(whole));
+  }
+}
+
+void do_munmap(MmStruct* mm, uint64_t addr, uint64_t length) {
+  if (addr & (PAGE_SIZE - 1))
+    throw Error(Errc::invalid_argument, fmt::format("munmap: address {:#x} is not page aligned", addr));
+  if (length == 0 || length > UINT64_MAX - addr - PAGE_SIZE)
+    throw Error(Errc::invalid_argument, fmt::format("munmap: bad length {:#x}", length));
+  uint64_t end = addr + (pages_of(length) << PAGE_SHIFT);
+  MmuGather tlb(mm->kernel);
+  {
+    sync::WriteGuard g(mm->mmap_lock);
+    for (;;) {
+      auto it = mm->vmas.lower_bound(addr);
+      if (it != mm->vmas.begin() && std::prev(it)->second->end > addr) --it;
+      if (it == mm->vmas.end() || it->second->start >= end) break;
+      Vma* vma = it->second.get();
+      unmap_vma_part(mm, vma, std::max(addr, vma->start), std::min(end, vma->end), tlb);
+    }
+  }
+  tlb.finish();
+}
+
+void exit_mmap(MmStruct* mm) {
+  MmuGather tlb(mm->kernel);
+  sync::WriteGuard g(mm->mmap_lock);
+  for (auto& [start, vma] : mm->vmas) {
+    zap_vma_range(vma.get(), vma->start, vma->end, true, tlb);
+    vma_unlink_file(vma.get());
+  }
+  mm->vmas.clear();
+  tlb.finish();
+}
+
+}  // namespace faultline::detail

@@ -1,0 +1,139 @@
+// src/mm/page_alloc.cc — buddy allocation of frames (see page_alloc.h).
+#include "mm/page_alloc.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+#include <new>
+
+#include "faultline/error.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define FL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define FL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define FL_POISON(p, n) ((void)(p), (void)(n))
+#define FL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+namespace faultline::detail {
+namespace {
+constexpr uint32_t kNil = UINT32_MAX;
+constexpr int kPoisonFree = 0x6b;  // POISON_FREE, as the kernel's slab debug
+}  // namespace
+
+FramePool::FramePool(uint64_t nr_frames, unsigned max_order, bool poison_freed)
+    : nr_frames_(nr_frames), max_order_(max_order), poison_(poison_freed),
+      folios_(new Folio[nr_frames]), free_order_(nr_frames, kNotFree),
+      next_(nr_frames, kNil), prev_(nr_frames, kNil), head_(max_order + 1, -1) {
+  void* p = ::mmap(nullptr, nr_frames << PAGE_SHIFT, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED)
+    throw Error(Errc::out_of_memory, "frame pool: cannot map " + std::to_string(nr_frames) + " frames");
+  base_ = static_cast<std::byte*>(p);
+  for (uint64_t pfn = 0; pfn < nr_frames; ++pfn) {
+    folios_[pfn].pfn = static_cast<uint32_t>(pfn);
+    folios_[pfn].pool = this;
+  }
+  // Seed the free lists with the largest aligned blocks that fit.
+  for (uint64_t pfn = 0; pfn < nr_frames;) {
+    unsigned order = max_order;
+    while (order > 0 && ((pfn & ((uint64_t{1} << order) - 1)) || pfn + (uint64_t{1} << order) > nr_frames))
+      --order;
+    list_add(pfn, order);
+    poison(pfn, order, true);
+    pfn += uint64_t{1} << order;
+  }
+  nr_free_.store(nr_frames, sync::relaxed);
+}
+
+FramePool::~FramePool() {
+  FL_UNPOISON(base_, nr_frames_ << PAGE_SHIFT);
+  ::munmap(base_, nr_frames_ << PAGE_SHIFT);
+}
+
+std::byte* Folio::address() const { return pool->address(this); }
+
+void FramePool::list_add(uint64_t pfn, unsigned order) {
+  free_order_[pfn] = static_cast<uint8_t>(order);
+  prev_[pfn] = kNil;
+  next_[pfn] = head_[order] < 0 ? kNil : static_cast<uint32_t>(head_[order]);
+  if (head_[order] >= 0) prev_[head_[order]] = static_cast<uint32_t>(pfn);
+  head_[order] = static_cast<int64_t>(pfn);
+}
+
+void FramePool::list_del(uint64_t pfn, unsigned order) {
+  free_order_[pfn] = kNotFree;
+  if (prev_[pfn] != kNil) next_[prev_[pfn]] = next_[pfn];
+  else head_[order] = next_[pfn] == kNil ? -1 : static_cast<int64_t>(next_[pfn]);
+  if (next_[pfn] != kNil) prev_[next_[pfn]] = prev_[pfn];
+}
+
+Folio* FramePool::alloc(unsigned order) {
+  if (order > max_order_) return nullptr;
+  uint64_t pfn;
+  {
+    sync::Guard<sync::SpinLock> g(zone_lock_);
+    unsigned o = order;
+    while (o <= max_order_ && head_[o] < 0) ++o;
+    if (o > max_order_) return nullptr;
+    pfn = static_cast<uint64_t>(head_[o]);
+    list_del(pfn, o);
+    // Split: give the upper halves back.
+    while (o > order) {
+      --o;
+      list_add(pfn + (uint64_t{1} << o), o);
+    }
+  }
+  nr_free_.fetch_sub(uint64_t{1} << order, sync::relaxed);
+  poison(pfn, order, false);
+  Folio* f = &folios_[pfn];
+  f->order.store(order, sync::relaxed);
+  f->flags.store(0, sync::relaxed);
+  f->mapcount.store(0, sync::relaxed);
+  f->mapping.store(nullptr, sync::relaxed);
+  f->index.store(0, sync::relaxed);
+  f->refcount.store(1, sync::release);
+  return f;
+}
+
+void FramePool::free(Folio* f) {
+  unsigned order = f->folio_order();
+  f->flags.store(0, sync::relaxed);
+  f->mapping.store(nullptr, sync::relaxed);
+  poison(f->pfn, order, true);
+  nr_free_.fetch_add(uint64_t{1} << order, sync::relaxed);
+  sync::Guard<sync::SpinLock> g(zone_lock_);
+  free_block(f->pfn, order);
+}
+
+void FramePool::free_block(uint64_t pfn, unsigned order) {
+  // Merge with free buddies of the same order, as far as they go.
+  while (order < max_order_) {
+    uint64_t buddy = pfn ^ (uint64_t{1} << order);
+    if (buddy + (uint64_t{1} << order) > nr_frames_ || free_order_[buddy] != order) break;
+    list_del(buddy, order);
+    pfn &= ~(uint64_t{1} << order);
+    ++order;
+  }
+  list_add(pfn, order);
+}
+
+void FramePool::poison(uint64_t pfn, unsigned order, bool on) {
+  if (!poison_) return;
+  std::byte* p = base_ + (pfn << PAGE_SHIFT);
+  uint64_t n = (uint64_t{1} << order) << PAGE_SHIFT;
+  if (on) {
+    std::memset(p, kPoisonFree, n);
+    FL_POISON(p, n);
+  } else {
+    FL_UNPOISON(p, n);
+  }
+}
+
+void folio_put(Folio* f) {
+  if (f->refcount.fetch_sub(1, sync::acq_rel) == 1) f->pool->free(f);
+}
+
+}  // namespace faultline::detail

@@ -1,0 +1,80 @@
+// src/mm/page_writeback.cc — dirty folios and writing them back.
+//
+// Owns: folio_mark_dirty, folio_writeback, range writeback and fsync, and
+// the errseq-style error reporting (wb_err / wb_err_seen).
+//
+// A folio is written back under its lock. A shared mapping maps it
+// writable only after a write fault marked it dirty, so writeback first
+// write-protects its PTEs (folio_mkclean) and waits for the shootdown: no
+// store through the old writable PTE can land after the copy. The next
+// store faults and dirties the folio again (G6).
+#include <algorithm>
+
+#include "faultline/error.h"
+#include "mm/internal.h"
+#include "sync/rcu.h"
+
+namespace faultline::detail {
+
+void folio_mark_dirty(Folio* folio) {
+  if (!(folio->flags.load(sync::relaxed) & PG_dirty)) folio->set(PG_dirty);
+}
+
+bool folio_writeback(Inode* inode, Folio* folio) {
+  if (!folio->test_and_clear(PG_dirty)) return true;
+  Kernel* k = inode->kernel;
+  if (folio_mapped(folio) && folio_mkclean(folio)) {
+    sync::synchronize_rcu();
+    Counters::inc(k->stats.shootdowns);
+  }
+  folio->set(PG_writeback);
+  uint64_t start = folio->first_index() << PAGE_SHIFT;
+  uint64_t isize = inode->size();
+  // Only up to EOF: stores into the tail of the EOF page never reach the file (G5).
+  uint64_t len = isize > start ? std::min(folio->size(), isize - start) : 0;
+  bool ok = true;
+  try {
+    if (len) inode->store->write(start, {folio->address(), len});
+  } catch (const Error&) {
+    ok = false;
+  }
+  folio_end_writeback(folio);
+  if (!ok) {
+    folio->set(PG_dirty);  // the data stays dirty, and fsync hears of it
+    inode->i_mapping.wb_err.fetch_add(1, sync::release);
+    return false;
+  }
+  Counters::inc(k->stats.writebacks);
+  return true;
+}
+
+void filemap_write_and_wait_range(Inode* inode, uint64_t start, uint64_t end) {
+  AddressSpace* mapping = &inode->i_mapping;
+  pgoff_t index = start >> PAGE_SHIFT;
+  pgoff_t last = end >> PAGE_SHIFT;
+  while (Folio* f = filemap_get_next_folio(mapping, &index, last)) {
+    index = f->first_index() + f->nr_pages();
+    if (f->test(PG_dirty)) {
+      folio_lock(f);
+      if (f->mapping.load(sync::relaxed) == mapping) folio_writeback(inode, f);
+      folio_unlock(f);
+    }
+    folio_put(f);
+    if (index == 0) break;  // wrapped past the last index
+  }
+}
+
+void vfs_fsync(Inode* inode) {
+  filemap_write_and_wait_range(inode, 0, UINT64_MAX);
+  AddressSpace* m = &inode->i_mapping;
+  try {
+    inode->store->sync();
+  } catch (const Error&) {
+    m->wb_err.fetch_add(1, sync::release);
+  }
+  uint64_t err = m->wb_err.load(sync::acquire);
+  if (m->wb_err_seen.exchange(err, sync::acq_rel) != err)
+    throw Error(Errc::io_error, "fsync: writeback to the store failed; the data is still dirty in the cache");
+}
+
+}  // namespace faultline::detail

@@ -1,0 +1,136 @@
+// src/mm/xarray.cc — the RCU radix tree behind i_pages (see xarray.h).
+#include "mm/xarray.h"
+
+#include "sync/rcu.h"
+
+namespace faultline::detail {
+
+namespace {
+constexpr unsigned kBits = 6;
+constexpr unsigned kSlots = 1u << kBits;
+constexpr unsigned kMask = kSlots - 1;
+}  // namespace
+
+// shift, parent, offset and count are written only under the i_pages lock;
+// readers use shift (fixed at creation) and slots.
+struct XArray::Node {
+  explicit Node(unsigned s) : shift(s) {}
+  unsigned shift;
+  unsigned offset = 0;
+  unsigned count = 0;
+  Node* parent = nullptr;
+  sync::Atomic<void*> slots[kSlots];
+};
+
+XArray::~XArray() {
+  // Only called with the tree empty or when the whole Engine goes away:
+  // free what is left without waiting for readers (there are none).
+  struct Freer {
+    static void go(Node* n) {
+      if (!n) return;
+      if (n->shift > 0)
+        for (auto& s : n->slots) go(static_cast<Node*>(s.load(sync::relaxed)));
+      delete n;
+    }
+  };
+  Freer::go(root_.load(sync::relaxed));
+}
+
+uint64_t XArray::node_max(const Node* n) {
+  unsigned bits = n->shift + kBits;
+  return bits >= 64 ? UINT64_MAX : (uint64_t{1} << bits) - 1;
+}
+
+Folio* XArray::load(pgoff_t index) const {
+  const Node* n = root_.load(sync::acquire);
+  if (!n || index > node_max(n)) return nullptr;
+  for (;;) {
+    void* e = n->slots[(index >> n->shift) & kMask].load(sync::acquire);
+    if (n->shift == 0 || !e) return static_cast<Folio*>(e);
+    n = static_cast<const Node*>(e);
+  }
+}
+
+Folio* XArray::find(pgoff_t* index, pgoff_t max) const {
+  const Node* n = root_.load(sync::acquire);
+  if (!n || *index > max || *index > node_max(n)) return nullptr;
+  return find_in(n, 0, *index, max, index);
+}
+
+Folio* XArray::find_in(const Node* n, pgoff_t base, pgoff_t from, pgoff_t max, pgoff_t* out) const {
+  uint64_t span = uint64_t{1} << n->shift;
+  for (unsigned i = from > base ? static_cast<unsigned>((from - base) >> n->shift) : 0; i < kSlots; ++i) {
+    pgoff_t start = base + i * span;
+    if (start > max) return nullptr;
+    void* e = n->slots[i].load(sync::acquire);
+    if (!e) continue;
+    if (n->shift == 0) {
+      *out = start;
+      return static_cast<Folio*>(e);
+    }
+    if (Folio* f = find_in(static_cast<const Node*>(e), start, from > start ? from : start, max, out)) return f;
+  }
+  return nullptr;
+}
+
+// Adds levels on top until the root covers `index`; returns the root.
+XArray::Node* XArray::grow_to(pgoff_t index) {
+  Node* root = root_.load(sync::relaxed);
+  if (!root) {
+    unsigned shift = 0;
+    while (index > ((uint64_t{1} << (shift + kBits)) - 1)) shift += kBits;
+    root = new Node(shift);
+    root_.store(root, sync::release);
+    return root;
+  }
+  while (index > node_max(root)) {
+    Node* top = new Node(root->shift + kBits);
+    top->slots[0].store(root, sync::relaxed);
+    top->count = 1;
+    root->parent = top;
+    root->offset = 0;
+    root_.store(top, sync::release);
+    root = top;
+  }
+  return root;
+}
+
+void XArray::store(pgoff_t index, Folio* folio) {
+  Node* n = folio ? grow_to(index) : root_.load(sync::relaxed);
+  if (!n || index > node_max(n)) return;  // erasing what is not there
+  while (n->shift > 0) {
+    auto& slot = n->slots[(index >> n->shift) & kMask];
+    Node* child = static_cast<Node*>(slot.load(sync::relaxed));
+    if (!child) {
+      if (!folio) return;
+      child = new Node(n->shift - kBits);
+      child->parent = n;
+      child->offset = (index >> n->shift) & kMask;
+      ++n->count;
+      slot.store(child, sync::release);
+    }
+    n = child;
+  }
+  auto& slot = n->slots[index & kMask];
+  void* old = slot.load(sync::relaxed);
+  slot.store(folio, sync::release);
+  if (!old && folio) ++n->count;
+  if (old && !folio && --n->count == 0) shrink(n);
+}
+
+// Unlinks empty nodes bottom up and frees them after a grace period.
+void XArray::shrink(Node* n) {
+  while (n && n->count == 0) {
+    Node* parent = n->parent;
+    if (parent) {
+      parent->slots[n->offset].store(nullptr, sync::release);
+      --parent->count;
+    } else {
+      root_.store(nullptr, sync::release);
+    }
+    sync::call_rcu([n] { delete n; });
+    n = parent;
+  }
+}
+
+}  // namespace faultline::detail

@@ -1,0 +1,76 @@
+// src/protocol/protocol.h — the seam between the engine and a protocol.
+//
+// A protocol answers two questions (DESIGN.md, "Protocols"):
+//   - the map guard: how does a fault that found a folio in the cache make
+//     sure it does not map a folio that a killer is removing?
+//   - the creation guard: how are folios kept from being created in a range
+//     that a killer has evicted but whose blocks it has not yet freed?
+// The engine calls these hooks at fixed points of the fault and kill paths
+// and knows nothing else about the protocol. Each guard lives in one file of
+// this directory; protocol.cc holds the registry of names.
+//
+// Fault side, for one folio (the caller holds a reference on it):
+//   map_begin(wait)  -> false: the folio is being killed; drop it and retry
+//   [engine: check i_size, take the PTL, install PTEs]
+//   map_commit()     -> under the PTL, after the PTEs are in; false: the
+//                       engine removes its PTEs again and retries
+//   [engine: drop the PTL]
+//   map_end()
+// Kill side, for each folio a killer removes or unmaps (folio locked):
+//   kill_begin(); [engine: unmap if mapped, remove from the cache]; kill_end()
+// Creation: create_begin/create_end around creating and reading in folios
+// (fault, read(), readahead, write()); evict_begin/evict_end around a
+// killer's eviction up to the freeing of the blocks.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace faultline::detail {
+
+struct AddressSpace;
+struct Folio;
+
+class MapGuard {
+ public:
+  virtual ~MapGuard() = default;
+  virtual std::string_view name() const = 0;
+  // `wait` is false in fault-around, which must not sleep.
+  virtual bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) = 0;
+  virtual bool map_commit(AddressSpace& mapping, Folio& folio) = 0;
+  virtual void map_end(AddressSpace& mapping, Folio& folio) = 0;
+  virtual void kill_begin(AddressSpace& mapping, Folio& folio) = 0;
+  virtual void kill_end(AddressSpace& mapping, Folio& folio) = 0;
+};
+
+class CreationGuard {
+ public:
+  virtual ~CreationGuard() = default;
+  virtual std::string_view name() const = 0;
+  virtual void create_begin(AddressSpace& mapping) = 0;
+  virtual void create_end(AddressSpace& mapping) = 0;
+  virtual void evict_begin(AddressSpace& mapping) = 0;
+  virtual void evict_end(AddressSpace& mapping) = 0;
+};
+
+struct Protocol {
+  std::string name;  // canonical: MAPGUARD+CREATIONGUARD or MAPGUARD alone
+  std::unique_ptr<MapGuard> map;
+  std::unique_ptr<CreationGuard> create;
+};
+
+// Parses MAPGUARD[+CREATIONGUARD]; a creation guard alone names the default
+// map guard with it ("invalidate_lock" = "page_lock+invalidate_lock").
+// Throws Error(unknown_protocol) naming the bad part and the known names.
+Protocol make_protocol(std::string_view name);
+std::vector<std::string> map_guard_names();
+std::vector<std::string> creation_guard_names();
+
+// Factories, one per guard file.
+std::unique_ptr<MapGuard> make_page_lock_guard();
+std::unique_ptr<CreationGuard> make_invalidate_lock_guard();
+std::unique_ptr<CreationGuard> make_no_creation_guard();
+
+}  // namespace faultline::detail

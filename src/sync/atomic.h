@@ -1,0 +1,75 @@
+// src/sync/atomic.h — atomics and the kernel's barriers for engine code.
+//
+// Owns: Atomic<T> (every shared word of the engine), the barrier functions
+// mb(), rmb(), wmb(), mb_before_atomic(), mb_after_atomic(), and cpu_relax().
+// Engine code outside src/sync/ never names std::atomic: the model backend
+// replaces this file to make every access a scheduling point of the checker.
+//
+// Native backend: a zero-cost wrapper over std::atomic. Orders are explicit
+// at every call site, as in the kernel (READ_ONCE is relaxed, smp_load_acquire
+// is acquire, ...).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace faultline::sync {
+
+using Order = std::memory_order;
+inline constexpr Order relaxed = std::memory_order_relaxed;
+inline constexpr Order acquire = std::memory_order_acquire;
+inline constexpr Order release = std::memory_order_release;
+inline constexpr Order acq_rel = std::memory_order_acq_rel;
+inline constexpr Order seq_cst = std::memory_order_seq_cst;
+
+template <class T>
+class Atomic {
+ public:
+  constexpr Atomic() noexcept : v_{} {}
+  constexpr explicit Atomic(T v) noexcept : v_(v) {}
+  Atomic(const Atomic&) = delete;
+  Atomic& operator=(const Atomic&) = delete;
+
+  T load(Order o) const noexcept { return v_.load(o); }
+  void store(T v, Order o) noexcept { v_.store(v, o); }
+  T exchange(T v, Order o) noexcept { return v_.exchange(v, o); }
+  bool cmpxchg(T& expected, T desired, Order o) noexcept {
+    return v_.compare_exchange_strong(expected, desired, o, failure_order(o));
+  }
+  T fetch_add(T d, Order o) noexcept { return v_.fetch_add(d, o); }
+  T fetch_sub(T d, Order o) noexcept { return v_.fetch_sub(d, o); }
+  T fetch_or(T d, Order o) noexcept { return v_.fetch_or(d, o); }
+  T fetch_and(T d, Order o) noexcept { return v_.fetch_and(d, o); }
+
+  // Sleep while the value equals `old` (a futex wait on Linux); wake-ups may
+  // be spurious, so callers re-check their condition in a loop.
+  void wait(T old, Order o) const noexcept { v_.wait(old, o); }
+  void notify_all() noexcept { v_.notify_all(); }
+  void notify_one() noexcept { v_.notify_one(); }
+
+ private:
+  static constexpr Order failure_order(Order o) noexcept {
+    return o == acq_rel ? acquire : o == release ? relaxed : o;
+  }
+  std::atomic<T> v_;
+};
+
+// smp_mb(): orders all earlier loads and stores against all later ones.
+inline void mb() noexcept { std::atomic_thread_fence(seq_cst); }
+// smp_rmb() / smp_wmb().
+inline void rmb() noexcept { std::atomic_thread_fence(acquire); }
+inline void wmb() noexcept { std::atomic_thread_fence(release); }
+// smp_mb__before_atomic() / smp_mb__after_atomic(): on x86 a locked RMW is a
+// full barrier already, and these compile to nothing but a compiler barrier.
+// C++ has no such primitive, so the native backend gives them full-fence
+// strength; the model backend gives them exactly the LKMM meaning.
+inline void mb_before_atomic() noexcept { std::atomic_thread_fence(seq_cst); }
+inline void mb_after_atomic() noexcept { std::atomic_thread_fence(seq_cst); }
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace faultline::sync

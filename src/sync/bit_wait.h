@@ -1,0 +1,54 @@
+// src/sync/bit_wait.h — sleeping bit locks in a flags word (the folio lock).
+//
+// Owns: bit_lock / bit_trylock / bit_unlock / bit_wait_clear (bit_unlock also
+// ends PG_writeback) on a 32-bit
+// flags word, with a "waiters" bit so that an unlock with nobody waiting
+// costs no system call (PG_locked and PG_waiters in the kernel). The wait is a
+// futex wait on the flags word itself: any change of the word wakes a waiter,
+// which re-checks its bit. This is the unfair lock of Linux up to today: an
+// unlocking thread may re-take the lock before a woken waiter runs.
+#pragma once
+
+#include <cstdint>
+
+#include "sync/atomic.h"
+
+namespace faultline::sync {
+
+inline bool bit_trylock(Atomic<uint32_t>& w, uint32_t bit) noexcept {
+  return !(w.fetch_or(bit, acquire) & bit);
+}
+
+inline void bit_lock(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters) noexcept {
+  for (unsigned spins = 0;; ++spins) {
+    uint32_t f = w.load(relaxed);
+    if (!(f & bit)) {
+      if (bit_trylock(w, bit)) return;
+      continue;
+    }
+    if (spins < 64) {
+      cpu_relax();
+      continue;
+    }
+    w.fetch_or(waiters, relaxed);
+    f |= waiters;
+    w.wait(f, relaxed);
+  }
+}
+
+inline void bit_unlock(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters) noexcept {
+  uint32_t old = w.fetch_and(~(bit | waiters), release);
+  if (old & waiters) w.notify_all();
+}
+
+// Sleep until `bit` is clear (folio_wait_locked, folio_wait_writeback).
+inline void bit_wait_clear(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters) noexcept {
+  for (;;) {
+    uint32_t f = w.load(acquire);
+    if (!(f & bit)) return;
+    w.fetch_or(waiters, relaxed);
+    w.wait(f | waiters, acquire);
+  }
+}
+
+}  // namespace faultline::sync

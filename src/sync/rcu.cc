@@ -1,0 +1,89 @@
+// src/sync/rcu.cc — native RCU over liburcu (memb flavor).
+//
+// ThreadSanitizer cannot see liburcu's synchronization (it is uninstrumented
+// and uses membarrier), so under TSan every read-side unlock releases, and
+// every grace period acquires, one shared sync object: everything a reader did
+// happens-before the code after the next grace period. That is a superset of
+// the real ordering (it also orders readers that began after the grace
+// period), which can hide a race but never reports a false one.
+#include "sync/rcu.h"
+
+#define _LGPL_SOURCE 1
+#include <urcu/urcu-memb.h>
+
+#include <memory>
+
+#ifdef FAULTLINE_TSAN
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+#endif
+
+namespace faultline::sync {
+namespace {
+
+#ifdef FAULTLINE_TSAN
+char tsan_grace_period;
+void hb_release() { __tsan_release(&tsan_grace_period); }
+void hb_acquire() { __tsan_acquire(&tsan_grace_period); }
+#else
+void hb_release() {}
+void hb_acquire() {}
+#endif
+
+struct Registration {
+  Registration() { urcu_memb_register_thread(); }
+  ~Registration() { urcu_memb_unregister_thread(); }
+};
+
+void ensure_registered() {
+  thread_local Registration reg;
+  (void)reg;
+}
+
+// Standard layout, so that liburcu's container_of is well defined.
+struct Callback {
+  rcu_head head;
+  std::function<void()>* fn;
+};
+
+void run_callback(rcu_head* head) {
+  Callback* cb = caa_container_of(head, Callback, head);
+  std::unique_ptr<std::function<void()>> fn(cb->fn);
+  delete cb;
+  hb_acquire();
+  (*fn)();
+}
+
+}  // namespace
+
+void rcu_read_lock() noexcept {
+  ensure_registered();
+  urcu_memb_read_lock();
+}
+
+void rcu_read_unlock() noexcept {
+  hb_release();
+  urcu_memb_read_unlock();
+}
+
+void synchronize_rcu() noexcept {
+  ensure_registered();
+  hb_release();
+  urcu_memb_synchronize_rcu();
+  hb_acquire();
+}
+
+void call_rcu(std::function<void()> fn) {
+  ensure_registered();
+  hb_release();
+  auto* cb = new Callback{{}, new std::function<void()>(std::move(fn))};
+  urcu_memb_call_rcu(&cb->head, run_callback);
+}
+
+void rcu_barrier() noexcept {
+  ensure_registered();
+  urcu_memb_barrier();
+  hb_acquire();
+}
+
+}  // namespace faultline::sync

@@ -1,0 +1,36 @@
+// src/sync/rcu.h — read-copy-update for the engine.
+//
+// Owns: RCU read-side sections (page-cache lookups, page-table walks, every
+// access through a mapping), grace periods (synchronize_rcu: the engine's
+// TLB shootdown and the condition for freeing frames and xarray nodes) and
+// deferred callbacks (call_rcu).
+//
+// Native backend: liburcu's memb flavor. A thread is registered with liburcu
+// on its first read-side section and unregistered when it exits, so library
+// users may call into the engine from threads the engine did not create.
+// Read-side sections nest.
+#pragma once
+
+#include <functional>
+
+namespace faultline::sync {
+
+void rcu_read_lock() noexcept;
+void rcu_read_unlock() noexcept;
+// Waits until every read-side section that began before the call has ended.
+// Must not be called inside a read-side section.
+void synchronize_rcu() noexcept;
+// Runs `fn` after a grace period, on liburcu's callback thread.
+void call_rcu(std::function<void()> fn);
+// Waits until every callback queued before the call has run.
+void rcu_barrier() noexcept;
+
+class RcuReadGuard {
+ public:
+  RcuReadGuard() noexcept { rcu_read_lock(); }
+  ~RcuReadGuard() { rcu_read_unlock(); }
+  RcuReadGuard(const RcuReadGuard&) = delete;
+  RcuReadGuard& operator=(const RcuReadGuard&) = delete;
+};
+
+}  // namespace faultline::sync

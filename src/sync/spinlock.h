@@ -1,0 +1,45 @@
+// src/sync/spinlock.h — spinlock_t for short, non-sleeping critical sections.
+//
+// Owns: SpinLock (the i_pages lock, the page-table lock, private_lock, the
+// frame pool's zone lock, the LRU lock). Test-and-test-and-set with pause;
+// after a while it yields the CPU, because user-space threads, unlike kernel
+// spinlock holders, can be preempted while holding it.
+#pragma once
+
+#include <sched.h>
+
+#include "sync/atomic.h"
+
+namespace faultline::sync {
+
+class SpinLock {
+ public:
+  void lock() noexcept {
+    for (unsigned spins = 0;; ++spins) {
+      if (!locked_.load(relaxed) && !locked_.exchange(true, acquire)) return;
+      if (spins < 128) cpu_relax();
+      else sched_yield();
+    }
+  }
+  bool try_lock() noexcept { return !locked_.load(relaxed) && !locked_.exchange(true, acquire); }
+  void unlock() noexcept { locked_.store(false, release); }
+  bool is_locked() const noexcept { return locked_.load(relaxed); }
+
+ private:
+  Atomic<bool> locked_{false};
+};
+
+// A scoped holder, as guard(spinlock) in the kernel.
+template <class L>
+class Guard {
+ public:
+  explicit Guard(L& l) noexcept : l_(l) { l_.lock(); }
+  ~Guard() { l_.unlock(); }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+
+ private:
+  L& l_;
+};
+
+}  // namespace faultline::sync

@@ -1,0 +1,98 @@
+// Typed errors with messages naming the bad value.
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace faultline::test {
+namespace {
+
+template <class Fn>
+void expect_error(Errc code, const std::string& mentions, Fn fn) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error; wanted " << errc_name(code);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(mentions), std::string::npos) << e.what();
+  }
+}
+
+TEST(Errors, UnalignedCollapseAndInsert) {
+  Fixture fx(16 * kPageSize);
+  expect_error(Errc::invalid_argument, "0x1001", [&] { fx.file.collapse_range(0x1001, kPageSize); });
+  expect_error(Errc::invalid_argument, "0x7", [&] { fx.file.insert_range(0, 7); });
+  EXPECT_EQ(Error(Errc::invalid_argument, "").posix_errno(), EINVAL);
+}
+
+TEST(Errors, CollapseToEofAndInsertPastEof) {
+  Fixture fx(4 * kPageSize);
+  expect_error(Errc::invalid_argument, "before EOF", [&] { fx.file.collapse_range(kPageSize, 3 * kPageSize); });
+  expect_error(Errc::invalid_argument, "before EOF", [&] { fx.file.insert_range(4 * kPageSize, kPageSize); });
+}
+
+TEST(Errors, OffsetPlusLengthOverflow) {
+  Fixture fx;
+  expect_error(Errc::file_too_large, "0xffffffffffffff00",
+               [&] { fx.file.punch_hole(0xffffffffffffff00ull, 0x1000); });
+  std::vector<std::byte> b(16);
+  expect_error(Errc::file_too_large, "maximum", [&] { fx.file.write(UINT64_MAX - 4, b); });
+}
+
+TEST(Errors, SizePastTheMaximum) {
+  Fixture fx;
+  expect_error(Errc::file_too_large, "0x100000000000", [&] { fx.file.truncate(Engine::kMaxFileSize + 1); });
+  expect_error(Errc::file_too_large, "maximum",
+               [&] { fx.file.insert_range(0, Engine::kMaxFileSize); });
+  EXPECT_EQ(Error(Errc::file_too_large, "").posix_errno(), EFBIG);
+}
+
+TEST(Errors, AccessOutsideEveryMapping) {
+  Fixture fx;
+  std::byte b{};
+  expect_error(Errc::segv, "0xdead000", [&] { fx.mm.load(0xdead000, {&b, 1}); });
+}
+
+TEST(Errors, UnknownProtocolName) {
+  Config c = Fixture::small_config();
+  c.protocol = "page_lokc+invalidate_lock";
+  expect_error(Errc::unknown_protocol, "page_lokc", [&] { Engine e(c); });
+  c.protocol = "page_lock+invalidate_lokc";
+  expect_error(Errc::unknown_protocol, "invalidate_lokc", [&] { Engine e(c); });
+}
+
+TEST(Errors, ProtocolNamesAreCanonical) {
+  Config c = Fixture::small_config();
+  c.protocol = "invalidate_lock";
+  EXPECT_EQ(Engine(c).protocol_name(), "page_lock+invalidate_lock");
+  c.protocol = "page_lock";
+  EXPECT_EQ(Engine(c).protocol_name(), "page_lock");
+}
+
+TEST(Errors, BadConfigAndMmapArguments) {
+  Config c;
+  c.max_folio_order = 12;
+  expect_error(Errc::invalid_argument, "12", [&] { Engine e(c); });
+  Fixture fx;
+  expect_error(Errc::invalid_argument, "0x10", [&] { fx.mm.mmap(fx.file, 0x10, kPageSize, kProtRead, MapType::shared); });
+  expect_error(Errc::invalid_argument, "length", [&] { fx.mm.mmap(fx.file, 0, 0, kProtRead, MapType::shared); });
+}
+
+TEST(Errors, ZeroLengthFallocate) {
+  Fixture fx;
+  expect_error(Errc::invalid_argument, "zero", [&] { fx.file.punch_hole(0, 0); });
+}
+
+TEST(Errors, PoolExhaustedByPinnedPagesIsOutOfMemory) {
+  Config c;
+  c.frames = 16;
+  Fixture fx(0, c);
+  fx.file.truncate(64 * kPageSize);
+  uint64_t p = fx.mm.mmap(fx.file, 0, 64 * kPageSize, kProtRead | kProtWrite, MapType::private_cow);
+  // Private copies cannot be reclaimed (no swap): the pool runs out.
+  expect_error(Errc::out_of_memory, "frame pool exhausted", [&] {
+    for (uint64_t i = 0; i < 64; ++i) fx.mm.store(p + i * kPageSize, bytes(1, 1));
+  });
+}
+
+}  // namespace
+}  // namespace faultline::test

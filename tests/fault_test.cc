@@ -1,0 +1,121 @@
+// Faults and accesses through mappings.
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace faultline::test {
+namespace {
+
+TEST(Fault, LoadThroughSharedMappingSeesFile) {
+  Fixture fx(8 * kPageSize);
+  uint64_t a = fx.mm.mmap(fx.file, 0, 8 * kPageSize, kProtRead, MapType::shared);
+  EXPECT_EQ(load(fx.mm, a, 8 * kPageSize), pattern(8 * kPageSize, 1));
+  EXPECT_GT(fx.engine.stats().faults, 0u);
+}
+
+TEST(Fault, FaultAroundMapsNeighbours) {
+  Fixture fx(16 * kPageSize);
+  fx.file.readahead(0, 16 * kPageSize);
+  uint64_t a = fx.mm.mmap(fx.file, 0, 16 * kPageSize, kProtRead, MapType::shared);
+  load(fx.mm, a, 1);
+  uint64_t faults = fx.engine.stats().faults;
+  load(fx.mm, a, 16 * kPageSize);
+  EXPECT_EQ(fx.engine.stats().faults, faults) << "fault-around should have mapped all 16 pages";
+  EXPECT_GT(fx.engine.stats().fault_around_maps, 0u);
+}
+
+TEST(Fault, StoreThroughSharedMappingReachesFileAndStore) {
+  Fixture fx(4 * kPageSize);
+  uint64_t a = fx.mm.mmap(fx.file, 0, 4 * kPageSize, kProtRead | kProtWrite, MapType::shared);
+  fx.mm.store(a + 100, bytes(5000, 0x5A));
+  EXPECT_TRUE(all_equal(read_file(fx.file, 100, 5000), 0x5A));
+  fx.mm.msync(a, 4 * kPageSize);
+  std::vector<std::byte> st(5000);
+  fx.store_ptr->read(100, st);
+  EXPECT_TRUE(all_equal(st, 0x5A));
+}
+
+TEST(Fault, TwoAddressSpacesShareOnePage) {
+  Fixture fx(2 * kPageSize);
+  Mm other = fx.engine.create_mm();
+  uint64_t a = fx.mm.mmap(fx.file, 0, 2 * kPageSize, kProtRead | kProtWrite, MapType::shared);
+  uint64_t b = other.mmap(fx.file, 0, 2 * kPageSize, kProtRead, MapType::shared);
+  load(other, b, 2 * kPageSize);
+  fx.mm.store(a + 10, bytes(1, 0x77));
+  EXPECT_TRUE(all_equal(load(other, b + 10, 1), 0x77));
+  EXPECT_EQ(fx.engine.check_mappings(), "");
+}
+
+TEST(Fault, PrivateMappingCopiesOnWrite) {
+  Fixture fx(2 * kPageSize);
+  Mm other = fx.engine.create_mm();
+  uint64_t p = fx.mm.mmap(fx.file, 0, 2 * kPageSize, kProtRead | kProtWrite, MapType::private_cow);
+  uint64_t s = other.mmap(fx.file, 0, 2 * kPageSize, kProtRead, MapType::shared);
+  load(fx.mm, p, 1);  // map the cache page read-only first
+  fx.mm.store(p, bytes(4, 0xEE));
+  EXPECT_TRUE(all_equal(load(fx.mm, p, 4), 0xEE));
+  EXPECT_EQ(load(other, s, 4), std::vector<std::byte>(pattern(4, 1)));
+  EXPECT_EQ(read_file(fx.file, 0, 4), pattern(4, 1));
+  // Write fault with no PTE at all copies as well.
+  fx.mm.store(p + kPageSize, bytes(4, 0xDD));
+  EXPECT_EQ(read_file(fx.file, kPageSize, 1)[0], pattern(kPageSize + 1, 1)[kPageSize]);
+}
+
+TEST(Fault, BusErrorPastEofAndZeroTail) {
+  Fixture fx(kPageSize + 100);
+  uint64_t a = fx.mm.mmap(fx.file, 0, 4 * kPageSize, kProtRead, MapType::shared);
+  auto tail = load(fx.mm, a + kPageSize + 100, kPageSize - 100);
+  EXPECT_TRUE(all_equal(tail, 0));
+  try {
+    load(fx.mm, a + 2 * kPageSize, 1);
+    FAIL() << "no bus error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::bus_error);
+  }
+}
+
+TEST(Fault, StoresIntoEofTailNeverReachTheFile) {
+  Fixture fx(kPageSize + 100);
+  uint64_t a = fx.mm.mmap(fx.file, 0, 2 * kPageSize, kProtRead | kProtWrite, MapType::shared);
+  fx.mm.store(a + kPageSize + 200, bytes(10, 0x99));
+  fx.file.fsync();
+  EXPECT_EQ(fx.store_ptr->size(), kPageSize + 100);
+  // Growing the file zeroes the old tail (pagecache_isize_extended).
+  fx.file.truncate(2 * kPageSize);
+  EXPECT_TRUE(all_equal(read_file(fx.file, kPageSize + 100, kPageSize - 100), 0));
+}
+
+TEST(Fault, SegvOutsideMappingsAndOnReadOnlyStore) {
+  Fixture fx(kPageSize);
+  uint64_t a = fx.mm.mmap(fx.file, 0, kPageSize, kProtRead, MapType::shared);
+  std::byte b{};
+  try {
+    fx.mm.store(a, {&b, 1});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::segv);
+  }
+  try {
+    fx.mm.load(a + 10 * kPageSize, {&b, 1});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::segv);
+  }
+}
+
+TEST(Fault, MunmapRemovesMappingAndPartialUnmapKeepsTheRest) {
+  Fixture fx(4 * kPageSize);
+  uint64_t a = fx.mm.mmap(fx.file, 0, 4 * kPageSize, kProtRead, MapType::shared);
+  load(fx.mm, a, 4 * kPageSize);
+  fx.mm.munmap(a + kPageSize, kPageSize);
+  auto data = pattern(3 * kPageSize, 1);
+  EXPECT_EQ(load(fx.mm, a + 2 * kPageSize, 8),
+            std::vector<std::byte>(data.begin() + 2 * kPageSize, data.begin() + 2 * kPageSize + 8));
+  std::byte b{};
+  EXPECT_THROW(fx.mm.load(a + kPageSize, {&b, 1}), Error);
+  fx.mm.munmap(a, 4 * kPageSize);
+  EXPECT_THROW(fx.mm.load(a, {&b, 1}), Error);
+}
+
+}  // namespace
+}  // namespace faultline::test

@@ -1,0 +1,65 @@
+// tests/test_util.h — helpers shared by the engine tests.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "faultline/faultline.h"
+
+namespace faultline::test {
+
+inline std::vector<std::byte> bytes(size_t n, uint8_t fill) { return std::vector<std::byte>(n, std::byte{fill}); }
+
+inline std::vector<std::byte> pattern(size_t n, uint32_t seed) {
+  std::vector<std::byte> v(n);
+  uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : v) {
+    x = x * 1103515245u + 12345u;
+    b = std::byte(x >> 24);
+  }
+  return v;
+}
+
+inline std::vector<std::byte> read_file(File& f, uint64_t off, size_t n) {
+  std::vector<std::byte> v(n);
+  v.resize(f.read(off, v));
+  return v;
+}
+
+inline std::vector<std::byte> load(Mm& mm, uint64_t addr, size_t n) {
+  std::vector<std::byte> v(n);
+  mm.load(addr, v);
+  return v;
+}
+
+inline bool all_equal(const std::vector<std::byte>& v, uint8_t b) {
+  for (auto x : v)
+    if (x != std::byte{b}) return false;
+  return true;
+}
+
+// A small engine with an in-memory file of `size` bytes of pattern(seed 1).
+struct Fixture {
+  explicit Fixture(uint64_t size = 16 * kPageSize, Config c = small_config())
+      : engine(c), store_ptr(new MemoryStore), file(engine.open(std::unique_ptr<Store>(store_ptr))),
+        mm(engine.create_mm()) {
+    if (size) {
+      auto data = pattern(size, 1);
+      store_ptr->write(0, data);
+      file.truncate(size);
+    }
+  }
+  static Config small_config() {
+    Config c;
+    c.frames = 1024;
+    return c;
+  }
+  Engine engine;
+  MemoryStore* store_ptr;
+  File file;
+  Mm mm;
+};
+
+}  // namespace faultline::test
