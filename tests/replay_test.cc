@@ -1,1 +1,132 @@
-int main(){return 0;}
+// The op-log parser, the replayer's comparisons, and the command's exits.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "replay/model.h"
+#include "replay/oplog.h"
+#include "replay/replayer.h"
+#include "replay/target.h"
+
+namespace faultline::replay {
+namespace {
+
+std::vector<Op> parse(const std::string& s) {
+  std::istringstream in(s);
+  return parse_oplog(in);
+}
+
+TEST(OpLog, ParsesFsxSyntaxAndFlags) {
+  auto ops = parse(
+      "# a comment\n"
+      "write 0x0 0x1000 0x0\n"
+      "\n"
+      "skip mapread 0x10 0x20 0x1000   # trailing comment\n"
+      "zero_range 0x100 0x200 0x1000 keep_size close_open *\n"
+      "truncate 0x0 0x800 0x1000\n"
+      "dwrite 4096 4096 2048\n");
+  ASSERT_EQ(ops.size(), 5u);
+  EXPECT_EQ(ops[0].kind, OpKind::write);
+  EXPECT_EQ(ops[0].line, 2);
+  EXPECT_TRUE(ops[1].skip);
+  EXPECT_EQ(ops[1].off, 0x10u);
+  EXPECT_TRUE(ops[2].keep_size && ops[2].close_open && ops[2].marked);
+  EXPECT_EQ(ops[3].len, 0x800u);
+  EXPECT_EQ(ops[4].kind, OpKind::dwrite);
+  EXPECT_EQ(format_op(ops[2]), "zero_range 0x100 0x200 0x1000 keep_size close_open *");
+}
+
+TEST(OpLog, MalformedLinesNameTheLine) {
+  auto expect_bad = [](const std::string& text, int line, const std::string& mentions) {
+    try {
+      parse(text);
+      ADD_FAILURE() << "parsed: " << text;
+    } catch (const ParseError& e) {
+      EXPECT_EQ(e.line(), line);
+      EXPECT_NE(std::string(e.what()).find(mentions), std::string::npos) << e.what();
+    }
+  };
+  expect_bad("write 0x0 0x10 0x0\nfrobnicate 0x0 0x0 0x0\n", 2, "frobnicate");
+  expect_bad("write 0x0 0x10\n", 1, "needs offset");
+  expect_bad("read 0x0 0xzz 0x0\n", 1, "0xzz");
+  expect_bad("read 0x0 0x1 0x0 sideways\n", 1, "sideways");
+  expect_bad("skip\n", 1, "skip");
+}
+
+TEST(Replay, HandWrittenLogAgreesWithTheModel) {
+  auto ops = parse(
+      "write 0x0 0x3000 0x0\n"
+      "mapwrite 0x2f00 0x300 0x3000\n"      // extends first
+      "mapread 0x0 0x3200 0x3200\n"         // checks the EOF tail
+      "mapread 0x3000 0x1000 0x3200\n"      // past EOF: skipped
+      "punch_hole 0x800 0x1000 0x3200\n"
+      "collapse_range 0x1000 0x1000 0x3200\n"
+      "collapse_range 0x1001 0x1000 0x2200\n"  // unaligned: EINVAL on both
+      "insert_range 0x0 0x1000 0x2200\n"
+      "dwrite 0x1000 0x1000 0x3200\n"
+      "dread 0x0 0x2000 0x3200\n"
+      "migrate 0x0 0x0 0x3200\n"
+      "reclaim 0x0 0x100000 0x3200\n"
+      "read 0x0 0x4000 0x3200\n");
+  ReplayOptions o;
+  o.against = Against::engine;
+  std::ostringstream out;
+  auto r = replay_ops(ops, o, out);
+  EXPECT_TRUE(r.agreed) << out.str();
+  EXPECT_EQ(r.skipped, 1u);
+  EXPECT_GT(r.bytes_compared, 0x3200u);
+}
+
+// A target that flips one byte of every read: the replayer must stop at the
+// first read and print its line and a hex dump.
+class Corrupting final : public Target {
+ public:
+  Corrupting() : inner_(make_engine_target(Config{})) {}
+  const char* name() const override { return "broken"; }
+  Outcome apply(const Op& op, std::span<const std::byte> data) override {
+    Outcome o = inner_->apply(op, data);
+    if (o.data.size() > 5) o.data[5] ^= std::byte{0xff};
+    return o;
+  }
+  uint64_t size() override { return inner_->size(); }
+  std::vector<std::byte> contents() override { return inner_->contents(); }
+
+ private:
+  std::unique_ptr<Target> inner_;
+};
+
+TEST(Replay, DifferenceStopsAtTheLineWithAHexDump) {
+  auto ops = parse("write 0x0 0x100 0x0\nfsync 0x0 0x0 0x100\nread 0x0 0x10 0x100\nwrite 0x0 0x1 0x100\n");
+  Corrupting broken;
+  auto model = make_model_target();
+  std::ostringstream out;
+  auto r = replay_against(broken, *model, ops, out);
+  EXPECT_FALSE(r.agreed);
+  EXPECT_EQ(r.ops, 3u);
+  std::string s = out.str();
+  EXPECT_NE(s.find("line 3: read 0x0 0x10 0x100"), std::string::npos) << s;
+  EXPECT_NE(s.find("differ at 0x5"), std::string::npos) << s;
+  EXPECT_NE(s.find("broken 0x00000000:"), std::string::npos) << s;
+}
+
+int run(const std::string& args) {
+  int rc = std::system((std::string(FAULTLINE_BIN) + " " + args + " > /dev/null 2>&1").c_str());
+  return WEXITSTATUS(rc);
+}
+
+TEST(Command, ExitCodes) {
+  std::string dir = ::testing::TempDir();
+  std::ofstream(dir + "/good.fsxops") << "write 0x0 0x2000 0x0\nmapread 0x0 0x2000 0x2000\n";
+  std::ofstream(dir + "/bad.fsxops") << "write 0x0 0x2000 0x0\nwrite zero\n";
+  EXPECT_EQ(run("replay --against both " + dir + "/good.fsxops"), 0);
+  EXPECT_EQ(run("replay " + dir + "/bad.fsxops"), 2);
+  EXPECT_EQ(run("replay " + dir + "/missing.fsxops"), 2);
+  EXPECT_EQ(run("replay --against nobody " + dir + "/good.fsxops"), 2);
+  EXPECT_EQ(run("replay --protocol nope " + dir + "/good.fsxops"), 2);
+  EXPECT_EQ(run("frobnicate"), 2);
+}
+
+}  // namespace
+}  // namespace faultline::replay

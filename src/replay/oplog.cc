@@ -1,0 +1,98 @@
+// src/replay/oplog.cc — parsing and printing .fsxops lines.
+#include "replay/oplog.h"
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+namespace faultline::replay {
+namespace {
+
+struct Name {
+  const char* name;
+  OpKind kind;
+};
+constexpr Name kNames[] = {
+    {"read", OpKind::read}, {"write", OpKind::write}, {"mapread", OpKind::mapread},
+    {"mapwrite", OpKind::mapwrite}, {"truncate", OpKind::truncate}, {"fallocate", OpKind::fallocate},
+    {"punch_hole", OpKind::punch_hole}, {"zero_range", OpKind::zero_range},
+    {"collapse_range", OpKind::collapse_range}, {"insert_range", OpKind::insert_range},
+    {"fsync", OpKind::fsync}, {"dread", OpKind::dread}, {"dwrite", OpKind::dwrite},
+    {"dontneed", OpKind::dontneed}, {"readahead", OpKind::readahead}, {"migrate", OpKind::migrate},
+    {"reclaim", OpKind::reclaim},
+};
+
+uint64_t parse_number(const std::string& tok, int line, const char* what) {
+  size_t used = 0;
+  uint64_t v = 0;
+  try {
+    v = std::stoull(tok, &used, 0);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != tok.size() || tok.empty() || tok[0] == '-')
+    throw ParseError(line, fmt::format("line {}: {} '{}' is not a number", line, what, tok));
+  return v;
+}
+
+Op parse_line(std::istringstream& words, std::string word, int line) {
+  Op op;
+  op.line = line;
+  if (word == "skip") {
+    op.skip = true;
+    if (!(words >> word)) throw ParseError(line, fmt::format("line {}: 'skip' without an op", line));
+  }
+  const Name* n = nullptr;
+  for (const auto& k : kNames)
+    if (word == k.name) n = &k;
+  if (!n) throw ParseError(line, fmt::format("line {}: unknown op '{}'", line, word));
+  op.kind = n->kind;
+  const char* what[] = {"offset", "length", "size"};
+  uint64_t* args[] = {&op.off, &op.len, &op.size};
+  for (int i = 0; i < 3; ++i) {
+    std::string tok;
+    if (!(words >> tok)) throw ParseError(line, fmt::format("line {}: '{}' needs offset, length and size", line, word));
+    *args[i] = parse_number(tok, line, what[i]);
+  }
+  while (words >> word) {
+    if (word == "keep_size") op.keep_size = true;
+    else if (word == "close_open") op.close_open = true;
+    else if (word == "unshare") op.unshare = true;
+    else if (word == "*") op.marked = true;
+    else throw ParseError(line, fmt::format("line {}: unknown flag '{}'", line, word));
+  }
+  return op;
+}
+
+}  // namespace
+
+const char* op_name(OpKind k) {
+  for (const auto& n : kNames)
+    if (n.kind == k) return n.name;
+  return "?";
+}
+
+std::vector<Op> parse_oplog(std::istream& in) {
+  std::vector<Op> ops;
+  std::string text;
+  for (int line = 1; std::getline(in, text); ++line) {
+    if (auto hash = text.find('#'); hash != std::string::npos) text.resize(hash);
+    std::istringstream words(text);
+    std::string word;
+    if (!(words >> word)) continue;
+    ops.push_back(parse_line(words, word, line));
+  }
+  return ops;
+}
+
+std::string format_op(const Op& op) {
+  std::string s = fmt::format("{}{} {:#x} {:#x} {:#x}", op.skip ? "skip " : "", op_name(op.kind), op.off, op.len,
+                              op.size);
+  if (op.keep_size) s += " keep_size";
+  if (op.close_open) s += " close_open";
+  if (op.unshare) s += " unshare";
+  if (op.marked) s += " *";
+  return s;
+}
+
+}  // namespace faultline::replay

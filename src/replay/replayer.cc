@@ -1,0 +1,135 @@
+// src/replay/replayer.cc — see replayer.h.
+#include "replay/replayer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <sstream>
+
+#include "replay/model.h"
+#include "replay/target.h"
+
+namespace faultline::replay {
+namespace {
+
+std::string errno_name(int e) { return e ? fmt::format("{} ({})", std::strerror(e), e) : "success"; }
+
+void hex_rows(std::ostream& out, const char* who, const std::vector<std::byte>& v, uint64_t base, size_t from,
+              size_t to) {
+  for (size_t row = from & ~size_t{15}; row < to; row += 16) {
+    out << fmt::format("  {:>6} {:#010x}:", who, base + row);
+    for (size_t i = row; i < row + 16; ++i)
+      out << (i < v.size() ? fmt::format(" {:02x}", std::to_integer<unsigned>(v[i])) : std::string("   "));
+    out << "\n";
+  }
+}
+
+// Prints the first rows where two byte strings differ; false if they do.
+bool same_bytes(std::ostream& out, const char* what, const char* a_name, const std::vector<std::byte>& a,
+                const char* b_name, const std::vector<std::byte>& b, uint64_t base) {
+  if (a == b) return true;
+  size_t first = 0;
+  while (first < a.size() && first < b.size() && a[first] == b[first]) ++first;
+  out << fmt::format("  {} differ at {:#x} ({} has {} bytes, {} has {}):\n", what, base + first, a_name, a.size(),
+                     b_name, b.size());
+  size_t to = std::min(std::max(a.size(), b.size()), (first & ~size_t{15}) + 64);
+  hex_rows(out, a_name, a, base, first, to);
+  hex_rows(out, b_name, b, base, first, to);
+  return false;
+}
+
+class Replayer {
+ public:
+  Replayer(Target& target, Target& ref, std::ostream& out) : target_(target), ref_(ref), out_(out) {}
+
+  bool step(const Op& op, ReplayReport& r) {
+    if (skipped_at_replay(op, ref_.size())) {
+      ++r.skipped;
+      return true;
+    }
+    ++r.executed;
+    std::vector<std::byte> data = writes_data(op.kind) ? op_data(op) : std::vector<std::byte>{};
+    Outcome got = target_.apply(op, data);
+    Outcome want = ref_.apply(op, data);
+    r.bytes_compared += std::max(got.data.size(), want.data.size()) + got.eof_tail.size();
+    return same(op, got, want);
+  }
+
+  bool final_contents(ReplayReport& r) {
+    auto got = target_.contents();
+    auto want = ref_.contents();
+    r.bytes_compared += got.size();
+    if (same_bytes(out_, "final contents", target_.name(), got, ref_.name(), want, 0)) return true;
+    out_ << fmt::format("difference in the final contents after {} ops\n", r.ops);
+    return false;
+  }
+
+ private:
+  bool same(const Op& op, const Outcome& got, const Outcome& want) {
+    std::string head = fmt::format("line {}: {}", op.line, format_op(op));
+    if (got.err != want.err || got.sigbus != want.sigbus) {
+      out_ << head << "\n"
+           << fmt::format("  {}: {}{}\n  {}: {}{}\n", target_.name(), errno_name(got.err),
+                          got.sigbus ? ", bus error" : "", ref_.name(), errno_name(want.err),
+                          want.sigbus ? ", bus error" : "");
+      return false;
+    }
+    if (got.sigbus) return true;  // partial copies differ in where they stopped
+    std::ostringstream diff;
+    bool ok = same_bytes(diff, "read bytes", target_.name(), got.data, ref_.name(), want.data, op.off) &&
+              same_bytes(diff, "EOF page tail", target_.name(), got.eof_tail, ref_.name(), want.eof_tail,
+                         ref_.size());
+    uint64_t gs = target_.size(), ws = ref_.size();
+    if (ok && gs != ws) {
+      diff << fmt::format("  file size: {} has {:#x}, {} has {:#x}\n", target_.name(), gs, ref_.name(), ws);
+      ok = false;
+    }
+    if (!ok) out_ << head << "\n" << diff.str();
+    return ok;
+  }
+
+  Target& target_;
+  Target& ref_;
+  std::ostream& out_;
+};
+
+std::string default_tmpdir(const std::string& given) {
+  if (!given.empty()) return given;
+  const char* t = std::getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
+}  // namespace
+
+ReplayReport replay_against(Target& target, Target& reference, const std::vector<Op>& ops, std::ostream& out) {
+  ReplayReport r;
+  Replayer rep(target, reference, out);
+  for (const Op& op : ops) {
+    ++r.ops;
+    if (!rep.step(op, r)) return r;
+  }
+  r.agreed = rep.final_contents(r);
+  return r;
+}
+
+ReplayReport replay_ops(const std::vector<Op>& ops, const ReplayOptions& opts, std::ostream& out) {
+  std::string dir = default_tmpdir(opts.tmpdir);
+  std::unique_ptr<Target> target =
+      opts.against == Against::kernel ? make_kernel_target(dir) : make_engine_target(opts.config);
+  std::unique_ptr<Target> ref = opts.against == Against::both ? make_kernel_target(dir) : make_model_target();
+  return replay_against(*target, *ref, ops, out);
+}
+
+std::string summary_line(const ReplayReport& r, Against against) {
+  const char* who = against == Against::both ? "engine and kernel agree"
+                    : against == Against::engine ? "engine agrees with the model"
+                                                 : "kernel agrees with the model";
+  return fmt::format("replayed {} ops ({} executed, {} skipped), {} bytes compared: {}", r.ops, r.executed,
+                     r.skipped, r.bytes_compared, who);
+}
+
+}  // namespace faultline::replay

@@ -1,0 +1,101 @@
+// src/replay/target_engine.cc — replaying ops on faultline itself.
+#include <algorithm>
+
+#include "faultline/faultline.h"
+#include "replay/target.h"
+
+namespace faultline::replay {
+namespace {
+
+class EngineTarget final : public Target {
+ public:
+  explicit EngineTarget(const Config& c)
+      : engine_(c), file_(engine_.open(std::make_unique<MemoryStore>())), mm_(engine_.create_mm()) {}
+
+  const char* name() const override { return "engine"; }
+
+  Outcome apply(const Op& op, std::span<const std::byte> data) override {
+    Outcome out;
+    try {
+      run(op, data, out);
+    } catch (const Error& e) {
+      if (e.code() == Errc::bus_error) out.sigbus = true;
+      else out.err = e.posix_errno();
+    }
+    return out;
+  }
+
+  uint64_t size() override { return file_.size(); }
+
+  std::vector<std::byte> contents() override {
+    std::vector<std::byte> v(file_.size());
+    v.resize(file_.read(0, v));
+    return v;
+  }
+
+ private:
+  void run(const Op& op, std::span<const std::byte> data, Outcome& out) {
+    switch (op.kind) {
+      case OpKind::read:
+        out.data.resize(op.len);
+        out.data.resize(file_.read(op.off, out.data));
+        break;
+      case OpKind::write: file_.write(op.off, data); break;
+      case OpKind::mapread:
+      case OpKind::mapwrite: mapped(op, data, out); break;
+      case OpKind::truncate: file_.truncate(op.len); break;
+      case OpKind::fallocate: file_.fallocate(op.off, op.len, op.keep_size); break;
+      case OpKind::punch_hole: file_.punch_hole(op.off, op.len); break;
+      case OpKind::zero_range: file_.zero_range(op.off, op.len, op.keep_size); break;
+      case OpKind::collapse_range: file_.collapse_range(op.off, op.len); break;
+      case OpKind::insert_range: file_.insert_range(op.off, op.len); break;
+      case OpKind::fsync: file_.fsync(); break;
+      case OpKind::dread:
+        out.data.resize(op.len);
+        out.data.resize(file_.direct_read(op.off, out.data));
+        break;
+      case OpKind::dwrite: file_.direct_write(op.off, data); break;
+      case OpKind::dontneed: file_.fadvise_dontneed(op.off, op.len); break;
+      case OpKind::readahead: file_.readahead(op.off, op.len); break;
+      case OpKind::migrate: file_.migrate(op.off, op.len); break;
+      case OpKind::reclaim: engine_.reclaim(std::max<uint64_t>(op.len / kPageSize, 1)); break;
+    }
+  }
+
+  // mmap, copy, msync (for writes), read the EOF page's tail, munmap.
+  void mapped(const Op& op, std::span<const std::byte> data, Outcome& out) {
+    bool write = op.kind == OpKind::mapwrite;
+    if (write && op.off + op.len > file_.size()) file_.truncate(op.off + op.len);
+    uint64_t start = map_start(op.off);
+    uint64_t map_len = op.off + op.len - start;
+    uint64_t addr = mm_.mmap(file_, start, map_len, kProtRead | (write ? kProtWrite : 0u), MapType::shared);
+    struct Unmap {
+      Mm& mm;
+      uint64_t addr, len;
+      ~Unmap() { mm.munmap(addr, len); }
+    } unmap{mm_, addr, map_len};
+    if (write) {
+      mm_.store(addr + (op.off - start), data);
+      mm_.msync(addr, map_len);
+    } else {
+      out.data.resize(op.len);
+      mm_.load(addr + (op.off - start), out.data);
+    }
+    uint64_t size = file_.size();
+    uint64_t page_end = (op.off + op.len + kPageSize - 1) & ~(kPageSize - 1);
+    if (op.off + op.len > (size & ~(kPageSize - 1)) && size < page_end && size > start) {
+      out.eof_tail.resize(page_end - size);
+      mm_.load(addr + (size - start), out.eof_tail);
+    }
+  }
+
+  Engine engine_;
+  File file_;
+  Mm mm_;
+};
+
+}  // namespace
+
+std::unique_ptr<Target> make_engine_target(const Config& config) { return std::make_unique<EngineTarget>(config); }
+
+}  // namespace faultline::replay

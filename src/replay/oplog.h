@@ -1,0 +1,49 @@
+// src/replay/oplog.h — fsx operation logs (.fsxops).
+//
+// The format fsx --record-ops writes and --replay-ops reads (xfstests
+// ltp/fsx.c), one op a line:
+//   [skip] OP 0xOFF 0xLEN 0xSIZE [keep_size] [close_open] [unshare] [*]
+// SIZE is the file size before the op (for truncate: "truncate 0x0
+// 0xNEWSIZE 0xOLDSIZE"); '#' starts a comment; "skip" lines are parsed but
+// not executed; '*' marks the op fsx blamed. faultline adds its own ops in
+// the same syntax: dread, dwrite, dontneed, readahead, migrate, reclaim,
+// fsync. See docs/oplog.md.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace faultline::replay {
+
+enum class OpKind {
+  read, write, mapread, mapwrite, truncate, fallocate, punch_hole, zero_range, collapse_range,
+  insert_range, fsync, dread, dwrite, dontneed, readahead, migrate, reclaim,
+};
+
+struct Op {
+  int line = 0;  // 1-based line in the log
+  bool skip = false;
+  OpKind kind = OpKind::read;
+  uint64_t off = 0, len = 0, size = 0;  // for truncate: off 0, len = new size
+  bool keep_size = false, close_open = false, unshare = false, marked = false;
+};
+
+class ParseError : public std::runtime_error {
+ public:
+  ParseError(int line, const std::string& what) : std::runtime_error(what), line_(line) {}
+  int line() const noexcept { return line_; }
+
+ private:
+  int line_;
+};
+
+const char* op_name(OpKind k);
+// Throws ParseError naming the line and what is wrong with it.
+std::vector<Op> parse_oplog(std::istream& in);
+// One line in the log's syntax (no newline).
+std::string format_op(const Op& op);
+
+}  // namespace faultline::replay

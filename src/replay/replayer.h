@@ -1,0 +1,42 @@
+// src/replay/replayer.h — replaying an op log against the engine, the
+// kernel, or both side by side.
+//
+// Against one target, every observation is checked against the model
+// (replay/model.h). Against both, the engine is checked against the kernel:
+// the bytes of every read, every bus error, every errno, the EOF-page tail
+// after every mapped access, the size after every op, and the final
+// contents. The first difference stops the replay with the op's line, the
+// op and a hex dump of the differing bytes.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "faultline/engine.h"
+#include "replay/oplog.h"
+#include "replay/target.h"
+
+namespace faultline::replay {
+
+enum class Against { engine, kernel, both };
+
+struct ReplayOptions {
+  Against against = Against::both;
+  Config config;           // for the engine
+  std::string tmpdir;      // for the kernel; empty: $TMPDIR or /tmp
+};
+
+struct ReplayReport {
+  bool agreed = false;
+  uint64_t ops = 0, executed = 0, skipped = 0, bytes_compared = 0;
+};
+
+// Replays `ops` on `target`, checking each outcome against `reference`.
+// Prints the difference (if any) to `out`; never throws for a difference.
+ReplayReport replay_against(Target& target, Target& reference, const std::vector<Op>& ops, std::ostream& out);
+ReplayReport replay_ops(const std::vector<Op>& ops, const ReplayOptions& opts, std::ostream& out);
+std::string summary_line(const ReplayReport& r, Against against);
+
+}  // namespace faultline::replay

@@ -1,0 +1,50 @@
+// src/replay/target.h — what an op log is replayed against.
+//
+// A Target applies one op at a time and reports what it observed, in terms
+// both the engine and the kernel can produce: the bytes a read returned,
+// the errno of a failed call, whether an access through a mapping took a
+// bus error, and the tail of the EOF page seen through the mapping.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "faultline/engine.h"
+#include "replay/oplog.h"
+
+namespace faultline::replay {
+
+struct Outcome {
+  int err = 0;                      // errno, 0 on success
+  bool sigbus = false;              // an access through the mapping faulted
+  std::vector<std::byte> data;      // bytes returned by a read
+  std::vector<std::byte> eof_tail;  // [size, end of EOF page) through the mapping
+};
+
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual const char* name() const = 0;
+  // `data` holds the bytes to write for write ops.
+  virtual Outcome apply(const Op& op, std::span<const std::byte> data) = 0;
+  virtual uint64_t size() = 0;
+  virtual std::vector<std::byte> contents() = 0;
+};
+
+std::unique_ptr<Target> make_engine_target(const Config& config);
+// A real file in `dir` ($TMPDIR). Throws std::runtime_error if the
+// filesystem there lacks what the ops need (collapse/insert range).
+std::unique_ptr<Target> make_kernel_target(const std::string& dir);
+
+// The model (replay/model.h) as a target: what every op must observe.
+std::unique_ptr<Target> make_model_target();
+
+// Maps a mapped access to the same two steps on both targets: pages that
+// overlap [off, off+len) from the page-aligned start.
+inline uint64_t map_start(uint64_t off) { return off & ~(kPageSize - 1); }
+
+}  // namespace faultline::replay
