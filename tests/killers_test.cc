@@ -104,8 +104,8 @@ TEST(Killers, DirectWriteInvalidatesMappedPages) {
 
 TEST(Killers, DirectReadSeesDirtyCache) {
   Mapped fx;
-  fx.mm.store(fx.addr + 3 * kPageSize, bytes(16, 0x12));
-  std::vector<std::byte> d(16);
+  fx.mm.store(fx.addr + 3 * kPageSize, bytes(512, 0x12));
+  std::vector<std::byte> d(512);
   fx.file.direct_read(3 * kPageSize, d);
   EXPECT_TRUE(all_equal(d, 0x12));
 }

@@ -1,8 +1,9 @@
 // src/sync/thread.h — thread creation for engine-side concurrency.
 //
-// Owns: Thread, the only way faultline code starts a thread (tests, stress,
-// benchmarks and examples included), so that the model backend can turn each
+// Owns: Thread, the only way faultline's own code starts a thread (the
+// engine, its tests and benchmarks), so that the model backend can turn each
 // one into a fiber of the checker. Joins on destruction, like std::jthread.
+// Library users (examples/) use std::thread as they would anyway.
 #pragma once
 
 #include <functional>

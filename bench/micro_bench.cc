@@ -1,0 +1,131 @@
+// bench/micro_bench.cc — micro-benchmarks of the fault path and the killers.
+//
+//   build/release/bench/micro_bench [--benchmark_filter=...]
+//
+// The hot paths: a fault on a page already in the cache (fault-around off,
+// so every touched page is one fault), a load through a present PTE, and
+// read() of a cached page. The killers: each one on a 64 MiB file that is
+// cached and mapped in full, set up anew (untimed) before each run.
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "faultline/faultline.h"
+
+using namespace faultline;
+
+namespace {
+
+constexpr uint64_t k64M = 64ull << 20;
+
+Config bench_config(unsigned fault_around) {
+  Config c;
+  c.frames = (k64M / kPageSize) * 2;
+  c.fault_around_pages = fault_around;
+  return c;
+}
+
+struct World {
+  explicit World(uint64_t size, unsigned fault_around = 16)
+      : engine(bench_config(fault_around)), file(engine.open(std::make_unique<MemoryStore>())), mm(engine.create_mm()) {
+    std::vector<std::byte> data(size, std::byte{1});
+    file.write(0, data);
+  }
+  Engine engine;
+  File file;
+  Mm mm;
+};
+
+// page_fault3-style: map, touch every page (one fault each), unmap.
+void BM_FaultCachedPage(benchmark::State& state) {
+  const uint64_t pages = 1024;
+  World w(pages * kPageSize, static_cast<unsigned>(state.range(0)));
+  std::byte b{};
+  for (auto _ : state) {
+    uint64_t a = w.mm.mmap(w.file, 0, pages * kPageSize, kProtRead, MapType::shared);
+    for (uint64_t p = 0; p < pages; ++p) w.mm.load(a + p * kPageSize, {&b, 1});
+    w.mm.munmap(a, pages * kPageSize);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * pages));
+  state.counters["faults_per_page"] =
+      static_cast<double>(w.engine.stats().faults) / static_cast<double>(state.iterations() * pages);
+}
+BENCHMARK(BM_FaultCachedPage)->Arg(1)->Arg(16);
+
+void BM_LoadThroughMapping(benchmark::State& state) {
+  World w(1 << 20);
+  uint64_t a = w.mm.mmap(w.file, 0, 1 << 20, kProtRead, MapType::shared);
+  std::vector<std::byte> all(1 << 20);
+  w.mm.load(a, all);
+  uint64_t word = 0, i = 0;
+  for (auto _ : state) {
+    w.mm.load(a + ((i++ * 4104) & ((1 << 20) - 8)), {reinterpret_cast<std::byte*>(&word), 8});
+    benchmark::DoNotOptimize(word);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_LoadThroughMapping);
+
+void BM_ReadCachedPage(benchmark::State& state) {
+  World w(1 << 20);
+  std::vector<std::byte> buf(kPageSize);
+  uint64_t i = 0;
+  for (auto _ : state) {
+    w.file.read((i++ % 256) * kPageSize, buf);
+    benchmark::DoNotOptimize(buf.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kPageSize));
+}
+BENCHMARK(BM_ReadCachedPage);
+
+enum Killer { kTruncate, kPunch, kZero, kCollapse, kInsert, kDirectWrite, kDontneed, kMigrate, kReclaim };
+
+void run_killer(World& w, Killer k) {
+  switch (k) {
+    case kTruncate: w.file.truncate(0); break;
+    case kPunch: w.file.punch_hole(0, k64M); break;
+    case kZero: w.file.zero_range(0, k64M, true); break;
+    case kCollapse: w.file.collapse_range(0, k64M / 2); break;
+    case kInsert: w.file.insert_range(0, k64M / 2); break;
+    case kDirectWrite: {
+      static std::vector<std::byte> data(k64M, std::byte{2});
+      w.file.direct_write(0, data);
+      break;
+    }
+    case kDontneed: w.file.fadvise_dontneed(0, 0); break;
+    case kMigrate: w.file.migrate(0, 0); break;
+    case kReclaim: w.engine.reclaim(k64M / kPageSize); break;
+  }
+}
+
+// Each killer on a cached, fully mapped 64 MiB file (DONTNEED and reclaim
+// on an unmapped one: DONTNEED leaves mapped pages alone by design).
+void BM_Killer(benchmark::State& state) {
+  auto k = static_cast<Killer>(state.range(0));
+  World w(k64M);
+  std::vector<std::byte> data(k64M, std::byte{1});
+  for (auto _ : state) {
+    state.PauseTiming();
+    w.file.truncate(0);
+    w.file.write(0, data);
+    uint64_t a = 0;
+    if (k != kDontneed && k != kReclaim) {
+      a = w.mm.mmap(w.file, 0, k64M, kProtRead, MapType::shared);
+      w.mm.load(a, {data.data(), k64M});
+    }
+    w.file.fsync();
+    state.ResumeTiming();
+    run_killer(w, k);
+    state.PauseTiming();
+    if (a) w.mm.munmap(a, k64M);
+    state.ResumeTiming();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * k64M));
+}
+BENCHMARK(BM_Killer)
+    ->ArgName("killer")
+    ->DenseRange(kTruncate, kReclaim)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(5);
+
+}  // namespace
