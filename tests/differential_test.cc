@@ -11,14 +11,20 @@
 namespace faultline::replay {
 namespace {
 
-ReplayReport run(uint64_t seed, uint64_t frames, std::string* out_text) {
+struct Case {
+  uint64_t seed, frames;
+  bool on_file;
+};
+
+ReplayReport run(const Case& c, std::string* out_text) {
   GenOptions g;
-  g.seed = seed;
+  g.seed = c.seed;
   g.count = 10000;
   auto ops = generate_ops(g);
   ReplayOptions o;
   o.against = Against::both;
-  o.config.frames = frames;
+  o.config.frames = c.frames;
+  o.engine_on_file = c.on_file;
   std::ostringstream out;
   ReplayReport r = replay_ops(ops, o, out);
   *out_text = out.str();
@@ -34,14 +40,13 @@ TEST(Differential, GeneratorCoversEveryOpKind) {
   EXPECT_EQ(kinds.size(), 17u);
 }
 
-class DifferentialSeeds : public ::testing::TestWithParam<std::pair<uint64_t, uint64_t>> {};
+class DifferentialSeeds : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DifferentialSeeds, EngineAgreesWithKernel) {
-  auto [seed, frames] = GetParam();
   std::string text;
   ReplayReport r;
   try {
-    r = run(seed, frames, &text);
+    r = run(GetParam(), &text);
   } catch (const std::runtime_error& e) {
     GTEST_SKIP() << e.what();  // no collapse/insert support in $TMPDIR
   }
@@ -51,10 +56,15 @@ TEST_P(DifferentialSeeds, EngineAgreesWithKernel) {
   std::cout << summary_line(r, Against::both) << "\n";
 }
 
-// Plenty of memory, and a pool of 64 frames where reclaim runs constantly.
+// Plenty of memory; a pool of 64 frames where reclaim runs constantly; and
+// the engine over a real file (PosixStore) instead of the memory store.
 INSTANTIATE_TEST_SUITE_P(Seeds, DifferentialSeeds,
-                         ::testing::Values(std::pair<uint64_t, uint64_t>{1, 4096}, std::pair<uint64_t, uint64_t>{2, 64},
-                                           std::pair<uint64_t, uint64_t>{3, 4096}));
+                         ::testing::Values(Case{1, 4096, false}, Case{2, 64, false}, Case{3, 4096, true},
+                                           Case{4, 64, true}),
+                         [](const ::testing::TestParamInfo<Case>& p) {
+                           return "seed" + std::to_string(p.param.seed) + "_frames" +
+                                  std::to_string(p.param.frames) + (p.param.on_file ? "_file" : "_memory");
+                         });
 
 }  // namespace
 }  // namespace faultline::replay

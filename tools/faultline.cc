@@ -1,6 +1,7 @@
 // tools/faultline.cc — the faultline command.
 //
-//   faultline replay [--against engine|kernel|both] [--protocol P] [--frames N] LOG
+//   faultline replay [--against engine|kernel|both] [--protocol P] [--frames N]
+//                    [--engine-store memory|file] [--tmpdir DIR] LOG
 //   faultline generate [--seed N] [--count N] [--max-file BYTES] [-o FILE]
 //
 // Exit status: 0 success (or agreement), 1 a difference was found, 2 bad
@@ -27,6 +28,7 @@ struct ReplayArgs {
   std::string protocol = Config{}.protocol;
   uint64_t frames = 4096;
   std::string tmpdir;
+  std::string engine_store = "memory";
   std::string log;
 };
 
@@ -50,6 +52,7 @@ int run_replay(const ReplayArgs& a) {
   opts.config.protocol = a.protocol;
   opts.config.frames = a.frames;
   opts.tmpdir = a.tmpdir;
+  opts.engine_on_file = a.engine_store == "file";
   ReplayReport r;
   try {
     r = replay_ops(ops, opts, std::cout);
@@ -93,6 +96,8 @@ int main(int argc, char** argv) {
   replay->add_option("--protocol", ra.protocol, "MAPGUARD[+CREATIONGUARD] for the engine");
   replay->add_option("--frames", ra.frames, "frames in the engine's pool (4 KiB each)");
   replay->add_option("--tmpdir", ra.tmpdir, "directory for the kernel's file (default $TMPDIR or /tmp)");
+  replay->add_option("--engine-store", ra.engine_store, "the engine's store: memory, or file (a real file in the tmpdir)")
+      ->check(CLI::IsMember({"memory", "file"}));
   replay->add_option("LOG", ra.log, "the op log")->required();
 
   GenOptions g;

@@ -119,7 +119,8 @@ ReplayReport replay_against(Target& target, Target& reference, const std::vector
 ReplayReport replay_ops(const std::vector<Op>& ops, const ReplayOptions& opts, std::ostream& out) {
   std::string dir = default_tmpdir(opts.tmpdir);
   std::unique_ptr<Target> target =
-      opts.against == Against::kernel ? make_kernel_target(dir) : make_engine_target(opts.config);
+      opts.against == Against::kernel ? make_kernel_target(dir)
+                                      : make_engine_target(opts.config, opts.engine_on_file ? dir : std::string());
   std::unique_ptr<Target> ref = opts.against == Against::both ? make_kernel_target(dir) : make_model_target();
   return replay_against(*target, *ref, ops, out);
 }

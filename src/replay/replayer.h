@@ -26,6 +26,7 @@ struct ReplayOptions {
   Against against = Against::both;
   Config config;           // for the engine
   std::string tmpdir;      // for the kernel; empty: $TMPDIR or /tmp
+  bool engine_on_file = false;  // the engine over a real file (PosixStore) in tmpdir
 };
 
 struct ReplayReport {

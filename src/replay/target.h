@@ -35,7 +35,9 @@ class Target {
   virtual std::vector<std::byte> contents() = 0;
 };
 
-std::unique_ptr<Target> make_engine_target(const Config& config);
+// The engine over an in-memory store, or over a real file in `file_dir`
+// (a PosixStore) when that is not empty.
+std::unique_ptr<Target> make_engine_target(const Config& config, const std::string& file_dir = {});
 // A real file in `dir` ($TMPDIR). Throws std::runtime_error if the
 // filesystem there lacks what the ops need (collapse/insert range).
 std::unique_ptr<Target> make_kernel_target(const std::string& dir);

@@ -1,5 +1,8 @@
 // src/replay/target_engine.cc — replaying ops on faultline itself.
+#include <unistd.h>
+
 #include <algorithm>
+#include <string>
 
 #include "faultline/faultline.h"
 #include "replay/target.h"
@@ -7,10 +10,19 @@
 namespace faultline::replay {
 namespace {
 
+std::unique_ptr<Store> make_store(const std::string& dir, std::string* path) {
+  if (dir.empty()) return std::make_unique<MemoryStore>();
+  *path = dir + "/faultline-engine-" + std::to_string(::getpid()) + "-" + std::to_string(reinterpret_cast<uintptr_t>(path));
+  return open_posix_store(*path, true);
+}
+
 class EngineTarget final : public Target {
  public:
-  explicit EngineTarget(const Config& c)
-      : engine_(c), file_(engine_.open(std::make_unique<MemoryStore>())), mm_(engine_.create_mm()) {}
+  EngineTarget(const Config& c, const std::string& dir)
+      : engine_(c), file_(engine_.open(make_store(dir, &path_))), mm_(engine_.create_mm()) {}
+  ~EngineTarget() override {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
 
   const char* name() const override { return "engine"; }
 
@@ -89,6 +101,7 @@ class EngineTarget final : public Target {
     }
   }
 
+  std::string path_;  // the real file under a PosixStore, if any
   Engine engine_;
   File file_;
   Mm mm_;
@@ -96,6 +109,8 @@ class EngineTarget final : public Target {
 
 }  // namespace
 
-std::unique_ptr<Target> make_engine_target(const Config& config) { return std::make_unique<EngineTarget>(config); }
+std::unique_ptr<Target> make_engine_target(const Config& config, const std::string& file_dir) {
+  return std::make_unique<EngineTarget>(config, file_dir);
+}
 
 }  // namespace faultline::replay
