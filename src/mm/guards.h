@@ -12,32 +12,20 @@
 
 namespace faultline::detail {
 
-class CreateScope {
+template <void (CreationGuard::*Begin)(AddressSpace&), void (CreationGuard::*End)(AddressSpace&)>
+class GuardScope {
  public:
-  explicit CreateScope(Inode* inode) : g_(*inode->kernel->protocol.create), m_(inode->i_mapping) {
-    g_.create_begin(m_);
-  }
-  ~CreateScope() { g_.create_end(m_); }
-  CreateScope(const CreateScope&) = delete;
-  CreateScope& operator=(const CreateScope&) = delete;
+  explicit GuardScope(Inode* inode) : g_(*inode->kernel->protocol.create), m_(inode->i_mapping) { (g_.*Begin)(m_); }
+  ~GuardScope() { (g_.*End)(m_); }
+  GuardScope(const GuardScope&) = delete;
+  GuardScope& operator=(const GuardScope&) = delete;
 
  private:
   CreationGuard& g_;
   AddressSpace& m_;
 };
 
-class EvictScope {
- public:
-  explicit EvictScope(Inode* inode) : g_(*inode->kernel->protocol.create), m_(inode->i_mapping) {
-    g_.evict_begin(m_);
-  }
-  ~EvictScope() { g_.evict_end(m_); }
-  EvictScope(const EvictScope&) = delete;
-  EvictScope& operator=(const EvictScope&) = delete;
-
- private:
-  CreationGuard& g_;
-  AddressSpace& m_;
-};
+using CreateScope = GuardScope<&CreationGuard::create_begin, &CreationGuard::create_end>;
+using EvictScope = GuardScope<&CreationGuard::evict_begin, &CreationGuard::evict_end>;
 
 }  // namespace faultline::detail

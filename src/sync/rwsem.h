@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "sync/atomic.h"
+#include "sync/guard.h"
 
 namespace faultline::sync {
 
@@ -67,27 +68,9 @@ class RwSem {
   Atomic<uint32_t> state_{0};
 };
 
-// Scoped holders for RwSem.
-class ReadGuard {
- public:
-  explicit ReadGuard(RwSem& s) noexcept : s_(s) { s_.down_read(); }
-  ~ReadGuard() { s_.up_read(); }
-  ReadGuard(const ReadGuard&) = delete;
-  ReadGuard& operator=(const ReadGuard&) = delete;
-
- private:
-  RwSem& s_;
-};
-class WriteGuard {
- public:
-  explicit WriteGuard(RwSem& s) noexcept : s_(s) { s_.down_write(); }
-  ~WriteGuard() { s_.up_write(); }
-  WriteGuard(const WriteGuard&) = delete;
-  WriteGuard& operator=(const WriteGuard&) = delete;
-
- private:
-  RwSem& s_;
-};
+// Scoped holders for RwSem (guard(rwsem_read) / guard(rwsem_write)).
+using ReadGuard = Guard<RwSem, &RwSem::down_read, &RwSem::up_read>;
+using WriteGuard = Guard<RwSem, &RwSem::down_write, &RwSem::up_write>;
 
 // A sleeping mutex: an RwSem used only for writing.
 class Mutex {

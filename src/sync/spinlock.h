@@ -9,6 +9,7 @@
 #include <sched.h>
 
 #include "sync/atomic.h"
+#include "sync/guard.h"
 
 namespace faultline::sync {
 
@@ -27,19 +28,6 @@ class SpinLock {
 
  private:
   Atomic<bool> locked_{false};
-};
-
-// A scoped holder, as guard(spinlock) in the kernel.
-template <class L>
-class Guard {
- public:
-  explicit Guard(L& l) noexcept : l_(l) { l_.lock(); }
-  ~Guard() { l_.unlock(); }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
-
- private:
-  L& l_;
 };
 
 }  // namespace faultline::sync
