@@ -61,3 +61,40 @@ TEST(Writeback, PosixStoreRoundTrip) {
 
 }  // namespace
 }  // namespace faultline::test
+
+namespace faultline::test {
+namespace {
+
+TEST(Writeback, FilesAndMmsOutliveTheEngineObject) {
+  auto* store = new MemoryStore;
+  File f;
+  Mm mm;
+  {
+    Engine engine(Fixture::small_config());
+    f = engine.open(std::unique_ptr<Store>(store));
+    mm = engine.create_mm();
+  }
+  f.write(0, bytes(64, 0x3C));
+  uint64_t a = mm.mmap(f, 0, kPageSize, kProtRead | kProtWrite, MapType::shared);
+  mm.store(a + 64, bytes(8, 0x3D));
+  f.fsync();
+  std::vector<std::byte> st(72);
+  store->read(0, st);
+  EXPECT_TRUE(all_equal(std::vector<std::byte>(st.begin(), st.begin() + 64), 0x3C));
+  EXPECT_TRUE(all_equal(std::vector<std::byte>(st.begin() + 64, st.end()), 0x3D));
+}
+
+TEST(Writeback, DroppedFileKeepsItsData) {
+  Engine engine(Fixture::small_config());
+  std::string path = ::testing::TempDir() + "/faultline-close-test";
+  {
+    File f = engine.open(open_posix_store(path, true));
+    f.write(0, bytes(100, 0x5E));
+  }  // no fsync: the last handle writes back
+  File g = engine.open(open_posix_store(path, false));
+  EXPECT_TRUE(all_equal(read_file(g, 0, 100), 0x5E));
+  ::unlink(path.c_str());
+}
+
+}  // namespace
+}  // namespace faultline::test

@@ -17,7 +17,9 @@
 //   - dirty data reaches the store on fsync/msync and before reclaim drops
 //     a page; a writeback error is reported by the next fsync.
 //
-// Lifetimes: the Engine must outlive every File and Mm made from it.
+// Lifetimes: Files and Mms keep the machine they came from alive, so they
+// may outlive the Engine object. Dropping the last handle of a File writes
+// its dirty pages back (errors are reported only by fsync: call it).
 #pragma once
 
 #include <cstddef>
@@ -61,7 +63,6 @@ struct Stats {
   uint64_t fault_retries = 0;   // faults that lost a race and retried
   uint64_t fault_around_maps = 0;
   uint64_t folios_created = 0;
-  uint64_t folios_freed = 0;
   uint64_t folios_reclaimed = 0;
   uint64_t folios_migrated = 0;
   uint64_t writebacks = 0;
@@ -103,7 +104,7 @@ class Engine {
   detail::Kernel& kernel() noexcept { return *kernel_; }
 
  private:
-  std::unique_ptr<detail::Kernel> kernel_;
+  std::shared_ptr<detail::Kernel> kernel_;
 };
 
 // An open file (an inode). Copyable handle; all copies are the same file.

@@ -70,9 +70,11 @@ Inode::Inode(Kernel* k, std::unique_ptr<Store> s) : kernel(k), store(std::move(s
   i_size.store(store->size(), sync::relaxed);
 }
 
-// The last handle is gone: no mapping can refer to the inode (a VMA holds
-// a reference), so the cache can be emptied without the protocol.
+// The last handle is gone and no VMA maps the file (a VMA holds a
+// reference): write dirty pages back, as the kernel does before it evicts
+// an inode, then empty the cache.
 Inode::~Inode() {
+  filemap_write_and_wait_range(this, 0, UINT64_MAX);
   MmuGather tlb(kernel);
   truncate_inode_pages_range(&i_mapping, 0, UINT64_MAX, tlb);
 }
@@ -123,7 +125,7 @@ namespace faultline {
 
 using namespace detail;
 
-Engine::Engine(Config config) : kernel_(std::make_unique<Kernel>(config)) {}
+Engine::Engine(Config config) : kernel_(std::make_shared<Kernel>(config)) {}
 Engine::~Engine() = default;
 
 File Engine::open(std::unique_ptr<Store> store) {
@@ -131,12 +133,14 @@ File Engine::open(std::unique_ptr<Store> store) {
   if (store->size() > kMaxFileSize)
     throw Error(Errc::file_too_large, fmt::format("open: store size {:#x} exceeds the maximum file size {:#x}",
                                                   store->size(), kMaxFileSize));
-  return File(std::make_shared<Inode>(kernel_.get(), std::move(store)));
+  auto inode = std::make_shared<Inode>(kernel_.get(), std::move(store));
+  inode->kernel_ref = kernel_;
+  return File(std::move(inode));
 }
 
 Mm Engine::create_mm() {
   Kernel* k = kernel_.get();
-  auto deleter = [k](MmStruct* mm) {
+  auto deleter = [k, keep = kernel_](MmStruct* mm) {
     exit_mmap(mm);
     {
       sync::Guard<sync::Mutex> g(k->mms_lock);

@@ -49,6 +49,7 @@ struct Inode {
   Inode(Kernel* k, std::unique_ptr<Store> s);
   ~Inode();
   Kernel* kernel;
+  std::shared_ptr<Kernel> kernel_ref;  // keeps the machine alive while the file is
   std::unique_ptr<Store> store;
   sync::RwSem i_rwsem;
   sync::Atomic<uint64_t> i_size{0};
