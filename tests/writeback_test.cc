@@ -74,7 +74,7 @@ TEST(Writeback, FilesAndMmsOutliveTheEngineObject) {
     f = engine.open(std::unique_ptr<Store>(store));
     mm = engine.create_mm();
   }
-  f.write(0, bytes(64, 0x3C));
+  f.write(0, bytes(100, 0x3C));  // the store below lands inside EOF
   uint64_t a = mm.mmap(f, 0, kPageSize, kProtRead | kProtWrite, MapType::shared);
   mm.store(a + 64, bytes(8, 0x3D));
   f.fsync();
