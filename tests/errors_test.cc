@@ -66,6 +66,13 @@ TEST(Errors, ProtocolNamesAreCanonical) {
   EXPECT_EQ(Engine(c).protocol_name(), "page_lock+invalidate_lock");
   c.protocol = "page_lock";
   EXPECT_EQ(Engine(c).protocol_name(), "page_lock");
+  for (const char* name : {"page_lock_fair+invalidate_lock", "i_mmap_rwsem+invalidate_lock", "private_lock",
+                           "no_new_maps+invalidate_lock", "no_new_maps_as_posted+invalidate_lock", "unlocked"}) {
+    c.protocol = name;
+    EXPECT_EQ(Engine(c).protocol_name(), name);
+  }
+  c.protocol = "i_mmap_rwsem+none";
+  EXPECT_EQ(Engine(c).protocol_name(), "i_mmap_rwsem");
 }
 
 TEST(Errors, BadConfigAndMmapArguments) {

@@ -19,6 +19,7 @@
 
 #include "sync/atomic.h"
 #include "sync/bit_wait.h"
+#include "sync/ticket_lock.h"
 
 namespace faultline::detail {
 
@@ -48,8 +49,10 @@ struct Folio {
   sync::Atomic<AddressSpace*> mapping{nullptr};
   sync::Atomic<pgoff_t> index{0};
   sync::Atomic<uint32_t> order{0};
+  sync::Atomic<uint32_t> lock_tickets{0};  // the fair folio lock (page_lock_fair)
   uint32_t pfn = 0;           // fixed: the first frame
   FramePool* pool = nullptr;  // fixed
+  bool fair_lock = false;     // fixed before first use: the protocol's choice
   Folio* lru_prev = nullptr;
   Folio* lru_next = nullptr;
 
@@ -85,9 +88,28 @@ inline bool folio_ref_freeze(Folio* f, int32_t expected) {
 }
 inline void folio_ref_unfreeze(Folio* f, int32_t count) { f->refcount.store(count, sync::release); }
 
-inline void folio_lock(Folio* f) { sync::bit_lock(f->flags, PG_locked, PG_waiters); }
-inline bool folio_trylock(Folio* f) { return sync::bit_trylock(f->flags, PG_locked); }
-inline void folio_unlock(Folio* f) { sync::bit_unlock(f->flags, PG_locked, PG_waiters); }
+// The folio lock: PG_locked, a sleeping bit lock; when the protocol asks for
+// fair locks (page_lock_fair), a FIFO ticket lock that also keeps PG_locked
+// set while held, so that trylock-and-skip and waiters on the bit still work.
+inline bool folio_locks_fair(const Folio* f) { return f->fair_lock; }
+inline void folio_lock(Folio* f) {
+  if (folio_locks_fair(f)) {
+    sync::ticket_lock(f->lock_tickets);
+    f->flags.fetch_or(PG_locked, sync::acquire);
+  } else {
+    sync::bit_lock(f->flags, PG_locked, PG_waiters);
+  }
+}
+inline bool folio_trylock(Folio* f) {
+  if (!folio_locks_fair(f)) return sync::bit_trylock(f->flags, PG_locked);
+  if (!sync::ticket_trylock(f->lock_tickets)) return false;
+  f->flags.fetch_or(PG_locked, sync::acquire);
+  return true;
+}
+inline void folio_unlock(Folio* f) {
+  sync::bit_unlock(f->flags, PG_locked, PG_waiters);
+  if (folio_locks_fair(f)) sync::ticket_unlock(f->lock_tickets);
+}
 inline void folio_wait_locked(Folio* f) { sync::bit_wait_clear(f->flags, PG_locked, PG_waiters); }
 inline void folio_wait_writeback(Folio* f) { sync::bit_wait_clear(f->flags, PG_writeback, PG_waiters); }
 inline void folio_end_writeback(Folio* f) { sync::bit_unlock(f->flags, PG_writeback, PG_waiters); }

@@ -100,9 +100,11 @@ void unmap_mapping_pages(AddressSpace* mapping, pgoff_t start, pgoff_t nr, bool 
 // unmap_mapping_range with byte bounds, holelen 0 = to the end.
 void unmap_mapping_range(AddressSpace* mapping, uint64_t holebegin, uint64_t holelen, bool even_cows,
                          MmuGather& tlb);
-// try_to_unmap: zaps every PTE mapping a locked folio. `trylock`: give up
-// (return false) rather than sleep on i_mmap_rwsem (reclaim).
-bool folio_unmap(Folio* folio, MmuGather& tlb, bool trylock);
+// try_to_unmap: zaps every PTE of `mapping`'s VMAs that maps `folio`.
+// `i_mmap`: take i_mmap_rwsem shared, try-lock it (reclaim: false if busy),
+// or the caller holds it.
+enum class IMmap { take, trylock, held };
+bool folio_unmap(AddressSpace* mapping, Folio* folio, MmuGather& tlb, IMmap i_mmap);
 // folio_mkclean: write-protects every shared PTE of a locked folio.
 // Returns whether any PTE was changed (the caller then needs a shootdown).
 bool folio_mkclean(Folio* folio);
@@ -112,8 +114,8 @@ void try_to_migrate(Folio* src, MmuGather& tlb);
 void remove_migration_ptes(AddressSpace* mapping, Folio* src, Folio* dst);
 
 // ---- truncate.cc -------------------------------------------------------
-// The kernel's truncate_inode_folio: with the folio locked, run the map
-// guard's kill hooks, unmap it if mapped, remove it from the cache.
+// The kernel's truncate_inode_folio: with the folio locked, the map
+// guard's killer side unmaps it and removes it from the cache.
 void truncate_inode_folio(AddressSpace* mapping, Folio* folio, MmuGather& tlb);
 // Removes whole folios inside [lstart, lend] and zeroes partial ones.
 void truncate_inode_pages_range(AddressSpace* mapping, uint64_t lstart, uint64_t lend, MmuGather& tlb);

@@ -148,9 +148,25 @@ void clear_pte_deferred(sync::Atomic<pte_t>* pte, Folio* folio) {
   folio_put_deferred(folio);
 }
 
+// page_mkwrite's folio lock for a write fault on a shared mapping, unless
+// the map guard holds it already: dirtying must exclude writeback, which
+// cleans the folio under its lock. Taken before the map guard (folio lock
+// before i_mmap_rwsem, as in mm/rmap.c).
+bool mkwrite_lock(Vmf& vmf, Folio* f) {
+  if (vmf.guard->holds_folio_lock()) return true;
+  folio_lock(f);
+  if (f->mapping.load(sync::acquire) == vmf.mapping) return true;
+  folio_unlock(f);
+  return false;
+}
+void mkwrite_unlock(Vmf& vmf, Folio* f) {
+  if (!vmf.guard->holds_folio_lock()) folio_unlock(f);
+}
+
 // filemap_fault: a referenced folio for vmf->pgoff that the map guard let
-// us map, or sigbus/retry. Creates and reads it in on a miss.
-VmFault filemap_fault(Vmf& vmf, Folio** out) {
+// us map (and, for `mkwrite`, locked), or sigbus/retry. Creates and reads it
+// in on a miss.
+VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
   Inode* inode = vmf.inode;
   if (vmf.pgoff >= pages_of(inode->size())) return VmFault::sigbus;
   const Config& cfg = vmf.kernel->config;
@@ -158,25 +174,34 @@ VmFault filemap_fault(Vmf& vmf, Folio** out) {
   pgoff_t ra_start = vmf.pgoff >= ra / 2 ? vmf.pgoff - ra / 2 : 0;
   Folio* f = filemap_get_uptodate(inode, vmf.pgoff, ra_start, ra);
   if (!f) return VmFault::sigbus;
-  if (!vmf.guard->map_begin(*vmf.mapping, *f, true)) {
+  if (mkwrite && !mkwrite_lock(vmf, f)) {
     folio_put(f);
     return VmFault::retry;
   }
-  // The size check after the guard: a truncate sets the size before it
-  // kills folios, so either we see the new size or it sees our mapping.
-  if (vmf.pgoff >= pages_of(inode->size())) {
-    vmf.guard->map_end(*vmf.mapping, *f);
+  if (!vmf.guard->map_begin(*vmf.mapping, *f, true)) {
+    if (mkwrite) mkwrite_unlock(vmf, f);
     folio_put(f);
-    return VmFault::sigbus;
+    return VmFault::retry;
   }
   *out = f;
   return VmFault::done;
 }
 
-// finish_fault for a page-cache folio, with the map guard held.
+// Undoes filemap_fault's guard (and mkwrite lock) and reference.
+void fault_release(Vmf& vmf, Folio* f, bool mkwrite) {
+  vmf.guard->map_end(*vmf.mapping, *f);
+  if (mkwrite) mkwrite_unlock(vmf, f);
+  folio_put(f);
+}
+
+// finish_fault for a page-cache folio, with the map guard held. i_size is
+// read under the PTL: a truncate that shrank it before we look zaps this
+// PTE table after we let go of it, so either we see the new size or it
+// sees our PTE (G5, whatever the protocol).
 VmFault finish_fault(Vmf& vmf, Folio* f, bool write) {
   sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
   if (vmf.pte->load(sync::relaxed) != 0) return VmFault::done;  // raced; the MMU retries
+  if (vmf.pgoff >= pages_of(vmf.inode->size())) return VmFault::sigbus;
   set_pte(vmf.pte, f, vmf.pgoff - f->first_index(), write);
   if (!vmf.guard->map_commit(*vmf.mapping, *f)) {
     clear_pte_deferred(vmf.pte, f);
@@ -203,11 +228,10 @@ void do_fault_around(Vmf& vmf) {
     if (!f) break;
     pgoff_t fstart = f->first_index(), fend = fstart + f->nr_pages() - 1;
     if (f->test(PG_uptodate) && !f->test(PG_locked) && vmf.guard->map_begin(*vmf.mapping, *f, false)) {
-      // EOF again under the guard: a truncate that shrank the size kills
-      // this folio only after we let go of it.
+      sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
+      // EOF under the PTL, as in finish_fault.
       pgoff_t eof_now = pages_of(vmf.inode->size());
       pgoff_t lo = std::max(fstart, first), hi = std::min({fend, last, eof_now ? eof_now - 1 : 0});
-      sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
       uint64_t mapped = 0;
       for (pgoff_t i = lo; eof_now && i <= hi; ++i) {
         auto* pte = &vmf.pt->pte[pte_index(vmf.vma->addr_of(i))];
@@ -238,11 +262,10 @@ VmFault do_read_fault(Vmf& vmf) {
     if (pte_present(vmf.pte->load(sync::acquire))) return VmFault::done;
   }
   Folio* f;
-  VmFault r = filemap_fault(vmf, &f);
+  VmFault r = filemap_fault(vmf, &f, false);
   if (r != VmFault::done) return r;
   r = finish_fault(vmf, f, false);
-  vmf.guard->map_end(*vmf.mapping, *f);
-  folio_put(f);
+  fault_release(vmf, f, false);
   return r;
 }
 
@@ -250,12 +273,11 @@ VmFault do_read_fault(Vmf& vmf) {
 // writable (do_shared_fault with page_mkwrite).
 VmFault do_shared_fault(Vmf& vmf) {
   Folio* f;
-  VmFault r = filemap_fault(vmf, &f);
+  VmFault r = filemap_fault(vmf, &f, true);
   if (r != VmFault::done) return r;
   folio_mark_dirty(f);
   r = finish_fault(vmf, f, true);
-  vmf.guard->map_end(*vmf.mapping, *f);
-  folio_put(f);
+  fault_release(vmf, f, true);
   return r;
 }
 
@@ -285,16 +307,20 @@ bool install_anon(Vmf& vmf, Folio* anon, pte_t expected) {
 VmFault do_cow_fault(Vmf& vmf) {
   Folio* anon = alloc_anon_page(vmf.kernel);
   Folio* f;
-  VmFault r = filemap_fault(vmf, &f);
+  VmFault r = filemap_fault(vmf, &f, false);
   if (r != VmFault::done) {
     folio_put(anon);
     return r;
   }
-  sync::copy_racy(anon->address(), f->address() + ((vmf.pgoff - f->first_index()) << PAGE_SHIFT), PAGE_SIZE);
-  install_anon(vmf, anon, 0);
-  vmf.guard->map_end(*vmf.mapping, *f);
-  folio_put(f);
-  return VmFault::done;
+  if (vmf.pgoff >= pages_of(vmf.inode->size())) {
+    folio_put(anon);
+    r = VmFault::sigbus;
+  } else {
+    sync::copy_racy(anon->address(), f->address() + ((vmf.pgoff - f->first_index()) << PAGE_SHIFT), PAGE_SIZE);
+    install_anon(vmf, anon, 0);
+  }
+  fault_release(vmf, f, false);
+  return r;
 }
 
 // A write to a read-only PTE of a private mapping: copy the page-cache page
@@ -330,16 +356,19 @@ VmFault do_shared_wp(Vmf& vmf, pte_t orig) {
     folio_get(f);
   }
   VmFault r = VmFault::retry;
-  if (vmf.guard->map_begin(*vmf.mapping, *f, true)) {
-    if (vmf.pgoff >= pages_of(vmf.inode->size())) {
-      r = VmFault::sigbus;
-    } else {
-      folio_mark_dirty(f);
-      sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
-      if (vmf.pte->load(sync::relaxed) == orig) vmf.pte->store(orig | PTE_WRITE, sync::release);
-      r = VmFault::done;
+  if (mkwrite_lock(vmf, f)) {
+    if (vmf.guard->map_begin(*vmf.mapping, *f, true)) {
+      if (vmf.pgoff >= pages_of(vmf.inode->size())) {
+        r = VmFault::sigbus;
+      } else {
+        folio_mark_dirty(f);
+        sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
+        if (vmf.pte->load(sync::relaxed) == orig) vmf.pte->store(orig | PTE_WRITE, sync::release);
+        r = VmFault::done;
+      }
+      vmf.guard->map_end(*vmf.mapping, *f);
     }
-    vmf.guard->map_end(*vmf.mapping, *f);
+    mkwrite_unlock(vmf, f);
   }
   folio_put(f);
   return r;

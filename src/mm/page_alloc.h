@@ -37,6 +37,10 @@ class FramePool {
   uint64_t nr_frames() const { return nr_frames_; }
   uint64_t nr_free() const { return nr_free_.load(sync::relaxed); }
   unsigned max_order() const { return max_order_; }
+  // Set once, before any folio is handed out (the protocol's choice).
+  void set_fair_folio_locks(bool fair) {
+    for (uint64_t pfn = 0; pfn < nr_frames_; ++pfn) folios_[pfn].fair_lock = fair;
+  }
 
  private:
   static constexpr uint8_t kNotFree = 0xff;

@@ -53,18 +53,13 @@ void unmap_mapping_range(AddressSpace* mapping, uint64_t holebegin, uint64_t hol
   unmap_mapping_pages(mapping, start, nr, even_cows, tlb);
 }
 
-bool folio_unmap(Folio* folio, MmuGather& tlb, bool trylock) {
-  AddressSpace* m = folio->mapping.load(sync::relaxed);
-  if (!m) return true;
-  if (trylock) {
-    if (!m->i_mmap_rwsem.down_read_trylock()) return false;
-  } else {
-    m->i_mmap_rwsem.down_read();
-  }
+bool folio_unmap(AddressSpace* m, Folio* folio, MmuGather& tlb, IMmap i_mmap) {
+  if (i_mmap == IMmap::trylock && !m->i_mmap_rwsem.down_read_trylock()) return false;
+  if (i_mmap == IMmap::take) m->i_mmap_rwsem.down_read();
   pgoff_t first = folio->first_index();
   for_each_vma_in(m, first, first + folio->nr_pages() - 1,
                   [&](Vma* vma, pgoff_t, pgoff_t) { zap_folio_in_vma(vma, folio, tlb); });
-  m->i_mmap_rwsem.up_read();
+  if (i_mmap != IMmap::held) m->i_mmap_rwsem.up_read();
   return true;
 }
 

@@ -20,13 +20,27 @@
 
 namespace faultline::detail {
 
+namespace {
+// The engine's half of a kill, handed to the protocol's kill_folio.
+class FolioKill final : public KillOps {
+ public:
+  FolioKill(AddressSpace* m, Folio* f, MmuGather& tlb) : m_(m), f_(f), tlb_(tlb) {}
+  void unmap(bool i_mmap_held) override { folio_unmap(m_, f_, tlb_, i_mmap_held ? IMmap::held : IMmap::take); }
+  void remove() override {
+    f_->clear(PG_dirty);  // truncation discards: the blocks go too
+    filemap_remove_folio(f_);
+  }
+
+ private:
+  AddressSpace* m_;
+  Folio* f_;
+  MmuGather& tlb_;
+};
+}  // namespace
+
 void truncate_inode_folio(AddressSpace* mapping, Folio* folio, MmuGather& tlb) {
-  MapGuard& guard = *mapping->host->kernel->protocol.map;
-  guard.kill_begin(*mapping, *folio);
-  if (folio_mapped(folio)) folio_unmap(folio, tlb, false);
-  folio->clear(PG_dirty);
-  filemap_remove_folio(folio);
-  guard.kill_end(*mapping, *folio);
+  FolioKill ops(mapping, folio, tlb);
+  mapping->host->kernel->protocol.map->kill_folio(*mapping, *folio, ops);
 }
 
 // Zeroes the part of a locked folio that lies in [lstart, lend].
@@ -96,9 +110,9 @@ void vfs_truncate(Inode* inode, uint64_t newsize) {
 
 // Unmaps a locked folio now, with its own shootdown, so that its contents
 // are stable for writeback (unmap_mapping_folio + TLB flush).
-static void unmap_folio_now(Folio* folio, Kernel* k) {
-  MmuGather tlb(k);
-  folio_unmap(folio, tlb, false);
+static void unmap_folio_now(AddressSpace* mapping, Folio* folio) {
+  MmuGather tlb(mapping->host->kernel);
+  folio_unmap(mapping, folio, tlb, IMmap::take);
   tlb.finish();
 }
 
@@ -110,7 +124,7 @@ void invalidate_inode_pages2_range(AddressSpace* mapping, pgoff_t start, pgoff_t
     folio_lock(f);
     if (f->mapping.load(sync::relaxed) == mapping) {
       folio_wait_writeback(f);
-      if (folio_mapped(f)) unmap_folio_now(f, inode->kernel);
+      if (folio_mapped(f)) unmap_folio_now(mapping, f);
       // Launder: a dirty folio is written back before it goes (G6); if
       // that fails it stays, dirty, and fsync reports the error.
       if (!f->test(PG_dirty) || folio_writeback(inode, f)) truncate_inode_folio(mapping, f, tlb);

@@ -81,15 +81,14 @@ void putback_folio(Kernel* k, Folio* f) {
 
 // The second half of shrink_folio_list for one locked, unmapped folio:
 // write back if dirty, freeze, remove, free. Returns frames freed.
-uint64_t reclaim_folio(Kernel* k, Folio* f) {
+uint64_t reclaim_folio(Folio* f) {
   AddressSpace* m = f->mapping.load(sync::relaxed);
   if (!m || folio_mapped(f) || f->test(PG_writeback)) return 0;
   if (f->test(PG_dirty) && !folio_writeback(m->host, f)) return 0;
-  if (!folio_ref_freeze(f, 2)) return 0;  // the cache's and ours
-  MapGuard& guard = *k->protocol.map;
-  guard.kill_begin(*m, *f);
+  // The cache's reference and ours: a fault about to map the folio holds
+  // one too, so the freeze keeps every protocol's faults out.
+  if (!folio_ref_freeze(f, 2)) return 0;
   filemap_remove_frozen_folio(f);
-  guard.kill_end(*m, *f);
   return f->nr_pages();
 }
 
@@ -109,7 +108,8 @@ uint64_t Kernel::shrink_lru(uint64_t nr_frames) {
         putback_folio(this, f);
         continue;
       }
-      if (f->mapping.load(sync::relaxed) && (!folio_mapped(f) || folio_unmap(f, tlb, true))) {
+      AddressSpace* m = f->mapping.load(sync::relaxed);
+      if (m && (!folio_mapped(f) || folio_unmap(m, f, tlb, IMmap::trylock))) {
         locked.push_back(f);
         continue;
       }
@@ -118,7 +118,7 @@ uint64_t Kernel::shrink_lru(uint64_t nr_frames) {
     }
     tlb.finish();  // one shootdown for the batch
     for (Folio* f : locked) {
-      uint64_t n = reclaim_folio(this, f);
+      uint64_t n = reclaim_folio(f);
       folio_unlock(f);
       if (n) {
         pool.free(f);  // frozen at zero: nobody else can hold it

@@ -6,38 +6,33 @@
 //   fault:  lock the folio (trylock in fault-around); check that
 //           folio->mapping is still this file and the folio is uptodate;
 //           the engine then checks i_size and maps under the PTL; unlock.
-//   killer: lock each folio, unmap it, remove it (clearing ->mapping).
+//   killer: with the folio locked, unmap it if mapped, remove it (clearing
+//           ->mapping).
 // Why it works: the killer holds the folio lock from before its final
 // unmap until ->mapping is cleared, and the fault holds it from its check
 // until the PTE is in: either the fault's PTE exists when the killer's
 // unmap runs, or the fault sees ->mapping cleared and retries.
 #include "mm/folio.h"
 #include "mm/fs.h"
-#include "protocol/protocol.h"
+#include "protocol/page_lock.h"
 
 namespace faultline::detail {
-namespace {
 
-class PageLockGuard final : public MapGuard {
- public:
-  std::string_view name() const override { return "page_lock"; }
+bool PageLockGuard::map_begin(AddressSpace& mapping, Folio& folio, bool wait) {
+  if (wait) folio_lock(&folio);
+  else if (!folio_trylock(&folio)) return false;
+  if (folio_is_live(mapping, folio)) return true;
+  folio_unlock(&folio);
+  return false;
+}
 
-  bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) override {
-    if (wait) folio_lock(&folio);
-    else if (!folio_trylock(&folio)) return false;
-    if (folio.mapping.load(sync::acquire) == &mapping && folio.test(PG_uptodate)) return true;
-    folio_unlock(&folio);
-    return false;
-  }
-  bool map_commit(AddressSpace&, Folio&) override { return true; }
-  void map_end(AddressSpace&, Folio& folio) override { folio_unlock(&folio); }
-  // The engine kills folios with their lock held already.
-  void kill_begin(AddressSpace&, Folio&) override {}
-  void kill_end(AddressSpace&, Folio&) override {}
-};
+void PageLockGuard::map_end(AddressSpace&, Folio& folio) { folio_unlock(&folio); }
 
-}  // namespace
+void PageLockGuard::kill_folio(AddressSpace&, Folio& folio, KillOps& ops) {
+  if (folio_mapped(&folio)) ops.unmap(false);
+  ops.remove();
+}
 
-std::unique_ptr<MapGuard> make_page_lock_guard() { return std::make_unique<PageLockGuard>(); }
+std::unique_ptr<MapGuard> make_page_lock_guard() { return std::make_unique<PageLockGuard>(false); }
 
 }  // namespace faultline::detail

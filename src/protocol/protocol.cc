@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "faultline/error.h"
+#include "mm/folio.h"
 #include "protocol/protocol.h"
 
 namespace faultline::detail {
@@ -20,6 +21,12 @@ using CreateFactory = std::unique_ptr<CreationGuard> (*)();
 
 const std::pair<const char*, MapFactory> kMapGuards[] = {
     {"page_lock", make_page_lock_guard},
+    {"page_lock_fair", make_page_lock_fair_guard},
+    {"i_mmap_rwsem", make_i_mmap_rwsem_guard},
+    {"private_lock", make_private_lock_guard},
+    {"no_new_maps", make_no_new_maps_guard},
+    {"no_new_maps_as_posted", make_no_new_maps_as_posted_guard},
+    {"unlocked", make_unlocked_guard},
 };
 const std::pair<const char*, CreateFactory> kCreationGuards[] = {
     {"invalidate_lock", make_invalidate_lock_guard},
@@ -47,6 +54,10 @@ std::string names_of(const Table& table) {
 }
 
 }  // namespace
+
+bool folio_is_live(const AddressSpace& mapping, const Folio& folio) {
+  return folio.mapping.load(sync::acquire) == &mapping && folio.test(PG_uptodate);
+}
 
 Protocol make_protocol(std::string_view name) {
   std::string_view map_part = name, create_part = "none";

@@ -11,13 +11,17 @@
 //
 // Fault side, for one folio (the caller holds a reference on it):
 //   map_begin(wait)  -> false: the folio is being killed; drop it and retry
-//   [engine: check i_size, take the PTL, install PTEs]
+//   [engine: take the PTL, check i_size, install the PTEs (map count up)]
 //   map_commit()     -> under the PTL, after the PTEs are in; false: the
 //                       engine removes its PTEs again and retries
 //   [engine: drop the PTL]
 //   map_end()
-// Kill side, for each folio a killer removes or unmaps (folio locked):
-//   kill_begin(); [engine: unmap if mapped, remove from the cache]; kill_end()
+// A write fault on a shared mapping also holds the folio lock around all
+// of this (page_mkwrite), taken before map_begin unless the guard holds it.
+// Kill side, for each folio a killer removes (folio locked): kill_folio(),
+// which unmaps and removes it through KillOps in the order the protocol
+// needs. Reclaim and migration need no hook: they freeze the reference
+// count, which fails while a fault holds its reference.
 // Creation: create_begin/create_end around creating and reading in folios
 // (fault, read(), readahead, write()); evict_begin/evict_end around a
 // killer's eviction up to the freeing of the blocks.
@@ -33,17 +37,36 @@ namespace faultline::detail {
 struct AddressSpace;
 struct Folio;
 
+// What the engine offers a killer's side of a map guard.
+class KillOps {
+ public:
+  // Zaps every PTE that maps the folio (an rmap walk over the file's
+  // i_mmap); `i_mmap_held`: the caller holds i_mmap_rwsem already.
+  virtual void unmap(bool i_mmap_held) = 0;
+  // Deletes the folio from the page cache, clearing folio->mapping.
+  virtual void remove() = 0;
+
+ protected:
+  ~KillOps() = default;
+};
+
 class MapGuard {
  public:
   virtual ~MapGuard() = default;
   virtual std::string_view name() const = 0;
+  // map_begin holds the folio lock until map_end (page_lock).
+  virtual bool holds_folio_lock() const { return false; }
+  // Folio locks hand off to waiters in FIFO order (page_lock_fair).
+  virtual bool fair_folio_lock() const { return false; }
   // `wait` is false in fault-around, which must not sleep.
   virtual bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) = 0;
   virtual bool map_commit(AddressSpace& mapping, Folio& folio) = 0;
   virtual void map_end(AddressSpace& mapping, Folio& folio) = 0;
-  virtual void kill_begin(AddressSpace& mapping, Folio& folio) = 0;
-  virtual void kill_end(AddressSpace& mapping, Folio& folio) = 0;
+  virtual void kill_folio(AddressSpace& mapping, Folio& folio, KillOps& ops) = 0;
 };
+
+// The folio is still in `mapping`'s cache and uptodate.
+bool folio_is_live(const AddressSpace& mapping, const Folio& folio);
 
 class CreationGuard {
  public:
@@ -70,6 +93,12 @@ std::vector<std::string> creation_guard_names();
 
 // Factories, one per guard file.
 std::unique_ptr<MapGuard> make_page_lock_guard();
+std::unique_ptr<MapGuard> make_page_lock_fair_guard();
+std::unique_ptr<MapGuard> make_i_mmap_rwsem_guard();
+std::unique_ptr<MapGuard> make_private_lock_guard();
+std::unique_ptr<MapGuard> make_no_new_maps_guard();
+std::unique_ptr<MapGuard> make_no_new_maps_as_posted_guard();
+std::unique_ptr<MapGuard> make_unlocked_guard();
 std::unique_ptr<CreationGuard> make_invalidate_lock_guard();
 std::unique_ptr<CreationGuard> make_no_creation_guard();
 

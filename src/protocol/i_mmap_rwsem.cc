@@ -1,0 +1,49 @@
+// src/protocol/i_mmap_rwsem.cc — map guard `i_mmap_rwsem`.
+//
+// Source: the seed (shared/seed/): Linus Torvalds, 2020-09-17, "It would
+// be much more natural to use the mapping->i_mmap_rwsem", and Matthew
+// Wilcox's sketch of taking i_mmap_lock_read in filemap_fault with a
+// VM_FAULT_I_MMAP_LOCKED bit telling do_read_fault to drop it.
+// Rules:
+//   fault:  take i_mmap_rwsem shared (try-lock in fault-around); check
+//           folio->mapping and uptodate; map under the PTL; release. No
+//           folio lock on a read fault.
+//   killer: with the folio locked, take i_mmap_rwsem exclusive, unmap,
+//           remove, release.
+// Why it works: the check-and-map of a fault and the unmap-and-remove of a
+// killer exclude each other on the rwsem. The cost Wilcox feared: a
+// file-wide lock, shared, taken by every fault ("weirdos with giant
+// databases mmap the whole thing"), and written by every killed folio.
+#include "mm/folio.h"
+#include "mm/fs.h"
+#include "protocol/protocol.h"
+
+namespace faultline::detail {
+namespace {
+
+class IMmapRwsemGuard final : public MapGuard {
+ public:
+  std::string_view name() const override { return "i_mmap_rwsem"; }
+
+  bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) override {
+    if (wait) mapping.i_mmap_rwsem.down_read();
+    else if (!mapping.i_mmap_rwsem.down_read_trylock()) return false;
+    if (folio_is_live(mapping, folio)) return true;
+    mapping.i_mmap_rwsem.up_read();
+    return false;
+  }
+  bool map_commit(AddressSpace&, Folio&) override { return true; }
+  void map_end(AddressSpace& mapping, Folio&) override { mapping.i_mmap_rwsem.up_read(); }
+
+  void kill_folio(AddressSpace& mapping, Folio&, KillOps& ops) override {
+    sync::WriteGuard g(mapping.i_mmap_rwsem);
+    ops.unmap(true);
+    ops.remove();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<MapGuard> make_i_mmap_rwsem_guard() { return std::make_unique<IMmapRwsemGuard>(); }
+
+}  // namespace faultline::detail

@@ -1,0 +1,25 @@
+// src/protocol/page_lock.h — the folio-lock map guard, shared by
+// `page_lock` (page_lock.cc) and `page_lock_fair` (page_lock_fair.cc),
+// which differ only in how the folio lock passes between threads.
+#pragma once
+
+#include "protocol/protocol.h"
+
+namespace faultline::detail {
+
+class PageLockGuard final : public MapGuard {
+ public:
+  explicit PageLockGuard(bool fair) : fair_(fair) {}
+  std::string_view name() const override { return fair_ ? "page_lock_fair" : "page_lock"; }
+  bool holds_folio_lock() const override { return true; }
+  bool fair_folio_lock() const override { return fair_; }
+  bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) override;
+  bool map_commit(AddressSpace&, Folio&) override { return true; }
+  void map_end(AddressSpace& mapping, Folio& folio) override;
+  void kill_folio(AddressSpace& mapping, Folio& folio, KillOps& ops) override;
+
+ private:
+  bool fair_;
+};
+
+}  // namespace faultline::detail

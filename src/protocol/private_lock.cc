@@ -1,0 +1,48 @@
+// src/protocol/private_lock.cc — map guard `private_lock`.
+//
+// Source: the seed (shared/seed/): Linus Torvalds, 2020-09-17, "The other
+// alternative might be just the mapping->private_lock ... if we don't need
+// to sleep (and I don't think the final 'check ->mapping' can sleep anyway
+// since it has to be done together with the page table lock), a spinlock
+// would be fine."
+// Rules:
+//   fault:  under the PTL, with the PTE in place, take the private_lock
+//           spinlock and check folio->mapping; if it is gone, take the PTE
+//           out again and retry. No folio lock on a read fault.
+//   killer: clear ->mapping (remove the folio) under private_lock, then
+//           unmap the folio if mapped.
+// Why it works: a fault that saw ->mapping under private_lock did so before
+// the killer cleared it, and its PTE (and map count) was in place before
+// that, so the killer's unmap finds it; a fault after the clearing backs out.
+#include "mm/folio.h"
+#include "mm/fs.h"
+#include "protocol/protocol.h"
+
+namespace faultline::detail {
+namespace {
+
+class PrivateLockGuard final : public MapGuard {
+ public:
+  std::string_view name() const override { return "private_lock"; }
+
+  bool map_begin(AddressSpace& mapping, Folio& folio, bool) override { return folio_is_live(mapping, folio); }
+  bool map_commit(AddressSpace& mapping, Folio& folio) override {
+    sync::Guard<sync::SpinLock> g(mapping.private_lock);
+    return folio.mapping.load(sync::relaxed) == &mapping;
+  }
+  void map_end(AddressSpace&, Folio&) override {}
+
+  void kill_folio(AddressSpace& mapping, Folio& folio, KillOps& ops) override {
+    {
+      sync::Guard<sync::SpinLock> g(mapping.private_lock);
+      ops.remove();
+    }
+    if (folio_mapped(&folio)) ops.unmap(false);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<MapGuard> make_private_lock_guard() { return std::make_unique<PrivateLockGuard>(); }
+
+}  // namespace faultline::detail
