@@ -3,10 +3,14 @@
 //   faultline replay [--against engine|kernel|both] [--protocol P] [--frames N]
 //                    [--engine-store memory|file] [--tmpdir DIR] LOG
 //   faultline generate [--seed N] [--count N] [--max-file BYTES] [-o FILE]
+//   faultline check [--protocol P|all] [--scenario S|all] [--memory-model M|all]
+//                   [--strategy random|pct] [--executions N] [--seconds S]
+//                   [--seed N] [--replay SCHEDULE] [--json FILE]
 //
 // Exit status: 0 success (or agreement), 1 a difference was found, 2 bad
 // usage or a malformed log (with a message naming the bad value or line).
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 #include <fmt/format.h>
 
 #include <fstream>
@@ -14,6 +18,9 @@
 #include <map>
 
 #include "faultline/faultline.h"
+#ifdef FAULTLINE_HAVE_CHECK
+#include "check/check.h"
+#endif
 #include "replay/generator.h"
 #include "replay/oplog.h"
 #include "replay/replayer.h"
@@ -109,6 +116,22 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{1} << 18, uint64_t{1} << 32));
   gen->add_option("-o,--output", out_path, "output file (default: standard output)");
 
+#ifdef FAULTLINE_HAVE_CHECK
+  faultline_check::CheckOptions co;
+  std::string cp = "all", cs = "all", cm = "all";
+  auto* check = app.add_subcommand("check", "Run protocols x scenarios x memory models under the model checker");
+  check->add_option("--protocol", cp, "MAPGUARD[+CREATIONGUARD], or all");
+  check->add_option("--scenario", cs, "KILLER-vs-ACCESSOR (e.g. punch-vs-fault), or all");
+  check->add_option("--memory-model", cm, "sc, tso, weak, or all")->check(CLI::IsMember({"sc", "tso", "weak", "all"}));
+  check->add_option("--strategy", co.strategy, "random or pct")->check(CLI::IsMember({"random", "pct"}));
+  check->add_option("--depth", co.depth, "PCT depth d (d-1 priority change points)")->check(CLI::Range(1u, 10u));
+  check->add_option("--executions", co.executions, "executions per cell")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
+  check->add_option("--seconds", co.seconds, "time limit per cell (0: none)")->check(CLI::Range(0.0, 86400.0));
+  check->add_option("--seed", co.seed, "random seed");
+  check->add_option("--replay", co.replay, "replay one execution from its schedule string");
+  check->add_option("--json", co.json, "write one object per cell to this file");
+#endif
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -116,5 +139,14 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (*replay) return run_replay(ra);
+#ifdef FAULTLINE_HAVE_CHECK
+  if (*check) {
+    if (cp != "all") co.protocols = {cp};
+    if (cs != "all") co.scenarios = {cs};
+    if (cm != "all") co.memory_models = {cm};
+    co.progress = ::isatty(2);
+    return faultline_check::run_check(co, std::cout, std::cerr);
+  }
+#endif
   return run_generate(g, out_path);
 }

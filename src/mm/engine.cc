@@ -100,8 +100,9 @@ static std::string check_pte(const Kernel* k, const Vma* vma, uint64_t addr, pte
   return {};
 }
 
-static std::string check_mm(const MmStruct* mm) {
-  const_cast<MmStruct*>(mm)->mmap_lock.down_read();
+static std::string check_mm(const MmStruct* mm, bool take_locks) {
+  auto* m = const_cast<MmStruct*>(mm);
+  if (take_locks) m->mmap_lock.down_read();
   std::string err;
   for (const auto& [start, vma] : mm->vmas) {
     for (uint64_t a = vma->start; a < vma->end && err.empty(); a += PAGE_SIZE) {
@@ -110,14 +111,48 @@ static std::string check_mm(const MmStruct* mm) {
         a |= (uint64_t{kPtrsPerTable} << PAGE_SHIFT) - PAGE_SIZE;  // skip the table's range
         continue;
       }
-      sync::Guard<sync::SpinLock> ptl(t->ptl);
+      if (take_locks) t->ptl.lock();
       pte_t p = t->pte[pte_index(a)].load(sync::acquire);
       if (pte_present(p)) err = check_pte(mm->kernel, vma.get(), a, p);
+      if (take_locks) t->ptl.unlock();
     }
     if (!err.empty()) break;
   }
-  const_cast<MmStruct*>(mm)->mmap_lock.up_read();
+  if (take_locks) m->mmap_lock.up_read();
   return err;
+}
+
+std::string check_mappings(Kernel* k, bool take_locks) {
+  if (take_locks) k->mms_lock.lock();
+  std::string err;
+  for (const MmStruct* mm : k->mms)
+    if (err.empty()) err = check_mm(mm, take_locks);
+  if (take_locks) k->mms_lock.unlock();
+  return err;
+}
+
+std::string check_cache(Inode* inode, std::span<const std::byte> expected) {
+  AddressSpace* m = &inode->i_mapping;
+  sync::RcuReadGuard rcu;
+  pgoff_t index = 0;
+  while (Folio* f = m->i_pages.find(&index, UINT64_MAX >> PAGE_SHIFT)) {
+    uint64_t start = f->first_index() << PAGE_SHIFT;
+    uint32_t flags = f->flags.load(sync::acquire);
+    index = f->first_index() + f->nr_pages();
+    if (!(flags & PG_uptodate) || (flags & PG_dirty)) continue;
+    if (start >= pages_of(expected.size()) << PAGE_SHIFT)
+      return fmt::format("G5: file page {} is cached, wholly past EOF (size {})", start >> PAGE_SHIFT,
+                         expected.size());
+    for (uint64_t i = 0; i < f->size(); ++i) {
+      uint64_t pos = start + i;
+      std::byte want = pos < expected.size() ? expected[pos] : std::byte{0};
+      if (f->address()[i] != want)
+        return fmt::format("G2: cached file page {} holds {:#04x} at offset {:#x}, the file holds {:#04x}",
+                           pos >> PAGE_SHIFT, std::to_integer<unsigned>(f->address()[i]), pos,
+                           std::to_integer<unsigned>(want));
+    }
+  }
+  return {};
 }
 
 }  // namespace faultline::detail
@@ -176,14 +211,7 @@ Stats Engine::stats() const {
 const Config& Engine::config() const { return kernel_->config; }
 std::string Engine::protocol_name() const { return kernel_->protocol.name; }
 
-std::string Engine::check_mappings() const {
-  sync::Guard<sync::Mutex> g(kernel_->mms_lock);
-  for (const MmStruct* mm : kernel_->mms) {
-    std::string err = check_mm(mm);
-    if (!err.empty()) return err;
-  }
-  return {};
-}
+std::string Engine::check_mappings() const { return detail::check_mappings(kernel_.get(), true); }
 
 // ---- File --------------------------------------------------------------
 

@@ -152,6 +152,15 @@ uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, uint64_t offset, uin
 void do_munmap(MmStruct* mm, uint64_t addr, uint64_t length);
 void exit_mmap(MmStruct* mm);
 
+// ---- engine.cc: oracles ------------------------------------------------
+// G1/G4/G5 on every page table; without locks only where nothing else runs
+// (the model checker's oracle, with the world stopped).
+std::string check_mappings(Kernel* k, bool take_locks);
+// G2/G5: every clean, uptodate cached page holds `expected` (the file's
+// contents; zeros past EOF) and none lies wholly past EOF. Lockless: only
+// where nothing else runs.
+std::string check_cache(Inode* inode, std::span<const std::byte> expected);
+
 // ---- argument checks shared by the entry points (engine.cc) -------------
 // Throws invalid_argument / file_too_large naming the values.
 void check_range(const char* op, uint64_t off, uint64_t len);

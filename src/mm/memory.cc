@@ -132,20 +132,18 @@ std::byte* page_address(const Kernel* k, pte_t p) {
   return k->pool.pfn_to_folio(pte_pfn(p))->address() + (pte_page(p) << PAGE_SHIFT);
 }
 
-// Installs a PTE for page `page` of `folio` under the PTL held by the
-// caller, taking a reference and a map count.
-void set_pte(sync::Atomic<pte_t>* pte, Folio* folio, uint64_t page, bool write) {
+// page_add_file_rmap: the reference and the map count a PTE will hold,
+// taken under the PTL before the PTE is written (as do_set_pte orders
+// them), so that a killer that sees the folio unmapped knows no PTE to it
+// can appear without the map guard's commit seeing the kill.
+void rmap_add(Folio* folio) {
   folio_get(folio);
   folio->mapcount.fetch_add(1, sync::relaxed);
-  pte->store(mk_pte(folio, page, write), sync::release);
 }
-
-// Undoes set_pte (the map guard refused after all): the PTE was visible, so
-// the reference goes after a grace period.
-void clear_pte_deferred(sync::Atomic<pte_t>* pte, Folio* folio) {
-  pte->store(0, sync::release);
+// Undoes rmap_add when the guard refused: no PTE was ever visible.
+void rmap_undo(Folio* folio) {
   folio->mapcount.fetch_sub(1, sync::relaxed);
-  folio_put_deferred(folio);
+  folio_put(folio);
 }
 
 // page_mkwrite's folio lock for a write fault on a shared mapping, unless
@@ -202,11 +200,12 @@ VmFault finish_fault(Vmf& vmf, Folio* f, bool write) {
   sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
   if (vmf.pte->load(sync::relaxed) != 0) return VmFault::done;  // raced; the MMU retries
   if (vmf.pgoff >= pages_of(vmf.inode->size())) return VmFault::sigbus;
-  set_pte(vmf.pte, f, vmf.pgoff - f->first_index(), write);
+  rmap_add(f);
   if (!vmf.guard->map_commit(*vmf.mapping, *f)) {
-    clear_pte_deferred(vmf.pte, f);
+    rmap_undo(f);
     return VmFault::retry;
   }
+  vmf.pte->store(mk_pte(f, vmf.pgoff - f->first_index(), write), sync::release);
   return VmFault::done;
 }
 
@@ -232,21 +231,23 @@ void do_fault_around(Vmf& vmf) {
       // EOF under the PTL, as in finish_fault.
       pgoff_t eof_now = pages_of(vmf.inode->size());
       pgoff_t lo = std::max(fstart, first), hi = std::min({fend, last, eof_now ? eof_now - 1 : 0});
-      uint64_t mapped = 0;
-      for (pgoff_t i = lo; eof_now && i <= hi; ++i) {
-        auto* pte = &vmf.pt->pte[pte_index(vmf.vma->addr_of(i))];
-        if (pte->load(sync::relaxed) == 0) {
-          set_pte(pte, f, i - fstart, false);
-          ++mapped;
+      // Take the map counts of the empty PTEs in the window, let the guard
+      // commit, then write them (the PTL keeps the set of empty ones fixed).
+      uint64_t empty = 0;
+      for (pgoff_t i = lo; eof_now && i <= hi; ++i)
+        if (vmf.pt->pte[pte_index(vmf.vma->addr_of(i))].load(sync::relaxed) == 0) {
+          rmap_add(f);
+          ++empty;
         }
-      }
-      if (mapped && !vmf.guard->map_commit(*vmf.mapping, *f)) {
+      uint64_t mapped = 0;
+      if (empty && vmf.guard->map_commit(*vmf.mapping, *f)) {
         for (pgoff_t i = lo; i <= hi; ++i) {
           auto* pte = &vmf.pt->pte[pte_index(vmf.vma->addr_of(i))];
-          pte_t p = pte->load(sync::relaxed);
-          if (pte_present(p) && pte_pfn(p) == f->pfn) clear_pte_deferred(pte, f);
+          if (pte->load(sync::relaxed) == 0) pte->store(mk_pte(f, i - fstart, false), sync::release);
         }
-        mapped = 0;
+        mapped = empty;
+      } else {
+        for (uint64_t k = 0; k < empty; ++k) rmap_undo(f);
       }
       Counters::inc(vmf.kernel->stats.fault_around_maps, mapped);
       vmf.guard->map_end(*vmf.mapping, *f);

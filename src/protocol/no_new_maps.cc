@@ -10,9 +10,10 @@
 //                               if (!page_mapped(page)) return;
 //                               unmap_mapping_pages(...);
 // Rules:
-//   fault:  map (the map count goes up with the PTE), full barrier,
-//           re-check uptodate (and ->mapping); if cleared, take the PTE out
-//           again and retry. No lock at all on a read fault.
+//   fault:  take the map count (under the PTL, before the PTE is written),
+//           full barrier, re-check uptodate (and ->mapping); if cleared,
+//           give the map count back and retry; else write the PTE. No lock
+//           at all on a read fault.
 //   killer: clear uptodate, barrier, if mapped unmap, remove.
 // `no_new_maps` puts a full barrier (smp_mb) on both sides: the
 // store-buffering pattern (W uptodate; R mapcount || W mapcount; R
@@ -35,7 +36,7 @@ class NoNewMapsGuard final : public MapGuard {
   std::string_view name() const override { return as_posted_ ? "no_new_maps_as_posted" : "no_new_maps"; }
 
   bool map_begin(AddressSpace& mapping, Folio& folio, bool) override { return folio_is_live(mapping, folio); }
-  // The PTE and the map count are in place (set_pte, under the PTL).
+  // The map count is up; the PTE is not written yet (under the PTL).
   bool map_commit(AddressSpace& mapping, Folio& folio) override {
     sync::mb();
     return folio_is_live(mapping, folio);
@@ -50,7 +51,7 @@ class NoNewMapsGuard final : public MapGuard {
  private:
   // Returns whether the folio may be mapped and must be unmapped.
   bool page_kill_mappings(Folio& folio) const {
-    folio.flags.fetch_and(~PG_uptodate, sync::relaxed);  // ClearPageUptodate: clear_bit, returns nothing
+    folio.flags.clear_bits(PG_uptodate, sync::relaxed);  // ClearPageUptodate: clear_bit, returns nothing
     if (as_posted_) sync::mb_before_atomic();
     else sync::mb();
     return folio.mapcount.load(sync::relaxed) > 0;  // page_mapped(): a plain read

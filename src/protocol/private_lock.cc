@@ -6,14 +6,16 @@
 // since it has to be done together with the page table lock), a spinlock
 // would be fine."
 // Rules:
-//   fault:  under the PTL, with the PTE in place, take the private_lock
-//           spinlock and check folio->mapping; if it is gone, take the PTE
-//           out again and retry. No folio lock on a read fault.
+//   fault:  under the PTL, with the map count taken and before the PTE is
+//           written, take the private_lock spinlock and check
+//           folio->mapping; if it is gone, give the map count back and
+//           retry. No folio lock on a read fault.
 //   killer: clear ->mapping (remove the folio) under private_lock, then
 //           unmap the folio if mapped.
 // Why it works: a fault that saw ->mapping under private_lock did so before
-// the killer cleared it, and its PTE (and map count) was in place before
-// that, so the killer's unmap finds it; a fault after the clearing backs out.
+// the killer cleared it, with its map count already up, so the killer
+// unmaps, and its unmap waits on the PTL for the PTE; a fault after the
+// clearing backs out before any PTE exists.
 #include "mm/folio.h"
 #include "mm/fs.h"
 #include "protocol/protocol.h"

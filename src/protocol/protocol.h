@@ -11,10 +11,11 @@
 //
 // Fault side, for one folio (the caller holds a reference on it):
 //   map_begin(wait)  -> false: the folio is being killed; drop it and retry
-//   [engine: take the PTL, check i_size, install the PTEs (map count up)]
-//   map_commit()     -> under the PTL, after the PTEs are in; false: the
-//                       engine removes its PTEs again and retries
-//   [engine: drop the PTL]
+//   [engine: take the PTL, check i_size, take the map counts (rmap)]
+//   map_commit()     -> under the PTL, map counts taken, PTEs not yet
+//                       written; false: the engine gives the map counts
+//                       back and retries
+//   [engine: write the PTEs, drop the PTL]
 //   map_end()
 // A write fault on a shared mapping also holds the folio lock around all
 // of this (page_mkwrite), taken before map_begin unless the guard holds it.

@@ -25,7 +25,7 @@ class UnlockedGuard final : public MapGuard {
   bool map_commit(AddressSpace&, Folio&) override { return true; }
   void map_end(AddressSpace&, Folio&) override {}
   void kill_folio(AddressSpace&, Folio& folio, KillOps& ops) override {
-    folio.flags.fetch_and(~PG_uptodate, sync::relaxed);
+    folio.flags.clear_bits(PG_uptodate, sync::relaxed);
     if (folio.mapcount.load(sync::relaxed) > 0) ops.unmap(false);
     ops.remove();
   }

@@ -10,6 +10,12 @@
 // is acquire, ...).
 #pragma once
 
+#ifdef FAULTLINE_SYNC_MODEL
+#include "sync/model/atomic.h"
+#else
+
+#include <sched.h>
+
 #include <atomic>
 #include <cstdint>
 
@@ -40,6 +46,10 @@ class Atomic {
   T fetch_sub(T d, Order o) noexcept { return v_.fetch_sub(d, o); }
   T fetch_or(T d, Order o) noexcept { return v_.fetch_or(d, o); }
   T fetch_and(T d, Order o) noexcept { return v_.fetch_and(d, o); }
+  // set_bit / clear_bit: atomic, returning nothing (and so, in the kernel's
+  // memory model, ordering nothing: see the model backend).
+  void set_bits(T bits, Order o) noexcept { v_.fetch_or(bits, o); }
+  void clear_bits(T bits, Order o) noexcept { v_.fetch_and(~bits, o); }
 
   // Sleep while the value equals `old` (a futex wait on Linux); wake-ups may
   // be spurious, so callers re-check their condition in a loop.
@@ -54,17 +64,30 @@ class Atomic {
   std::atomic<T> v_;
 };
 
+#ifdef FAULTLINE_TSAN
+// GCC's ThreadSanitizer does not support fences. A locked RMW is a full
+// barrier on x86, and TSan sees it as the atomic operation it is.
+inline std::atomic<int> tsan_fence_word{0};
+inline void full_fence() noexcept { tsan_fence_word.fetch_add(0, seq_cst); }
+inline void acquire_fence() noexcept { full_fence(); }
+inline void release_fence() noexcept { full_fence(); }
+#else
+inline void full_fence() noexcept { std::atomic_thread_fence(seq_cst); }
+inline void acquire_fence() noexcept { std::atomic_thread_fence(acquire); }
+inline void release_fence() noexcept { std::atomic_thread_fence(release); }
+#endif
+
 // smp_mb(): orders all earlier loads and stores against all later ones.
-inline void mb() noexcept { std::atomic_thread_fence(seq_cst); }
+inline void mb() noexcept { full_fence(); }
 // smp_rmb() / smp_wmb().
-inline void rmb() noexcept { std::atomic_thread_fence(acquire); }
-inline void wmb() noexcept { std::atomic_thread_fence(release); }
+inline void rmb() noexcept { acquire_fence(); }
+inline void wmb() noexcept { release_fence(); }
 // smp_mb__before_atomic() / smp_mb__after_atomic(): on x86 a locked RMW is a
 // full barrier already, and these compile to nothing but a compiler barrier.
 // C++ has no such primitive, so the native backend gives them full-fence
 // strength; the model backend gives them exactly the LKMM meaning.
-inline void mb_before_atomic() noexcept { std::atomic_thread_fence(seq_cst); }
-inline void mb_after_atomic() noexcept { std::atomic_thread_fence(seq_cst); }
+inline void mb_before_atomic() noexcept { full_fence(); }
+inline void mb_after_atomic() noexcept { full_fence(); }
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -72,4 +95,9 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
+// Gives up the CPU in a long spin (the model backend: sleeps until memory changes).
+inline void yield_cpu() noexcept { sched_yield(); }
+
 }  // namespace faultline::sync
+
+#endif  // FAULTLINE_SYNC_MODEL

@@ -15,7 +15,7 @@
 
 namespace faultline::sync {
 
-#ifdef FAULTLINE_TSAN
+#if defined(FAULTLINE_TSAN) && !defined(FAULTLINE_SYNC_MODEL)
 inline void copy_racy(void* dst, const void* src, size_t n) noexcept {
   auto* d = static_cast<unsigned char*>(dst);
   auto* s = static_cast<const unsigned char*>(src);

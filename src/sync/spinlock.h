@@ -6,8 +6,6 @@
 // spinlock holders, can be preempted while holding it.
 #pragma once
 
-#include <sched.h>
-
 #include "sync/atomic.h"
 #include "sync/guard.h"
 
@@ -19,7 +17,7 @@ class SpinLock {
     for (unsigned spins = 0;; ++spins) {
       if (!locked_.load(relaxed) && !locked_.exchange(true, acquire)) return;
       if (spins < 128) cpu_relax();
-      else sched_yield();
+      else yield_cpu();
     }
   }
   bool try_lock() noexcept { return !locked_.load(relaxed) && !locked_.exchange(true, acquire); }

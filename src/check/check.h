@@ -1,0 +1,47 @@
+// src/check/check.h — `faultline check`: protocols under the model checker.
+//
+// This header is shared by the command (built against the native engine)
+// and the checker (built against the model backend, where the engine's
+// namespace is renamed faultline_model): it uses plain types only and its
+// own namespace, which the renaming does not touch.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace faultline_check {
+
+struct CheckOptions {
+  std::vector<std::string> protocols;      // empty: all
+  std::vector<std::string> scenarios;      // empty: all
+  std::vector<std::string> memory_models;  // empty: all
+  std::string strategy = "pct";            // random | pct
+  unsigned depth = 3;                      // PCT depth (d)
+  uint64_t executions = 200;               // per cell
+  double seconds = 0;                      // per cell, 0: no limit
+  uint64_t seed = 1;
+  std::string replay;                      // a schedule string: replay one execution
+  std::string json;                        // write results here
+  bool progress = true;
+};
+
+struct Cell {
+  std::string protocol, scenario, memory_model, strategy, verdict;  // PASSED | BUG
+  uint64_t executions = 0, steps = 0;
+  double seconds = 0;
+  std::string guarantee;  // for a BUG: G1..G5 or deadlock
+  std::string schedule, trace, failure;
+};
+
+std::vector<std::string> all_scenarios();
+std::vector<std::string> all_protocols();
+// Runs one cell; throws std::invalid_argument for an unknown name.
+Cell check_cell(const std::string& protocol, const std::string& scenario, const std::string& memory_model,
+                const CheckOptions& opts);
+// The command: runs the table, prints it (and each BUG's trace), writes
+// JSON if asked. Returns the exit status (0: no BUG, 1: a BUG, 2: bad input).
+int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err);
+
+}  // namespace faultline_check

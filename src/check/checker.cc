@@ -1,0 +1,311 @@
+// src/check/checker.cc — scenarios, the oracle and the verdict table of
+// `faultline check`, built against the model backend (FAULTLINE_SYNC_MODEL,
+// with the engine's namespace renamed faultline_model, so that the command
+// links both engines).
+//
+// A scenario is a small world — one file of three pages, one address space
+// mapping it — and two simulated CPUs: an accessor (a faulting thread,
+// fault-around, readahead or a read() reader) and a killer (truncate,
+// punch, zero, collapse, insert, direct-I/O write, DONTNEED, migration or
+// reclaim). The oracle runs, with the world stopped, right after the killer
+// returns and again at the end: no PTE may map a folio that left the cache,
+// the wrong index or a page past EOF (G1, G4, G5), and every clean cached
+// page must hold what the file now holds (G2: no old block read back in).
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "check/check.h"
+#include "faultline/faultline.h"
+#include "mm/internal.h"
+#include "protocol/protocol.h"
+#include "replay/model.h"
+#include "sync/model/model.h"
+
+namespace faultline_check {
+namespace {
+
+namespace fl = faultline;
+namespace model = faultline::sync::model;
+using faultline::replay::Model;
+using faultline::replay::Op;
+using faultline::replay::OpKind;
+
+constexpr uint64_t P = fl::kPageSize;
+constexpr uint64_t kFileSize = 3 * P;
+
+struct KillerKind {
+  const char* name;
+  OpKind op;
+  uint64_t off, len;
+};
+const KillerKind kKillers[] = {
+    {"truncate", OpKind::truncate, 0, P / 2},  {"punch", OpKind::punch_hole, 0, 2 * P},
+    {"zero", OpKind::zero_range, 0, 2 * P},    {"collapse", OpKind::collapse_range, 0, P},
+    {"insert", OpKind::insert_range, 0, P},    {"dio", OpKind::dwrite, 0, 2 * P},
+    {"dontneed", OpKind::dontneed, 0, 0},      {"migrate", OpKind::migrate, 0, 0},
+    {"reclaim", OpKind::reclaim, 0, 64 * P},
+};
+const char* kAccessors[] = {"fault", "faultaround", "readahead", "read"};
+
+struct World {
+  explicit World(const std::string& protocol, const std::string& accessor) : engine(config(protocol, accessor)) {
+    auto store = std::make_unique<fl::MemoryStore>();
+    std::vector<std::byte> data(kFileSize, std::byte{0xAA});
+    store->write(0, data);
+    file = engine.open(std::move(store));
+    mm = engine.create_mm();
+    base = mm.mmap(file, 0, 4 * P, fl::kProtRead, fl::MapType::shared);
+    // Page 0 cached (not mapped): its fault races the killer's unmap and
+    // removal (the map guard); pages 1 and 2 are not cached: their faults
+    // race its eviction and block freeing (the creation guard).
+    file.readahead(0, P);
+    expected.assign(data.begin(), data.end());
+  }
+  static fl::Config config(const std::string& protocol, const std::string& accessor) {
+    fl::Config c;
+    c.frames = 64;
+    c.max_folio_order = 1;
+    c.protocol = protocol;
+    c.fault_around_pages = accessor == "faultaround" ? 4 : 1;
+    c.readahead_pages = 1;
+    return c;
+  }
+
+  fl::Engine engine;
+  fl::File file;
+  fl::Mm mm;
+  uint64_t base = 0;
+  std::vector<std::byte> expected;  // the file after the killer (replay's model)
+};
+
+const KillerKind& killer_of(const std::string& scenario) {
+  for (const auto& k : kKillers)
+    if (scenario.rfind(std::string(k.name) + "-vs-", 0) == 0) return k;
+  throw std::invalid_argument("unknown scenario '" + scenario + "'");
+}
+
+std::string accessor_of(const std::string& scenario) {
+  std::string a = scenario.substr(scenario.find("-vs-") + 4);
+  for (const char* k : kAccessors)
+    if (a == k) return a;
+  throw std::invalid_argument("unknown scenario '" + scenario + "'");
+}
+
+// The oracle, with the world stopped.
+void oracle(World& w, const char* when) {
+  model::Atomically stop;
+  std::string err = fl::detail::check_mappings(&w.engine.kernel(), false);
+  if (err.empty()) err = fl::detail::check_cache(w.file.inode(), w.expected);
+  if (!err.empty()) model::fail(fmt::format("{} ({})", err, when));
+}
+
+void run_killer(World& w, const KillerKind& k) {
+  Op op;
+  op.kind = k.op;
+  op.off = k.off;
+  op.len = k.len;
+  op.keep_size = true;
+  std::vector<std::byte> data(k.op == OpKind::dwrite ? k.len : 0, std::byte{0xBB});
+  model::note(fmt::format("{}() begins", k.name));
+  switch (k.op) {
+    case OpKind::truncate: w.file.truncate(k.len); break;
+    case OpKind::punch_hole: w.file.punch_hole(k.off, k.len); break;
+    case OpKind::zero_range: w.file.zero_range(k.off, k.len, true); break;
+    case OpKind::collapse_range: w.file.collapse_range(k.off, k.len); break;
+    case OpKind::insert_range: w.file.insert_range(k.off, k.len); break;
+    case OpKind::dwrite: w.file.direct_write(k.off, data); break;
+    case OpKind::dontneed: w.file.fadvise_dontneed(0, 0); break;
+    case OpKind::migrate: w.file.migrate(0, 0); break;
+    default: w.engine.reclaim(64); break;
+  }
+  Model m;
+  m.apply({0, false, OpKind::write, 0, kFileSize, 0}, w.expected);
+  m.apply(op, data);
+  w.expected = m.contents();
+  model::note(fmt::format("{}() returns", k.name));
+  oracle(w, fmt::format("after {}() returned", k.name).c_str());
+}
+
+void run_accessor(World& w, const std::string& a) {
+  std::byte buf[3 * P];
+  try {
+    if (a == "read") {
+      model::note("read() of the file");
+      w.file.read(0, {buf, sizeof buf});
+      return;
+    }
+    if (a == "readahead") {
+      model::note("readahead() of the file");
+      w.file.readahead(0, kFileSize);
+    }
+    for (uint64_t page = 0; page < 2; ++page) {
+      model::note(fmt::format("load from file page {}", page));
+      w.mm.load(w.base + page * P, {buf, 1});
+    }
+  } catch (const fl::Error& e) {
+    if (e.code() != fl::Errc::bus_error) throw;
+    model::note("bus error");
+  }
+}
+
+model::MemoryModel parse_mm(const std::string& s) {
+  if (s == "sc") return model::MemoryModel::sc;
+  if (s == "tso") return model::MemoryModel::tso;
+  if (s == "weak") return model::MemoryModel::weak;
+  throw std::invalid_argument("unknown memory model '" + s + "' (sc, tso, weak)");
+}
+
+std::string guarantee_of(const std::string& failure) {
+  if (failure.rfind("G", 0) == 0 && failure.size() > 1) return failure.substr(0, 2);
+  return failure.empty() ? "" : "error";
+}
+
+// One column per CPU, as in a mailing-list race diagram; the scheduler's
+// store-buffer flushes in their own column.
+std::string format_trace(const model::Outcome& o) {
+  const int width = 58;
+  std::string s;
+  std::string header;
+  for (size_t i = 0; i < o.names.size(); ++i)
+    header += fmt::format("{:<{}}", fmt::format("CPU {} ({})", i, o.names[i]), width);
+  s += header + "\n" + std::string(header.size(), '-') + "\n";
+  for (const auto& st : o.trace) {
+    int col = st.fiber < 0 ? static_cast<int>(o.names.size()) : st.fiber;
+    std::string text = st.where.empty() ? "== " + st.what : st.where + " " + st.what;
+    if (text.size() > width - 2) text = text.substr(0, width - 2);
+    s += std::string(static_cast<size_t>(col) * width, ' ') + text + "\n";
+  }
+  s += "==> " + (o.failure.empty() ? std::string(o.deadlock ? "deadlock: every CPU is blocked" : "") : o.failure) +
+       "\n";
+  return s;
+}
+
+std::unique_ptr<model::Strategy> make_strategy(const CheckOptions& opts) {
+  if (!opts.replay.empty()) return model::make_replay_strategy(opts.replay);
+  if (opts.strategy == "random") return model::make_random_strategy(opts.seed);
+  if (opts.strategy == "pct") return model::make_pct_strategy(opts.seed, opts.depth, 300);
+  throw std::invalid_argument("unknown strategy '" + opts.strategy + "' (random, pct)");
+}
+
+}  // namespace
+
+std::vector<std::string> all_scenarios() {
+  std::vector<std::string> v;
+  for (const auto& k : kKillers)
+    for (const char* a : kAccessors) v.push_back(std::string(k.name) + "-vs-" + a);
+  return v;
+}
+
+std::vector<std::string> all_protocols() {
+  std::vector<std::string> v;
+  for (const auto& m : fl::detail::map_guard_names()) v.push_back(m + "+invalidate_lock");
+  v.push_back("page_lock");  // no creation guard: Linux up to 5.14
+  return v;
+}
+
+Cell check_cell(const std::string& protocol, const std::string& scenario, const std::string& mm_name,
+                const CheckOptions& opts) {
+  const KillerKind& killer = killer_of(scenario);
+  std::string accessor = accessor_of(scenario);
+  model::MemoryModel mm = parse_mm(mm_name);
+  fl::detail::make_protocol(protocol);  // an unknown name throws here, once
+  auto strategy = make_strategy(opts);
+  Cell cell;
+  cell.protocol = protocol;
+  cell.scenario = scenario;
+  cell.memory_model = mm_name;
+  cell.strategy = opts.replay.empty() ? opts.strategy : "replay";
+  cell.verdict = "PASSED";
+  auto t0 = std::chrono::steady_clock::now();
+  uint64_t n = opts.replay.empty() ? opts.executions : 1;
+  for (uint64_t e = 0; e < n; ++e) {
+    if (opts.seconds > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > opts.seconds)
+      break;
+    strategy->begin(static_cast<unsigned>(e));
+    auto world = std::make_unique<World>(protocol, accessor);
+    World* w = world.get();
+    model::Outcome o = model::run({{accessor, [w, &accessor] { run_accessor(*w, accessor); }},
+                                   {killer.name, [w, &killer] { run_killer(*w, killer); }}},
+                                  *strategy, mm, 200000);
+    ++cell.executions;
+    cell.steps += o.steps;
+    strategy->observe(o.steps);
+    if (o.failure.empty() && !o.deadlock && !o.step_limit) {
+      model::Atomically stop;
+      std::string err = fl::detail::check_mappings(&w->engine.kernel(), false);
+      if (err.empty()) err = fl::detail::check_cache(w->file.inode(), w->expected);
+      if (err.empty()) continue;
+      o.failure = err + " (at the end)";
+    }
+    (void)world.release();  // a stopped world holds locks: it cannot be torn down
+    if (o.step_limit && o.failure.empty()) continue;  // a spin the bound cut short: no verdict
+    cell.verdict = "BUG";
+    cell.guarantee = o.deadlock ? "deadlock" : guarantee_of(o.failure);
+    cell.failure = o.deadlock ? "deadlock: every CPU is blocked" : o.failure;
+    cell.schedule = o.schedule;
+    cell.trace = format_trace(o);
+    break;
+  }
+  cell.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return cell;
+}
+
+int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
+  auto protocols = opts.protocols.empty() ? all_protocols() : opts.protocols;
+  auto scenarios = opts.scenarios.empty() ? all_scenarios() : opts.scenarios;
+  std::vector<std::string> mms = opts.memory_models.empty() ? std::vector<std::string>{"sc", "tso", "weak"}
+                                                            : opts.memory_models;
+  std::vector<Cell> cells;
+  uint64_t total_exec = 0, total_steps = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    for (const auto& p : protocols)
+      for (const auto& s : scenarios)
+        for (const auto& m : mms) {
+          if (opts.progress)
+            err << fmt::format("\r{:<40} {:<24} {:<5}", p, s, m) << std::flush;
+          cells.push_back(check_cell(p, s, m, opts));
+          total_exec += cells.back().executions;
+          total_steps += cells.back().steps;
+        }
+  } catch (const std::exception& e) {
+    err << "\nfaultline check: " << e.what() << "\n";
+    return 2;
+  }
+  if (opts.progress) err << "\r" << std::string(72, ' ') << "\r";
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", "protocol", "scenario", "mm", "verdict", "detail");
+  bool bug = false;
+  for (const auto& c : cells) {
+    std::string detail = c.verdict == "BUG" ? fmt::format("{} after {} executions", c.guarantee, c.executions)
+                                            : fmt::format("{} {} executions", c.strategy, c.executions);
+    out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", c.protocol, c.scenario, c.memory_model, c.verdict, detail);
+    bug |= c.verdict == "BUG";
+  }
+  out << fmt::format("{} cells, {} executions, {} steps in {:.1f} s: {:.0f} executions/s, {:.0f} steps/s\n",
+                     cells.size(), total_exec, total_steps, secs, total_exec / std::max(secs, 1e-9),
+                     total_steps / std::max(secs, 1e-9));
+  for (const auto& c : cells)
+    if (c.verdict == "BUG")
+      out << fmt::format("\nBUG: {} / {} / {}: {}\nreplay: faultline check --protocol {} --scenario {} "
+                         "--memory-model {} --replay {}\n{}",
+                         c.protocol, c.scenario, c.memory_model, c.failure, c.protocol, c.scenario, c.memory_model,
+                         c.schedule, c.trace);
+  if (!opts.json.empty()) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& c : cells)
+      j.push_back({{"protocol", c.protocol}, {"scenario", c.scenario}, {"memory_model", c.memory_model},
+                   {"strategy", c.strategy}, {"verdict", c.verdict}, {"executions", c.executions},
+                   {"bound", nullptr}, {"guarantee", c.guarantee}, {"schedule", c.schedule}, {"trace", c.trace}});
+    std::ofstream(opts.json) << j.dump(2) << "\n";
+  }
+  return bug ? 1 : 0;
+}
+
+}  // namespace faultline_check

@@ -1,0 +1,595 @@
+// src/sync/model/model.cc — fibers, the scheduler and the memory models
+// (see model.h).
+//
+// The checker is single threaded: every simulated CPU is a fiber (ucontext)
+// on one OS thread, and only the fiber the scheduler picked runs. Every
+// operation of the sync layer first yields to the scheduler, which picks
+// the next fiber to run (or a buffered store to flush) through the
+// Strategy, and records the choice so that the execution can be replayed.
+#include "sync/model/model.h"
+
+#include <ucontext.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <stdexcept>
+#include <fmt/format.h>
+
+namespace faultline::sync::model {
+namespace {
+
+constexpr size_t kStackSize = 512 * 1024;
+
+struct Pending {
+  uint64_t* w;
+  uint64_t mask;
+  bool is_rmw;
+  Rmw op;
+  uint64_t arg;
+};
+
+uint64_t apply(Rmw op, uint64_t old, uint64_t arg, uint64_t mask) {
+  switch (op) {
+    case Rmw::xchg: return arg & mask;
+    case Rmw::add: return (old + arg) & mask;
+    case Rmw::sub: return (old - arg) & mask;
+    case Rmw::or_: return (old | arg) & mask;
+    case Rmw::and_: return (old & arg) & mask;
+  }
+  return old;
+}
+
+struct Fiber {
+  int id = 0;
+  std::string name;
+  std::function<void()> fn;
+  ucontext_t ctx{};
+  std::unique_ptr<char[]> stack;
+  bool done = false;
+  std::function<bool()> until;  // blocked until this holds
+  std::deque<Pending> buf;      // the store buffer
+  unsigned rcu_nesting = 0;
+  uint64_t rcu_gen = 0;
+  bool before_atomic = false;   // smp_mb__before_atomic() pending
+  uint64_t spin_epoch = ~uint64_t{0};  // memory's epoch at this fiber's last spin
+};
+
+struct Deferred {
+  std::function<void()> fn;
+  std::vector<std::pair<int, uint64_t>> readers;  // (fiber, generation) to outlive
+};
+
+struct Exec {
+  MemoryModel mm = MemoryModel::sc;
+  Strategy* strategy = nullptr;
+  uint64_t max_steps = 0;
+  std::vector<std::unique_ptr<Fiber>> fibers;
+  int cur = -1;
+  int last = -1;  // the fiber that ran last (PCT demotes it at change points)
+  ucontext_t sched{};
+  Outcome out;
+  uint64_t epoch = 0;  // bumped by every store reaching memory
+  int atomically = 0;
+  bool aborted = false;
+  std::vector<Deferred> callbacks;
+};
+
+Exec* g = nullptr;  // the running execution
+
+Fiber* self() { return g && g->cur >= 0 ? g->fibers[g->cur].get() : nullptr; }
+bool scheduling() { return self() && !g->atomically; }
+
+std::string where(const std::source_location& loc) {
+  std::string file = loc.file_name();
+  if (auto s = file.rfind("/src/"); s != std::string::npos) file = file.substr(s + 5);
+  std::string fn = loc.function_name();
+  // "void faultline::detail::folio_unlock(Folio*)" -> "folio_unlock"
+  if (auto p = fn.find('('); p != std::string::npos) fn.resize(p);
+  if (auto sp = fn.rfind("::"); sp != std::string::npos) fn = fn.substr(sp + 2);
+  if (auto sp = fn.rfind(' '); sp != std::string::npos) fn = fn.substr(sp + 1);
+  return fmt::format("{} [{}:{}]", fn, file, loc.line());
+}
+
+void trace(const std::source_location& loc, std::string what) {
+  if (!scheduling()) return;
+  g->out.trace.push_back({g->cur, where(loc), std::move(what)});
+}
+
+// Hands control to the scheduler; returns when this fiber is picked again.
+void yield() {
+  if (!scheduling()) return;
+  Fiber* f = self();
+  swapcontext(&f->ctx, &g->sched);
+}
+
+void block_until(std::function<bool()> pred) {
+  if (!scheduling()) {
+    if (!pred()) fail("a blocking wait outside the scheduler would never end");
+    return;
+  }
+  self()->until = std::move(pred);
+  yield();
+}
+
+void flush_entry(Fiber* f, size_t i) {
+  Pending p = f->buf[i];
+  f->buf.erase(f->buf.begin() + static_cast<long>(i));
+  *p.w = p.is_rmw ? apply(p.op, *p.w, p.arg, p.mask) : (p.arg & p.mask);
+  ++g->epoch;
+}
+
+void drain(Fiber* f) {
+  while (f && !f->buf.empty()) flush_entry(f, 0);
+}
+
+// Drains this fiber's entries for one word (keeping the others buffered).
+void drain_word(Fiber* f, uint64_t* w) {
+  for (size_t i = 0; f && i < f->buf.size();)
+    if (f->buf[i].w == w) flush_entry(f, i);
+    else ++i;
+}
+
+// The flush options of a fiber: TSO flushes the oldest entry; weak the
+// oldest entry of any word.
+std::vector<size_t> flush_options(const Fiber& f) {
+  std::vector<size_t> opts;
+  if (f.buf.empty()) return opts;
+  if (g->mm != MemoryModel::weak) return {0};
+  std::vector<const uint64_t*> seen;
+  for (size_t i = 0; i < f.buf.size(); ++i)
+    if (std::find(seen.begin(), seen.end(), f.buf[i].w) == seen.end()) {
+      seen.push_back(f.buf[i].w);
+      opts.push_back(i);
+    }
+  return opts;
+}
+
+uint64_t view(const uint64_t* w, uint64_t mask) {
+  uint64_t v = *w & mask;
+  if (Fiber* f = self())
+    for (const Pending& p : f->buf)
+      if (p.w == w) v = p.is_rmw ? apply(p.op, v, p.arg, mask) : (p.arg & mask);
+  return v;
+}
+
+constexpr int kRelaxed = 0, kAcquire = 2, kRelease = 3, kSeqCst = 5;
+
+void run_callbacks(bool all) {
+  for (size_t i = 0; i < (g ? g->callbacks.size() : 0);) {
+    auto& cb = g->callbacks[i];
+    bool due = all || std::all_of(cb.readers.begin(), cb.readers.end(), [](auto& r) {
+                 Fiber& f = *g->fibers[r.first];
+                 return f.rcu_nesting == 0 || f.rcu_gen != r.second;
+               });
+    if (!due) {
+      ++i;
+      continue;
+    }
+    auto fn = std::move(cb.fn);
+    g->callbacks.erase(g->callbacks.begin() + static_cast<long>(i));
+    fn();
+  }
+}
+
+std::vector<std::pair<int, uint64_t>> readers_now(bool include_self) {
+  std::vector<std::pair<int, uint64_t>> r;
+  for (auto& f : g->fibers)
+    if (f->rcu_nesting > 0 && (include_self || f->id != g->cur)) r.emplace_back(f->id, f->rcu_gen);
+  return r;
+}
+
+void fiber_entry() {
+  Fiber* f = self();
+  try {
+    f->fn();
+  } catch (const std::exception& e) {
+    g->out.failure = fmt::format("{}: uncaught exception: {}", f->name, e.what());
+    g->aborted = true;
+  }
+  f->done = true;
+  swapcontext(&f->ctx, &g->sched);
+}
+
+Fiber* new_fiber(std::string name, std::function<void()> fn) {
+  auto f = std::make_unique<Fiber>();
+  f->id = static_cast<int>(g->fibers.size());
+  f->name = std::move(name);
+  f->fn = std::move(fn);
+  f->stack.reset(new char[kStackSize]);
+  getcontext(&f->ctx);
+  f->ctx.uc_stack.ss_sp = f->stack.get();
+  f->ctx.uc_stack.ss_size = kStackSize;
+  f->ctx.uc_link = nullptr;
+  makecontext(&f->ctx, fiber_entry, 0);
+  g->fibers.push_back(std::move(f));
+  g->out.names.push_back(g->fibers.back()->name);
+  return g->fibers.back().get();
+}
+
+char encode(size_t pick) { return pick < 10 ? char('0' + pick) : char('a' + std::min<size_t>(pick - 10, 25)); }
+
+// One scheduling decision; false when the execution is over.
+bool schedule_once() {
+  if (g->aborted) return false;
+  if (++g->out.steps > g->max_steps) {
+    g->out.step_limit = true;
+    return false;
+  }
+  std::vector<int> runnable;
+  for (auto& f : g->fibers) {
+    if (f->done) continue;
+    if (f->until && !f->until()) continue;
+    runnable.push_back(f->id);
+  }
+  std::vector<std::pair<int, size_t>> flushes;
+  for (auto& f : g->fibers)
+    for (size_t i : flush_options(*f)) flushes.emplace_back(f->id, i);
+  if (runnable.empty() && flushes.empty()) {
+    bool all_done = std::all_of(g->fibers.begin(), g->fibers.end(), [](auto& f) { return f->done; });
+    if (!all_done) g->out.deadlock = true;
+    return false;
+  }
+  // Only real choices are recorded: a replay sees the same situations.
+  size_t options = runnable.size() + flushes.size();
+  size_t pick = 0;
+  if (options > 1) {
+    pick = std::min(g->strategy->pick(runnable, flushes.size(), g->last), options - 1);
+    g->out.schedule.push_back(encode(pick));
+  }
+  if (pick >= runnable.size()) {
+    auto [fid, idx] = flushes[pick - runnable.size()];
+    Fiber* f = g->fibers[fid].get();
+    g->out.trace.push_back({-1, "", fmt::format("CPU {}'s store buffer: flush one store to memory", fid)});
+    flush_entry(f, idx);
+    return true;
+  }
+  g->cur = g->last = runnable[pick];
+  Fiber* f = g->fibers[g->cur].get();
+  f->until = nullptr;
+  swapcontext(&g->sched, &f->ctx);
+  g->cur = -1;
+  return true;
+}
+
+}  // namespace
+
+const char* memory_model_name(MemoryModel m) {
+  switch (m) {
+    case MemoryModel::sc: return "sc";
+    case MemoryModel::tso: return "tso";
+    case MemoryModel::weak: return "weak";
+  }
+  return "?";
+}
+
+// ---- memory operations ----------------------------------------------------
+
+uint64_t load(const uint64_t* w, uint64_t mask, int, const std::source_location& loc) {
+  yield();
+  if (Fiber* f = self()) f->before_atomic = false;
+  uint64_t v = view(w, mask);
+  trace(loc, fmt::format("load {:#x}", v));
+  return v;
+}
+
+void store(uint64_t* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc) {
+  yield();
+  Fiber* f = self();
+  trace(loc, fmt::format("store {:#x}", v & mask));
+  if (!f || g->mm == MemoryModel::sc) {
+    *w = v & mask;
+    if (g) ++g->epoch;
+    return;
+  }
+  f->before_atomic = false;
+  bool drain_first = order == kSeqCst || (g->mm == MemoryModel::weak && order >= kRelease);
+  if (drain_first) drain(f);
+  if (order == kSeqCst) {
+    *w = v & mask;
+    ++g->epoch;
+    return;
+  }
+  f->buf.push_back({w, mask, false, Rmw::xchg, v});
+}
+
+uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool returns,
+             const std::source_location& loc) {
+  yield();
+  Fiber* f = self();
+  if (f && g->mm == MemoryModel::tso) drain(f);
+  if (f && g->mm == MemoryModel::weak) {
+    bool ordered = f->before_atomic || order != kRelaxed;
+    if (ordered) drain(f);
+    else if (!returns) {
+      f->buf.push_back({w, mask, true, op, arg});
+      trace(loc, fmt::format("rmw (buffered, unordered) arg {:#x}", arg));
+      return 0;
+    } else {
+      drain_word(f, w);
+    }
+  }
+  if (f) f->before_atomic = false;
+  uint64_t old = *w & mask;
+  *w = apply(op, old, arg, mask);
+  if (g) ++g->epoch;
+  trace(loc, fmt::format("rmw {:#x} -> {:#x}", old, *w));
+  return old;
+}
+
+bool cas(uint64_t* w, uint64_t mask, uint64_t& expected, uint64_t desired, int, const std::source_location& loc) {
+  yield();
+  Fiber* f = self();
+  if (f && g->mm != MemoryModel::sc) drain(f);
+  if (f) f->before_atomic = false;
+  uint64_t old = *w & mask;
+  bool ok = old == (expected & mask);
+  if (ok) {
+    *w = desired & mask;
+    if (g) ++g->epoch;
+  } else {
+    expected = old;
+  }
+  trace(loc, ok ? fmt::format("cmpxchg {:#x} -> {:#x}", old, desired & mask) : fmt::format("cmpxchg fails: {:#x}", old));
+  return ok;
+}
+
+void fence(Fence fk, const std::source_location& loc) {
+  yield();
+  Fiber* f = self();
+  if (!f) return;
+  const char* names[] = {"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic"};
+  trace(loc, names[static_cast<int>(fk)]);
+  if (g->mm == MemoryModel::sc) return;
+  switch (fk) {
+    case Fence::full: drain(f); break;
+    case Fence::write:
+      if (g->mm == MemoryModel::weak) drain(f);
+      break;
+    case Fence::read: break;
+    case Fence::before_atomic:
+      if (g->mm == MemoryModel::weak) f->before_atomic = true;
+      return;
+    case Fence::after_atomic:
+      if (g->mm == MemoryModel::weak) drain(f);
+      break;
+  }
+  f->before_atomic = false;
+}
+
+void wait_while(const uint64_t* w, uint64_t mask, uint64_t old, const std::source_location& loc) {
+  if (view(w, mask) != old) return;
+  trace(loc, fmt::format("sleep while {:#x}", old));
+  block_until([w, mask, old] { return (*w & mask) != old; });
+}
+
+// A spin loop re-checks its condition once after every change of memory;
+// spinning again with nothing changed sleeps until something does.
+void spin(const std::source_location& loc) {
+  if (!scheduling()) return;
+  Fiber* f = self();
+  uint64_t e = g->epoch;
+  if (f->spin_epoch != e) {
+    f->spin_epoch = e;
+    trace(loc, "spin");
+    yield();
+    return;
+  }
+  trace(loc, "spin: sleep until memory changes");
+  // Our own buffered stores may be what the others wait for.
+  block_until([e, f] { return g->epoch != e || !f->buf.empty(); });
+}
+
+// ---- RCU -------------------------------------------------------------------
+
+void rcu_read_lock() {
+  Fiber* f = self();
+  if (!f) return;
+  yield();
+  if (f->rcu_nesting++ == 0) ++f->rcu_gen;
+}
+
+void rcu_read_unlock() {
+  if (Fiber* f = self()) --f->rcu_nesting;
+}
+
+void synchronize_rcu(const std::source_location& loc) {
+  if (!self()) return;
+  yield();
+  auto readers = readers_now(false);
+  trace(loc, fmt::format("synchronize_rcu: wait for {} reader(s)", readers.size()));
+  block_until([readers] {
+    return std::all_of(readers.begin(), readers.end(), [](auto& r) {
+      Fiber& f = *g->fibers[r.first];
+      return f.rcu_nesting == 0 || f.rcu_gen != r.second;
+    });
+  });
+  run_callbacks(false);
+}
+
+void call_rcu(std::function<void()> fn) {
+  if (!g) {
+    fn();
+    return;
+  }
+  g->callbacks.push_back({std::move(fn), readers_now(true)});
+}
+
+void rcu_barrier() {
+  if (!g) return;
+  if (!self()) {
+    run_callbacks(true);
+    return;
+  }
+  block_until([] {
+    return std::all_of(g->callbacks.begin(), g->callbacks.end(), [](const Deferred& cb) {
+      return std::all_of(cb.readers.begin(), cb.readers.end(), [](auto& r) {
+        Fiber& f = *g->fibers[r.first];
+        return f.rcu_nesting == 0 || f.rcu_gen != r.second;
+      });
+    });
+  });
+  run_callbacks(false);
+}
+
+// ---- threads, notes, atomic sections --------------------------------------
+
+int spawn(std::function<void()> fn) {
+  if (!g) fail("model: a thread started outside an execution");
+  return new_fiber(fmt::format("thread {}", g->fibers.size()), std::move(fn))->id;
+}
+
+void join(int fiber) {
+  block_until([fiber] { return g->fibers[fiber]->done; });
+}
+
+int current_fiber() { return g ? g->cur : -1; }
+
+void note(const std::string& text) {
+  if (g && g->cur >= 0) g->out.trace.push_back({g->cur, "", text});
+}
+
+Atomically::Atomically() {
+  if (g) ++g->atomically;
+}
+Atomically::~Atomically() {
+  if (g) --g->atomically;
+}
+
+void fail(const std::string& why) {
+  if (!g || g->cur < 0) throw std::runtime_error(why);
+  g->out.failure = why;
+  g->aborted = true;
+  Fiber* f = self();
+  g->atomically = 0;
+  swapcontext(&f->ctx, &g->sched);
+  std::abort();  // never resumed
+}
+
+Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& threads, Strategy& strategy,
+            MemoryModel mm, uint64_t max_steps) {
+  Exec e;
+  e.mm = mm;
+  e.strategy = &strategy;
+  e.max_steps = max_steps;
+  g = &e;
+  for (auto& [name, fn] : threads) new_fiber(name, fn);
+  while (schedule_once()) {
+  }
+  bool clean = !e.aborted && !e.out.deadlock && !e.out.step_limit;
+  if (clean) {
+    for (auto& f : e.fibers) drain(f.get());
+    run_callbacks(true);
+  }
+  Outcome out = std::move(e.out);
+  if (!clean) {
+    // Fibers stopped mid-way hold locks and references: their world cannot
+    // be torn down. Leak the stacks with it (the caller leaks the world).
+    for (auto& f : e.fibers) (void)f->stack.release();
+  }
+  g = nullptr;
+  return out;
+}
+
+// ---- strategies --------------------------------------------------------------
+
+namespace {
+
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  }
+  uint64_t below(uint64_t n) { return n ? next() % n : 0; }
+};
+
+// Uniform among runnable fibers; flushes with probability 1/4 when any.
+class RandomStrategy final : public Strategy {
+ public:
+  explicit RandomStrategy(uint64_t seed) : seed_(seed | 1) {}
+  void begin(unsigned execution) override { rng_.s = (seed_ + execution * 0x9e3779b97f4a7c15ull) | 1; }
+  size_t pick(const std::vector<int>& runnable, size_t flushable, int) override {
+    if (flushable && (runnable.empty() || rng_.below(4) == 0)) return runnable.size() + rng_.below(flushable);
+    return rng_.below(runnable.size());
+  }
+
+ private:
+  uint64_t seed_;
+  Rng rng_{1};
+};
+
+// PCT (Burckhardt et al., ASPLOS 2010): random distinct priorities, the
+// highest-priority runnable fiber runs; at depth-1 random steps the running
+// fiber drops below all others.
+class PctStrategy final : public Strategy {
+ public:
+  PctStrategy(uint64_t seed, unsigned depth, uint64_t k) : seed_(seed | 1), depth_(depth), k_(k) {}
+  void observe(uint64_t steps) override { k_ = std::max<uint64_t>(steps, 1); }
+  void begin(unsigned execution) override {
+    rng_.s = (seed_ + execution * 0xbf58476d1ce4e5b9ull) | 1;
+    prio_.clear();
+    change_.clear();
+    for (unsigned i = 1; i < depth_; ++i) change_.push_back(rng_.below(k_));
+    step_ = 0;
+    low_ = 0;
+  }
+  size_t pick(const std::vector<int>& runnable, size_t flushable, int current) override {
+    ++step_;
+    if (std::find(change_.begin(), change_.end(), step_) != change_.end() && current >= 0)
+      prio_[current] = --low_;
+    if (flushable && (runnable.empty() || rng_.below(8) == 0)) return runnable.size() + rng_.below(flushable);
+    size_t best = 0;
+    for (size_t i = 0; i < runnable.size(); ++i)
+      if (priority(runnable[i]) > priority(runnable[best])) best = i;
+    return best;
+  }
+
+ private:
+  int64_t priority(int fiber) {
+    auto it = prio_.find(fiber);
+    if (it == prio_.end()) it = prio_.emplace(fiber, static_cast<int64_t>(1 + rng_.below(1u << 30))).first;
+    return it->second;
+  }
+  uint64_t seed_;
+  unsigned depth_;
+  uint64_t k_;
+  Rng rng_{1};
+  std::map<int, int64_t> prio_;
+  std::vector<uint64_t> change_;
+  uint64_t step_ = 0;
+  int64_t low_ = 0;
+};
+
+class ReplayStrategy final : public Strategy {
+ public:
+  explicit ReplayStrategy(std::string s) : s_(std::move(s)) {}
+  void begin(unsigned) override { pos_ = 0; }
+  size_t pick(const std::vector<int>&, size_t, int) override {
+    // Forced choices (a single option) are recorded too: skip none.
+    while (pos_ < s_.size()) {
+      char c = s_[pos_++];
+      if (c >= '0' && c <= '9') return static_cast<size_t>(c - '0');
+      if (c >= 'a' && c <= 'z') return static_cast<size_t>(c - 'a' + 10);
+    }
+    return 0;
+  }
+
+ private:
+  std::string s_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> make_random_strategy(uint64_t seed) { return std::make_unique<RandomStrategy>(seed); }
+std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint64_t expected_steps) {
+  return std::make_unique<PctStrategy>(seed, depth, expected_steps);
+}
+std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule) {
+  return std::make_unique<ReplayStrategy>(schedule);
+}
+
+}  // namespace faultline::sync::model

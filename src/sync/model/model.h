@@ -1,0 +1,123 @@
+// src/sync/model/model.h — the model backend's scheduler and memory.
+//
+// Owns: executions of a small world as fibers (one per simulated CPU),
+// every synchronization operation of the engine a scheduling point, the
+// memory models (sc, tso, weak), blocking (a fiber waiting for a lock, a
+// futex word or a grace period is not runnable), RCU, and the trace of an
+// execution. The engine reaches it only through src/sync/: the Atomic<T>
+// of sync/model/atomic.h, the barriers, cpu_relax, RCU and Thread.
+//
+// Memory: every atomic word is held as a 64-bit value. Under `sc` each
+// operation reads or writes memory at once. Under `tso` stores go to the
+// fiber's FIFO store buffer; its own loads see them; locked RMWs and full
+// barriers drain it; the scheduler flushes the oldest entry at chosen
+// points. Under `weak` the buffer is not FIFO across addresses (stores to
+// different words become visible in any order), RMWs that return no value
+// (set_bits/clear_bits, as set_bit/clear_bit) are buffered too, relaxed
+// value-returning RMWs are atomic but order nothing else, release stores
+// and non-relaxed RMWs drain first, smp_mb() drains, and
+// smp_mb__before_atomic() drains only if the next operation is an RMW (as
+// Documentation/atomic_t.txt says). Loads are never reordered among
+// themselves in either model: the models produce store->load and
+// store->store reordering, not load->load or load->store.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <source_location>
+#include <string>
+#include <vector>
+
+namespace faultline::sync::model {
+
+enum class MemoryModel { sc, tso, weak };
+const char* memory_model_name(MemoryModel m);
+
+enum class Rmw { xchg, add, sub, or_, and_ };
+enum class Fence { full, read, write, before_atomic, after_atomic };
+
+// Memory operations on a model word (`mask` is the word's width). Outside a
+// running execution they act directly, without scheduling.
+uint64_t load(const uint64_t* w, uint64_t mask, int order, const std::source_location& loc);
+void store(uint64_t* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc);
+uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool returns,
+             const std::source_location& loc);
+bool cas(uint64_t* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order,
+         const std::source_location& loc);
+void fence(Fence f, const std::source_location& loc);
+// Sleeps until *w (as seen in memory) differs from `old` (a futex wait).
+void wait_while(const uint64_t* w, uint64_t mask, uint64_t old, const std::source_location& loc);
+// cpu_relax in a spin loop: sleeps until some other fiber stores anything.
+void spin(const std::source_location& loc);
+
+// RCU.
+void rcu_read_lock();
+void rcu_read_unlock();
+void synchronize_rcu(const std::source_location& loc);
+void call_rcu(std::function<void()> fn);
+void rcu_barrier();
+
+// Threads: a new fiber of the running execution, and waiting for one.
+int spawn(std::function<void()> fn);
+void join(int fiber);
+
+// Inside a running execution: the current fiber's id, or -1.
+int current_fiber();
+// A note in the trace, attributed to the current fiber (the checker's
+// oracle and scenarios use it to mark killer returns and accesses).
+void note(const std::string& text);
+// While held, the current fiber runs alone and unpreempted, and its
+// operations are not traced (the oracle inspects the world).
+class Atomically {
+ public:
+  Atomically();
+  ~Atomically();
+  Atomically(const Atomically&) = delete;
+  Atomically& operator=(const Atomically&) = delete;
+};
+
+// ---- running executions (the checker) ----------------------------------
+
+struct Step {
+  int fiber;            // -1: the scheduler flushed a store buffer entry
+  std::string where;    // function [file:line]
+  std::string what;     // the operation and its value
+};
+
+// How the scheduler decides. pick() chooses among `n` options: options
+// [0, fibers) run that runnable fiber (fiber ids in `ids`), the rest flush a
+// buffered store of fiber ids[i]. A strategy may record and replay choices.
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual void begin(unsigned execution) = 0;
+  // The length of the execution that just ended (PCT sizes its change
+  // points from it).
+  virtual void observe(uint64_t steps) { (void)steps; }
+  virtual size_t pick(const std::vector<int>& runnable, size_t flushable, int current) = 0;
+};
+
+struct Outcome {
+  bool deadlock = false;
+  bool step_limit = false;
+  std::string failure;              // set by fail() from inside the world
+  std::vector<Step> trace;
+  std::vector<std::string> names;   // fiber names, by id
+  std::string schedule;             // the choices made, replayable
+  uint64_t steps = 0;
+};
+
+// Runs one execution: `threads` become fibers 0..n-1 with the given names.
+Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& threads, Strategy& strategy,
+            MemoryModel mm, uint64_t max_steps);
+// Ends the current execution with a failure (from the oracle).
+[[noreturn]] void fail(const std::string& why);
+
+// Strategies.
+std::unique_ptr<Strategy> make_random_strategy(uint64_t seed);
+std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint64_t expected_steps);
+// Replays a schedule string printed by a previous execution.
+std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule);
+
+}  // namespace faultline::sync::model
