@@ -1,0 +1,90 @@
+// The model checker's pinned verdicts (issue: "tests that pin what is
+// known"): it finds the bugs known to exist, under the memory models where
+// they exist, and passes the protocols known to be right.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "check/check.h"
+
+namespace faultline_check {
+namespace {
+
+CheckOptions opts(const std::string& strategy, uint64_t executions, uint64_t seed = 1) {
+  CheckOptions o;
+  o.strategy = strategy;
+  o.executions = executions;
+  o.seed = seed;
+  return o;
+}
+
+TEST(Check, UnlockedHasAStaleMappingUnderSc) {
+  Cell c = check_cell("unlocked+invalidate_lock", "punch-vs-fault", "sc", opts("random", 5000));
+  EXPECT_EQ(c.verdict, "BUG");
+  EXPECT_EQ(c.guarantee, "G1") << c.failure;
+  EXPECT_NE(c.trace.find("CPU 0 (fault)"), std::string::npos);
+  EXPECT_NE(c.trace.find("punch() returns"), std::string::npos);
+}
+
+TEST(Check, NoCreationGuardReadsOldBlocksBack) {
+  Cell c = check_cell("page_lock", "punch-vs-fault", "sc", opts("random", 5000));
+  EXPECT_EQ(c.verdict, "BUG");
+  EXPECT_EQ(c.guarantee, "G2") << c.failure;
+}
+
+TEST(Check, AsPostedBarriersBreakOnlyUnderTheWeakModel) {
+  for (const char* mm : {"sc", "tso"}) {
+    Cell c = check_cell("no_new_maps_as_posted+invalidate_lock", "punch-vs-fault", mm, opts("random", 3000));
+    EXPECT_EQ(c.verdict, "PASSED") << mm << ": " << c.failure << "\n" << c.trace;
+  }
+  Cell c = check_cell("no_new_maps_as_posted+invalidate_lock", "punch-vs-fault", "weak", opts("random", 60000));
+  EXPECT_EQ(c.verdict, "BUG");
+  EXPECT_EQ(c.guarantee, "G1") << c.failure;
+}
+
+TEST(Check, ABugReplaysFromItsSchedule) {
+  Cell c = check_cell("unlocked+invalidate_lock", "punch-vs-fault", "sc", opts("random", 5000));
+  ASSERT_EQ(c.verdict, "BUG");
+  CheckOptions r;
+  r.replay = c.schedule;
+  Cell again = check_cell("unlocked+invalidate_lock", "punch-vs-fault", "sc", r);
+  EXPECT_EQ(again.verdict, "BUG");
+  EXPECT_EQ(again.failure, c.failure);
+  EXPECT_EQ(again.executions, 1u);
+}
+
+class RightProtocols : public ::testing::TestWithParam<std::string> {};
+
+// Every scenario, every memory model.
+TEST_P(RightProtocols, PassEveryScenarioUnderEveryModel) {
+  for (const auto& s : all_scenarios())
+    for (const char* mm : {"sc", "tso", "weak"}) {
+      Cell c = check_cell(GetParam(), s, mm, opts("pct", 60));
+      EXPECT_EQ(c.verdict, "PASSED") << s << " " << mm << ": " << c.failure << "\n" << c.trace;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Check, RightProtocols,
+                         ::testing::Values("page_lock+invalidate_lock", "no_new_maps+invalidate_lock"),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           return p.param.substr(0, p.param.find('+'));
+                         });
+
+TEST(Check, CommandPrintsTheTableAndExitsByVerdict) {
+  CheckOptions o = opts("random", 3000);
+  o.protocols = {"unlocked+invalidate_lock"};
+  o.scenarios = {"punch-vs-fault"};
+  o.memory_models = {"sc"};
+  o.progress = false;
+  std::ostringstream out, err;
+  EXPECT_EQ(run_check(o, out, err), 1);
+  EXPECT_NE(out.str().find("BUG"), std::string::npos);
+  EXPECT_NE(out.str().find("executions/s"), std::string::npos);
+  EXPECT_NE(out.str().find("--replay"), std::string::npos);
+  o.protocols = {"nonsense"};
+  EXPECT_EQ(run_check(o, out, err), 2);
+  EXPECT_NE(err.str().find("nonsense"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace faultline_check
