@@ -37,7 +37,9 @@ TEST(Check, AsPostedBarriersBreakOnlyUnderTheWeakModel) {
     Cell c = check_cell("no_new_maps_as_posted+invalidate_lock", "punch-vs-fault", mm, opts("random", 3000));
     EXPECT_EQ(c.verdict, "PASSED") << mm << ": " << c.failure << "\n" << c.trace;
   }
-  Cell c = check_cell("no_new_maps_as_posted+invalidate_lock", "punch-vs-fault", "weak", opts("random", 60000));
+  // The window is a few steps wide: PCT (seed 1) finds it in hundreds of
+  // executions, random search in thousands; the budget allows for both.
+  Cell c = check_cell("no_new_maps_as_posted+invalidate_lock", "punch-vs-fault", "weak", opts("pct", 60000));
   EXPECT_EQ(c.verdict, "BUG");
   EXPECT_EQ(c.guarantee, "G1") << c.failure;
 }

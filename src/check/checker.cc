@@ -243,7 +243,10 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
       if (err.empty()) continue;
       o.failure = err + " (at the end)";
     }
-    (void)world.release();  // a stopped world holds locks: it cannot be torn down
+    // A stopped world holds locks and references: it cannot be torn down.
+    // Keep it (and so everything its fibers point to) until the process ends.
+    static auto* abandoned = new std::vector<std::unique_ptr<World>>;  // never destroyed
+    abandoned->push_back(std::move(world));
     if (o.step_limit && o.failure.empty()) continue;  // a spin the bound cut short: no verdict
     cell.verdict = "BUG";
     cell.guarantee = o.deadlock ? "deadlock" : guarantee_of(o.failure);

@@ -10,6 +10,11 @@
 
 #include <ucontext.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define FL_FIBER_ASAN 1
+#endif
+
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -77,6 +82,30 @@ struct Exec {
 
 Exec* g = nullptr;  // the running execution
 
+// Stack switches, told to AddressSanitizer so that it tracks which stack
+// is live (otherwise it warns and may report false positives).
+#ifdef FL_FIBER_ASAN
+const void* g_main_bottom = nullptr;
+size_t g_main_size = 0;
+void to_fiber(ucontext_t* from, ucontext_t* to, const char* stack) {
+  void* fake = nullptr;
+  __sanitizer_start_switch_fiber(&fake, stack, kStackSize);
+  swapcontext(from, to);
+  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+}
+void to_scheduler(ucontext_t* from, ucontext_t* to, bool final) {
+  void* fake = nullptr;
+  __sanitizer_start_switch_fiber(final ? nullptr : &fake, g_main_bottom, g_main_size);
+  swapcontext(from, to);
+  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+}
+void fiber_started() { __sanitizer_finish_switch_fiber(nullptr, &g_main_bottom, &g_main_size); }
+#else
+void to_fiber(ucontext_t* from, ucontext_t* to, const char*) { swapcontext(from, to); }
+void to_scheduler(ucontext_t* from, ucontext_t* to, bool) { swapcontext(from, to); }
+void fiber_started() {}
+#endif
+
 Fiber* self() { return g && g->cur >= 0 ? g->fibers[g->cur].get() : nullptr; }
 bool scheduling() { return self() && !g->atomically; }
 
@@ -100,7 +129,7 @@ void trace(const std::source_location& loc, std::string what) {
 void yield() {
   if (!scheduling()) return;
   Fiber* f = self();
-  swapcontext(&f->ctx, &g->sched);
+  to_scheduler(&f->ctx, &g->sched, false);
 }
 
 void block_until(std::function<bool()> pred) {
@@ -180,6 +209,7 @@ std::vector<std::pair<int, uint64_t>> readers_now(bool include_self) {
 }
 
 void fiber_entry() {
+  fiber_started();
   Fiber* f = self();
   try {
     f->fn();
@@ -188,7 +218,7 @@ void fiber_entry() {
     g->aborted = true;
   }
   f->done = true;
-  swapcontext(&f->ctx, &g->sched);
+  to_scheduler(&f->ctx, &g->sched, true);
 }
 
 Fiber* new_fiber(std::string name, std::function<void()> fn) {
@@ -247,7 +277,7 @@ bool schedule_once() {
   g->cur = g->last = runnable[pick];
   Fiber* f = g->fibers[g->cur].get();
   f->until = nullptr;
-  swapcontext(&g->sched, &f->ctx);
+  to_fiber(&g->sched, &f->ctx, f->stack.get());
   g->cur = -1;
   return true;
 }
@@ -462,7 +492,7 @@ void fail(const std::string& why) {
   g->aborted = true;
   Fiber* f = self();
   g->atomically = 0;
-  swapcontext(&f->ctx, &g->sched);
+  to_scheduler(&f->ctx, &g->sched, false);
   std::abort();  // never resumed
 }
 
@@ -484,8 +514,10 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   Outcome out = std::move(e.out);
   if (!clean) {
     // Fibers stopped mid-way hold locks and references: their world cannot
-    // be torn down. Leak the stacks with it (the caller leaks the world).
-    for (auto& f : e.fibers) (void)f->stack.release();
+    // be torn down. Their stacks go where the caller puts the world: kept,
+    // reachable, until the process ends.
+    static auto* abandoned = new std::vector<std::unique_ptr<char[]>>;  // never destroyed
+    for (auto& f : e.fibers) abandoned->push_back(std::move(f->stack));
   }
   g = nullptr;
   return out;
@@ -494,6 +526,14 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
 // ---- strategies --------------------------------------------------------------
 
 namespace {
+
+// splitmix64: a seed per (seed, execution), never zero.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return (x ^ (x >> 31)) | 1;
+}
 
 struct Rng {
   uint64_t s;
@@ -509,8 +549,8 @@ struct Rng {
 // Uniform among runnable fibers; flushes with probability 1/4 when any.
 class RandomStrategy final : public Strategy {
  public:
-  explicit RandomStrategy(uint64_t seed) : seed_(seed | 1) {}
-  void begin(unsigned execution) override { rng_.s = (seed_ + execution * 0x9e3779b97f4a7c15ull) | 1; }
+  explicit RandomStrategy(uint64_t seed) : seed_(seed) {}
+  void begin(unsigned execution) override { rng_.s = mix(mix(seed_) + execution); }
   size_t pick(const std::vector<int>& runnable, size_t flushable, int) override {
     if (flushable && (runnable.empty() || rng_.below(4) == 0)) return runnable.size() + rng_.below(flushable);
     return rng_.below(runnable.size());
@@ -526,10 +566,10 @@ class RandomStrategy final : public Strategy {
 // fiber drops below all others.
 class PctStrategy final : public Strategy {
  public:
-  PctStrategy(uint64_t seed, unsigned depth, uint64_t k) : seed_(seed | 1), depth_(depth), k_(k) {}
+  PctStrategy(uint64_t seed, unsigned depth, uint64_t k) : seed_(seed), depth_(depth), k_(k) {}
   void observe(uint64_t steps) override { k_ = std::max<uint64_t>(steps, 1); }
   void begin(unsigned execution) override {
-    rng_.s = (seed_ + execution * 0xbf58476d1ce4e5b9ull) | 1;
+    rng_.s = mix(mix(seed_ ^ 0x5bd1e995) + execution);
     prio_.clear();
     change_.clear();
     for (unsigned i = 1; i < depth_; ++i) change_.push_back(rng_.below(k_));
