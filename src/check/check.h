@@ -24,6 +24,7 @@ struct CheckOptions {
   uint64_t seed = 1;
   std::string replay;                      // a schedule string: replay one execution
   std::string json;                        // write results here
+  std::string seeded_bug;                  // tests: plant a known bug (see mm/seeded_bug.h)
   bool progress = true;
 };
 

@@ -23,6 +23,7 @@
 #include "check/check.h"
 #include "faultline/faultline.h"
 #include "mm/internal.h"
+#include "mm/seeded_bug.h"
 #include "protocol/protocol.h"
 #include "replay/model.h"
 #include "sync/model/model.h"
@@ -43,9 +44,11 @@ struct KillerKind {
   const char* name;
   OpKind op;
   uint64_t off, len;
+  bool straddle = false;  // pages 0-1 cached as one folio, which the kill leaves straddling EOF
 };
 const KillerKind kKillers[] = {
-    {"truncate", OpKind::truncate, 0, P / 2},  {"punch", OpKind::punch_hole, 0, 2 * P},
+    {"truncate", OpKind::truncate, 0, P / 2},  {"truncate-folio", OpKind::truncate, 0, P / 2, true},
+    {"punch", OpKind::punch_hole, 0, 2 * P},
     {"zero", OpKind::zero_range, 0, 2 * P},    {"collapse", OpKind::collapse_range, 0, P},
     {"insert", OpKind::insert_range, 0, P},    {"dio", OpKind::dwrite, 0, 2 * P},
     {"dontneed", OpKind::dontneed, 0, 0},      {"migrate", OpKind::migrate, 0, 0},
@@ -54,7 +57,8 @@ const KillerKind kKillers[] = {
 const char* kAccessors[] = {"fault", "faultaround", "readahead", "read"};
 
 struct World {
-  explicit World(const std::string& protocol, const std::string& accessor) : engine(config(protocol, accessor)) {
+  World(const std::string& protocol, const std::string& accessor, bool straddle)
+      : engine(config(protocol, accessor)) {
     auto store = std::make_unique<fl::MemoryStore>();
     std::vector<std::byte> data(kFileSize, std::byte{0xAA});
     store->write(0, data);
@@ -63,8 +67,10 @@ struct World {
     base = mm.mmap(file, 0, 4 * P, fl::kProtRead, fl::MapType::shared);
     // Page 0 cached (not mapped): its fault races the killer's unmap and
     // removal (the map guard); pages 1 and 2 are not cached: their faults
-    // race its eviction and block freeing (the creation guard).
-    file.readahead(0, P);
+    // race its eviction and block freeing (the creation guard). With
+    // `straddle`, pages 0-1 are one folio that a truncate to half a page
+    // leaves straddling EOF: a fault on page 1 must see the new size.
+    file.readahead(0, straddle ? 2 * P : P);
     expected.assign(data.begin(), data.end());
   }
   static fl::Config config(const std::string& protocol, const std::string& accessor) {
@@ -186,6 +192,24 @@ std::string format_trace(const model::Outcome& o) {
   return s;
 }
 
+// Plants a seeded bug for the life of a cell.
+class SeedBug {
+ public:
+  explicit SeedBug(const std::string& name) {
+    using B = fl::detail::SeededBug;
+    static const std::map<std::string, B> kBugs = {{"", B::none},
+                                                   {"kill_without_unmap", B::kill_without_unmap},
+                                                   {"truncate_size_last", B::truncate_size_last},
+                                                   {"commit_without_mb", B::commit_without_mb}};
+    auto it = kBugs.find(name);
+    if (it == kBugs.end()) throw std::invalid_argument("unknown seeded bug '" + name + "'");
+    fl::detail::seeded_bug = it->second;
+  }
+  ~SeedBug() { fl::detail::seeded_bug = fl::detail::SeededBug::none; }
+  SeedBug(const SeedBug&) = delete;
+  SeedBug& operator=(const SeedBug&) = delete;
+};
+
 std::unique_ptr<model::Strategy> make_strategy(const CheckOptions& opts) {
   if (!opts.replay.empty()) return model::make_replay_strategy(opts.replay);
   if (opts.strategy == "random") return model::make_random_strategy(opts.seed);
@@ -216,6 +240,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
   model::MemoryModel mm = parse_mm(mm_name);
   fl::detail::make_protocol(protocol);  // an unknown name throws here, once
   auto strategy = make_strategy(opts);
+  SeedBug plant(opts.seeded_bug);
   Cell cell;
   cell.protocol = protocol;
   cell.scenario = scenario;
@@ -228,7 +253,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     if (opts.seconds > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > opts.seconds)
       break;
     strategy->begin(static_cast<unsigned>(e));
-    auto world = std::make_unique<World>(protocol, accessor);
+    auto world = std::make_unique<World>(protocol, accessor, killer.straddle);
     World* w = world.get();
     model::Outcome o = model::run({{accessor, [w, &accessor] { run_accessor(*w, accessor); }},
                                    {killer.name, [w, &killer] { run_killer(*w, killer); }}},

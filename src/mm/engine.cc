@@ -10,9 +10,14 @@
 
 #include "faultline/engine.h"
 #include "mm/internal.h"
+#include "mm/seeded_bug.h"
 #include "sync/rcu.h"
 
 namespace faultline::detail {
+
+#ifdef FAULTLINE_SYNC_MODEL
+SeededBug seeded_bug = SeededBug::none;
+#endif
 
 void check_range(const char* op, uint64_t off, uint64_t len) {
   constexpr uint64_t max = Engine::kMaxFileSize;

@@ -16,6 +16,7 @@
 
 #include "mm/guards.h"
 #include "mm/internal.h"
+#include "mm/seeded_bug.h"
 #include "sync/racy.h"
 
 namespace faultline::detail {
@@ -25,7 +26,10 @@ namespace {
 class FolioKill final : public KillOps {
  public:
   FolioKill(AddressSpace* m, Folio* f, MmuGather& tlb) : m_(m), f_(f), tlb_(tlb) {}
-  void unmap(bool i_mmap_held) override { folio_unmap(m_, f_, tlb_, i_mmap_held ? IMmap::held : IMmap::take); }
+  void unmap(bool i_mmap_held) override {
+    if (FL_SEEDED(kill_without_unmap)) return;
+    folio_unmap(m_, f_, tlb_, i_mmap_held ? IMmap::held : IMmap::take);
+  }
   void remove() override {
     f_->clear(PG_dirty);  // truncation discards: the blocks go too
     filemap_remove_folio(f_);
@@ -102,8 +106,9 @@ void vfs_truncate(Inode* inode, uint64_t newsize) {
   }
   EvictScope evict(inode);
   MmuGather tlb(inode->kernel);
-  inode->set_size(newsize);  // truncate_setsize: before any folio goes
+  if (!FL_SEEDED(truncate_size_last)) inode->set_size(newsize);  // truncate_setsize: before any folio goes
   truncate_pagecache(inode, newsize, tlb);
+  if (FL_SEEDED(truncate_size_last)) inode->set_size(newsize);
   inode->store->truncate(newsize);
   tlb.finish();
 }

@@ -25,6 +25,7 @@
 // the read can pass the clear, and a new mapping survives the killer.
 #include "mm/folio.h"
 #include "mm/fs.h"
+#include "mm/seeded_bug.h"
 #include "protocol/protocol.h"
 
 namespace faultline::detail {
@@ -38,7 +39,7 @@ class NoNewMapsGuard final : public MapGuard {
   bool map_begin(AddressSpace& mapping, Folio& folio, bool) override { return folio_is_live(mapping, folio); }
   // The map count is up; the PTE is not written yet (under the PTL).
   bool map_commit(AddressSpace& mapping, Folio& folio) override {
-    sync::mb();
+    if (!FL_SEEDED(commit_without_mb)) sync::mb();
     return folio_is_live(mapping, folio);
   }
   void map_end(AddressSpace&, Folio&) override {}

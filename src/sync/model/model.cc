@@ -323,6 +323,13 @@ void store(uint64_t* w, uint64_t mask, uint64_t v, int order, const std::source_
   f->buf.push_back({w, mask, false, Rmw::xchg, v});
 }
 
+// Coherence: before a CPU's RMW on a word, the other CPUs' buffered writes
+// to that word become visible (in their order), so RMWs stay atomic.
+void flush_others(uint64_t* w) {
+  for (auto& other : g->fibers)
+    if (other.get() != self()) drain_word(other.get(), w);
+}
+
 uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool returns,
              const std::source_location& loc) {
   yield();
@@ -330,13 +337,19 @@ uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool r
   if (f && g->mm == MemoryModel::tso) drain(f);
   if (f && g->mm == MemoryModel::weak) {
     bool ordered = f->before_atomic || order != kRelaxed;
-    if (ordered) drain(f);
-    else if (!returns) {
-      f->buf.push_back({w, mask, true, op, arg});
-      trace(loc, fmt::format("rmw (buffered, unordered) arg {:#x}", arg));
-      return 0;
+    if (ordered) {
+      drain(f);
     } else {
-      drain_word(f, w);
+      // Unordered: the write waits in the buffer like a store; a returning
+      // one reads its value now (atomically: the others' pending writes to
+      // the word go first).
+      flush_others(w);
+      f->before_atomic = false;
+      uint64_t old = view(w, mask);
+      f->buf.push_back({w, mask, true, op, arg});
+      trace(loc, returns ? fmt::format("rmw {:#x} -> {:#x} (buffered)", old, apply(op, old, arg, mask))
+                         : fmt::format("rmw (buffered) arg {:#x}", arg));
+      return old;
     }
   }
   if (f) f->before_atomic = false;
@@ -350,7 +363,10 @@ uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool r
 bool cas(uint64_t* w, uint64_t mask, uint64_t& expected, uint64_t desired, int, const std::source_location& loc) {
   yield();
   Fiber* f = self();
-  if (f && g->mm != MemoryModel::sc) drain(f);
+  if (f && g->mm != MemoryModel::sc) {
+    drain(f);
+    flush_others(w);
+  }
   if (f) f->before_atomic = false;
   uint64_t old = *w & mask;
   bool ok = old == (expected & mask);
@@ -518,6 +534,8 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
     // reachable, until the process ends.
     static auto* abandoned = new std::vector<std::unique_ptr<char[]>>;  // never destroyed
     for (auto& f : e.fibers) abandoned->push_back(std::move(f->stack));
+    static auto* pending = new std::vector<Deferred>;  // their RCU callbacks, never run
+    for (auto& cb : e.callbacks) pending->push_back(std::move(cb));
   }
   g = nullptr;
   return out;

@@ -1,0 +1,25 @@
+// src/mm/seeded_bug.h — bugs the checker's tests plant in the engine.
+//
+// Owns: the switch that turns on one known bug in the model build, so that
+// tests can show the model checker catches each kind: a missing unmap, two
+// steps of truncate swapped, a dropped barrier. In the native build
+// FL_SEEDED() is the constant false and the branches compile away.
+#pragma once
+
+namespace faultline::detail {
+
+enum class SeededBug {
+  none,
+  kill_without_unmap,   // the killer removes a mapped folio without unmapping it
+  truncate_size_last,   // truncate empties the cache before it shrinks i_size
+  commit_without_mb,    // no_new_maps' fault drops its smp_mb()
+};
+
+#ifdef FAULTLINE_SYNC_MODEL
+extern SeededBug seeded_bug;
+#define FL_SEEDED(b) (::faultline::detail::seeded_bug == ::faultline::detail::SeededBug::b)
+#else
+#define FL_SEEDED(b) false
+#endif
+
+}  // namespace faultline::detail
