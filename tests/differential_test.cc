@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "protocol/protocol.h"
+#include "test_util.h"
 #include "replay/generator.h"
 #include "replay/replayer.h"
 
@@ -103,12 +104,7 @@ std::vector<std::string> all_protocols() {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, DifferentialProtocols, ::testing::ValuesIn(all_protocols()),
-                         [](const ::testing::TestParamInfo<std::string>& p) {
-                           std::string n = p.param;
-                           for (char& c : n)
-                             if (c == '+') c = '_';
-                           return n;
-                         });
+                         [](const ::testing::TestParamInfo<std::string>& p) { return test::param_name(p.param); });
 
 }  // namespace
 }  // namespace faultline::replay

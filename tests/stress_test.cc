@@ -315,12 +315,7 @@ std::vector<std::string> protocols_under_stress() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stress, StressProtocols, ::testing::ValuesIn(protocols_under_stress()),
-                         [](const ::testing::TestParamInfo<std::string>& p) {
-                           std::string n = p.param;
-                           for (char& c : n)
-                             if (c == '+') c = '_';
-                           return n;
-                         });
+                         [](const ::testing::TestParamInfo<std::string>& p) { return test::param_name(p.param); });
 
 // The stress test has teeth: the protocols known to be broken break it.
 TEST(StressKnownBugs, UnlockedLeavesAStalePageMapped) {

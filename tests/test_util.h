@@ -62,4 +62,12 @@ struct Fixture {
   Mm mm;
 };
 
+// A protocol name as a test name: "page_lock+invalidate_lock" ->
+// "page_lock_invalidate_lock".
+inline std::string param_name(std::string name) {
+  for (char& c : name)
+    if (c == '+') c = '_';
+  return name;
+}
+
 }  // namespace faultline::test

@@ -10,19 +10,10 @@ struct Thread::Impl {
 };
 
 Thread::Thread(std::function<void()> fn) : impl_(new Impl{std::thread(std::move(fn))}) {}
-Thread::Thread(Thread&&) noexcept = default;
-Thread& Thread::operator=(Thread&& o) noexcept {
-  join();
-  impl_ = std::move(o.impl_);
-  return *this;
+void Thread::Free::operator()(Impl* p) const noexcept { delete p; }
+void Thread::wait(Impl& impl) {
+  if (impl.t.joinable()) impl.t.join();
 }
-Thread::~Thread() { join(); }
-
-void Thread::join() {
-  if (impl_ && impl_->t.joinable()) impl_->t.join();
-  impl_.reset();
-}
-
 unsigned Thread::hardware_concurrency() noexcept { return std::thread::hardware_concurrency(); }
 
 }  // namespace faultline::sync

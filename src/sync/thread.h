@@ -15,17 +15,29 @@ class Thread {
  public:
   Thread() = default;
   explicit Thread(std::function<void()> fn);
-  Thread(Thread&&) noexcept;
-  Thread& operator=(Thread&&) noexcept;
-  ~Thread();
-  void join();
+  Thread(Thread&& o) noexcept = default;
+  Thread& operator=(Thread&& o) noexcept {
+    join();
+    impl_ = std::move(o.impl_);
+    return *this;
+  }
+  ~Thread() { join(); }
+  void join() {
+    if (impl_) wait(*impl_);
+    impl_.reset();
+  }
   bool joinable() const noexcept { return impl_ != nullptr; }
 
   static unsigned hardware_concurrency() noexcept;
 
  private:
+  // Each backend defines these (thread.cc, model/rcu_thread.cc).
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  struct Free {
+    void operator()(Impl* p) const noexcept;
+  };
+  static void wait(Impl& impl);
+  std::unique_ptr<Impl, Free> impl_;
 };
 
 }  // namespace faultline::sync

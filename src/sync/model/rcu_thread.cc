@@ -18,17 +18,8 @@ struct Thread::Impl {
 };
 
 Thread::Thread(std::function<void()> fn) : impl_(new Impl{model::spawn(std::move(fn))}) {}
-Thread::Thread(Thread&&) noexcept = default;
-Thread& Thread::operator=(Thread&& o) noexcept {
-  join();
-  impl_ = std::move(o.impl_);
-  return *this;
-}
-Thread::~Thread() { join(); }
-void Thread::join() {
-  if (impl_) model::join(impl_->fiber);
-  impl_.reset();
-}
+void Thread::Free::operator()(Impl* p) const noexcept { delete p; }
+void Thread::wait(Impl& impl) { model::join(impl.fiber); }
 unsigned Thread::hardware_concurrency() noexcept { return 2; }
 
 }  // namespace faultline::sync
