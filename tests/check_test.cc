@@ -103,6 +103,8 @@ struct Seeded {
   const char* guarantee;
 };
 
+void PrintTo(const Seeded& s, std::ostream* os) { *os << s.bug; }
+
 class SeededBugs : public ::testing::TestWithParam<Seeded> {};
 
 TEST_P(SeededBugs, AreCaught) {

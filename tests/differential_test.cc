@@ -18,6 +18,8 @@ struct Case {
   bool on_file;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << "seed " << c.seed << ", " << c.frames << " frames"; }
+
 ReplayReport run(const Case& c, std::string* out_text) {
   GenOptions g;
   g.seed = c.seed;
