@@ -33,7 +33,9 @@ struct Cell {
   uint64_t executions = 0, steps = 0;
   double seconds = 0;
   std::string guarantee;  // for a BUG: G1..G5 or deadlock
-  std::string schedule, trace, failure;
+  std::string schedule, failure;
+  std::string trace;       // the engine's steps, one column per CPU
+  std::string full_trace;  // every step, the synchronization primitives' too
 };
 
 std::vector<std::string> all_scenarios();

@@ -173,15 +173,22 @@ std::string guarantee_of(const std::string& failure) {
 }
 
 // One column per CPU, as in a mailing-list race diagram; the scheduler's
-// store-buffer flushes in their own column.
-std::string format_trace(const model::Outcome& o) {
+// store-buffer flushes in their own column. Unless `full`, the steps inside
+// the synchronization primitives themselves (src/sync/: lock words, RCU)
+// are left out, so that the engine's own steps stand out.
+std::string format_trace(const model::Outcome& o, bool full) {
   const int width = 58;
   std::string s;
   std::string header;
   for (size_t i = 0; i < o.names.size(); ++i)
     header += fmt::format("{:<{}}", fmt::format("CPU {} ({})", i, o.names[i]), width);
   s += header + "\n" + std::string(header.size(), '-') + "\n";
+  size_t omitted = 0;
   for (const auto& st : o.trace) {
+    if (!full && st.where.find("[sync/") != std::string::npos) {
+      ++omitted;
+      continue;
+    }
     int col = st.fiber < 0 ? static_cast<int>(o.names.size()) : st.fiber;
     std::string text = st.where.empty() ? "== " + st.what : st.where + " " + st.what;
     if (text.size() > width - 2) text = text.substr(0, width - 2);
@@ -189,6 +196,7 @@ std::string format_trace(const model::Outcome& o) {
   }
   s += "==> " + (o.failure.empty() ? std::string(o.deadlock ? "deadlock: every CPU is blocked" : "") : o.failure) +
        "\n";
+  if (omitted) s += fmt::format("({} steps inside locks, RCU and waits left out; --json has every step)\n", omitted);
   return s;
 }
 
@@ -277,7 +285,8 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     cell.guarantee = o.deadlock ? "deadlock" : guarantee_of(o.failure);
     cell.failure = o.deadlock ? "deadlock: every CPU is blocked" : o.failure;
     cell.schedule = o.schedule;
-    cell.trace = format_trace(o);
+    cell.trace = format_trace(o, false);
+    cell.full_trace = format_trace(o, true);
     break;
   }
   cell.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -330,7 +339,7 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
     for (const auto& c : cells)
       j.push_back({{"protocol", c.protocol}, {"scenario", c.scenario}, {"memory_model", c.memory_model},
                    {"strategy", c.strategy}, {"verdict", c.verdict}, {"executions", c.executions},
-                   {"bound", nullptr}, {"guarantee", c.guarantee}, {"schedule", c.schedule}, {"trace", c.trace}});
+                   {"bound", nullptr}, {"guarantee", c.guarantee}, {"schedule", c.schedule}, {"trace", c.full_trace}});
     std::ofstream(opts.json) << j.dump(2) << "\n";
   }
   return bug ? 1 : 0;
