@@ -54,7 +54,8 @@ const KillerKind kKillers[] = {
     {"dontneed", OpKind::dontneed, 0, 0},      {"migrate", OpKind::migrate, 0, 0},
     {"reclaim", OpKind::reclaim, 0, 64 * P},
 };
-const char* kAccessors[] = {"fault", "faultaround", "readahead", "read"};
+// "2faults": two CPUs faulting in two address spaces (three CPUs in all).
+const char* kAccessors[] = {"fault", "faultaround", "readahead", "read", "2faults"};
 
 struct World {
   World(const std::string& protocol, const std::string& accessor, bool straddle)
@@ -65,6 +66,8 @@ struct World {
     file = engine.open(std::move(store));
     mm = engine.create_mm();
     base = mm.mmap(file, 0, 4 * P, fl::kProtRead, fl::MapType::shared);
+    mm2 = engine.create_mm();
+    base2 = mm2.mmap(file, 0, 4 * P, fl::kProtRead, fl::MapType::shared);
     // Page 0 cached (not mapped): its fault races the killer's unmap and
     // removal (the map guard); pages 1 and 2 are not cached: their faults
     // race its eviction and block freeing (the creation guard). With
@@ -85,8 +88,8 @@ struct World {
 
   fl::Engine engine;
   fl::File file;
-  fl::Mm mm;
-  uint64_t base = 0;
+  fl::Mm mm, mm2;  // two address spaces (the second for "2faults")
+  uint64_t base = 0, base2 = 0;
   std::vector<std::byte> expected;  // the file after the killer (replay's model)
 };
 
@@ -138,7 +141,7 @@ void run_killer(World& w, const KillerKind& k) {
   oracle(w, fmt::format("after {}() returned", k.name).c_str());
 }
 
-void run_accessor(World& w, const std::string& a) {
+void run_accessor(World& w, const std::string& a, fl::Mm& mm, uint64_t base) {
   std::byte buf[3 * P];
   try {
     if (a == "read") {
@@ -152,7 +155,7 @@ void run_accessor(World& w, const std::string& a) {
     }
     for (uint64_t page = 0; page < 2; ++page) {
       model::note(fmt::format("load from file page {}", page));
-      w.mm.load(w.base + page * P, {buf, 1});
+      mm.load(base + page * P, {buf, 1});
     }
   } catch (const fl::Error& e) {
     if (e.code() != fl::Errc::bus_error) throw;
@@ -263,9 +266,15 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     strategy->begin(static_cast<unsigned>(e));
     auto world = std::make_unique<World>(protocol, accessor, killer.straddle);
     World* w = world.get();
-    model::Outcome o = model::run({{accessor, [w, &accessor] { run_accessor(*w, accessor); }},
-                                   {killer.name, [w, &killer] { run_killer(*w, killer); }}},
-                                  *strategy, mm, 200000);
+    std::vector<std::pair<std::string, std::function<void()>>> cpus;
+    if (accessor == "2faults") {
+      cpus.push_back({"fault, mm 1", [w] { run_accessor(*w, "fault", w->mm, w->base); }});
+      cpus.push_back({"fault, mm 2", [w] { run_accessor(*w, "fault", w->mm2, w->base2); }});
+    } else {
+      cpus.push_back({accessor, [w, &accessor] { run_accessor(*w, accessor, w->mm, w->base); }});
+    }
+    cpus.push_back({killer.name, [w, &killer] { run_killer(*w, killer); }});
+    model::Outcome o = model::run(cpus, *strategy, mm, 200000);
     ++cell.executions;
     cell.steps += o.steps;
     strategy->observe(o.steps);
