@@ -18,16 +18,19 @@ namespace {
 
 constexpr uint64_t k64M = 64ull << 20;
 
-Config bench_config(unsigned fault_around) {
+Config bench_config(unsigned fault_around, const char* protocol) {
   Config c;
   c.frames = (k64M / kPageSize) * 2;
   c.fault_around_pages = fault_around;
+  c.protocol = protocol;
   return c;
 }
 
 struct World {
-  explicit World(uint64_t size, unsigned fault_around = 16)
-      : engine(bench_config(fault_around)), file(engine.open(std::make_unique<MemoryStore>())), mm(engine.create_mm()) {
+  explicit World(uint64_t size, unsigned fault_around = 16, const char* protocol = "page_lock+invalidate_lock")
+      : engine(bench_config(fault_around, protocol)),
+        file(engine.open(std::make_unique<MemoryStore>())),
+        mm(engine.create_mm()) {
     std::vector<std::byte> data(size, std::byte{1});
     file.write(0, data);
   }
@@ -51,6 +54,28 @@ void BM_FaultCachedPage(benchmark::State& state) {
       static_cast<double>(w.engine.stats().faults) / static_cast<double>(state.iterations() * pages);
 }
 BENCHMARK(BM_FaultCachedPage)->Arg(1)->Arg(16);
+
+// The same fault, one thread, under each map guard: what a protocol costs
+// when nothing contends.
+const char* const kProtocols[] = {"page_lock+invalidate_lock", "page_lock_fair+invalidate_lock",
+                                  "i_mmap_rwsem+invalidate_lock", "private_lock+invalidate_lock",
+                                  "no_new_maps+invalidate_lock", "no_new_maps_as_posted+invalidate_lock",
+                                  "unlocked+invalidate_lock"};
+
+void BM_FaultByProtocol(benchmark::State& state) {
+  const uint64_t pages = 1024;
+  const char* protocol = kProtocols[state.range(0)];
+  state.SetLabel(protocol);
+  World w(pages * kPageSize, 1, protocol);
+  std::byte b{};
+  for (auto _ : state) {
+    uint64_t a = w.mm.mmap(w.file, 0, pages * kPageSize, kProtRead, MapType::shared);
+    for (uint64_t p = 0; p < pages; ++p) w.mm.load(a + p * kPageSize, {&b, 1});
+    w.mm.munmap(a, pages * kPageSize);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * pages));
+}
+BENCHMARK(BM_FaultByProtocol)->DenseRange(0, 6);
 
 void BM_LoadThroughMapping(benchmark::State& state) {
   World w(1 << 20);
