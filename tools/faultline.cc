@@ -4,7 +4,7 @@
 //                    [--engine-store memory|file] [--tmpdir DIR] LOG
 //   faultline generate [--seed N] [--count N] [--max-file BYTES] [-o FILE]
 //   faultline check [--protocol P|all] [--scenario S|all] [--memory-model M|all]
-//                   [--strategy random|pct] [--executions N] [--seconds S]
+//                   [--strategy random|pct|exhaustive] [--bound K] [--executions N] [--seconds S]
 //                   [--seed N] [--replay SCHEDULE] [--json FILE]
 //
 // Exit status: 0 success (or agreement), 1 a difference was found, 2 bad
@@ -123,7 +123,11 @@ int main(int argc, char** argv) {
   check->add_option("--protocol", cp, "MAPGUARD[+CREATIONGUARD], or all");
   check->add_option("--scenario", cs, "KILLER-vs-ACCESSOR (e.g. punch-vs-fault), or all");
   check->add_option("--memory-model", cm, "sc, tso, weak, or all")->check(CLI::IsMember({"sc", "tso", "weak", "all"}));
-  check->add_option("--strategy", co.strategy, "random or pct")->check(CLI::IsMember({"random", "pct"}));
+  check->add_option("--strategy", co.strategy, "random, pct or exhaustive")
+      ->check(CLI::IsMember({"random", "pct", "exhaustive"}));
+  check->add_option("--bound", co.bound, "exhaustive: preemption bound k")->check(CLI::Range(0u, 8u));
+  check->add_option("--flush-bound", co.flush_bound, "exhaustive: early store-buffer flushes (tso, weak)")
+      ->check(CLI::Range(0u, 8u));
   check->add_option("--depth", co.depth, "PCT depth d (d-1 priority change points)")->check(CLI::Range(1u, 10u));
   check->add_option("--executions", co.executions, "executions per cell")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
   check->add_option("--seconds", co.seconds, "time limit per cell (0: none)")->check(CLI::Range(0.0, 86400.0));

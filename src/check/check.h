@@ -17,7 +17,9 @@ struct CheckOptions {
   std::vector<std::string> protocols;      // empty: all
   std::vector<std::string> scenarios;      // empty: all
   std::vector<std::string> memory_models;  // empty: all
-  std::string strategy = "pct";            // random | pct
+  std::string strategy = "pct";            // random | pct | exhaustive
+  unsigned bound = 2;                      // exhaustive: preemption bound k
+  unsigned flush_bound = 0;                // exhaustive: early store-buffer flushes
   unsigned depth = 3;                      // PCT depth (d)
   uint64_t executions = 200;               // per cell
   double seconds = 0;                      // per cell, 0: no limit
@@ -29,7 +31,8 @@ struct CheckOptions {
 };
 
 struct Cell {
-  std::string protocol, scenario, memory_model, strategy, verdict;  // PASSED | BUG
+  std::string protocol, scenario, memory_model, strategy, verdict;  // VERIFIED | PASSED | BUG
+  int bound = -1;  // exhaustive: the preemption bound (-1: none)
   uint64_t executions = 0, steps = 0;
   double seconds = 0;
   std::string guarantee;  // for a BUG: G1..G5 or deadlock

@@ -225,7 +225,8 @@ std::unique_ptr<model::Strategy> make_strategy(const CheckOptions& opts) {
   if (!opts.replay.empty()) return model::make_replay_strategy(opts.replay);
   if (opts.strategy == "random") return model::make_random_strategy(opts.seed);
   if (opts.strategy == "pct") return model::make_pct_strategy(opts.seed, opts.depth, 300);
-  throw std::invalid_argument("unknown strategy '" + opts.strategy + "' (random, pct)");
+  if (opts.strategy == "exhaustive") return model::make_exhaustive_strategy(opts.bound, opts.flush_bound);
+  throw std::invalid_argument("unknown strategy '" + opts.strategy + "' (random, pct, exhaustive)");
 }
 
 }  // namespace
@@ -258,6 +259,8 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
   cell.memory_model = mm_name;
   cell.strategy = opts.replay.empty() ? opts.strategy : "replay";
   cell.verdict = "PASSED";
+  bool exhaustive = opts.replay.empty() && opts.strategy == "exhaustive";
+  if (exhaustive) cell.bound = static_cast<int>(opts.bound);
   auto t0 = std::chrono::steady_clock::now();
   uint64_t n = opts.replay.empty() ? opts.executions : 1;
   for (uint64_t e = 0; e < n; ++e) {
@@ -282,14 +285,23 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
       model::Atomically stop;
       std::string err = fl::detail::check_mappings(&w->engine.kernel(), false);
       if (err.empty()) err = fl::detail::check_cache(w->file.inode(), w->expected);
-      if (err.empty()) continue;
+      if (err.empty()) {
+        if (!strategy->next()) {  // the bounded search is complete
+          cell.verdict = "VERIFIED";
+          break;
+        }
+        continue;
+      }
       o.failure = err + " (at the end)";
     }
     // A stopped world holds locks and references: it cannot be torn down.
     // Keep it (and so everything its fibers point to) until the process ends.
     static auto* abandoned = new std::vector<std::unique_ptr<World>>;  // never destroyed
     abandoned->push_back(std::move(world));
-    if (o.step_limit && o.failure.empty()) continue;  // a spin the bound cut short: no verdict
+    if (o.step_limit && o.failure.empty()) {  // a spin the step limit cut short: no verdict
+      if (!strategy->next()) break;
+      continue;
+    }
     cell.verdict = "BUG";
     cell.guarantee = o.deadlock ? "deadlock" : guarantee_of(o.failure);
     cell.failure = o.deadlock ? "deadlock: every CPU is blocked" : o.failure;
@@ -329,8 +341,11 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
   out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", "protocol", "scenario", "mm", "verdict", "detail");
   bool bug = false;
   for (const auto& c : cells) {
-    std::string detail = c.verdict == "BUG" ? fmt::format("{} after {} executions", c.guarantee, c.executions)
-                                            : fmt::format("{} {} executions", c.strategy, c.executions);
+    std::string detail = c.verdict == "BUG"        ? fmt::format("{} after {} executions", c.guarantee, c.executions)
+                         : c.verdict == "VERIFIED" ? fmt::format("all {} executions with <= {} preemptions", c.executions,
+                                                                 c.bound)
+                         : c.bound >= 0 ? fmt::format("bound {} not exhausted after {} executions", c.bound, c.executions)
+                                        : fmt::format("{} {} executions", c.strategy, c.executions);
     out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", c.protocol, c.scenario, c.memory_model, c.verdict, detail);
     bug |= c.verdict == "BUG";
   }
@@ -348,7 +363,7 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
     for (const auto& c : cells)
       j.push_back({{"protocol", c.protocol}, {"scenario", c.scenario}, {"memory_model", c.memory_model},
                    {"strategy", c.strategy}, {"verdict", c.verdict}, {"executions", c.executions},
-                   {"bound", nullptr}, {"guarantee", c.guarantee}, {"schedule", c.schedule}, {"trace", c.full_trace}});
+                   {"bound", c.bound >= 0 ? nlohmann::json(c.bound) : nlohmann::json(nullptr)}, {"guarantee", c.guarantee}, {"schedule", c.schedule}, {"trace", c.full_trace}});
     std::ofstream(opts.json) << j.dump(2) << "\n";
   }
   return bug ? 1 : 0;

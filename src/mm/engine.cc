@@ -189,8 +189,8 @@ Mm Engine::create_mm() {
     }
     delete mm;
   };
-  std::shared_ptr<MmStruct> mm(new MmStruct(k), deleter);
   sync::Guard<sync::Mutex> g(k->mms_lock);
+  std::shared_ptr<MmStruct> mm(new MmStruct(k, k->next_mm_id++), deleter);
   k->mms.insert(mm.get());
   return Mm(mm);
 }

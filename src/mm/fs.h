@@ -31,12 +31,18 @@ class Kernel;
 struct Inode;
 struct Vma;
 
+// i_mmap's order: by address space, then address. Stable from run to run
+// (not by pointer), so that an execution of the model checker replays.
+struct VmaOrder {
+  bool operator()(const Vma* a, const Vma* b) const;
+};
+
 struct AddressSpace {
   Inode* host = nullptr;
   XArray i_pages;
   sync::RwSem invalidate_lock;
   sync::RwSem i_mmap_rwsem;
-  std::set<Vma*> i_mmap;  // guarded by i_mmap_rwsem
+  std::set<Vma*, VmaOrder> i_mmap;  // guarded by i_mmap_rwsem
   sync::SpinLock private_lock;
   sync::Atomic<uint64_t> nrpages{0};
   // Writeback errors, errseq_t style: a counter bumped by each failure;

@@ -52,6 +52,7 @@ class Kernel {
 
   sync::Mutex mms_lock;
   std::set<MmStruct*> mms;
+  uint64_t next_mm_id = 0;  // mms_lock
   // Reclaim by several threads at once only wastes work.
   sync::Mutex reclaim_lock;
 };

@@ -47,7 +47,7 @@ void free_tables(void* e, unsigned level) {
 }
 }  // namespace
 
-MmStruct::MmStruct(Kernel* k) : kernel(k) {}
+MmStruct::MmStruct(Kernel* k, uint64_t mm_id) : kernel(k), id(mm_id) {}
 
 MmStruct::~MmStruct() {
   for (auto& e : pgd.entry) free_tables(e.load(sync::relaxed), 1);

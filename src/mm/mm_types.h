@@ -75,9 +75,10 @@ struct Vma {
 };
 
 struct MmStruct {
-  explicit MmStruct(Kernel* k);
+  MmStruct(Kernel* k, uint64_t id);
   ~MmStruct();
   Kernel* kernel;
+  uint64_t id;  // creation order in this Kernel
   sync::RwSem mmap_lock;
   std::map<uint64_t, std::unique_ptr<Vma>> vmas;  // by start; mmap_lock
   uint64_t next_addr = uint64_t{1} << 32;          // mmap_lock (write)

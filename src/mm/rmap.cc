@@ -16,6 +16,10 @@
 
 namespace faultline::detail {
 
+bool VmaOrder::operator()(const Vma* a, const Vma* b) const {
+  return a->mm->id != b->mm->id ? a->mm->id < b->mm->id : a->start < b->start;
+}
+
 void vma_link_file(Vma* vma) {
   AddressSpace* m = &vma->file->i_mapping;
   sync::WriteGuard g(m->i_mmap_rwsem);

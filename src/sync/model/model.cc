@@ -132,11 +132,16 @@ void yield() {
   to_scheduler(&f->ctx, &g->sched, false);
 }
 
+void drain(Fiber* f);
+
+// Sleeping (a futex wait, a grace period) is a system call: a full
+// barrier, so the sleeper's buffered stores drain first.
 void block_until(std::function<bool()> pred) {
   if (!scheduling()) {
     if (!pred()) fail("a blocking wait outside the scheduler would never end");
     return;
   }
+  drain(self());
   self()->until = std::move(pred);
   yield();
 }
@@ -410,10 +415,13 @@ void wait_while(const uint64_t* w, uint64_t mask, uint64_t old, const std::sourc
 }
 
 // A spin loop re-checks its condition once after every change of memory;
-// spinning again with nothing changed sleeps until something does.
+// spinning again with nothing changed sleeps until something does. A
+// spinning CPU's own buffered stores drain first: hardware does not hold
+// stores back forever, and the CPU it waits for may be waiting for them.
 void spin(const std::source_location& loc) {
   if (!scheduling()) return;
   Fiber* f = self();
+  if (!f->buf.empty()) drain(f);
   uint64_t e = g->epoch;
   if (f->spin_epoch != e) {
     f->spin_epoch = e;
@@ -422,8 +430,7 @@ void spin(const std::source_location& loc) {
     return;
   }
   trace(loc, "spin: sleep until memory changes");
-  // Our own buffered stores may be what the others wait for.
-  block_until([e, f] { return g->epoch != e || !f->buf.empty(); });
+  block_until([e] { return g->epoch != e; });
 }
 
 // ---- RCU -------------------------------------------------------------------
@@ -519,6 +526,9 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   e.strategy = &strategy;
   e.max_steps = max_steps;
   g = &e;
+  struct Reset {
+    ~Reset() { g = nullptr; }
+  } reset;  // also when a strategy throws
   for (auto& [name, fn] : threads) new_fiber(name, fn);
   while (schedule_once()) {
   }
@@ -621,6 +631,74 @@ class PctStrategy final : public Strategy {
   int64_t low_ = 0;
 };
 
+class ExhaustiveStrategy final : public Strategy {
+ public:
+  ExhaustiveStrategy(unsigned bound, unsigned flush_bound) : bound_(bound), flush_bound_(flush_bound) {}
+  void begin(unsigned) override { depth_ = 0; }
+
+  size_t pick(const std::vector<int>& runnable, size_t flushable, int current) override {
+    size_t n = runnable.size() + flushable;
+    if (depth_ < path_.size()) {  // on the prefix this execution replays
+      Decision& d = path_[depth_++];
+      if (d.options != n) fail("exhaustive search: the world is not deterministic (a choice changed)");
+      return d.chosen;
+    }
+    // A new decision: by default the CPU that ran last goes on (or the
+    // first runnable one); every other option is an alternative, if the
+    // preemptions it costs fit the bound.
+    auto it = std::find(runnable.begin(), runnable.end(), current);
+    bool current_can_run = it != runnable.end();
+    size_t def = current_can_run ? static_cast<size_t>(it - runnable.begin()) : 0;
+    if (runnable.empty()) def = 0;  // only flushes: the first one
+    Decision d;
+    d.options = n;
+    d.cost_before = path_.empty() ? Cost{} : path_.back().cost_after;
+    d.chosen = def;
+    d.cost_after = d.cost_before;
+    // When every CPU is blocked the buffers drain oldest first, without
+    // branching on the order (an under-approximation the docs state).
+    for (size_t opt = 0; opt < n && !runnable.empty(); ++opt) {
+      if (opt == def) continue;
+      Cost c = d.cost_before;
+      if (opt >= runnable.size()) ++c.flushes;
+      else c.preemptions += current_can_run ? 1 : 0;
+      if (c.preemptions <= bound_ && c.flushes <= flush_bound_) d.alts.push_back({opt, c});
+    }
+    path_.push_back(std::move(d));
+    ++depth_;
+    return def;
+  }
+
+  bool next() override {
+    path_.resize(std::min(path_.size(), depth_));
+    while (!path_.empty()) {
+      Decision& d = path_.back();
+      if (d.next_alt < d.alts.size()) {
+        d.chosen = d.alts[d.next_alt].first;
+        d.cost_after = d.alts[d.next_alt].second;
+        ++d.next_alt;
+        return true;
+      }
+      path_.pop_back();
+    }
+    return false;
+  }
+
+ private:
+  struct Cost {
+    unsigned preemptions = 0, flushes = 0;
+  };
+  struct Decision {
+    size_t options = 0, chosen = 0;
+    Cost cost_before, cost_after;
+    std::vector<std::pair<size_t, Cost>> alts;  // (option, the cost after taking it)
+    size_t next_alt = 0;
+  };
+  unsigned bound_, flush_bound_;
+  std::vector<Decision> path_;
+  size_t depth_ = 0;
+};
+
 class ReplayStrategy final : public Strategy {
  public:
   explicit ReplayStrategy(std::string s) : s_(std::move(s)) {}
@@ -645,6 +723,9 @@ class ReplayStrategy final : public Strategy {
 std::unique_ptr<Strategy> make_random_strategy(uint64_t seed) { return std::make_unique<RandomStrategy>(seed); }
 std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint64_t expected_steps) {
   return std::make_unique<PctStrategy>(seed, depth, expected_steps);
+}
+std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned flush_bound) {
+  return std::make_unique<ExhaustiveStrategy>(bound, flush_bound);
 }
 std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule) {
   return std::make_unique<ReplayStrategy>(schedule);

@@ -95,6 +95,9 @@ class Strategy {
   // The length of the execution that just ended (PCT sizes its change
   // points from it).
   virtual void observe(uint64_t steps) { (void)steps; }
+  // Prepares the next execution; false when a systematic strategy has run
+  // every execution it covers.
+  virtual bool next() { return true; }
   virtual size_t pick(const std::vector<int>& runnable, size_t flushable, int current) = 0;
 };
 
@@ -117,6 +120,14 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
 // Strategies.
 std::unique_ptr<Strategy> make_random_strategy(uint64_t seed);
 std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint64_t expected_steps);
+// Bounded exhaustive search (iterative context bounding, Musuvathi and
+// Qadeer, PLDI 2007): depth-first over every execution with at most `bound`
+// preemptions (switching away from a CPU that could go on) and at most
+// `flush_bound` early flushes (making a buffered store visible before a
+// barrier, an RMW, a block or the end forces it). Without either a CPU
+// runs until it blocks or ends, and its stores stay buffered as long as
+// the memory model allows: the most reordered execution.
+std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned flush_bound);
 // Replays a schedule string printed by a previous execution.
 std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule);
 
