@@ -39,17 +39,23 @@ struct World {
   Mm mm;
 };
 
+constexpr uint64_t kFaultPages = 1024;
+
 // page_fault3-style: map, touch every page (one fault each), unmap.
-void BM_FaultCachedPage(benchmark::State& state) {
-  const uint64_t pages = 1024;
-  World w(pages * kPageSize, static_cast<unsigned>(state.range(0)));
+void map_touch_unmap(benchmark::State& state, World& w) {
   std::byte b{};
   for (auto _ : state) {
-    uint64_t a = w.mm.mmap(w.file, 0, pages * kPageSize, kProtRead, MapType::shared);
-    for (uint64_t p = 0; p < pages; ++p) w.mm.load(a + p * kPageSize, {&b, 1});
-    w.mm.munmap(a, pages * kPageSize);
+    uint64_t a = w.mm.mmap(w.file, 0, kFaultPages * kPageSize, kProtRead, MapType::shared);
+    for (uint64_t p = 0; p < kFaultPages; ++p) w.mm.load(a + p * kPageSize, {&b, 1});
+    w.mm.munmap(a, kFaultPages * kPageSize);
   }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * pages));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kFaultPages));
+}
+
+void BM_FaultCachedPage(benchmark::State& state) {
+  const uint64_t pages = kFaultPages;
+  World w(pages * kPageSize, static_cast<unsigned>(state.range(0)));
+  map_touch_unmap(state, w);
   state.counters["faults_per_page"] =
       static_cast<double>(w.engine.stats().faults) / static_cast<double>(state.iterations() * pages);
 }
@@ -63,17 +69,10 @@ const char* const kProtocols[] = {"page_lock+invalidate_lock", "page_lock_fair+i
                                   "unlocked+invalidate_lock"};
 
 void BM_FaultByProtocol(benchmark::State& state) {
-  const uint64_t pages = 1024;
   const char* protocol = kProtocols[state.range(0)];
   state.SetLabel(protocol);
-  World w(pages * kPageSize, 1, protocol);
-  std::byte b{};
-  for (auto _ : state) {
-    uint64_t a = w.mm.mmap(w.file, 0, pages * kPageSize, kProtRead, MapType::shared);
-    for (uint64_t p = 0; p < pages; ++p) w.mm.load(a + p * kPageSize, {&b, 1});
-    w.mm.munmap(a, pages * kPageSize);
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * pages));
+  World w(kFaultPages * kPageSize, 1, protocol);
+  map_touch_unmap(state, w);
 }
 BENCHMARK(BM_FaultByProtocol)->DenseRange(0, 6);
 
