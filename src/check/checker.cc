@@ -75,6 +75,29 @@ struct World {
     // leaves straddling EOF: a fault on page 1 must see the new size.
     file.readahead(0, straddle ? 2 * P : P);
     expected.assign(data.begin(), data.end());
+    name_words();
+  }
+
+  // Names for the words a race diagram talks about.
+  void name_words() {
+    model::clear_names();
+    fl::detail::Kernel& k = engine.kernel();
+    for (uint64_t pfn = 0; pfn < k.pool.nr_frames(); ++pfn) {
+      fl::detail::Folio* f = k.pool.pfn_to_folio(pfn);
+      model::name_word(&f->flags, fmt::format("pfn {} flags", pfn));
+      model::name_word(&f->refcount, fmt::format("pfn {} refcount", pfn));
+      model::name_word(&f->mapcount, fmt::format("pfn {} mapcount", pfn));
+      model::name_word(&f->mapping, fmt::format("pfn {} mapping", pfn));
+    }
+    fl::detail::Inode* inode = file.inode();
+    model::name_word(&inode->i_size, "i_size");
+    model::name_word(&inode->i_rwsem, "i_rwsem");
+    model::name_word(&inode->i_mapping.invalidate_lock, "invalidate_lock");
+    model::name_word(&inode->i_mapping.i_mmap_rwsem, "i_mmap_rwsem");
+    model::name_word(&inode->i_mapping.private_lock, "private_lock");
+    model::name_word(&inode->i_mapping.i_pages.lock, "i_pages lock");
+    model::name_word(&mm.mm()->mmap_lock, "mmap_lock (mm 1)");
+    model::name_word(&mm2.mm()->mmap_lock, "mmap_lock (mm 2)");
   }
   static fl::Config config(const std::string& protocol, const std::string& accessor) {
     fl::Config c;
@@ -180,7 +203,7 @@ std::string guarantee_of(const std::string& failure) {
 // the synchronization primitives themselves (src/sync/: lock words, RCU)
 // are left out, so that the engine's own steps stand out.
 std::string format_trace(const model::Outcome& o, bool full) {
-  const int width = 58;
+  const int width = 66;
   std::string s;
   std::string header;
   for (size_t i = 0; i < o.names.size(); ++i)

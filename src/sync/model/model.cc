@@ -82,6 +82,17 @@ struct Exec {
 
 Exec* g = nullptr;  // the running execution
 
+// Names of words, for traces ("page 0 flags" rather than an address).
+std::map<const void*, std::string>& word_names() {
+  static std::map<const void*, std::string> names;
+  return names;
+}
+std::string named(const void* w) {
+  auto& n = word_names();
+  auto it = n.find(w);
+  return it == n.end() ? std::string() : it->second + " ";
+}
+
 // Stack switches, told to AddressSanitizer so that it tracks which stack
 // is live (otherwise it warns and may report false positives).
 #ifdef FL_FIBER_ASAN
@@ -304,14 +315,14 @@ uint64_t load(const uint64_t* w, uint64_t mask, int, const std::source_location&
   yield();
   if (Fiber* f = self()) f->before_atomic = false;
   uint64_t v = view(w, mask);
-  trace(loc, fmt::format("load {:#x}", v));
+  trace(loc, fmt::format("load {}{:#x}", named(w), v));
   return v;
 }
 
 void store(uint64_t* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc) {
   yield();
   Fiber* f = self();
-  trace(loc, fmt::format("store {:#x}", v & mask));
+  trace(loc, fmt::format("store {}{:#x}", named(w), v & mask));
   if (!f || g->mm == MemoryModel::sc) {
     *w = v & mask;
     if (g) ++g->epoch;
@@ -352,8 +363,8 @@ uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool r
       f->before_atomic = false;
       uint64_t old = view(w, mask);
       f->buf.push_back({w, mask, true, op, arg});
-      trace(loc, returns ? fmt::format("rmw {:#x} -> {:#x} (buffered)", old, apply(op, old, arg, mask))
-                         : fmt::format("rmw (buffered) arg {:#x}", arg));
+      trace(loc, returns ? fmt::format("rmw {}{:#x} -> {:#x} (buffered)", named(w), old, apply(op, old, arg, mask))
+                         : fmt::format("rmw {}(buffered) arg {:#x}", named(w), arg));
       return old;
     }
   }
@@ -361,7 +372,7 @@ uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool r
   uint64_t old = *w & mask;
   *w = apply(op, old, arg, mask);
   if (g) ++g->epoch;
-  trace(loc, fmt::format("rmw {:#x} -> {:#x}", old, *w));
+  trace(loc, fmt::format("rmw {}{:#x} -> {:#x}", named(w), old, *w));
   return old;
 }
 
@@ -381,7 +392,8 @@ bool cas(uint64_t* w, uint64_t mask, uint64_t& expected, uint64_t desired, int, 
   } else {
     expected = old;
   }
-  trace(loc, ok ? fmt::format("cmpxchg {:#x} -> {:#x}", old, desired & mask) : fmt::format("cmpxchg fails: {:#x}", old));
+  trace(loc, ok ? fmt::format("cmpxchg {}{:#x} -> {:#x}", named(w), old, desired & mask)
+                : fmt::format("cmpxchg {}fails: {:#x}", named(w), old));
   return ok;
 }
 
@@ -410,7 +422,7 @@ void fence(Fence fk, const std::source_location& loc) {
 
 void wait_while(const uint64_t* w, uint64_t mask, uint64_t old, const std::source_location& loc) {
   if (view(w, mask) != old) return;
-  trace(loc, fmt::format("sleep while {:#x}", old));
+  trace(loc, fmt::format("sleep while {}{:#x}", named(w), old));
   block_until([w, mask, old] { return (*w & mask) != old; });
 }
 
@@ -497,6 +509,9 @@ void join(int fiber) {
 }
 
 int current_fiber() { return g ? g->cur : -1; }
+
+void name_word(const void* word, std::string name) { word_names()[word] = std::move(name); }
+void clear_names() { word_names().clear(); }
 
 void note(const std::string& text) {
   if (g && g->cur >= 0) g->out.trace.push_back({g->cur, "", text});

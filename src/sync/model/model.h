@@ -64,6 +64,9 @@ void join(int fiber);
 
 // Inside a running execution: the current fiber's id, or -1.
 int current_fiber();
+// Names an atomic word (its address) for traces; clear_names() forgets all.
+void name_word(const void* word, std::string name);
+void clear_names();
 // A note in the trace, attributed to the current fiber (the checker's
 // oracle and scenarios use it to mark killer returns and accesses).
 void note(const std::string& text);
