@@ -28,7 +28,6 @@ class MmuGather {
   MmuGather& operator=(const MmuGather&) = delete;
   void add(Folio* f) { folios_.push_back(f); }
   void finish();
-  bool empty() const { return folios_.empty(); }
 
  private:
   Kernel* kernel_;

@@ -136,14 +136,16 @@ std::byte* page_address(const Kernel* k, pte_t p) {
 // taken under the PTL before the PTE is written (as do_set_pte orders
 // them), so that a killer that sees the folio unmapped knows no PTE to it
 // can appear without the map guard's commit seeing the kill.
-void rmap_add(Folio* folio) {
-  folio_get(folio);
-  folio->mapcount.fetch_add(1, sync::relaxed);
+// `nr` PTEs at once (fault-around): two atomics, not two per page.
+void rmap_add(Folio* folio, int32_t nr) {
+  folio->refcount.fetch_add(nr, sync::relaxed);
+  folio->mapcount.fetch_add(nr, sync::relaxed);
 }
-// Undoes rmap_add when the guard refused: no PTE was ever visible.
-void rmap_undo(Folio* folio) {
-  folio->mapcount.fetch_sub(1, sync::relaxed);
-  folio_put(folio);
+// Undoes rmap_add when the guard refused: no PTE was ever visible, and the
+// caller's own reference keeps the count above zero.
+void rmap_undo(Folio* folio, int32_t nr) {
+  folio->mapcount.fetch_sub(nr, sync::relaxed);
+  folio->refcount.fetch_sub(nr, sync::release);
 }
 
 // page_mkwrite's folio lock for a write fault on a shared mapping, unless
@@ -200,9 +202,9 @@ VmFault finish_fault(Vmf& vmf, Folio* f, bool write) {
   sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
   if (vmf.pte->load(sync::relaxed) != 0) return VmFault::done;  // raced; the MMU retries
   if (vmf.pgoff >= pages_of(vmf.inode->size())) return VmFault::sigbus;
-  rmap_add(f);
+  rmap_add(f, 1);
   if (!vmf.guard->map_commit(*vmf.mapping, *f)) {
-    rmap_undo(f);
+    rmap_undo(f, 1);
     return VmFault::retry;
   }
   vmf.pte->store(mk_pte(f, vmf.pgoff - f->first_index(), write), sync::release);
@@ -233,21 +235,19 @@ void do_fault_around(Vmf& vmf) {
       pgoff_t lo = std::max(fstart, first), hi = std::min({fend, last, eof_now ? eof_now - 1 : 0});
       // Take the map counts of the empty PTEs in the window, let the guard
       // commit, then write them (the PTL keeps the set of empty ones fixed).
-      uint64_t empty = 0;
+      int32_t empty = 0;
       for (pgoff_t i = lo; eof_now && i <= hi; ++i)
-        if (vmf.pt->pte[pte_index(vmf.vma->addr_of(i))].load(sync::relaxed) == 0) {
-          rmap_add(f);
-          ++empty;
-        }
+        empty += vmf.pt->pte[pte_index(vmf.vma->addr_of(i))].load(sync::relaxed) == 0;
       uint64_t mapped = 0;
+      if (empty) rmap_add(f, empty);
       if (empty && vmf.guard->map_commit(*vmf.mapping, *f)) {
         for (pgoff_t i = lo; i <= hi; ++i) {
           auto* pte = &vmf.pt->pte[pte_index(vmf.vma->addr_of(i))];
           if (pte->load(sync::relaxed) == 0) pte->store(mk_pte(f, i - fstart, false), sync::release);
         }
-        mapped = empty;
-      } else {
-        for (uint64_t k = 0; k < empty; ++k) rmap_undo(f);
+        mapped = static_cast<uint64_t>(empty);
+      } else if (empty) {
+        rmap_undo(f, empty);
       }
       Counters::inc(vmf.kernel->stats.fault_around_maps, mapped);
       vmf.guard->map_end(*vmf.mapping, *f);
