@@ -128,6 +128,9 @@ int main(int argc, char** argv) {
   check->add_option("--bound", co.bound, "exhaustive: preemption bound k")->check(CLI::Range(0u, 8u));
   check->add_option("--flush-bound", co.flush_bound, "exhaustive: early store-buffer flushes (tso, weak)")
       ->check(CLI::Range(0u, 8u));
+  bool no_reduction = false;
+  check->add_flag("--no-reduction", no_reduction,
+                  "exhaustive: run every schedule within the bounds (no sleep sets), for cross-checking");
   check->add_option("--depth", co.depth, "PCT depth d (d-1 priority change points)")->check(CLI::Range(1u, 10u));
   check->add_option("--executions", co.executions, "executions per cell")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
   check->add_option("--seconds", co.seconds, "time limit per cell (0: none)")->check(CLI::Range(0.0, 86400.0));
@@ -145,6 +148,7 @@ int main(int argc, char** argv) {
   if (*replay) return run_replay(ra);
 #ifdef FAULTLINE_HAVE_CHECK
   if (*check) {
+    co.reduce = !no_reduction;
     if (cp != "all") co.protocols = {cp};
     if (cs != "all") co.scenarios = {cs};
     if (cm != "all") co.memory_models = {cm};

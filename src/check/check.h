@@ -20,6 +20,7 @@ struct CheckOptions {
   std::string strategy = "pct";            // random | pct | exhaustive
   unsigned bound = 2;                      // exhaustive: preemption bound k
   unsigned flush_bound = 0;                // exhaustive: early store-buffer flushes
+  bool reduce = true;                      // exhaustive: sleep sets (false: run every schedule)
   unsigned depth = 3;                      // PCT depth (d)
   uint64_t executions = 200;               // per cell
   double seconds = 0;                      // per cell, 0: no limit

@@ -210,7 +210,7 @@ std::string format_trace(const model::Outcome& o, bool full) {
     header += fmt::format("{:<{}}", fmt::format("CPU {} ({})", i, o.names[i]), width);
   s += header + "\n" + std::string(header.size(), '-') + "\n";
   size_t omitted = 0;
-  for (const auto& st : o.trace) {
+  for (const auto& st : model::describe(o)) {
     if (!full && st.where.find("[sync/") != std::string::npos) {
       ++omitted;
       continue;
@@ -248,7 +248,7 @@ std::unique_ptr<model::Strategy> make_strategy(const CheckOptions& opts) {
   if (!opts.replay.empty()) return model::make_replay_strategy(opts.replay);
   if (opts.strategy == "random") return model::make_random_strategy(opts.seed);
   if (opts.strategy == "pct") return model::make_pct_strategy(opts.seed, opts.depth, 300);
-  if (opts.strategy == "exhaustive") return model::make_exhaustive_strategy(opts.bound, opts.flush_bound);
+  if (opts.strategy == "exhaustive") return model::make_exhaustive_strategy(opts.bound, opts.flush_bound, opts.reduce);
   throw std::invalid_argument("unknown strategy '" + opts.strategy + "' (random, pct, exhaustive)");
 }
 

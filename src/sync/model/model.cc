@@ -77,6 +77,7 @@ struct Exec {
   uint64_t epoch = 0;  // bumped by every store reaching memory
   int atomically = 0;
   bool aborted = false;
+  Footprint fp;  // what the running transition touched
   std::vector<Deferred> callbacks;
 };
 
@@ -120,6 +121,14 @@ void fiber_started() {}
 Fiber* self() { return g && g->cur >= 0 ? g->fibers[g->cur].get() : nullptr; }
 bool scheduling() { return self() && !g->atomically; }
 
+// Records that the running transition touched word `w`.
+void touch(const void* w, bool write) {
+  if (g && g->cur >= 0) g->fp.add(w, write);
+}
+void touch_all() {
+  if (g && g->cur >= 0) g->fp.global = true;
+}
+
 std::string where(const std::source_location& loc) {
   std::string file = loc.file_name();
   if (auto s = file.rfind("/src/"); s != std::string::npos) file = file.substr(s + 5);
@@ -131,9 +140,10 @@ std::string where(const std::source_location& loc) {
   return fmt::format("{} [{}:{}]", fn, file, loc.line());
 }
 
-void trace(const std::source_location& loc, std::string what) {
+void trace(StepKind k, const std::source_location& loc, const void* w = nullptr, uint64_t a = 0, uint64_t b = 0,
+           uint8_t fence = 0) {
   if (!scheduling()) return;
-  g->out.trace.push_back({g->cur, where(loc), std::move(what)});
+  g->out.trace.push_back({g->cur, k, fence, loc, w, a, b});
 }
 
 // Hands control to the scheduler; returns when this fiber is picked again.
@@ -160,6 +170,7 @@ void block_until(std::function<bool()> pred) {
 void flush_entry(Fiber* f, size_t i) {
   Pending p = f->buf[i];
   f->buf.erase(f->buf.begin() + static_cast<long>(i));
+  touch(p.w, true);
   *p.w = p.is_rmw ? apply(p.op, *p.w, p.arg, p.mask) : (p.arg & p.mask);
   ++g->epoch;
 }
@@ -283,22 +294,85 @@ bool schedule_once() {
     pick = std::min(g->strategy->pick(runnable, flushes.size(), g->last), options - 1);
     g->out.schedule.push_back(encode(pick));
   }
+  g->fp = Footprint{};
   if (pick >= runnable.size()) {
     auto [fid, idx] = flushes[pick - runnable.size()];
     Fiber* f = g->fibers[fid].get();
-    g->out.trace.push_back({-1, "", fmt::format("CPU {}'s store buffer: flush one store to memory", fid)});
+    g->out.trace.push_back({-1, StepKind::flush, 0, {}, f->buf[idx].w, static_cast<uint64_t>(fid), 0});
     flush_entry(f, idx);
+    g->fp.global = true;
+    g->strategy->executed(-1, g->fp);
     return true;
   }
   g->cur = g->last = runnable[pick];
   Fiber* f = g->fibers[g->cur].get();
+  if (f->until) g->fp.global = true;  // woken by memory: it read whatever its wait read
   f->until = nullptr;
   to_fiber(&g->sched, &f->ctx, f->stack.get());
   g->cur = -1;
+  g->strategy->executed(f->id, g->fp);
   return true;
 }
 
 }  // namespace
+
+void Footprint::add(const void* w, bool wr) {
+  for (int i = 0; i < n; ++i)
+    if (word[i] == w) {
+      write[i] = write[i] || wr;
+      return;
+    }
+  if (n == kMax) {
+    global = true;
+    return;
+  }
+  word[n] = w;
+  write[n++] = wr;
+}
+
+bool Footprint::conflicts(const Footprint& o) const {
+  if (global || o.global) return true;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < o.n; ++j)
+      if (word[i] == o.word[j] && (write[i] || o.write[j])) return true;
+  return false;
+}
+
+namespace {
+
+std::string describe_op(const Outcome& o, const Step& st) {
+  static const char* kFences[] = {"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic"};
+  std::string w = named(st.word);
+  switch (st.kind) {
+    case StepKind::load: return fmt::format("load {}{:#x}", w, st.a);
+    case StepKind::store: return fmt::format("store {}{:#x}", w, st.a);
+    case StepKind::rmw: return fmt::format("rmw {}{:#x} -> {:#x}", w, st.a, st.b);
+    case StepKind::rmw_buffered: return fmt::format("rmw {}{:#x} -> {:#x} (buffered)", w, st.a, st.b);
+    case StepKind::rmw_buffered_noret: return fmt::format("rmw {}(buffered) arg {:#x}", w, st.a);
+    case StepKind::cas: return fmt::format("cmpxchg {}{:#x} -> {:#x}", w, st.a, st.b);
+    case StepKind::cas_fail: return fmt::format("cmpxchg {}fails: {:#x}", w, st.a);
+    case StepKind::fence: return kFences[st.fence];
+    case StepKind::sleep: return fmt::format("sleep while {}{:#x}", w, st.a);
+    case StepKind::spin: return "spin";
+    case StepKind::spin_sleep: return "spin: sleep until memory changes";
+    case StepKind::synchronize_rcu: return fmt::format("synchronize_rcu: wait for {} reader(s)", st.a);
+    case StepKind::flush: return fmt::format("CPU {}'s store buffer: a store {}reaches memory", st.a, w.empty() ? "" : "to " + w);
+    case StepKind::note: return o.notes[st.a];
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::vector<StepText> describe(const Outcome& o) {
+  std::vector<StepText> v;
+  v.reserve(o.trace.size());
+  for (const Step& st : o.trace) {
+    bool located = st.kind != StepKind::note && st.kind != StepKind::flush;
+    v.push_back({st.fiber, located ? where(st.loc) : std::string(), describe_op(o, st)});
+  }
+  return v;
+}
 
 const char* memory_model_name(MemoryModel m) {
   switch (m) {
@@ -315,14 +389,16 @@ uint64_t load(const uint64_t* w, uint64_t mask, int, const std::source_location&
   yield();
   if (Fiber* f = self()) f->before_atomic = false;
   uint64_t v = view(w, mask);
-  trace(loc, fmt::format("load {}{:#x}", named(w), v));
+  touch(w, false);
+  trace(StepKind::load, loc, w, v);
   return v;
 }
 
 void store(uint64_t* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc) {
   yield();
   Fiber* f = self();
-  trace(loc, fmt::format("store {}{:#x}", named(w), v & mask));
+  touch(w, true);
+  trace(StepKind::store, loc, w, v & mask);
   if (!f || g->mm == MemoryModel::sc) {
     *w = v & mask;
     if (g) ++g->epoch;
@@ -363,8 +439,9 @@ uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool r
       f->before_atomic = false;
       uint64_t old = view(w, mask);
       f->buf.push_back({w, mask, true, op, arg});
-      trace(loc, returns ? fmt::format("rmw {}{:#x} -> {:#x} (buffered)", named(w), old, apply(op, old, arg, mask))
-                         : fmt::format("rmw {}(buffered) arg {:#x}", named(w), arg));
+      touch(w, true);
+      if (returns) trace(StepKind::rmw_buffered, loc, w, old, apply(op, old, arg, mask));
+      else trace(StepKind::rmw_buffered_noret, loc, w, arg);
       return old;
     }
   }
@@ -372,7 +449,8 @@ uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool r
   uint64_t old = *w & mask;
   *w = apply(op, old, arg, mask);
   if (g) ++g->epoch;
-  trace(loc, fmt::format("rmw {}{:#x} -> {:#x}", named(w), old, *w));
+  touch(w, true);
+  trace(StepKind::rmw, loc, w, old, *w);
   return old;
 }
 
@@ -392,8 +470,9 @@ bool cas(uint64_t* w, uint64_t mask, uint64_t& expected, uint64_t desired, int, 
   } else {
     expected = old;
   }
-  trace(loc, ok ? fmt::format("cmpxchg {}{:#x} -> {:#x}", named(w), old, desired & mask)
-                : fmt::format("cmpxchg {}fails: {:#x}", named(w), old));
+  touch(w, ok);
+  if (ok) trace(StepKind::cas, loc, w, old, desired & mask);
+  else trace(StepKind::cas_fail, loc, w, old);
   return ok;
 }
 
@@ -401,8 +480,7 @@ void fence(Fence fk, const std::source_location& loc) {
   yield();
   Fiber* f = self();
   if (!f) return;
-  const char* names[] = {"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic"};
-  trace(loc, names[static_cast<int>(fk)]);
+  trace(StepKind::fence, loc, nullptr, 0, 0, static_cast<uint8_t>(fk));
   if (g->mm == MemoryModel::sc) return;
   switch (fk) {
     case Fence::full: drain(f); break;
@@ -421,8 +499,9 @@ void fence(Fence fk, const std::source_location& loc) {
 }
 
 void wait_while(const uint64_t* w, uint64_t mask, uint64_t old, const std::source_location& loc) {
+  touch(w, false);
   if (view(w, mask) != old) return;
-  trace(loc, fmt::format("sleep while {}{:#x}", named(w), old));
+  trace(StepKind::sleep, loc, w, old);
   block_until([w, mask, old] { return (*w & mask) != old; });
 }
 
@@ -433,15 +512,16 @@ void wait_while(const uint64_t* w, uint64_t mask, uint64_t old, const std::sourc
 void spin(const std::source_location& loc) {
   if (!scheduling()) return;
   Fiber* f = self();
+  touch_all();  // it waits for any store
   if (!f->buf.empty()) drain(f);
   uint64_t e = g->epoch;
   if (f->spin_epoch != e) {
     f->spin_epoch = e;
-    trace(loc, "spin");
+    trace(StepKind::spin, loc);
     yield();
     return;
   }
-  trace(loc, "spin: sleep until memory changes");
+  trace(StepKind::spin_sleep, loc);
   block_until([e] { return g->epoch != e; });
 }
 
@@ -461,8 +541,9 @@ void rcu_read_unlock() {
 void synchronize_rcu(const std::source_location& loc) {
   if (!self()) return;
   yield();
+  touch_all();  // a grace period, and the callbacks it runs
   auto readers = readers_now(false);
-  trace(loc, fmt::format("synchronize_rcu: wait for {} reader(s)", readers.size()));
+  trace(StepKind::synchronize_rcu, loc, nullptr, readers.size());
   block_until([readers] {
     return std::all_of(readers.begin(), readers.end(), [](auto& r) {
       Fiber& f = *g->fibers[r.first];
@@ -477,6 +558,7 @@ void call_rcu(std::function<void()> fn) {
     fn();
     return;
   }
+  touch_all();  // the order of callbacks is the order they run in
   g->callbacks.push_back({std::move(fn), readers_now(true)});
 }
 
@@ -486,6 +568,7 @@ void rcu_barrier() {
     run_callbacks(true);
     return;
   }
+  touch_all();
   block_until([] {
     return std::all_of(g->callbacks.begin(), g->callbacks.end(), [](const Deferred& cb) {
       return std::all_of(cb.readers.begin(), cb.readers.end(), [](auto& r) {
@@ -501,10 +584,12 @@ void rcu_barrier() {
 
 int spawn(std::function<void()> fn) {
   if (!g) fail("model: a thread started outside an execution");
+  touch_all();
   return new_fiber(fmt::format("thread {}", g->fibers.size()), std::move(fn))->id;
 }
 
 void join(int fiber) {
+  touch_all();
   block_until([fiber] { return g->fibers[fiber]->done; });
 }
 
@@ -514,10 +599,14 @@ void name_word(const void* word, std::string name) { word_names()[word] = std::m
 void clear_names() { word_names().clear(); }
 
 void note(const std::string& text) {
-  if (g && g->cur >= 0) g->out.trace.push_back({g->cur, "", text});
+  if (!g || g->cur < 0) return;
+  g->out.trace.push_back({g->cur, StepKind::note, 0, {}, nullptr, g->out.notes.size(), 0});
+  g->out.notes.push_back(text);
 }
 
+// The oracle reads the whole world.
 Atomically::Atomically() {
+  touch_all();
   if (g) ++g->atomically;
 }
 Atomically::~Atomically() {
@@ -648,40 +737,37 @@ class PctStrategy final : public Strategy {
 
 class ExhaustiveStrategy final : public Strategy {
  public:
-  ExhaustiveStrategy(unsigned bound, unsigned flush_bound) : bound_(bound), flush_bound_(flush_bound) {}
-  void begin(unsigned) override { depth_ = 0; }
+  ExhaustiveStrategy(unsigned bound, unsigned flush_bound, bool reduce)
+      : bound_(bound), flush_bound_(flush_bound), reduce_(reduce) {}
+  void begin(unsigned) override {
+    depth_ = 0;
+    sleep_.clear();
+    redundant_ = false;
+    pending_ = kNone;
+  }
 
   size_t pick(const std::vector<int>& runnable, size_t flushable, int current) override {
     size_t n = runnable.size() + flushable;
-    if (depth_ < path_.size()) {  // on the prefix this execution replays
-      Decision& d = path_[depth_++];
-      if (d.options != n) fail("exhaustive search: the world is not deterministic (a choice changed)");
-      return d.chosen;
+    if (depth_ < path_.size()) return replay(runnable, n);
+    if (redundant_) return default_option(runnable, current);  // nothing below needs running
+    path_.push_back(decide(runnable, flushable, current));
+    pending_ = depth_++;
+    return path_.back().chosen;
+  }
+
+  void executed(int fiber, const Footprint& fp) override {
+    if (pending_ != kNone) {
+      Decision& d = path_[pending_];
+      if (d.chosen == d.def) d.def_fp = fp;
+      pending_ = kNone;
     }
-    // A new decision: by default the CPU that ran last goes on (or the
-    // first runnable one); every other option is an alternative, if the
-    // preemptions it costs fit the bound.
-    auto it = std::find(runnable.begin(), runnable.end(), current);
-    bool current_can_run = it != runnable.end();
-    size_t def = current_can_run ? static_cast<size_t>(it - runnable.begin()) : 0;
-    if (runnable.empty()) def = 0;  // only flushes: the first one
-    Decision d;
-    d.options = n;
-    d.cost_before = path_.empty() ? Cost{} : path_.back().cost_after;
-    d.chosen = def;
-    d.cost_after = d.cost_before;
-    // When every CPU is blocked the buffers drain oldest first, without
-    // branching on the order (an under-approximation the docs state).
-    for (size_t opt = 0; opt < n && !runnable.empty(); ++opt) {
-      if (opt == def) continue;
-      Cost c = d.cost_before;
-      if (opt >= runnable.size()) ++c.flushes;
-      else c.preemptions += current_can_run ? 1 : 0;
-      if (c.preemptions <= bound_ && c.flushes <= flush_bound_) d.alts.push_back({opt, c});
-    }
-    path_.push_back(std::move(d));
-    ++depth_;
-    return def;
+    if (!reduce_) return;
+    // A transition wakes every sleeper it conflicts with; running a
+    // sleeping CPU (it was the only choice) makes the rest redundant.
+    std::erase_if(sleep_, [&](const Sleeper& s) {
+      if (s.fiber == fiber) redundant_ = true;
+      return s.fiber == fiber || s.fp.conflicts(fp);
+    });
   }
 
   bool next() override {
@@ -689,8 +775,8 @@ class ExhaustiveStrategy final : public Strategy {
     while (!path_.empty()) {
       Decision& d = path_.back();
       if (d.next_alt < d.alts.size()) {
-        d.chosen = d.alts[d.next_alt].first;
-        d.cost_after = d.alts[d.next_alt].second;
+        d.chosen = d.alts[d.next_alt].option;
+        d.cost_after = d.alts[d.next_alt].cost;
         ++d.next_alt;
         return true;
       }
@@ -700,18 +786,93 @@ class ExhaustiveStrategy final : public Strategy {
   }
 
  private:
+  static constexpr size_t kNone = ~size_t{0};
   struct Cost {
     unsigned preemptions = 0, flushes = 0;
   };
+  struct Sleeper {
+    int fiber;
+    Footprint fp;
+  };
+  struct Alt {
+    size_t option;
+    Cost cost;  // after taking it
+  };
   struct Decision {
-    size_t options = 0, chosen = 0;
+    size_t options = 0, chosen = 0, def = 0;
+    int def_fiber = -1;          // the default's fiber
+    bool def_goes_on = false;    // the default is the current CPU going on
+    Footprint def_fp;            // what the default's transition touched
+    size_t runnable = 0;         // options below this run a fiber
+    std::vector<Sleeper> sleep;  // the sleep set on arrival
     Cost cost_before, cost_after;
-    std::vector<std::pair<size_t, Cost>> alts;  // (option, the cost after taking it)
+    std::vector<Alt> alts;
     size_t next_alt = 0;
   };
+
+  bool asleep(int fiber) const {
+    return std::any_of(sleep_.begin(), sleep_.end(), [&](const Sleeper& s) { return s.fiber == fiber; });
+  }
+
+  // The CPU that ran last goes on if it can; else the first one awake (any
+  // choice is free then); with no CPU runnable, the oldest flush.
+  size_t default_option(const std::vector<int>& runnable, int current) const {
+    auto it = std::find(runnable.begin(), runnable.end(), current);
+    if (it != runnable.end()) return static_cast<size_t>(it - runnable.begin());
+    for (size_t i = 0; i < runnable.size(); ++i)
+      if (!asleep(runnable[i])) return i;
+    return 0;
+  }
+
+  // On the prefix this execution replays: the recorded choice, and the
+  // sleep set as it was there (plus the default's transition, when the
+  // choice preempted it).
+  size_t replay(const std::vector<int>& runnable, size_t n) {
+    Decision& d = path_[depth_];
+    if (d.options != n) fail("exhaustive search: the world is not deterministic (a choice changed)");
+    pending_ = depth_++;
+    if (reduce_) {
+      sleep_ = d.sleep;
+      if (d.chosen != d.def && d.def_goes_on && d.chosen < d.runnable) sleep_.push_back({d.def_fiber, d.def_fp});
+      if (d.chosen < runnable.size() && asleep(runnable[d.chosen])) redundant_ = true;
+    }
+    return d.chosen;
+  }
+
+  // A new decision: the default first; every other option is an
+  // alternative if the preemptions and flushes it costs fit the bounds and
+  // it does not run a sleeping CPU.
+  Decision decide(const std::vector<int>& runnable, size_t flushable, int current) {
+    Decision d;
+    d.options = runnable.size() + flushable;
+    d.runnable = runnable.size();
+    d.cost_before = path_.empty() ? Cost{} : path_.back().cost_after;
+    d.cost_after = d.cost_before;
+    bool current_can_run = std::find(runnable.begin(), runnable.end(), current) != runnable.end();
+    d.def = d.chosen = default_option(runnable, current);
+    d.def_fiber = runnable.empty() ? -1 : runnable[d.def];
+    d.def_goes_on = current_can_run;
+    if (reduce_) d.sleep = sleep_;
+    if (!runnable.empty() && asleep(d.def_fiber)) redundant_ = true;  // every CPU asleep
+    // When every CPU is blocked the buffers drain oldest first, without
+    // branching on the order (an under-approximation the docs state).
+    for (size_t opt = 0; opt < d.options && !runnable.empty(); ++opt) {
+      if (opt == d.def || (opt < runnable.size() && asleep(runnable[opt]))) continue;
+      Cost c = d.cost_before;
+      if (opt >= runnable.size()) ++c.flushes;
+      else c.preemptions += current_can_run ? 1 : 0;
+      if (c.preemptions <= bound_ && c.flushes <= flush_bound_) d.alts.push_back({opt, c});
+    }
+    return d;
+  }
+
   unsigned bound_, flush_bound_;
+  bool reduce_;
   std::vector<Decision> path_;
   size_t depth_ = 0;
+  std::vector<Sleeper> sleep_;  // transitions that need not run here
+  bool redundant_ = false;      // every execution from here on is equivalent to one already run
+  size_t pending_ = kNone;      // the decision whose chosen step runs next
 };
 
 class ReplayStrategy final : public Strategy {
@@ -739,8 +900,8 @@ std::unique_ptr<Strategy> make_random_strategy(uint64_t seed) { return std::make
 std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint64_t expected_steps) {
   return std::make_unique<PctStrategy>(seed, depth, expected_steps);
 }
-std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned flush_bound) {
-  return std::make_unique<ExhaustiveStrategy>(bound, flush_bound);
+std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned flush_bound, bool reduce) {
+  return std::make_unique<ExhaustiveStrategy>(bound, flush_bound, reduce);
 }
 std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule) {
   return std::make_unique<ReplayStrategy>(schedule);

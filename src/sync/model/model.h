@@ -82,10 +82,42 @@ class Atomically {
 
 // ---- running executions (the checker) ----------------------------------
 
+// What one transition touched: a fiber's run from one scheduling point to
+// the next (its synchronization operation and the plain code after it), or
+// one flush of a store buffer. The exhaustive search's sleep sets treat two
+// transitions as independent when neither is `global` and they share no
+// word that either writes. Global: whatever may touch more than it can
+// name: waking from a block, spinning, RCU grace periods and callbacks,
+// spawning, the oracle's Atomically sections, flushes chosen by the
+// scheduler, and footprints of more than kMax words.
+struct Footprint {
+  static constexpr int kMax = 6;
+  const void* word[kMax];
+  bool write[kMax];
+  int n = 0;
+  bool global = false;
+  void add(const void* w, bool wr);
+  bool conflicts(const Footprint& o) const;
+};
+
+// One step of an execution, as recorded (cheaply) while it runs;
+// describe() turns the steps into text.
+enum class StepKind : uint8_t {
+  load, store, rmw, rmw_buffered, rmw_buffered_noret, cas, cas_fail, fence, sleep, spin, spin_sleep,
+  synchronize_rcu, flush, note
+};
 struct Step {
-  int fiber;            // -1: the scheduler flushed a store buffer entry
-  std::string where;    // function [file:line]
-  std::string what;     // the operation and its value
+  int fiber;  // -1: the scheduler flushed a store buffer entry of fiber `a`
+  StepKind kind;
+  uint8_t fence;  // StepKind::fence: a Fence
+  std::source_location loc;
+  const void* word;
+  uint64_t a, b;  // the values (note: the index into Outcome::notes)
+};
+struct StepText {
+  int fiber;
+  std::string where;  // function [file:line]; empty for a note or a flush
+  std::string what;   // the operation and its value
 };
 
 // How the scheduler decides. pick() chooses among `n` options: options
@@ -102,6 +134,12 @@ class Strategy {
   // every execution it covers.
   virtual bool next() { return true; }
   virtual size_t pick(const std::vector<int>& runnable, size_t flushable, int current) = 0;
+  // After every step, chosen or forced: which fiber ran (-1: a flush) and
+  // what its transition touched.
+  virtual void executed(int fiber, const Footprint& fp) {
+    (void)fiber;
+    (void)fp;
+  }
 };
 
 struct Outcome {
@@ -109,6 +147,7 @@ struct Outcome {
   bool step_limit = false;
   std::string failure;              // set by fail() from inside the world
   std::vector<Step> trace;
+  std::vector<std::string> notes;   // the text of StepKind::note steps
   std::vector<std::string> names;   // fiber names, by id
   std::string schedule;             // the choices made, replayable
   uint64_t steps = 0;
@@ -119,6 +158,9 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
             MemoryModel mm, uint64_t max_steps);
 // Ends the current execution with a failure (from the oracle).
 [[noreturn]] void fail(const std::string& why);
+// The trace as text, words named by name_word(): call it while the names
+// of the outcome's world are registered.
+std::vector<StepText> describe(const Outcome& o);
 
 // Strategies.
 std::unique_ptr<Strategy> make_random_strategy(uint64_t seed);
@@ -130,7 +172,17 @@ std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint6
 // barrier, an RMW, a block or the end forces it). Without either a CPU
 // runs until it blocks or ends, and its stores stay buffered as long as
 // the memory model allows: the most reordered execution.
-std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned flush_bound);
+//
+// With `reduce`, sleep sets (Godefroid 1996) prune executions equivalent
+// to ones already run: after a preemption, the preempted CPU's next
+// transition sleeps until some CPU does a transition that conflicts with
+// it (see Footprint), and the search does not switch to a sleeping CPU.
+// Only the preempted CPU's own transition is put to sleep, never the other
+// alternatives': moving it back to where it was preempted never adds a
+// preemption, so every execution within the bound is either run or
+// equivalent to one that was run within the bound (plain sleep sets lose
+// that under a bound: Coons, Musuvathi and McKinley, OOPSLA 2013).
+std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned flush_bound, bool reduce = true);
 // Replays a schedule string printed by a previous execution.
 std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule);
 
