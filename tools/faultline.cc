@@ -136,6 +136,8 @@ int main(int argc, char** argv) {
   check->add_option("--seconds", co.seconds, "time limit per cell (0: none)")->check(CLI::Range(0.0, 86400.0));
   check->add_option("--seed", co.seed, "random seed");
   check->add_option("--replay", co.replay, "replay one execution from its schedule string");
+  check->add_option("--jobs", co.jobs, "run this many cells at once, each in a process of its own")
+      ->check(CLI::Range(1u, 256u));
   check->add_option("--json", co.json, "write one object per cell to this file");
 #endif
 

@@ -28,7 +28,12 @@ struct CheckOptions {
   std::string replay;                      // a schedule string: replay one execution
   std::string json;                        // write results here
   std::string seeded_bug;                  // tests: plant a known bug (see mm/seeded_bug.h)
+  unsigned jobs = 1;                       // cells run in this many processes at once
   bool progress = true;
+};
+
+struct CellKey {
+  std::string protocol, scenario, memory_model;
 };
 
 struct Cell {
@@ -47,6 +52,9 @@ std::vector<std::string> all_protocols();
 // Runs one cell; throws std::invalid_argument for an unknown name.
 Cell check_cell(const std::string& protocol, const std::string& scenario, const std::string& memory_model,
                 const CheckOptions& opts);
+// Runs the cells in opts.jobs forked worker processes (src/check/workers.cc);
+// the result is in the order of `keys`.
+std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err);
 // The command: runs the table, prints it (and each BUG's trace), writes
 // JSON if asked. Returns the exit status (0: no BUG, 1: a BUG, 2: bad input).
 int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err);

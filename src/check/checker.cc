@@ -337,27 +337,49 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
   return cell;
 }
 
+namespace {
+
+// Throws std::invalid_argument for an unknown name, before any cell runs.
+void validate(const CellKey& k) {
+  killer_of(k.scenario);
+  accessor_of(k.scenario);
+  parse_mm(k.memory_model);
+  fl::detail::make_protocol(k.protocol);
+}
+
+std::vector<Cell> run_cells_here(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err) {
+  std::vector<Cell> cells;
+  for (const auto& k : keys) {
+    if (opts.progress) err << fmt::format("\r{:<40} {:<24} {:<5}", k.protocol, k.scenario, k.memory_model) << std::flush;
+    cells.push_back(check_cell(k.protocol, k.scenario, k.memory_model, opts));
+  }
+  return cells;
+}
+
+}  // namespace
+
 int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
   auto protocols = opts.protocols.empty() ? all_protocols() : opts.protocols;
   auto scenarios = opts.scenarios.empty() ? all_scenarios() : opts.scenarios;
   std::vector<std::string> mms = opts.memory_models.empty() ? std::vector<std::string>{"sc", "tso", "weak"}
                                                             : opts.memory_models;
+  std::vector<CellKey> keys;
+  for (const auto& p : protocols)
+    for (const auto& s : scenarios)
+      for (const auto& m : mms) keys.push_back({p, s, m});
   std::vector<Cell> cells;
   uint64_t total_exec = 0, total_steps = 0;
   auto t0 = std::chrono::steady_clock::now();
   try {
-    for (const auto& p : protocols)
-      for (const auto& s : scenarios)
-        for (const auto& m : mms) {
-          if (opts.progress)
-            err << fmt::format("\r{:<40} {:<24} {:<5}", p, s, m) << std::flush;
-          cells.push_back(check_cell(p, s, m, opts));
-          total_exec += cells.back().executions;
-          total_steps += cells.back().steps;
-        }
+    for (const auto& k : keys) validate(k);
+    cells = opts.jobs > 1 ? run_cells_in_workers(keys, opts, err) : run_cells_here(keys, opts, err);
   } catch (const std::exception& e) {
     err << "\nfaultline check: " << e.what() << "\n";
     return 2;
+  }
+  for (const auto& c : cells) {
+    total_exec += c.executions;
+    total_steps += c.steps;
   }
   if (opts.progress) err << "\r" << std::string(72, ' ') << "\r";
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
