@@ -88,6 +88,9 @@ struct World {
       model::name_word(&f->refcount, fmt::format("pfn {} refcount", pfn));
       model::name_word(&f->mapcount, fmt::format("pfn {} mapcount", pfn));
       model::name_word(&f->mapping, fmt::format("pfn {} mapping", pfn));
+      model::name_word(&f->index, fmt::format("pfn {} index", pfn));
+      model::name_word(&f->order, fmt::format("pfn {} order", pfn));
+      model::name_word(&f->lock_tickets, fmt::format("pfn {} lock tickets", pfn));
     }
     fl::detail::Inode* inode = file.inode();
     model::name_word(&inode->i_size, "i_size");
@@ -96,8 +99,30 @@ struct World {
     model::name_word(&inode->i_mapping.i_mmap_rwsem, "i_mmap_rwsem");
     model::name_word(&inode->i_mapping.private_lock, "private_lock");
     model::name_word(&inode->i_mapping.i_pages.lock, "i_pages lock");
+    model::name_word(&inode->i_mapping.nrpages, "nrpages");
     model::name_word(&mm.mm()->mmap_lock, "mmap_lock (mm 1)");
     model::name_word(&mm2.mm()->mmap_lock, "mmap_lock (mm 2)");
+  }
+  // Names for the words a BUG's trace shows that the world allocated as it
+  // ran: the page-cache slots and the PTEs of the mapped pages (words freed
+  // before the end keep their addresses).
+  void name_allocated_words() {
+    fl::detail::XArray& pages = file.inode()->i_mapping.i_pages;
+    for (uint64_t index = 0; index < 4; ++index) {
+      auto words = pages.path_words(index);
+      model::name_word(words[0], "i_pages root");
+      for (size_t i = 1; i < words.size(); ++i)
+        model::name_word(words[i], fmt::format("i_pages slot of page {}{}", index, i + 1 < words.size() ? " (node)" : ""));
+    }
+    name_ptes(mm, base, 1);
+    name_ptes(mm2, base2, 2);
+  }
+  static void name_ptes(fl::Mm& m, uint64_t start, int id) {
+    for (uint64_t page = 0; page < 4; ++page) {
+      uint64_t addr = start + page * P;
+      if (auto* t = m.mm()->pte_table(addr))
+        model::name_word(&t->pte[fl::detail::pte_index(addr)], fmt::format("PTE of page {} (mm {})", page, id));
+    }
   }
   static fl::Config config(const std::string& protocol, const std::string& accessor) {
     fl::Config c;
@@ -329,6 +354,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     cell.guarantee = o.deadlock ? "deadlock" : guarantee_of(o.failure);
     cell.failure = o.deadlock ? "deadlock: every CPU is blocked" : o.failure;
     cell.schedule = o.schedule;
+    w->name_allocated_words();
     cell.trace = format_trace(o, false);
     cell.full_trace = format_trace(o, true);
     break;

@@ -199,7 +199,7 @@ uint64_t Engine::reclaim(uint64_t nr_frames) { return kernel_->shrink_lru(nr_fra
 
 Stats Engine::stats() const {
   const Counters& c = kernel_->stats;
-  auto r = [](const sync::Atomic<uint64_t>& a) { return a.load(sync::relaxed); };
+  auto r = [](const sync::StatCounter& a) { return a.read(); };
   Stats s;
   s.faults = r(c.faults);
   s.fault_retries = r(c.fault_retries);

@@ -3,7 +3,8 @@
 // Owns: the configuration, the frame pool, the protocol, the LRU of cached
 // folios, the statistics and the list of live address spaces.
 //
-// Locks: lru_lock guards the LRU list and PG_lru; mms_lock guards `mms`.
+// Locks: lru_lock guards the LRU list, nr_lru and PG_lru; mms_lock guards
+// `mms`.
 #pragma once
 
 #include <memory>
@@ -22,9 +23,9 @@ namespace faultline::detail {
 struct MmStruct;
 
 struct Counters {
-  sync::Atomic<uint64_t> faults{0}, fault_retries{0}, fault_around_maps{0}, folios_created{0},
-      folios_reclaimed{0}, folios_migrated{0}, writebacks{0}, shootdowns{0};
-  static void inc(sync::Atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, sync::relaxed); }
+  sync::StatCounter faults, fault_retries, fault_around_maps, folios_created, folios_reclaimed, folios_migrated,
+      writebacks, shootdowns;
+  static void inc(sync::StatCounter& c, uint64_t n = 1) { c.add(n); }
 };
 
 class Kernel {
@@ -48,7 +49,8 @@ class Kernel {
   Counters stats;
 
   sync::SpinLock lru_lock;
-  Folio lru_head;  // sentinel: lru_next is the most recently added
+  Folio lru_head;      // sentinel: lru_next is the most recently added
+  uint64_t nr_lru = 0;  // folios on the LRU list
 
   sync::Mutex mms_lock;
   std::set<MmStruct*> mms;

@@ -24,6 +24,14 @@ static void lru_link(Kernel* k, Folio* f) {
   f->lru_next = k->lru_head.lru_next;
   k->lru_head.lru_next->lru_prev = f;
   k->lru_head.lru_next = f;
+  ++k->nr_lru;
+}
+
+// lru_lock held.
+static void lru_unlink(Kernel* k, Folio* f) {
+  f->lru_prev->lru_next = f->lru_next;
+  f->lru_next->lru_prev = f->lru_prev;
+  --k->nr_lru;
 }
 
 void Kernel::lru_add(Folio* f) {
@@ -35,8 +43,7 @@ void Kernel::lru_add(Folio* f) {
 void Kernel::lru_del(Folio* f) {
   sync::Guard<sync::SpinLock> g(lru_lock);
   if (!f->test_and_clear(PG_lru)) return;
-  f->lru_prev->lru_next = f->lru_next;
-  f->lru_next->lru_prev = f->lru_prev;
+  lru_unlink(this, f);
   f->lru_prev = f->lru_next = nullptr;
 }
 
@@ -52,8 +59,7 @@ std::vector<Folio*> isolate_folios(Kernel* k, size_t max, uint64_t* scan_budget)
     if (f == &k->lru_head) break;
     --*scan_budget;
     // Unlink; referenced or busy folios go back to the hot end.
-    f->lru_prev->lru_next = f->lru_next;
-    f->lru_next->lru_prev = f->lru_prev;
+    lru_unlink(k, f);
     bool keep = f->test_and_clear(PG_referenced) || !folio_try_get(f);
     if (keep) {
       lru_link(k, f);
@@ -97,7 +103,13 @@ uint64_t reclaim_folio(Folio* f) {
 uint64_t Kernel::shrink_lru(uint64_t nr_frames) {
   sync::Guard<sync::Mutex> serial(reclaim_lock);
   uint64_t freed = 0;
-  uint64_t budget = 2 * pool.nr_frames();
+  // Each folio on the LRU may be scanned twice: once to clear its
+  // referenced bit, once to reclaim it.
+  uint64_t budget = 0;
+  {
+    sync::Guard<sync::SpinLock> g(lru_lock);
+    budget = 2 * nr_lru;
+  }
   while (freed < nr_frames && budget > 0) {
     std::vector<Folio*> batch = isolate_folios(this, 32, &budget);
     if (batch.empty()) break;

@@ -12,14 +12,30 @@ constexpr unsigned kMask = kSlots - 1;
 }  // namespace
 
 // shift, parent, offset and count are written only under the i_pages lock;
-// readers use shift (fixed at creation) and slots.
+// readers use shift (fixed at creation), present and slots. Bit i of
+// `present` is set while slot i is, so that find() visits only the slots
+// in use (one load for an empty stretch, not one per slot). A writer sets
+// the slot before its bit and clears the bit before the slot; a reader
+// that sees a bit whose slot is already empty skips it, and one that
+// misses a bit being set missed an insert that raced with it anyway.
 struct XArray::Node {
   explicit Node(unsigned s) : shift(s) {}
   unsigned shift;
   unsigned offset = 0;
   unsigned count = 0;
   Node* parent = nullptr;
+  sync::Atomic<uint64_t> present{0};
   sync::Atomic<void*> slots[kSlots];
+
+  void set(unsigned i, void* e) {
+    if (e) {
+      slots[i].store(e, sync::release);
+      present.fetch_or(uint64_t{1} << i, sync::release);
+    } else {
+      present.fetch_and(~(uint64_t{1} << i), sync::release);
+      slots[i].store(nullptr, sync::release);
+    }
+  }
 };
 
 XArray::~XArray() {
@@ -51,6 +67,19 @@ Folio* XArray::load(pgoff_t index) const {
   }
 }
 
+std::vector<const void*> XArray::path_words(pgoff_t index) const {
+  std::vector<const void*> words{&root_};
+  const Node* n = root_.load(sync::relaxed);
+  if (!n || index > node_max(n)) return words;
+  for (;;) {
+    const auto& slot = n->slots[(index >> n->shift) & kMask];
+    words.push_back(&slot);
+    void* e = slot.load(sync::relaxed);
+    if (n->shift == 0 || !e) return words;
+    n = static_cast<const Node*>(e);
+  }
+}
+
 Folio* XArray::find(pgoff_t* index, pgoff_t max) const {
   const Node* n = root_.load(sync::acquire);
   if (!n || *index > max || *index > node_max(n)) return nullptr;
@@ -59,7 +88,10 @@ Folio* XArray::find(pgoff_t* index, pgoff_t max) const {
 
 Folio* XArray::find_in(const Node* n, pgoff_t base, pgoff_t from, pgoff_t max, pgoff_t* out) const {
   uint64_t span = uint64_t{1} << n->shift;
-  for (unsigned i = from > base ? static_cast<unsigned>((from - base) >> n->shift) : 0; i < kSlots; ++i) {
+  unsigned first = from > base ? static_cast<unsigned>((from - base) >> n->shift) : 0;
+  uint64_t bits = first < kSlots ? n->present.load(sync::acquire) & (~uint64_t{0} << first) : 0;
+  for (; bits; bits &= bits - 1) {
+    unsigned i = static_cast<unsigned>(__builtin_ctzll(bits));
     pgoff_t start = base + i * span;
     if (start > max) return nullptr;
     void* e = n->slots[i].load(sync::acquire);
@@ -85,7 +117,7 @@ XArray::Node* XArray::grow_to(pgoff_t index) {
   }
   while (index > node_max(root)) {
     Node* top = new Node(root->shift + kBits);
-    top->slots[0].store(root, sync::relaxed);
+    top->set(0, root);
     top->count = 1;
     root->parent = top;
     root->offset = 0;
@@ -107,13 +139,12 @@ void XArray::store(pgoff_t index, Folio* folio) {
       child->parent = n;
       child->offset = (index >> n->shift) & kMask;
       ++n->count;
-      slot.store(child, sync::release);
+      n->set((index >> n->shift) & kMask, child);
     }
     n = child;
   }
-  auto& slot = n->slots[index & kMask];
-  void* old = slot.load(sync::relaxed);
-  slot.store(folio, sync::release);
+  void* old = n->slots[index & kMask].load(sync::relaxed);
+  n->set(index & kMask, folio);
   if (!old && folio) ++n->count;
   if (old && !folio && --n->count == 0) shrink(n);
 }
@@ -123,7 +154,7 @@ void XArray::shrink(Node* n) {
   while (n && n->count == 0) {
     Node* parent = n->parent;
     if (parent) {
-      parent->slots[n->offset].store(nullptr, sync::release);
+      parent->set(n->offset, nullptr);
       --parent->count;
     } else {
       root_.store(nullptr, sync::release);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "mm/folio.h"
 #include "sync/atomic.h"
@@ -33,6 +34,9 @@ class XArray {
   // Under `lock`. store(nullptr) erases.
   void store(pgoff_t index, Folio* folio);
   bool empty() const { return root_.load(sync::relaxed) == nullptr; }
+  // For the checker's traces, with the world stopped: the words a lookup
+  // of `index` reads, the root pointer first, then one slot per level.
+  std::vector<const void*> path_words(pgoff_t index) const;
 
   sync::SpinLock lock;  // the i_pages lock (xa_lock)
 

@@ -64,6 +64,19 @@ class Atomic {
   std::atomic<T> v_;
 };
 
+// A statistics counter: relaxed increments, read only for reporting, never
+// to decide anything. The model backend makes it a plain integer, not a
+// scheduling point, so that statistics neither lengthen executions nor
+// make every two faults look dependent to the exhaustive search.
+class StatCounter {
+ public:
+  void add(uint64_t n = 1) noexcept { v_.fetch_add(n, relaxed); }
+  uint64_t read() const noexcept { return v_.load(relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
 #ifdef FAULTLINE_TSAN
 // GCC's ThreadSanitizer does not support fences. A locked RMW is a full
 // barrier on x86, and TSan sees it as the atomic operation it is.

@@ -72,6 +72,17 @@ class Atomic {
   mutable uint64_t w_ = 0;
 };
 
+// Statistics (see sync/atomic.h): one OS thread runs every fiber, so a
+// plain integer is exact, and increments are no scheduling points.
+class StatCounter {
+ public:
+  void add(uint64_t n = 1) noexcept { v_ += n; }
+  uint64_t read() const noexcept { return v_; }
+
+ private:
+  uint64_t v_ = 0;
+};
+
 inline void mb(std::source_location l = std::source_location::current()) { model::fence(model::Fence::full, l); }
 inline void rmb(std::source_location l = std::source_location::current()) { model::fence(model::Fence::read, l); }
 inline void wmb(std::source_location l = std::source_location::current()) { model::fence(model::Fence::write, l); }
