@@ -55,7 +55,9 @@ const KillerKind kKillers[] = {
     {"reclaim", OpKind::reclaim, 0, 64 * P},
 };
 // "2faults": two CPUs faulting in two address spaces (three CPUs in all).
-const char* kAccessors[] = {"fault", "faultaround", "readahead", "read", "2faults"};
+// "cow": write faults on a private mapping (do_cow_fault), which map a
+// private copy of the file page.
+const char* kAccessors[] = {"fault", "faultaround", "readahead", "read", "cow", "2faults"};
 
 struct World {
   World(const std::string& protocol, const std::string& accessor, bool straddle)
@@ -65,7 +67,9 @@ struct World {
     store->write(0, data);
     file = engine.open(std::move(store));
     mm = engine.create_mm();
-    base = mm.mmap(file, 0, 4 * P, fl::kProtRead, fl::MapType::shared);
+    bool cow = accessor == "cow";
+    base = mm.mmap(file, 0, 4 * P, cow ? fl::kProtRead | fl::kProtWrite : fl::kProtRead,
+                   cow ? fl::MapType::private_cow : fl::MapType::shared);
     mm2 = engine.create_mm();
     base2 = mm2.mmap(file, 0, 4 * P, fl::kProtRead, fl::MapType::shared);
     // Page 0 cached (not mapped): its fault races the killer's unmap and
@@ -201,9 +205,15 @@ void run_accessor(World& w, const std::string& a, fl::Mm& mm, uint64_t base) {
       model::note("readahead() of the file");
       w.file.readahead(0, kFileSize);
     }
+    buf[0] = std::byte{0xCC};
     for (uint64_t page = 0; page < 2; ++page) {
-      model::note(fmt::format("load from file page {}", page));
-      mm.load(base + page * P, {buf, 1});
+      if (a == "cow") {
+        model::note(fmt::format("store to file page {} (private)", page));
+        mm.store(base + page * P, {buf, 1});
+      } else {
+        model::note(fmt::format("load from file page {}", page));
+        mm.load(base + page * P, {buf, 1});
+      }
     }
   } catch (const fl::Error& e) {
     if (e.code() != fl::Errc::bus_error) throw;

@@ -92,6 +92,11 @@ static std::string check_pte(const Kernel* k, const Vma* vma, uint64_t addr, pte
   const Inode* inode = vma->file.get();
   if (f->test(PG_anon)) {
     if (vma->shared) return fmt::format("shared mapping at {:#x} maps an anonymous page", addr);
+    // A private copy goes with the file page it copied when a truncate
+    // takes that page away (even_cows).
+    if (index >= pages_of(inode->size()))
+      return fmt::format("G5: PTE at {:#x} maps a private copy of file page {}, past EOF (size {})", addr, index,
+                         inode->size());
     return {};
   }
   if (f->mapping.load(sync::acquire) != &inode->i_mapping)

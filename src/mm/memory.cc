@@ -289,22 +289,31 @@ Folio* alloc_anon_page(Kernel* k) {
   return a;
 }
 
-// Installs a private copy under the PTL if the PTE is still `expected`.
-// Consumes the anonymous folio's reference either way.
-bool install_anon(Vmf& vmf, Folio* anon, pte_t expected) {
+// Installs a private copy under the PTL if the PTE is still `expected`;
+// consumes the anonymous folio's reference either way. A copy into an
+// empty PTE (`source`: the file folio it copied, whose map guard the fault
+// holds) checks i_size and the guard's commit under the PTL, as
+// finish_fault does: a truncate's last unmap (even_cows) takes this PTL
+// after it shrank i_size and killed the source, so either it zaps the copy
+// or the fault sees the kill (G5). A copy that replaces a PTE of the source
+// needs neither: the unchanged PTE shows that no unmap has passed it.
+VmFault install_anon(Vmf& vmf, Folio* anon, pte_t expected, Folio* source) {
   sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
-  if (vmf.pte->load(sync::relaxed) != expected) {
+  VmFault r = VmFault::done;
+  if (vmf.pte->load(sync::relaxed) != expected) r = VmFault::retry;
+  else if (source && vmf.pgoff >= pages_of(vmf.inode->size())) r = VmFault::sigbus;
+  else if (source && !vmf.guard->map_commit(*vmf.mapping, *source)) r = VmFault::retry;
+  if (r != VmFault::done) {
     folio_put(anon);
-    return false;
+    return r;
   }
   anon->mapcount.store(1, sync::relaxed);
   vmf.pte->store(mk_pte(anon, 0, true), sync::release);
-  return true;
+  return r;
 }
 
-// A write fault on a private mapping with no PTE (do_cow_fault). The map
-// guard stays held until the copy is mapped: a truncate waits for it and
-// then zaps the copy too (even_cows).
+// A write fault on a private mapping with no PTE (do_cow_fault): copy the
+// file page, then map the copy under the map guard (see install_anon).
 VmFault do_cow_fault(Vmf& vmf) {
   Folio* anon = alloc_anon_page(vmf.kernel);
   Folio* f;
@@ -313,13 +322,8 @@ VmFault do_cow_fault(Vmf& vmf) {
     folio_put(anon);
     return r;
   }
-  if (vmf.pgoff >= pages_of(vmf.inode->size())) {
-    folio_put(anon);
-    r = VmFault::sigbus;
-  } else {
-    sync::copy_racy(anon->address(), f->address() + ((vmf.pgoff - f->first_index()) << PAGE_SHIFT), PAGE_SIZE);
-    install_anon(vmf, anon, 0);
-  }
+  sync::copy_racy(anon->address(), f->address() + ((vmf.pgoff - f->first_index()) << PAGE_SHIFT), PAGE_SIZE);
+  r = install_anon(vmf, anon, 0, f);
   fault_release(vmf, f, false);
   return r;
 }
@@ -338,7 +342,7 @@ VmFault do_cow_wp(Vmf& vmf, pte_t orig) {
     folio_get(f);
   }
   sync::copy_racy(anon->address(), page_address(vmf.kernel, orig), PAGE_SIZE);
-  if (install_anon(vmf, anon, orig)) {
+  if (install_anon(vmf, anon, orig, nullptr) == VmFault::done) {
     f->mapcount.fetch_sub(1, sync::relaxed);
     folio_put_deferred(f);  // the old PTE's reference
   }

@@ -19,6 +19,9 @@
 //   map_end()
 // A write fault on a shared mapping also holds the folio lock around all
 // of this (page_mkwrite), taken before map_begin unless the guard holds it.
+// A write fault on a private mapping (do_cow_fault) maps a copy instead:
+// it calls map_commit the same way, under the PTL before the copy's PTE is
+// written, with no map count on the folio it copied.
 // Kill side, for each folio a killer removes (folio locked): kill_folio(),
 // which unmaps and removes it through KillOps in the order the protocol
 // needs. Reclaim and migration need no hook: they freeze the reference
