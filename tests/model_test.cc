@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <memory>
 #include <random>
 #include <set>
 #include <source_location>
@@ -30,8 +31,8 @@ struct Op {
 using Program = std::vector<std::vector<Op>>;  // one op list per CPU
 
 struct Memory {
-  std::array<uint64_t, 3> words{};
-  uint64_t lock = 0;
+  std::array<Word, 3> words;
+  Word lock;
   uint64_t locked = 0;  // plain data under the lock
 };
 
@@ -47,7 +48,7 @@ void lock(Memory& m, const std::source_location& l) {
 void run_ops(Memory& m, const std::vector<Op>& ops, std::vector<uint64_t>& seen) {
   const auto l = std::source_location::current();
   for (const Op& op : ops) {
-    uint64_t* w = &m.words[static_cast<size_t>(op.word)];
+    Word* w = &m.words[static_cast<size_t>(op.word)];
     switch (op.kind) {
       case OpKind::load: seen.push_back(load(w, kMask, kRelaxed, l)); break;
       case OpKind::store: store(w, kMask, op.value, kRelaxed, l); break;
@@ -91,7 +92,12 @@ Explored explore(const Program& p, MemoryModel mm, unsigned bound, bool reduce) 
   Explored r;
   for (unsigned e = 0;; ++e) {
     strategy->begin(e);
-    Memory m;
+    // Each execution's memory at a new address, as the checker's worlds
+    // are: what the search remembers of one execution must not depend on
+    // where the next one's words live.
+    std::vector<char> padding(64 * (1 + e % 7));
+    auto memory = std::make_unique<Memory>();
+    Memory& m = *memory;
     std::vector<std::vector<uint64_t>> seen(p.size());
     std::vector<std::pair<std::string, std::function<void()>>> cpus;
     for (size_t i = 0; i < p.size(); ++i)
@@ -103,7 +109,7 @@ Explored explore(const Program& p, MemoryModel mm, unsigned bound, bool reduce) 
       for (uint64_t v : s) key += std::to_string(v) + ",";
       key += "|";
     }
-    for (uint64_t w : m.words) key += std::to_string(w) + ",";
+    for (const Word& w : m.words) key += std::to_string(w.v) + ",";
     key += std::to_string(m.locked);
     r.outcomes.insert(key);
     ++r.executions;

@@ -35,7 +35,7 @@ class Atomic {
   }
 
  public:
-  constexpr Atomic() noexcept = default;
+  Atomic() noexcept = default;
   explicit Atomic(T v) noexcept : w_(raw(v)) {}
   Atomic(const Atomic&) = delete;
   Atomic& operator=(const Atomic&) = delete;
@@ -69,7 +69,7 @@ class Atomic {
 
  private:
   T op(model::Rmw k, T d, Order o, const Loc& l) { return val(model::rmw(&w_, kMask, k, raw(d), o, true, l)); }
-  mutable uint64_t w_ = 0;
+  mutable model::Word w_;
 };
 
 // Statistics (see sync/atomic.h): one OS thread runs every fiber, so a

@@ -27,7 +27,7 @@ namespace {
 constexpr size_t kStackSize = 512 * 1024;
 
 struct Pending {
-  uint64_t* w;
+  Word* w;
   uint64_t mask;
   bool is_rmw;
   Rmw op;
@@ -78,10 +78,13 @@ struct Exec {
   int atomically = 0;
   bool aborted = false;
   Footprint fp;  // what the running transition touched
+  std::vector<int> runnable;                     // schedule_once's options,
+  std::vector<std::pair<int, size_t>> flushes;   // kept to reuse their storage
   std::vector<Deferred> callbacks;
 };
 
 Exec* g = nullptr;  // the running execution
+uint64_t g_next_word_id = 0;  // see Word
 
 // Names of words, for traces ("page 0 flags" rather than an address).
 std::map<const void*, std::string>& word_names() {
@@ -122,8 +125,8 @@ Fiber* self() { return g && g->cur >= 0 ? g->fibers[g->cur].get() : nullptr; }
 bool scheduling() { return self() && !g->atomically; }
 
 // Records that the running transition touched word `w`.
-void touch(const void* w, bool write) {
-  if (g && g->cur >= 0) g->fp.add(w, write);
+void touch(const Word* w, bool write) {
+  if (g && g->cur >= 0) g->fp.add(w->id, write);
 }
 void touch_all() {
   if (g && g->cur >= 0) g->fp.global = true;
@@ -171,7 +174,7 @@ void flush_entry(Fiber* f, size_t i) {
   Pending p = f->buf[i];
   f->buf.erase(f->buf.begin() + static_cast<long>(i));
   touch(p.w, true);
-  *p.w = p.is_rmw ? apply(p.op, *p.w, p.arg, p.mask) : (p.arg & p.mask);
+  p.w->v = p.is_rmw ? apply(p.op, p.w->v, p.arg, p.mask) : (p.arg & p.mask);
   ++g->epoch;
 }
 
@@ -180,29 +183,29 @@ void drain(Fiber* f) {
 }
 
 // Drains this fiber's entries for one word (keeping the others buffered).
-void drain_word(Fiber* f, uint64_t* w) {
+void drain_word(Fiber* f, Word* w) {
   for (size_t i = 0; f && i < f->buf.size();)
     if (f->buf[i].w == w) flush_entry(f, i);
     else ++i;
 }
 
-// The flush options of a fiber: TSO flushes the oldest entry; weak the
-// oldest entry of any word.
-std::vector<size_t> flush_options(const Fiber& f) {
-  std::vector<size_t> opts;
-  if (f.buf.empty()) return opts;
-  if (g->mm != MemoryModel::weak) return {0};
-  std::vector<const uint64_t*> seen;
-  for (size_t i = 0; i < f.buf.size(); ++i)
-    if (std::find(seen.begin(), seen.end(), f.buf[i].w) == seen.end()) {
-      seen.push_back(f.buf[i].w);
-      opts.push_back(i);
-    }
-  return opts;
+// Appends the flush options of a fiber as (fiber, entry): TSO flushes the
+// oldest entry; weak the oldest entry of any word.
+void add_flush_options(const Fiber& f, std::vector<std::pair<int, size_t>>& out) {
+  if (f.buf.empty()) return;
+  if (g->mm != MemoryModel::weak) {
+    out.emplace_back(f.id, 0);
+    return;
+  }
+  for (size_t i = 0; i < f.buf.size(); ++i) {
+    auto older = f.buf.begin() + static_cast<long>(i);
+    if (std::none_of(f.buf.begin(), older, [&](const Pending& p) { return p.w == f.buf[i].w; }))
+      out.emplace_back(f.id, i);
+  }
 }
 
-uint64_t view(const uint64_t* w, uint64_t mask) {
-  uint64_t v = *w & mask;
+uint64_t view(const Word* w, uint64_t mask) {
+  uint64_t v = w->v & mask;
   if (Fiber* f = self())
     for (const Pending& p : f->buf)
       if (p.w == w) v = p.is_rmw ? apply(p.op, v, p.arg, mask) : (p.arg & mask);
@@ -273,15 +276,15 @@ bool schedule_once() {
     g->out.step_limit = true;
     return false;
   }
-  std::vector<int> runnable;
+  // The option lists live in the execution: no allocation per step.
+  auto& runnable = g->runnable;
+  auto& flushes = g->flushes;
+  runnable.clear();
+  flushes.clear();
   for (auto& f : g->fibers) {
-    if (f->done) continue;
-    if (f->until && !f->until()) continue;
-    runnable.push_back(f->id);
+    if (!f->done && (!f->until || f->until())) runnable.push_back(f->id);
+    add_flush_options(*f, flushes);
   }
-  std::vector<std::pair<int, size_t>> flushes;
-  for (auto& f : g->fibers)
-    for (size_t i : flush_options(*f)) flushes.emplace_back(f->id, i);
   if (runnable.empty() && flushes.empty()) {
     bool all_done = std::all_of(g->fibers.begin(), g->fibers.end(), [](auto& f) { return f->done; });
     if (!all_done) g->out.deadlock = true;
@@ -316,7 +319,7 @@ bool schedule_once() {
 
 }  // namespace
 
-void Footprint::add(const void* w, bool wr) {
+void Footprint::add(uint64_t w, bool wr) {
   for (int i = 0; i < n; ++i)
     if (word[i] == w) {
       write[i] = write[i] || wr;
@@ -385,7 +388,7 @@ const char* memory_model_name(MemoryModel m) {
 
 // ---- memory operations ----------------------------------------------------
 
-uint64_t load(const uint64_t* w, uint64_t mask, int, const std::source_location& loc) {
+uint64_t load(const Word* w, uint64_t mask, int, const std::source_location& loc) {
   yield();
   if (Fiber* f = self()) f->before_atomic = false;
   uint64_t v = view(w, mask);
@@ -394,13 +397,13 @@ uint64_t load(const uint64_t* w, uint64_t mask, int, const std::source_location&
   return v;
 }
 
-void store(uint64_t* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc) {
+void store(Word* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc) {
   yield();
   Fiber* f = self();
   touch(w, true);
   trace(StepKind::store, loc, w, v & mask);
   if (!f || g->mm == MemoryModel::sc) {
-    *w = v & mask;
+    w->v = v & mask;
     if (g) ++g->epoch;
     return;
   }
@@ -408,7 +411,7 @@ void store(uint64_t* w, uint64_t mask, uint64_t v, int order, const std::source_
   bool drain_first = order == kSeqCst || (g->mm == MemoryModel::weak && order >= kRelease);
   if (drain_first) drain(f);
   if (order == kSeqCst) {
-    *w = v & mask;
+    w->v = v & mask;
     ++g->epoch;
     return;
   }
@@ -417,12 +420,12 @@ void store(uint64_t* w, uint64_t mask, uint64_t v, int order, const std::source_
 
 // Coherence: before a CPU's RMW on a word, the other CPUs' buffered writes
 // to that word become visible (in their order), so RMWs stay atomic.
-void flush_others(uint64_t* w) {
+void flush_others(Word* w) {
   for (auto& other : g->fibers)
     if (other.get() != self()) drain_word(other.get(), w);
 }
 
-uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool returns,
+uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool returns,
              const std::source_location& loc) {
   yield();
   Fiber* f = self();
@@ -446,15 +449,15 @@ uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool r
     }
   }
   if (f) f->before_atomic = false;
-  uint64_t old = *w & mask;
-  *w = apply(op, old, arg, mask);
+  uint64_t old = w->v & mask;
+  w->v = apply(op, old, arg, mask);
   if (g) ++g->epoch;
   touch(w, true);
-  trace(StepKind::rmw, loc, w, old, *w);
+  trace(StepKind::rmw, loc, w, old, w->v);
   return old;
 }
 
-bool cas(uint64_t* w, uint64_t mask, uint64_t& expected, uint64_t desired, int, const std::source_location& loc) {
+bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int, const std::source_location& loc) {
   yield();
   Fiber* f = self();
   if (f && g->mm != MemoryModel::sc) {
@@ -462,10 +465,10 @@ bool cas(uint64_t* w, uint64_t mask, uint64_t& expected, uint64_t desired, int, 
     flush_others(w);
   }
   if (f) f->before_atomic = false;
-  uint64_t old = *w & mask;
+  uint64_t old = w->v & mask;
   bool ok = old == (expected & mask);
   if (ok) {
-    *w = desired & mask;
+    w->v = desired & mask;
     if (g) ++g->epoch;
   } else {
     expected = old;
@@ -498,11 +501,11 @@ void fence(Fence fk, const std::source_location& loc) {
   f->before_atomic = false;
 }
 
-void wait_while(const uint64_t* w, uint64_t mask, uint64_t old, const std::source_location& loc) {
+void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_location& loc) {
   touch(w, false);
   if (view(w, mask) != old) return;
   trace(StepKind::sleep, loc, w, old);
-  block_until([w, mask, old] { return (*w & mask) != old; });
+  block_until([w, mask, old] { return (w->v & mask) != old; });
 }
 
 // A spin loop re-checks its condition once after every change of memory;
@@ -593,7 +596,7 @@ void join(int fiber) {
   block_until([fiber] { return g->fibers[fiber]->done; });
 }
 
-int current_fiber() { return g ? g->cur : -1; }
+uint64_t new_word_id() { return g_next_word_id++; }
 
 void name_word(const void* word, std::string name) { word_names()[word] = std::move(name); }
 void clear_names() { word_names().clear(); }
@@ -641,6 +644,7 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
     for (auto& f : e.fibers) drain(f.get());
     run_callbacks(true);
   }
+  g_next_word_id = 0;  // the next execution's world counts from 0 again
   Outcome out = std::move(e.out);
   if (!clean) {
     // Fibers stopped mid-way hold locks and references: their world cannot

@@ -37,17 +37,34 @@ const char* memory_model_name(MemoryModel m);
 enum class Rmw { xchg, add, sub, or_, and_ };
 enum class Fence { full, read, write, before_atomic, after_atomic };
 
+uint64_t new_word_id();
+
+// A shared word: its value and an identity that is the same in every
+// execution of a search. Each execution builds a new world, at addresses of
+// its own, while the search compares what a transition touched in one
+// execution with what others touch in the next (sleep sets), so words are
+// told apart by the order they were made in: ids count from 0 again after
+// every run(), and the world of an execution is built in the same order up
+// to the point where two executions part. (A word made after that point
+// can share its id with a different word of the other execution; that only
+// makes two transitions look dependent when they are not.)
+struct Word {
+  explicit Word(uint64_t value = 0) : v(value), id(new_word_id()) {}
+  uint64_t v;
+  uint64_t id;
+};
+
 // Memory operations on a model word (`mask` is the word's width). Outside a
 // running execution they act directly, without scheduling.
-uint64_t load(const uint64_t* w, uint64_t mask, int order, const std::source_location& loc);
-void store(uint64_t* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc);
-uint64_t rmw(uint64_t* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool returns,
+uint64_t load(const Word* w, uint64_t mask, int order, const std::source_location& loc);
+void store(Word* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc);
+uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool returns,
              const std::source_location& loc);
-bool cas(uint64_t* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order,
+bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order,
          const std::source_location& loc);
 void fence(Fence f, const std::source_location& loc);
 // Sleeps until *w (as seen in memory) differs from `old` (a futex wait).
-void wait_while(const uint64_t* w, uint64_t mask, uint64_t old, const std::source_location& loc);
+void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_location& loc);
 // cpu_relax in a spin loop: sleeps until some other fiber stores anything.
 void spin(const std::source_location& loc);
 
@@ -62,8 +79,6 @@ void rcu_barrier();
 int spawn(std::function<void()> fn);
 void join(int fiber);
 
-// Inside a running execution: the current fiber's id, or -1.
-int current_fiber();
 // Names an atomic word (its address) for traces; clear_names() forgets all.
 void name_word(const void* word, std::string name);
 void clear_names();
@@ -92,11 +107,11 @@ class Atomically {
 // scheduler, and footprints of more than kMax words.
 struct Footprint {
   static constexpr int kMax = 6;
-  const void* word[kMax];
+  uint64_t word[kMax];  // Word ids
   bool write[kMax];
   int n = 0;
   bool global = false;
-  void add(const void* w, bool wr);
+  void add(uint64_t id, bool wr);
   bool conflicts(const Footprint& o) const;
 };
 
