@@ -158,12 +158,16 @@ std::string accessor_of(const std::string& scenario) {
   throw std::invalid_argument("unknown scenario '" + scenario + "'");
 }
 
-// The oracle, with the world stopped.
-void oracle(World& w, const char* when) {
+// The guarantees the world breaks now (empty: none), with it stopped.
+std::string violations(World& w) {
   model::Atomically stop;
   std::string err = fl::detail::check_mappings(&w.engine.kernel(), false);
-  if (err.empty()) err = fl::detail::check_cache(w.file.inode(), w.expected);
-  if (!err.empty()) model::fail(fmt::format("{} ({})", err, when));
+  return err.empty() ? fl::detail::check_cache(w.file.inode(), w.expected) : err;
+}
+
+// The oracle inside an execution: a broken guarantee ends it.
+void oracle(World& w, const char* when) {
+  if (std::string err = violations(w); !err.empty()) model::fail(fmt::format("{} ({})", err, when));
 }
 
 void run_killer(World& w, const KillerKind& k) {
@@ -340,9 +344,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     cell.steps += o.steps;
     strategy->observe(o.steps);
     if (o.failure.empty() && !o.deadlock && !o.step_limit) {
-      model::Atomically stop;
-      std::string err = fl::detail::check_mappings(&w->engine.kernel(), false);
-      if (err.empty()) err = fl::detail::check_cache(w->file.inode(), w->expected);
+      std::string err = violations(*w);
       if (err.empty()) {
         if (!strategy->next()) {  // the bounded search is complete
           cell.verdict = "VERIFIED";
