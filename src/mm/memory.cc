@@ -291,18 +291,18 @@ Folio* alloc_anon_page(Kernel* k) {
 
 // Installs a private copy under the PTL if the PTE is still `expected`;
 // consumes the anonymous folio's reference either way. A copy into an
-// empty PTE (`source`: the file folio it copied, whose map guard the fault
-// holds) checks i_size and the guard's commit under the PTL, as
-// finish_fault does: a truncate's last unmap (even_cows) takes this PTL
-// after it shrank i_size and killed the source, so either it zaps the copy
-// or the fault sees the kill (G5). A copy that replaces a PTE of the source
-// needs neither: the unchanged PTE shows that no unmap has passed it.
-VmFault install_anon(Vmf& vmf, Folio* anon, pte_t expected, Folio* source) {
+// empty PTE (`check_eof`) reads i_size under the PTL, as finish_fault
+// does: a truncate's last unmap (even_cows) takes this PTL after it shrank
+// i_size, so either it zaps the copy or the fault sees the new size (G5).
+// A copy that replaces a PTE of the file page needs no check: the
+// unchanged PTE shows that no unmap has passed it. No map guard commit:
+// the copy is not the folio, and a copy taken while a killer ran is a
+// write ordered before the kill (a hole punch keeps private copies).
+VmFault install_anon(Vmf& vmf, Folio* anon, pte_t expected, bool check_eof) {
   sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
   VmFault r = VmFault::done;
   if (vmf.pte->load(sync::relaxed) != expected) r = VmFault::retry;
-  else if (source && vmf.pgoff >= pages_of(vmf.inode->size())) r = VmFault::sigbus;
-  else if (source && !vmf.guard->map_commit(*vmf.mapping, *source)) r = VmFault::retry;
+  else if (check_eof && vmf.pgoff >= pages_of(vmf.inode->size())) r = VmFault::sigbus;
   if (r != VmFault::done) {
     folio_put(anon);
     return r;
@@ -313,7 +313,7 @@ VmFault install_anon(Vmf& vmf, Folio* anon, pte_t expected, Folio* source) {
 }
 
 // A write fault on a private mapping with no PTE (do_cow_fault): copy the
-// file page, then map the copy under the map guard (see install_anon).
+// file page under the map guard, then map the copy (see install_anon).
 VmFault do_cow_fault(Vmf& vmf) {
   Folio* anon = alloc_anon_page(vmf.kernel);
   Folio* f;
@@ -323,7 +323,7 @@ VmFault do_cow_fault(Vmf& vmf) {
     return r;
   }
   sync::copy_racy(anon->address(), f->address() + ((vmf.pgoff - f->first_index()) << PAGE_SHIFT), PAGE_SIZE);
-  r = install_anon(vmf, anon, 0, f);
+  r = install_anon(vmf, anon, 0, true);
   fault_release(vmf, f, false);
   return r;
 }
@@ -342,7 +342,7 @@ VmFault do_cow_wp(Vmf& vmf, pte_t orig) {
     folio_get(f);
   }
   sync::copy_racy(anon->address(), page_address(vmf.kernel, orig), PAGE_SIZE);
-  if (install_anon(vmf, anon, orig, nullptr) == VmFault::done) {
+  if (install_anon(vmf, anon, orig, false) == VmFault::done) {
     f->mapcount.fetch_sub(1, sync::relaxed);
     folio_put_deferred(f);  // the old PTE's reference
   }

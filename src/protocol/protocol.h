@@ -19,9 +19,8 @@
 //   map_end()
 // A write fault on a shared mapping also holds the folio lock around all
 // of this (page_mkwrite), taken before map_begin unless the guard holds it.
-// A write fault on a private mapping (do_cow_fault) maps a copy instead:
-// it calls map_commit the same way, under the PTL before the copy's PTE is
-// written, with no map count on the folio it copied.
+// A write fault on a private mapping (do_cow_fault) maps a copy of the
+// folio, not the folio: map_begin/map_end around the copy, no commit.
 // Kill side, for each folio a killer removes (folio locked): kill_folio(),
 // which unmaps and removes it through KillOps in the order the protocol
 // needs. Reclaim and migration need no hook: they freeze the reference
