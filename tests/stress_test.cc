@@ -8,7 +8,9 @@
 // stamp of its cycle, then kills it (punch, zero, truncate, collapse,
 // insert, direct write, DONTNEED, migrate, reclaim; migrate and reclaim
 // sweep region A too). Readers in two other address spaces access K
-// through mappings and read(), and A through mappings.
+// through mappings and read(), and A through mappings. A copier maps K
+// privately, one fresh mapping per check, and stores to it: each store is
+// a COW fault that copies the file page as it is at that moment.
 //
 // The killer publishes a state word: BUSY while it changes K, then what K
 // must look like. A reader that saw the same non-BUSY state before and
@@ -22,6 +24,9 @@
 //   G4     the writers' stores are seen by read() and every mapping;
 //   G6     at the end, after fsync, the store holds every writer's last
 //          stamp, through all the migration and reclaim in between;
+//   COW    a private copy holds the copier's store and, around it, the file
+//          page as the state says it is (a copy of a stale page is G1/G2);
+//          a store past EOF is a bus error (G5);
 // and after every killer returns, check_mappings() finds no PTE that maps
 // a folio no longer cached, the wrong index, or a page past EOF.
 #include <gtest/gtest.h>
@@ -56,6 +61,7 @@ uint64_t state_word(uint64_t cycle, Phase p, uint64_t stamp) { return (cycle << 
 Phase phase_of(uint64_t s) { return static_cast<Phase>((s >> 32) & 0xff); }
 uint64_t stamp_of(uint64_t s) { return 0x5ca1ab1e00000000ull | (s & 0xffffffff); }
 uint64_t writer_stamp(uint64_t page, uint64_t version) { return (0xAull << 60) | (page << 40) | version; }
+uint64_t copier_stamp(uint64_t version) { return (0xCull << 60) | version; }
 
 // What an 8-byte load at K offset `rel` must see in state `s`; "fault" is a
 // bus error through a mapping and a short read through read().
@@ -175,6 +181,48 @@ class Stress {
     }
   }
 
+  // ---- the copier -----------------------------------------------------
+  // One private mapping per check, so the page it copies has no earlier
+  // private copy: the words around the store must be the file's.
+  void copier() {
+    Mm mm = engine_.create_mm();
+    std::mt19937_64 rng(300);
+    for (uint64_t version = 1; !stopped(); ++version) {
+      uint64_t base = mm.mmap(file_, kK0, kL, kProtRead | kProtWrite, MapType::private_cow);
+      copy_and_check(mm, base, copier_stamp(version), rng);
+      mm.munmap(base, kL);
+      copies_.fetch_add(1, sync::relaxed);
+    }
+  }
+
+  void copy_and_check(Mm& mm, uint64_t base, uint64_t mine, std::mt19937_64& rng) {
+    uint64_t rel = (rng() % (kL / 8)) * 8;
+    uint64_t other = (rel & ~(P - 1)) | ((rel + 8 * (1 + rng() % (P / 8 - 1))) & (P - 1));  // same page, not rel
+    uint64_t s1 = state_.load(sync::seq_cst);
+    uint64_t back = 0, v = 0;
+    bool faulted = false;
+    try {
+      mm.store(base + rel, {reinterpret_cast<const std::byte*>(&mine), 8});
+      mm.load(base + rel, {reinterpret_cast<std::byte*>(&back), 8});
+      mm.load(base + other, {reinterpret_cast<std::byte*>(&v), 8});
+    } catch (const Error& e) {
+      if (e.code() != Errc::bus_error) return fail(std::string("copier: unexpected ") + e.what());
+      faulted = true;
+    }
+    uint64_t s2 = state_.load(sync::seq_cst);
+    if (!faulted && is_poison(v)) return fail(fmt("G3: private copy of K+{:#x} holds freed memory", other));
+    if (s1 != s2 || phase_of(s1) == BUSY) return;
+    Expect e = expected(s1, other, false);
+    if (e.kind == Expect::fault) {
+      if (!faulted) fail(fmt("G5: COW store to K+{:#x} past EOF in cycle {} succeeded", rel, s1 >> 40));
+      return;
+    }
+    if (faulted || back != mine || v != e.v)
+      fail(fmt("G1/G2: private copy of K+{:#x} in cycle {} phase {}: {}, stored {:#x} read back {:#x}, "
+               "K+{:#x} holds {:#x}, the file {:#x}",
+               rel, s1 >> 40, int(phase_of(s1)), faulted ? "bus error" : "copied", mine, back, other, v, e.v));
+  }
+
   // ---- the killer -----------------------------------------------------
   void publish(uint64_t cycle, Phase p, uint64_t stamp) { state_.store(state_word(cycle, p, stamp), sync::seq_cst); }
 
@@ -266,7 +314,7 @@ class Stress {
   Mm killer_mm_;
   sync::Atomic<uint64_t> state_{0};
   sync::Atomic<bool> stop_{false};
-  sync::Atomic<uint64_t> reads_{0}, writes_{0}, kills_{0};
+  sync::Atomic<uint64_t> reads_{0}, writes_{0}, copies_{0}, kills_{0};
   uint64_t last_[kA];  // each writer owns its half; read after join
   sync::Mutex fail_lock_;
   std::string failure_;
@@ -285,14 +333,15 @@ std::string run_stress(const std::string& protocol, double seconds, uint64_t* cy
     std::vector<sync::Thread> threads;
     for (int i = 0; i < 2; ++i) threads.emplace_back([&st, i] { st.reader(i); });
     for (int i = 0; i < 2; ++i) threads.emplace_back([&st, i] { st.writer(i); });
+    threads.emplace_back([&st] { st.copier(); });
     st.killer(seconds);
   }
   if (st.failure_.empty()) st.final_check();
   Stats s = st.engine_.stats();
-  std::cout << ::fmt::format("stress {}: {} killer cycles, {} reader accesses, {} writer stores; "
+  std::cout << ::fmt::format("stress {}: {} killer cycles, {} reader accesses, {} writer stores, {} private copies; "
                              "{} faults ({} retried), {} migrated, {} reclaimed, {} shootdowns\n",
                              protocol, st.kills_.load(sync::relaxed), st.reads_.load(sync::relaxed),
-                             st.writes_.load(sync::relaxed), s.faults, s.fault_retries, s.folios_migrated,
+                             st.writes_.load(sync::relaxed), st.copies_.load(sync::relaxed), s.faults, s.fault_retries, s.folios_migrated,
                              s.folios_reclaimed, s.shootdowns);
   if (cycles) *cycles = st.kills_.load(sync::relaxed);
   return st.failure_;
