@@ -3,7 +3,8 @@
 # Checks first; runs apt-get update/install only for what is missing.
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config liburcu-dev libgtest-dev libgmock-dev
-      libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev relacy-dev)
+      libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev relacy-dev
+      libboost-context-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

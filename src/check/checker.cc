@@ -79,10 +79,10 @@ struct World {
     // leaves straddling EOF: a fault on page 1 must see the new size.
     file.readahead(0, straddle ? 2 * P : P);
     expected.assign(data.begin(), data.end());
-    name_words();
   }
 
-  // Names for the words a race diagram talks about.
+  // Names for the words a race diagram talks about; only for a BUG's trace
+  // (formatting them costs as much as a short execution).
   void name_words() {
     model::clear_names();
     fl::detail::Kernel& k = engine.kernel();
@@ -106,10 +106,11 @@ struct World {
     model::name_word(&inode->i_mapping.nrpages, "nrpages");
     model::name_word(&mm.mm()->mmap_lock, "mmap_lock (mm 1)");
     model::name_word(&mm2.mm()->mmap_lock, "mmap_lock (mm 2)");
+    name_allocated_words();
   }
-  // Names for the words a BUG's trace shows that the world allocated as it
-  // ran: the page-cache slots and the PTEs of the mapped pages (words freed
-  // before the end keep their addresses).
+  // The words the world allocated as it ran: the page-cache slots and the
+  // PTEs of the mapped pages (words freed before the end keep their
+  // addresses).
   void name_allocated_words() {
     fl::detail::XArray& pages = file.inode()->i_mapping.i_pages;
     for (uint64_t index = 0; index < 4; ++index) {
@@ -238,7 +239,9 @@ std::string guarantee_of(const std::string& failure) {
 }
 
 // One column per CPU, as in a mailing-list race diagram; the scheduler's
-// store-buffer flushes in their own column. Unless `full`, the steps inside
+// store-buffer flushes in their own column. A line holds one step, so a
+// step longer than its column runs on past it rather than being cut (the
+// value at its end is what a reader of the race needs). Unless `full`, the steps inside
 // the synchronization primitives themselves (src/sync/: lock words, RCU)
 // are left out, so that the engine's own steps stand out.
 std::string format_trace(const model::Outcome& o, bool full) {
@@ -256,7 +259,6 @@ std::string format_trace(const model::Outcome& o, bool full) {
     }
     int col = st.fiber < 0 ? static_cast<int>(o.names.size()) : st.fiber;
     std::string text = st.where.empty() ? "== " + st.what : st.where + " " + st.what;
-    if (text.size() > width - 2) text = text.substr(0, width - 2);
     s += std::string(static_cast<size_t>(col) * width, ' ') + text + "\n";
   }
   s += "==> " + (o.failure.empty() ? std::string(o.deadlock ? "deadlock: every CPU is blocked" : "") : o.failure) +
@@ -366,7 +368,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     cell.guarantee = o.deadlock ? "deadlock" : guarantee_of(o.failure);
     cell.failure = o.deadlock ? "deadlock: every CPU is blocked" : o.failure;
     cell.schedule = o.schedule;
-    w->name_allocated_words();
+    w->name_words();
     cell.trace = format_trace(o, false);
     cell.full_trace = format_trace(o, true);
     break;

@@ -1,14 +1,15 @@
 // src/sync/model/model.cc — fibers, the scheduler and the memory models
 // (see model.h).
 //
-// The checker is single threaded: every simulated CPU is a fiber (ucontext)
-// on one OS thread, and only the fiber the scheduler picked runs. Every
+// The checker is single threaded: every simulated CPU is a fiber
+// (Boost.Context, whose switch is a few instructions, where swapcontext
+// makes a system call for the signal mask) on one OS thread, and only the fiber the scheduler picked runs. Every
 // operation of the sync layer first yields to the scheduler, which picks
 // the next fiber to run (or a buffered store to flush) through the
 // Strategy, and records the choice so that the execution can be replayed.
 #include "sync/model/model.h"
 
-#include <ucontext.h>
+#include <boost/context/fiber.hpp>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
@@ -49,8 +50,8 @@ struct Fiber {
   int id = 0;
   std::string name;
   std::function<void()> fn;
-  ucontext_t ctx{};
-  std::unique_ptr<char[]> stack;
+  boost::context::fiber ctx;  // while it does not run: where it goes on
+  char* stack = nullptr;      // its lowest address
   bool done = false;
   std::function<bool()> until;  // blocked until this holds
   std::deque<Pending> buf;      // the store buffer
@@ -72,7 +73,7 @@ struct Exec {
   std::vector<std::unique_ptr<Fiber>> fibers;
   int cur = -1;
   int last = -1;  // the fiber that ran last (PCT demotes it at change points)
-  ucontext_t sched{};
+  boost::context::fiber sched;  // while a fiber runs: the scheduler
   Outcome out;
   uint64_t epoch = 0;  // bumped by every store reaching memory
   int atomically = 0;
@@ -83,7 +84,6 @@ struct Exec {
   std::vector<Deferred> callbacks;
 };
 
-Exec* g = nullptr;  // the running execution
 uint64_t g_next_word_id = 0;  // see Word
 
 // Names of words, for traces ("page 0 flags" rather than an address).
@@ -97,29 +97,66 @@ std::string named(const void* w) {
   return it == n.end() ? std::string() : it->second + " ";
 }
 
+// Stacks come from a pool kept across executions: every execution makes
+// its fibers anew, and a fresh 512 KiB stack for each would cost more than
+// the execution's switches.
+std::vector<std::unique_ptr<char[]>>& stack_pool() {
+  static std::vector<std::unique_ptr<char[]>> pool;
+  return pool;
+}
+
+// Boost.Context's stack allocator over the pool; tells the fiber where its
+// stack is, for AddressSanitizer.
+struct PooledStack {
+  Fiber* f;
+  boost::context::stack_context allocate() {
+    auto& pool = stack_pool();
+    std::unique_ptr<char[]> s = pool.empty() ? std::make_unique<char[]>(kStackSize) : std::move(pool.back());
+    if (!pool.empty()) pool.pop_back();
+    f->stack = s.release();
+    boost::context::stack_context sc;
+    sc.size = kStackSize;
+    sc.sp = f->stack + kStackSize;
+    return sc;
+  }
+  void deallocate(boost::context::stack_context& sc) noexcept {
+    stack_pool().emplace_back(static_cast<char*>(sc.sp) - sc.size);
+  }
+};
+
 // Stack switches, told to AddressSanitizer so that it tracks which stack
 // is live (otherwise it warns and may report false positives).
 #ifdef FL_FIBER_ASAN
 const void* g_main_bottom = nullptr;
 size_t g_main_size = 0;
-void to_fiber(ucontext_t* from, ucontext_t* to, const char* stack) {
-  void* fake = nullptr;
-  __sanitizer_start_switch_fiber(&fake, stack, kStackSize);
-  swapcontext(from, to);
-  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
-}
-void to_scheduler(ucontext_t* from, ucontext_t* to, bool final) {
-  void* fake = nullptr;
-  __sanitizer_start_switch_fiber(final ? nullptr : &fake, g_main_bottom, g_main_size);
-  swapcontext(from, to);
-  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
-}
+void asan_to_fiber(void** fake, const Fiber* f) { __sanitizer_start_switch_fiber(fake, f->stack, kStackSize); }
+void asan_to_scheduler(void** fake) { __sanitizer_start_switch_fiber(fake, g_main_bottom, g_main_size); }
+void asan_arrived(void* fake) { __sanitizer_finish_switch_fiber(fake, nullptr, nullptr); }
 void fiber_started() { __sanitizer_finish_switch_fiber(nullptr, &g_main_bottom, &g_main_size); }
 #else
-void to_fiber(ucontext_t* from, ucontext_t* to, const char*) { swapcontext(from, to); }
-void to_scheduler(ucontext_t* from, ucontext_t* to, bool) { swapcontext(from, to); }
+void asan_to_fiber(void**, const Fiber*) {}
+void asan_to_scheduler(void**) {}
+void asan_arrived(void*) {}
 void fiber_started() {}
 #endif
+
+void to_fiber(Fiber* f) {
+  void* fake = nullptr;
+  asan_to_fiber(&fake, f);
+  f->ctx = std::move(f->ctx).resume();
+  asan_arrived(fake);
+}
+
+Exec* g = nullptr;  // the running execution
+
+// From the running fiber back to the scheduler; returns when it is picked
+// again.
+void to_scheduler() {
+  void* fake = nullptr;
+  asan_to_scheduler(&fake);
+  g->sched = std::move(g->sched).resume();
+  asan_arrived(fake);
+}
 
 Fiber* self() { return g && g->cur >= 0 ? g->fibers[g->cur].get() : nullptr; }
 bool scheduling() { return self() && !g->atomically; }
@@ -152,8 +189,7 @@ void trace(StepKind k, const std::source_location& loc, const void* w = nullptr,
 // Hands control to the scheduler; returns when this fiber is picked again.
 void yield() {
   if (!scheduling()) return;
-  Fiber* f = self();
-  to_scheduler(&f->ctx, &g->sched, false);
+  to_scheduler();
 }
 
 void drain(Fiber* f);
@@ -238,8 +274,11 @@ std::vector<std::pair<int, uint64_t>> readers_now(bool include_self) {
   return r;
 }
 
-void fiber_entry() {
+// A fiber's life: its function, then back to the scheduler for good (the
+// fiber's stack goes back to the pool).
+boost::context::fiber fiber_entry(boost::context::fiber&& sched) {
   fiber_started();
+  g->sched = std::move(sched);
   Fiber* f = self();
   try {
     f->fn();
@@ -248,7 +287,8 @@ void fiber_entry() {
     g->aborted = true;
   }
   f->done = true;
-  to_scheduler(&f->ctx, &g->sched, true);
+  asan_to_scheduler(nullptr);  // this stack is done with
+  return std::move(g->sched);
 }
 
 Fiber* new_fiber(std::string name, std::function<void()> fn) {
@@ -256,12 +296,7 @@ Fiber* new_fiber(std::string name, std::function<void()> fn) {
   f->id = static_cast<int>(g->fibers.size());
   f->name = std::move(name);
   f->fn = std::move(fn);
-  f->stack.reset(new char[kStackSize]);
-  getcontext(&f->ctx);
-  f->ctx.uc_stack.ss_sp = f->stack.get();
-  f->ctx.uc_stack.ss_size = kStackSize;
-  f->ctx.uc_link = nullptr;
-  makecontext(&f->ctx, fiber_entry, 0);
+  f->ctx = boost::context::fiber(std::allocator_arg, PooledStack{f.get()}, fiber_entry);
   g->fibers.push_back(std::move(f));
   g->out.names.push_back(g->fibers.back()->name);
   return g->fibers.back().get();
@@ -311,7 +346,7 @@ bool schedule_once() {
   Fiber* f = g->fibers[g->cur].get();
   if (f->until) g->fp.global = true;  // woken by memory: it read whatever its wait read
   f->until = nullptr;
-  to_fiber(&g->sched, &f->ctx, f->stack.get());
+  to_fiber(f);
   g->cur = -1;
   g->strategy->executed(f->id, g->fp);
   return true;
@@ -620,9 +655,8 @@ void fail(const std::string& why) {
   if (!g || g->cur < 0) throw std::runtime_error(why);
   g->out.failure = why;
   g->aborted = true;
-  Fiber* f = self();
   g->atomically = 0;
-  to_scheduler(&f->ctx, &g->sched, false);
+  to_scheduler();
   std::abort();  // never resumed
 }
 
@@ -648,10 +682,12 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   Outcome out = std::move(e.out);
   if (!clean) {
     // Fibers stopped mid-way hold locks and references: their world cannot
-    // be torn down. Their stacks go where the caller puts the world: kept,
-    // reachable, until the process ends.
-    static auto* abandoned = new std::vector<std::unique_ptr<char[]>>;  // never destroyed
-    for (auto& f : e.fibers) abandoned->push_back(std::move(f->stack));
+    // be torn down, nor their stacks unwound (destroying a suspended
+    // boost::context::fiber would). They go where the caller puts the
+    // world: kept, reachable, until the process ends.
+    static auto* abandoned = new std::vector<boost::context::fiber>;  // never destroyed
+    for (auto& f : e.fibers)
+      if (f->ctx) abandoned->push_back(std::move(f->ctx));
     static auto* pending = new std::vector<Deferred>;  // their RCU callbacks, never run
     for (auto& cb : e.callbacks) pending->push_back(std::move(cb));
   }
