@@ -241,9 +241,11 @@ std::string guarantee_of(const std::string& failure) {
 // One column per CPU, as in a mailing-list race diagram; the scheduler's
 // store-buffer flushes in their own column. A line holds one step, so a
 // step longer than its column runs on past it rather than being cut (the
-// value at its end is what a reader of the race needs). Unless `full`, the steps inside
-// the synchronization primitives themselves (src/sync/: lock words, RCU)
-// are left out, so that the engine's own steps stand out.
+// value at its end is what a reader of the race needs). Unless `full`,
+// the steps inside the synchronization primitives themselves (src/sync/:
+// lock words, RCU) and the loads of words with no name (the walks down
+// page tables and the xarray) are left out, so that the steps on folios,
+// PTEs, i_size and the locks stand out; every store and RMW stays.
 std::string format_trace(const model::Outcome& o, bool full) {
   const int width = 66;
   std::string s;
@@ -251,10 +253,14 @@ std::string format_trace(const model::Outcome& o, bool full) {
   for (size_t i = 0; i < o.names.size(); ++i)
     header += fmt::format("{:<{}}", fmt::format("CPU {} ({})", i, o.names[i]), width);
   s += header + "\n" + std::string(header.size(), '-') + "\n";
-  size_t omitted = 0;
+  size_t in_sync = 0, walks = 0;
   for (const auto& st : model::describe(o)) {
     if (!full && st.where.find("[sync/") != std::string::npos) {
-      ++omitted;
+      ++in_sync;
+      continue;
+    }
+    if (!full && st.unnamed_load) {
+      ++walks;
       continue;
     }
     int col = st.fiber < 0 ? static_cast<int>(o.names.size()) : st.fiber;
@@ -263,7 +269,10 @@ std::string format_trace(const model::Outcome& o, bool full) {
   }
   s += "==> " + (o.failure.empty() ? std::string(o.deadlock ? "deadlock: every CPU is blocked" : "") : o.failure) +
        "\n";
-  if (omitted) s += fmt::format("({} steps inside locks, RCU and waits left out; --json has every step)\n", omitted);
+  if (in_sync + walks)
+    s += fmt::format("({} steps inside locks, RCU and waits and {} loads of unnamed words left out; --json has every "
+                     "step)\n",
+                     in_sync, walks);
   return s;
 }
 

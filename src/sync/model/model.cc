@@ -380,13 +380,15 @@ namespace {
 
 std::string describe_op(const Outcome& o, const Step& st) {
   static const char* kFences[] = {"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic"};
+  static const char* kOps[] = {"=", "+=", "-=", "|=", "&="};  // by Rmw
   std::string w = named(st.word);
   switch (st.kind) {
     case StepKind::load: return fmt::format("load {}{:#x}", w, st.a);
     case StepKind::store: return fmt::format("store {}{:#x}", w, st.a);
     case StepKind::rmw: return fmt::format("rmw {}{:#x} -> {:#x}", w, st.a, st.b);
     case StepKind::rmw_buffered: return fmt::format("rmw {}{:#x} -> {:#x} (buffered)", w, st.a, st.b);
-    case StepKind::rmw_buffered_noret: return fmt::format("rmw {}(buffered) arg {:#x}", w, st.a);
+    case StepKind::rmw_buffered_noret:  // clear_bit(): what it will do, in the buffer
+      return fmt::format("rmw {}{} {:#x} (buffered, returns nothing)", w, kOps[st.b], st.a);
     case StepKind::cas: return fmt::format("cmpxchg {}{:#x} -> {:#x}", w, st.a, st.b);
     case StepKind::cas_fail: return fmt::format("cmpxchg {}fails: {:#x}", w, st.a);
     case StepKind::fence: return kFences[st.fence];
@@ -407,7 +409,8 @@ std::vector<StepText> describe(const Outcome& o) {
   v.reserve(o.trace.size());
   for (const Step& st : o.trace) {
     bool located = st.kind != StepKind::note && st.kind != StepKind::flush;
-    v.push_back({st.fiber, located ? where(st.loc) : std::string(), describe_op(o, st)});
+    bool unnamed_load = st.kind == StepKind::load && named(st.word).empty();
+    v.push_back({st.fiber, located ? where(st.loc) : std::string(), describe_op(o, st), unnamed_load});
   }
   return v;
 }
@@ -479,7 +482,7 @@ uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool retur
       f->buf.push_back({w, mask, true, op, arg});
       touch(w, true);
       if (returns) trace(StepKind::rmw_buffered, loc, w, old, apply(op, old, arg, mask));
-      else trace(StepKind::rmw_buffered_noret, loc, w, arg);
+      else trace(StepKind::rmw_buffered_noret, loc, w, arg, static_cast<uint64_t>(op));
       return old;
     }
   }

@@ -133,6 +133,7 @@ struct StepText {
   int fiber;
   std::string where;  // function [file:line]; empty for a note or a flush
   std::string what;   // the operation and its value
+  bool unnamed_load;  // a load of a word with no name (a page-table or xarray walk)
 };
 
 // How the scheduler decides. pick() chooses among `n` options: options
