@@ -240,6 +240,17 @@ void add_flush_options(const Fiber& f, std::vector<std::pair<int, size_t>>& out)
   }
 }
 
+// Whether the store buffers of two fibers hold the same word: then the
+// order in which they reach memory decides its final value.
+bool two_buffers_hold_one_word() {
+  for (const auto& a : g->fibers)
+    for (const Pending& p : a->buf)
+      for (const auto& b : g->fibers)
+        if (b != a && std::any_of(b->buf.begin(), b->buf.end(), [&](const Pending& q) { return q.w == p.w; }))
+          return true;
+  return false;
+}
+
 uint64_t view(const Word* w, uint64_t mask) {
   uint64_t v = w->v & mask;
   if (Fiber* f = self())
@@ -320,9 +331,10 @@ bool schedule_once() {
     if (!f->done && (!f->until || f->until())) runnable.push_back(f->id);
     add_flush_options(*f, flushes);
   }
+  bool all_done = runnable.empty() && std::all_of(g->fibers.begin(), g->fibers.end(), [](auto& f) { return f->done; });
+  if (all_done && !two_buffers_hold_one_word()) return false;  // run() drains them: the order shows nowhere
   if (runnable.empty() && flushes.empty()) {
-    bool all_done = std::all_of(g->fibers.begin(), g->fibers.end(), [](auto& f) { return f->done; });
-    if (!all_done) g->out.deadlock = true;
+    g->out.deadlock = true;
     return false;
   }
   // Only real choices are recorded: a replay sees the same situations.
@@ -858,7 +870,8 @@ class ExhaustiveStrategy final : public Strategy {
   }
 
   // The CPU that ran last goes on if it can; else the first one awake (any
-  // choice is free then); with no CPU runnable, the oldest flush.
+  // choice is free then); with no CPU runnable, the first flush (the others
+  // are alternatives at no cost: some store must go).
   size_t default_option(const std::vector<int>& runnable, int current) const {
     auto it = std::find(runnable.begin(), runnable.end(), current);
     if (it != runnable.end()) return static_cast<size_t>(it - runnable.begin());
@@ -897,12 +910,12 @@ class ExhaustiveStrategy final : public Strategy {
     d.def_goes_on = current_can_run;
     if (reduce_) d.sleep = sleep_;
     if (!runnable.empty() && asleep(d.def_fiber)) redundant_ = true;  // every CPU asleep
-    // When every CPU is blocked the buffers drain oldest first, without
-    // branching on the order (an under-approximation the docs state).
-    for (size_t opt = 0; opt < d.options && !runnable.empty(); ++opt) {
+    for (size_t opt = 0; opt < d.options; ++opt) {
       if (opt == d.def || (opt < runnable.size() && asleep(runnable[opt]))) continue;
       Cost c = d.cost_before;
-      if (opt >= runnable.size()) ++c.flushes;
+      // With every CPU blocked some store must reach memory: which one is a
+      // free choice, not an early flush.
+      if (opt >= runnable.size() && !runnable.empty()) ++c.flushes;
       else c.preemptions += current_can_run ? 1 : 0;
       if (c.preemptions <= bound_ && c.flushes <= flush_bound_) d.alts.push_back({opt, c});
     }
