@@ -115,12 +115,23 @@ Cpu setbit_writer(bool before_atomic) {
   };
 }
 void nothing() {}
+// SB's second CPU with smp_mb() between its store to y and its load of x.
+Cpu sb_mb() { return sb(&Mem::y, &Mem::x, &Mem::r1, [] { mb(Fence::full); }); }
+// SB's first CPU with an RMW for its store: `op` on x (at `order`,
+// returning a value or not), then `after`, then the load of y.
+Cpu sb_rmw(Rmw op, int order, bool returns, std::function<void()> after) {
+  return [=](Mem& m) {
+    rmw(&m.x, kMask, op, 1, order, returns, kLoc);
+    after();
+    m.r0 = ld(m.y);
+  };
+}
 
 const Litmus kTests[] = {
     {"SB+poonceonces", sb(&Mem::x, &Mem::y, &Mem::r0, nothing), sb(&Mem::y, &Mem::x, &Mem::r1, nothing), both_zero,
      {false, true, true}},
-    {"SB+fencembonceonces", sb(&Mem::x, &Mem::y, &Mem::r0, [] { mb(Fence::full); }),
-     sb(&Mem::y, &Mem::x, &Mem::r1, [] { mb(Fence::full); }), both_zero, {false, false, false}},
+    {"SB+fencembonceonces", sb(&Mem::x, &Mem::y, &Mem::r0, [] { mb(Fence::full); }), sb_mb(), both_zero,
+     {false, false, false}},
     {"MP+poonceonces", mp_writer(nothing, kRelaxed), mp_reader(nothing, kRelaxed), flag_without_data,
      {false, false, true}},
     {"MP+fencewmbonceonce+fencermbonceonce", mp_writer([] { mb(Fence::write); }, kRelaxed),
@@ -150,20 +161,10 @@ const Litmus kTests[] = {
     // nothing; smp_mb__before_atomic() orders what precedes it against the
     // RMW that follows, not the RMW against a later load. This is the
     // store-buffering shape of the seed's barriers as posted.
-    {"SB+setbit+fencembbeforeatomic",
-     [](Mem& m) {
-       rmw(&m.x, kMask, Rmw::or_, 1, kRelaxed, false, kLoc);
-       mb(Fence::before_atomic);
-       m.r0 = ld(m.y);
-     },
-     sb(&Mem::y, &Mem::x, &Mem::r1, [] { mb(Fence::full); }), both_zero, {false, false, true}},
-    {"SB+setbit+fencembafteratomic",
-     [](Mem& m) {
-       rmw(&m.x, kMask, Rmw::or_, 1, kRelaxed, false, kLoc);
-       mb(Fence::after_atomic);
-       m.r0 = ld(m.y);
-     },
-     sb(&Mem::y, &Mem::x, &Mem::r1, [] { mb(Fence::full); }), both_zero, {false, false, false}},
+    {"SB+setbit+fencembbeforeatomic", sb_rmw(Rmw::or_, kRelaxed, false, [] { mb(Fence::before_atomic); }),
+     sb_mb(), both_zero, {false, false, true}},
+    {"SB+setbit+fencembafteratomic", sb_rmw(Rmw::or_, kRelaxed, false, [] { mb(Fence::after_atomic); }), sb_mb(),
+     both_zero, {false, false, false}},
     // smp_mb__before_atomic() does order the store before it against the
     // RMW after it: set_bit() as the flag of a message.
     {"MP+fencembbeforeatomic-setbit+fencermbonceonce", setbit_writer(true),
@@ -172,18 +173,9 @@ const Litmus kTests[] = {
      flag_without_data, {false, false, true}},
     // A value-returning RMW is fully ordered (xchg()); its _relaxed form
     // orders nothing, so the store-buffering outcome returns under weak.
-    {"SB+xchg+fencemb",
-     [](Mem& m) {
-       rmw(&m.x, kMask, Rmw::xchg, 1, kSeqCst, true, kLoc);
-       m.r0 = ld(m.y);
-     },
-     sb(&Mem::y, &Mem::x, &Mem::r1, [] { mb(Fence::full); }), both_zero, {false, false, false}},
-    {"SB+xchgrelaxed+fencemb",
-     [](Mem& m) {
-       rmw(&m.x, kMask, Rmw::xchg, 1, kRelaxed, true, kLoc);
-       m.r0 = ld(m.y);
-     },
-     sb(&Mem::y, &Mem::x, &Mem::r1, [] { mb(Fence::full); }), both_zero, {false, false, true}},
+    {"SB+xchg+fencemb", sb_rmw(Rmw::xchg, kSeqCst, true, nothing), sb_mb(), both_zero, {false, false, false}},
+    {"SB+xchgrelaxed+fencemb", sb_rmw(Rmw::xchg, kRelaxed, true, nothing), sb_mb(), both_zero,
+     {false, false, true}},
     // What the weak model cannot produce, though LKMM allows it: the
     // reader's loads out of order (MP with only the writer's smp_wmb()),
     // and load buffering.
