@@ -341,8 +341,8 @@ std::string run_stress(const std::string& protocol, double seconds, uint64_t* cy
   std::cout << ::fmt::format("stress {}: {} killer cycles, {} reader accesses, {} writer stores, {} private copies; "
                              "{} faults ({} retried), {} migrated, {} reclaimed, {} shootdowns\n",
                              protocol, st.kills_.load(sync::relaxed), st.reads_.load(sync::relaxed),
-                             st.writes_.load(sync::relaxed), st.copies_.load(sync::relaxed), s.faults, s.fault_retries, s.folios_migrated,
-                             s.folios_reclaimed, s.shootdowns);
+                             st.writes_.load(sync::relaxed), st.copies_.load(sync::relaxed), s.faults, s.fault_retries,
+                             s.folios_migrated, s.folios_reclaimed, s.shootdowns);
   if (cycles) *cycles = st.kills_.load(sync::relaxed);
   return st.failure_;
 }

@@ -151,7 +151,8 @@ static uint64_t first_difference(const std::byte* data, uint64_t size, std::span
   const std::byte* want = in_file ? expected.data() + start : expected.data();  // never past its end
   if (std::memcmp(data, want, in_file) != 0)
     return static_cast<uint64_t>(std::mismatch(data, data + in_file, want).first - data);
-  return static_cast<uint64_t>(std::find_if(data + in_file, data + size, [](std::byte b) { return b != std::byte{0}; }) - data);
+  auto nonzero = [](std::byte b) { return b != std::byte{0}; };
+  return static_cast<uint64_t>(std::find_if(data + in_file, data + size, nonzero) - data);
 }
 
 std::string check_cache(Inode* inode, std::span<const std::byte> expected) {

@@ -1,9 +1,10 @@
 // src/sync/model/model.cc — fibers, the scheduler and the memory models
 // (see model.h).
 //
-// The checker is single threaded: every simulated CPU is a fiber
-// (Boost.Context, whose switch is a few instructions, where swapcontext
-// makes a system call for the signal mask) on one OS thread, and only the fiber the scheduler picked runs. Every
+// The checker is single threaded: every simulated CPU is a fiber on one OS
+// thread, and only the fiber the scheduler picked runs. Fibers are
+// Boost.Context's: a switch is a few instructions, where swapcontext()
+// makes a system call for the signal mask (half the checker's time). Every
 // operation of the sync layer first yields to the scheduler, which picks
 // the next fiber to run (or a buffered store to flush) through the
 // Strategy, and records the choice so that the execution can be replayed.
@@ -331,8 +332,9 @@ bool schedule_once() {
     if (!f->done && (!f->until || f->until())) runnable.push_back(f->id);
     add_flush_options(*f, flushes);
   }
-  bool all_done = runnable.empty() && std::all_of(g->fibers.begin(), g->fibers.end(), [](auto& f) { return f->done; });
-  if (all_done && !two_buffers_hold_one_word()) return false;  // run() drains them: the order shows nowhere
+  bool all_done =
+      runnable.empty() && std::all_of(g->fibers.begin(), g->fibers.end(), [](auto& f) { return f->done; });
+  if (all_done && !two_buffers_hold_one_word()) return false;  // run() drains them: no one sees the order
   if (runnable.empty() && flushes.empty()) {
     g->out.deadlock = true;
     return false;
