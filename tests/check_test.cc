@@ -94,10 +94,10 @@ TEST(Check, ABugReplaysFromItsSchedule) {
 class RightProtocols : public ::testing::TestWithParam<std::string> {};
 
 // Every scenario, every memory model: every execution with at most two
-// preemptions. The three-CPU `2faults` scenarios cost minutes a cell at
-// bound 2 (hundreds of thousands of executions), so the suite runs them at
-// bound 1 unless FAULTLINE_CHECK_FULL is set (see docs/checker.md for the
-// full run's figures).
+// preemptions. The three-CPU `2faults` scenarios take 0.1 to 1.5 million
+// executions a cell at bound 2, half an hour per protocol, so the suite
+// runs them at bound 1 unless FAULTLINE_CHECK_FULL is set (docs/checker.md
+// has the full run's figures).
 TEST_P(RightProtocols, AreVerifiedInEveryScenarioUnderEveryModel) {
   bool full = std::getenv("FAULTLINE_CHECK_FULL") != nullptr;
   for (const auto& s : all_scenarios())
