@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "model_util.h"
 #include "sync/model/model.h"
 
 namespace faultline::sync::model {
@@ -46,14 +47,13 @@ void mb(Fence f) { fence(f, kLoc); }
 std::set<Result> outcomes(MemoryModel mm, const Cpu& p0, const Cpu& p1) {
   auto strategy = make_exhaustive_strategy(4, 4, false);
   std::set<Result> out;
-  for (unsigned e = 0;; ++e) {
-    strategy->begin(e);
+  each_execution(*strategy, [&](unsigned) {
     Mem m;
     Outcome o = run({{"P0", [&] { p0(m); }}, {"P1", [&] { p1(m); }}}, *strategy, mm, 1000);
     EXPECT_TRUE(o.failure.empty() && !o.deadlock && !o.step_limit) << o.failure;
     out.insert({m.r0, m.r1, m.x.v, m.y.v});
-    if (!strategy->next()) return out;
-  }
+  });
+  return out;
 }
 
 struct Litmus {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "model_util.h"
 #include "sync/model/model.h"
 
 namespace faultline::sync::model {
@@ -91,8 +92,7 @@ struct Explored {
 Explored explore(const Program& p, MemoryModel mm, unsigned bound, bool reduce) {
   auto strategy = make_exhaustive_strategy(bound, 1, reduce);
   Explored r;
-  for (unsigned e = 0;; ++e) {
-    strategy->begin(e);
+  r.executions = each_execution(*strategy, [&](unsigned e) {
     // Each execution's memory at a new address, as the checker's worlds
     // are: what the search remembers of one execution must not depend on
     // where the next one's words live.
@@ -113,9 +113,8 @@ Explored explore(const Program& p, MemoryModel mm, unsigned bound, bool reduce) 
     for (const Word& w : m.words) key += std::to_string(w.v) + ",";
     key += std::to_string(m.locked);
     r.outcomes.insert(key);
-    ++r.executions;
-    if (!strategy->next()) return r;
-  }
+  });
+  return r;
 }
 
 TEST(ExhaustiveSearch, SleepSetsKeepEveryOutcomeWithinTheBound) {
@@ -147,8 +146,7 @@ TEST(ExhaustiveSearch, BufferedStoresToOneWordReachMemoryInEitherOrder) {
   for (MemoryModel mm : {MemoryModel::tso, MemoryModel::weak}) {
     auto strategy = make_exhaustive_strategy(0, 0, true);
     std::set<uint64_t> finals;
-    for (unsigned e = 0;; ++e) {
-      strategy->begin(e);
+    each_execution(*strategy, [&](unsigned) {
       Word x;
       const auto l = std::source_location::current();
       Outcome o = run({{"A", [&] { store(&x, kMask, 1, kRelaxed, l); }},
@@ -156,8 +154,7 @@ TEST(ExhaustiveSearch, BufferedStoresToOneWordReachMemoryInEitherOrder) {
                       *strategy, mm, 1000);
       EXPECT_TRUE(o.failure.empty() && !o.deadlock) << o.failure;
       finals.insert(x.v);
-      if (!strategy->next()) break;
-    }
+    });
     EXPECT_EQ(finals, (std::set<uint64_t>{1, 2})) << memory_model_name(mm);
   }
 }

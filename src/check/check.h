@@ -22,7 +22,7 @@ struct CheckOptions {
   unsigned flush_bound = 0;                // exhaustive: early store-buffer flushes
   bool reduce = true;                      // exhaustive: sleep sets (false: run every schedule)
   unsigned depth = 3;                      // PCT depth (d)
-  uint64_t executions = 1000;              // per cell (the command lifts it for exhaustive)
+  uint64_t executions = 0;                 // per cell; 0: random, pct 1000, exhaustive no cap
   double seconds = 0;                      // per cell, 0: no limit
   uint64_t seed = 1;
   std::string replay;                      // a schedule string: replay one execution

@@ -294,6 +294,14 @@ class SeedBug {
   SeedBug& operator=(const SeedBug&) = delete;
 };
 
+// Executions per cell: one to replay; else as many as asked, by default
+// 1,000 random or PCT ones, or a bounded search to its end.
+uint64_t executions_for(const CheckOptions& opts) {
+  if (!opts.replay.empty()) return 1;
+  if (opts.executions) return opts.executions;
+  return opts.strategy == "exhaustive" ? UINT64_MAX : 1000;
+}
+
 std::unique_ptr<model::Strategy> make_strategy(const CheckOptions& opts) {
   if (!opts.replay.empty()) return model::make_replay_strategy(opts.replay);
   if (opts.strategy == "random") return model::make_random_strategy(opts.seed);
@@ -335,7 +343,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
   bool exhaustive = opts.replay.empty() && opts.strategy == "exhaustive";
   if (exhaustive) cell.bound = static_cast<int>(opts.bound);
   auto t0 = std::chrono::steady_clock::now();
-  uint64_t n = opts.replay.empty() ? opts.executions : 1;
+  uint64_t n = executions_for(opts);
   for (uint64_t e = 0; e < n; ++e) {
     if (opts.seconds > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > opts.seconds)
       break;

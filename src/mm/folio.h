@@ -78,7 +78,11 @@ inline bool folio_try_get(Folio* f) {
     if (f->refcount.cmpxchg(r, r + 1, sync::acquire)) return true;
   return false;
 }
-inline void folio_get(Folio* f) { f->refcount.fetch_add(1, sync::relaxed); }
+// folio_ref_add()/folio_ref_sub(): `nr` references at once, for a caller
+// that holds one already (so a sub never drops the last).
+inline void folio_ref_add(Folio* f, int32_t nr) { f->refcount.fetch_add(nr, sync::relaxed); }
+inline void folio_ref_sub(Folio* f, int32_t nr) { f->refcount.fetch_sub(nr, sync::release); }
+inline void folio_get(Folio* f) { folio_ref_add(f, 1); }
 // Drops a reference; the last one returns the frames to the pool.
 void folio_put(Folio* f);
 // folio_ref_freeze(): takes the count from `expected` to 0, failing if any

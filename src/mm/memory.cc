@@ -138,14 +138,14 @@ std::byte* page_address(const Kernel* k, pte_t p) {
 // can appear without the map guard's commit seeing the kill.
 // `nr` PTEs at once (fault-around): two atomics, not two per page.
 void rmap_add(Folio* folio, int32_t nr) {
-  folio->refcount.fetch_add(nr, sync::relaxed);
+  folio_ref_add(folio, nr);
   folio->mapcount.fetch_add(nr, sync::relaxed);
 }
 // Undoes rmap_add when the guard refused: no PTE was ever visible, and the
 // caller's own reference keeps the count above zero.
 void rmap_undo(Folio* folio, int32_t nr) {
   folio->mapcount.fetch_sub(nr, sync::relaxed);
-  folio->refcount.fetch_sub(nr, sync::release);
+  folio_ref_sub(folio, nr);
 }
 
 // page_mkwrite's folio lock for a write fault on a shared mapping, unless
@@ -211,6 +211,25 @@ VmFault finish_fault(Vmf& vmf, Folio* f, bool write) {
   return VmFault::done;
 }
 
+// Fault-around's mapping of folio `f` (first file page `fstart`) at file
+// pages [lo, hi], under the PTL and the map guard: take the map counts of
+// the empty PTEs, let the guard commit, then write them (the PTL keeps the
+// set of empty ones fixed). Returns the number of PTEs written.
+static uint64_t map_empty_ptes(Vmf& vmf, Folio* f, pgoff_t fstart, pgoff_t lo, pgoff_t hi) {
+  auto pte_of = [&](pgoff_t i) { return &vmf.pt->pte[pte_index(vmf.vma->addr_of(i))]; };
+  int32_t empty = 0;
+  for (pgoff_t i = lo; i <= hi; ++i) empty += pte_of(i)->load(sync::relaxed) == 0;
+  if (empty == 0) return 0;
+  rmap_add(f, empty);
+  if (!vmf.guard->map_commit(*vmf.mapping, *f)) {
+    rmap_undo(f, empty);
+    return 0;
+  }
+  for (pgoff_t i = lo; i <= hi; ++i)
+    if (pte_of(i)->load(sync::relaxed) == 0) pte_of(i)->store(mk_pte(f, i - fstart, false), sync::release);
+  return static_cast<uint64_t>(empty);
+}
+
 // filemap_map_pages: maps the cached, uptodate, unlocked folios around the
 // fault without sleeping. Stays inside the VMA, the leaf table and EOF.
 void do_fault_around(Vmf& vmf) {
@@ -232,24 +251,9 @@ void do_fault_around(Vmf& vmf) {
       sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
       // EOF under the PTL, as in finish_fault.
       pgoff_t eof_now = pages_of(vmf.inode->size());
-      pgoff_t lo = std::max(fstart, first), hi = std::min({fend, last, eof_now ? eof_now - 1 : 0});
-      // Take the map counts of the empty PTEs in the window, let the guard
-      // commit, then write them (the PTL keeps the set of empty ones fixed).
-      int32_t empty = 0;
-      for (pgoff_t i = lo; eof_now && i <= hi; ++i)
-        empty += vmf.pt->pte[pte_index(vmf.vma->addr_of(i))].load(sync::relaxed) == 0;
-      uint64_t mapped = 0;
-      if (empty) rmap_add(f, empty);
-      if (empty && vmf.guard->map_commit(*vmf.mapping, *f)) {
-        for (pgoff_t i = lo; i <= hi; ++i) {
-          auto* pte = &vmf.pt->pte[pte_index(vmf.vma->addr_of(i))];
-          if (pte->load(sync::relaxed) == 0) pte->store(mk_pte(f, i - fstart, false), sync::release);
-        }
-        mapped = static_cast<uint64_t>(empty);
-      } else if (empty) {
-        rmap_undo(f, empty);
-      }
-      Counters::inc(vmf.kernel->stats.fault_around_maps, mapped);
+      if (eof_now)
+        Counters::inc(vmf.kernel->stats.fault_around_maps,
+                      map_empty_ptes(vmf, f, fstart, std::max(fstart, first), std::min({fend, last, eof_now - 1})));
       vmf.guard->map_end(*vmf.mapping, *f);
     }
     folio_put(f);

@@ -392,10 +392,10 @@ bool Footprint::conflicts(const Footprint& o) const {
 
 namespace {
 
-std::string describe_op(const Outcome& o, const Step& st) {
+// The step's operation; `w` is the name of its word ("" or "name ").
+std::string describe_op(const Outcome& o, const Step& st, const std::string& w) {
   static const char* kFences[] = {"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic"};
   static const char* kOps[] = {"=", "+=", "-=", "|=", "&="};  // by Rmw
-  std::string w = named(st.word);
   switch (st.kind) {
     case StepKind::load: return fmt::format("load {}{:#x}", w, st.a);
     case StepKind::store: return fmt::format("store {}{:#x}", w, st.a);
@@ -423,8 +423,9 @@ std::vector<StepText> describe(const Outcome& o) {
   v.reserve(o.trace.size());
   for (const Step& st : o.trace) {
     bool located = st.kind != StepKind::note && st.kind != StepKind::flush;
-    bool unnamed_load = st.kind == StepKind::load && named(st.word).empty();
-    v.push_back({st.fiber, located ? where(st.loc) : std::string(), describe_op(o, st), unnamed_load});
+    std::string w = named(st.word);
+    bool unnamed_load = st.kind == StepKind::load && w.empty();
+    v.push_back({st.fiber, located ? where(st.loc) : std::string(), describe_op(o, st, w), unnamed_load});
   }
   return v;
 }
@@ -913,12 +914,13 @@ class ExhaustiveStrategy final : public Strategy {
     if (reduce_) d.sleep = sleep_;
     if (!runnable.empty() && asleep(d.def_fiber)) redundant_ = true;  // every CPU asleep
     for (size_t opt = 0; opt < d.options; ++opt) {
-      if (opt == d.def || (opt < runnable.size() && asleep(runnable[opt]))) continue;
+      bool flush = opt >= runnable.size();
+      if (opt == d.def || (!flush && asleep(runnable[opt]))) continue;
       Cost c = d.cost_before;
-      // With every CPU blocked some store must reach memory: which one is a
-      // free choice, not an early flush.
-      if (opt >= runnable.size() && !runnable.empty()) ++c.flushes;
-      else c.preemptions += current_can_run ? 1 : 0;
+      // A flush while some CPU could run instead is early; when none can,
+      // some store must reach memory, and which one is a free choice.
+      if (flush && !runnable.empty()) ++c.flushes;
+      if (!flush && current_can_run) ++c.preemptions;
       if (c.preemptions <= bound_ && c.flushes <= flush_bound_) d.alts.push_back({opt, c});
     }
     return d;
