@@ -42,7 +42,7 @@ TEST(Sync, MutexExcludes) {
 TEST(Sync, BitLockExcludes) {
   struct BitLock {
     Atomic<uint32_t> word{0};
-    void lock() { bit_lock(word, 1, 2); }
+    void lock() { bit_lock(word, 1, 2, LockClass::other); }
     void unlock() { bit_unlock(word, 1, 2); }
   } l;
   hammer(l);

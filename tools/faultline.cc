@@ -19,8 +19,10 @@
 
 #include "faultline/faultline.h"
 #ifdef FAULTLINE_HAVE_CHECK
+#include "bench/report.h"
 #include "check/check.h"
 #endif
+#include "bench/bench.h"
 #include "replay/generator.h"
 #include "replay/oplog.h"
 #include "replay/replayer.h"
@@ -90,6 +92,74 @@ int run_generate(const GenOptions& g, const std::string& out_path) {
   return 0;
 }
 
+// "a,b,c" or "all" (empty: every one).
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> v;
+  if (s == "all") return v;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = s.find(',', start);
+    v.push_back(s.substr(start, comma - start));
+    if (comma == std::string::npos) return v;
+    start = comma + 1;
+  }
+}
+
+struct BenchArgs {
+  std::string configs = "all", workloads = "all", threads = "1,2,4,16", json, csv;
+};
+
+std::vector<unsigned> parse_threads(const std::string& s) {
+  std::vector<unsigned> v;
+  for (const auto& t : split_list(s)) {
+    size_t used = 0;
+    unsigned long n = 0;
+    try {
+      n = std::stoul(t, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != t.size() || t.empty() || n < 1 || n > 256)
+      throw Error(Errc::invalid_argument, fmt::format("--threads: '{}' is not a thread count in 1..256", t));
+    v.push_back(static_cast<unsigned>(n));
+  }
+  return v;
+}
+
+// Opens every output file before the long run, so a bad path fails at once.
+std::unique_ptr<std::ofstream> open_output(const std::string& path, const char* what) {
+  if (path.empty()) return nullptr;
+  auto f = std::make_unique<std::ofstream>(path);
+  if (!*f) throw Error(Errc::invalid_argument, fmt::format("{}: cannot write '{}'", what, path));
+  return f;
+}
+
+int run_bench_command(const BenchArgs& a, bench::BenchOptions o) {
+  try {
+    o.configs = split_list(a.configs);
+    o.workloads = split_list(a.workloads);
+    o.threads = parse_threads(a.threads);
+    bench::validate(o);
+    auto json = open_output(a.json, "--json");
+    auto csv = open_output(a.csv, "--csv");
+    if (::isatty(2))
+      o.progress = [](unsigned done, unsigned total, const std::string& what) {
+        std::cerr << fmt::format("\r[{}/{}] {:<60}", done, total, what) << (done == total ? "\n" : "") << std::flush;
+      };
+    auto rows = bench::run_bench(o);
+    bench::print_table(rows, std::cout);
+    if (json) bench::write_json(rows, o, *json);
+    if (csv) bench::write_csv(rows, *csv);
+    return 0;
+  } catch (const Error& e) {
+    std::cerr << "faultline bench: " << e.what() << "\n";
+    return 2;
+  } catch (const std::runtime_error& e) {
+    std::cerr << "faultline bench: " << e.what() << "\n";
+    return 2;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,6 +185,22 @@ int main(int argc, char** argv) {
   gen->add_option("--max-file", g.max_file, "largest file size in bytes")
       ->check(CLI::Range(uint64_t{1} << 18, uint64_t{1} << 32));
   gen->add_option("-o,--output", out_path, "output file (default: standard output)");
+
+  BenchArgs ba;
+  bench::BenchOptions bo;
+  auto* benchc = app.add_subcommand("bench", "Price every protocol: workloads on the engine, beside the ideal and the kernel");
+  benchc->add_option("--protocol", ba.configs, "protocols, ideal, kernel (comma-separated), or all")->capture_default_str();
+  benchc->add_option("--workload", ba.workloads,
+                     "page_fault3, page_fault3_proc, hot_file, giant_db, readers (comma-separated), or all")
+      ->capture_default_str();
+  benchc->add_option("--threads", ba.threads, "thread counts (comma-separated)")->capture_default_str();
+  benchc->add_option("--seconds", bo.seconds, "measured seconds per run")->capture_default_str();
+  benchc->add_option("--rounds", bo.rounds, "interleaved runs of each configuration")->capture_default_str();
+  benchc->add_option("--killer-rate", bo.killer_rate, "killer operations per second (giant_db, readers)")
+      ->capture_default_str();
+  benchc->add_option("--tmpdir", bo.tmpdir, "directory for the kernel's files (default $TMPDIR or /tmp)");
+  benchc->add_option("--json", ba.json, "write the rows as JSON to this file");
+  benchc->add_option("--csv", ba.csv, "write the rows as CSV to this file");
 
 #ifdef FAULTLINE_HAVE_CHECK
   faultline_check::CheckOptions co;
@@ -142,6 +228,15 @@ int main(int argc, char** argv) {
   check->add_option("--jobs", co.jobs, "run this many cells at once, each in a process of its own")
       ->check(CLI::Range(1u, 256u));
   check->add_option("--json", co.json, "write one object per cell to this file");
+
+  bench::ReportOptions ro;
+  auto* report = app.add_subcommand(
+      "report", "The main job: the checker's table, the benchmark and a differential replay, joined in one report");
+  report->add_option("--out", ro.out_dir, "directory for report.md, report.html, report.json and the figures")
+      ->capture_default_str();
+  report->add_flag("--quick", ro.quick, "a smaller run (about 2 minutes): fewer protocols, threads and executions");
+  report->add_option("--tmpdir", ro.tmpdir, "directory for the kernel's files (default $TMPDIR or /tmp)");
+  report->add_option("--jobs", ro.jobs, "checker worker processes")->check(CLI::Range(1u, 256u))->capture_default_str();
 #endif
 
   try {
@@ -151,7 +246,9 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (*replay) return run_replay(ra);
+  if (*benchc) return run_bench_command(ba, bo);
 #ifdef FAULTLINE_HAVE_CHECK
+  if (*report) return bench::run_report(ro, std::cout, std::cerr);
   if (*check) {
     co.reduce = !no_reduction;
     if (cp != "all") co.protocols = {cp};

@@ -70,6 +70,28 @@ struct Stats {
   uint64_t free_frames = 0;
 };
 
+// What the calling thread has spent in the engine since it started: the
+// faults it took and, per class of lock, how often it found the lock held
+// and how long it waited for it (only a contended acquisition is timed, as
+// the kernel's lock_stat does, so the uncontended path stays free). The
+// classes, in order: other, folio_lock, mmap_lock, i_mmap_rwsem,
+// invalidate_lock, ptl, i_rwsem, i_pages, lru_lock, writeback (waits for
+// PG_writeback), zone_lock (the frame pool), reclaim (one reclaimer at a
+// time), store (MemoryStore's lock). A benchmark reads it before and after
+// its work, on each of its threads.
+inline constexpr unsigned kLockClasses = 13;
+struct ThreadStats {
+  uint64_t faults = 0;
+  uint64_t lock_contentions[kLockClasses] = {};
+  uint64_t lock_wait_ns[kLockClasses] = {};
+  // The name of lock class `i` (< kLockClasses), e.g. "folio_lock".
+  static const char* lock_class_name(unsigned i) noexcept;
+};
+ThreadStats this_thread_stats() noexcept;
+// this_thread_stats().faults alone, cheap enough to read around every
+// access (a thread-local load).
+uint64_t this_thread_faults() noexcept;
+
 class File;
 class Mm;
 

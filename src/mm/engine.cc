@@ -12,6 +12,7 @@
 #include "faultline/engine.h"
 #include "mm/internal.h"
 #include "mm/seeded_bug.h"
+#include "sync/lock_stat.h"
 #include "sync/rcu.h"
 
 namespace faultline::detail {
@@ -62,8 +63,11 @@ Folio* Kernel::alloc_folio(unsigned order, bool may_shrink, unsigned* got_order)
       }
       if (!may_shrink || o == 0) break;
     }
-    uint64_t want = std::max<uint64_t>(32, uint64_t{1} << order);
-    if (shrink_lru(want) == 0 && attempt >= 2)
+    // Direct reclaim frees a batch (1/64 of the pool, as a low-to-high
+    // watermark gap would) so that the allocations after this one find
+    // frames: each batch of mapped folios costs a shootdown.
+    uint64_t want = std::max<uint64_t>({32, uint64_t{1} << order, pool.nr_frames() / 64});
+    if (shrink_lru(want, true) == 0 && attempt >= 2)
       throw Error(Errc::out_of_memory,
                   fmt::format("frame pool exhausted: {} frames, none free and none reclaimable (order {} wanted)",
                               pool.nr_frames(), order));
@@ -226,6 +230,23 @@ Stats Engine::stats() const {
   s.shootdowns = r(c.shootdowns);
   s.free_frames = kernel_->pool.nr_free();
   return s;
+}
+
+static_assert(kLockClasses == sync::kLockClasses);
+
+ThreadStats this_thread_stats() noexcept {
+  ThreadStats t;
+  t.faults = this_thread_faults();
+  const sync::LockStat& l = sync::this_thread_lock_stat();
+  for (unsigned i = 0; i < kLockClasses; ++i) {
+    t.lock_contentions[i] = l.contentions[i];
+    t.lock_wait_ns[i] = l.wait_ns[i];
+  }
+  return t;
+}
+
+const char* ThreadStats::lock_class_name(unsigned i) noexcept {
+  return i < kLockClasses ? sync::lock_class_name(static_cast<sync::LockClass>(i)) : "?";
 }
 
 const Config& Engine::config() const { return kernel_->config; }

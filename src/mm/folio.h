@@ -98,10 +98,10 @@ inline void folio_ref_unfreeze(Folio* f, int32_t count) { f->refcount.store(coun
 inline bool folio_locks_fair(const Folio* f) { return f->fair_lock; }
 inline void folio_lock(Folio* f) {
   if (folio_locks_fair(f)) {
-    sync::ticket_lock(f->lock_tickets);
+    sync::ticket_lock(f->lock_tickets, sync::LockClass::folio_lock);
     f->flags.fetch_or(PG_locked, sync::acquire);
   } else {
-    sync::bit_lock(f->flags, PG_locked, PG_waiters);
+    sync::bit_lock(f->flags, PG_locked, PG_waiters, sync::LockClass::folio_lock);
   }
 }
 inline bool folio_trylock(Folio* f) {
@@ -114,8 +114,8 @@ inline void folio_unlock(Folio* f) {
   sync::bit_unlock(f->flags, PG_locked, PG_waiters);
   if (folio_locks_fair(f)) sync::ticket_unlock(f->lock_tickets);
 }
-inline void folio_wait_locked(Folio* f) { sync::bit_wait_clear(f->flags, PG_locked, PG_waiters); }
-inline void folio_wait_writeback(Folio* f) { sync::bit_wait_clear(f->flags, PG_writeback, PG_waiters); }
+inline void folio_wait_locked(Folio* f) { sync::bit_wait_clear(f->flags, PG_locked, PG_waiters, sync::LockClass::folio_lock); }
+inline void folio_wait_writeback(Folio* f) { sync::bit_wait_clear(f->flags, PG_writeback, PG_waiters, sync::LockClass::writeback); }
 inline void folio_end_writeback(Folio* f) { sync::bit_unlock(f->flags, PG_writeback, PG_waiters); }
 inline bool folio_mapped(const Folio* f) { return f->mapcount.load(sync::acquire) > 0; }
 

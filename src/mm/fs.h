@@ -40,8 +40,8 @@ struct VmaOrder {
 struct AddressSpace {
   Inode* host = nullptr;
   XArray i_pages;
-  sync::RwSem invalidate_lock;
-  sync::RwSem i_mmap_rwsem;
+  sync::RwSem invalidate_lock{sync::LockClass::invalidate_lock};
+  sync::RwSem i_mmap_rwsem{sync::LockClass::i_mmap_rwsem};
   std::set<Vma*, VmaOrder> i_mmap;  // guarded by i_mmap_rwsem
   sync::SpinLock private_lock;
   sync::Atomic<uint64_t> nrpages{0};
@@ -57,7 +57,7 @@ struct Inode {
   Kernel* kernel;
   std::shared_ptr<Kernel> kernel_ref;  // keeps the machine alive while the file is
   std::unique_ptr<Store> store;
-  sync::RwSem i_rwsem;
+  sync::RwSem i_rwsem{sync::LockClass::i_rwsem};
   sync::Atomic<uint64_t> i_size{0};
   AddressSpace i_mapping;
 

@@ -27,7 +27,15 @@ class MmuGather {
   MmuGather(const MmuGather&) = delete;
   MmuGather& operator=(const MmuGather&) = delete;
   void add(Folio* f) { folios_.push_back(f); }
+  // Waits for the shootdown, then drops the references: a killer, which
+  // promises that no access to what it removed is in flight when it
+  // returns (G1).
   void finish();
+  // Drops the references after a grace period without waiting for it:
+  // munmap, which promises nothing about accesses racing with it, only
+  // that the frames outlive them (G3). Waiting would make every munmap
+  // wait for every thread's read-side section: a grace period per munmap.
+  void finish_deferred();
 
  private:
   Kernel* kernel_;
@@ -82,6 +90,7 @@ void vfs_fsync(Inode* inode);
 // ---- memory.cc: faults, access, zapping --------------------------------
 // Handles a fault at `addr`; throws Error(bus_error|segv|out_of_memory).
 void handle_mm_fault(MmStruct* mm, uint64_t addr, bool write);
+
 // Loads/stores through the page table, faulting as needed.
 void mm_access(MmStruct* mm, uint64_t addr, std::byte* buf, size_t len, bool write);
 // Clears the PTEs of [start, end) in `vma`. Anonymous (COW) pages are

@@ -41,14 +41,16 @@ class Kernel {
   // The LRU of page-cache folios (vmscan.cc).
   void lru_add(Folio* f);
   void lru_del(Folio* f);
-  uint64_t shrink_lru(uint64_t nr_frames);
+  // `for_alloc`: direct reclaim for alloc_folio, which returns at once if
+  // another reclaimer has freed `nr_frames` meanwhile.
+  uint64_t shrink_lru(uint64_t nr_frames, bool for_alloc = false);
 
   Config config;
   FramePool pool;
   Protocol protocol;
   Counters stats;
 
-  sync::SpinLock lru_lock;
+  sync::SpinLock lru_lock{sync::LockClass::lru_lock};
   Folio lru_head;      // sentinel: lru_next is the most recently added
   uint64_t nr_lru = 0;  // folios on the LRU list
 
@@ -56,7 +58,7 @@ class Kernel {
   std::set<MmStruct*> mms;
   uint64_t next_mm_id = 0;  // mms_lock
   // Reclaim by several threads at once only wastes work.
-  sync::Mutex reclaim_lock;
+  sync::Mutex reclaim_lock{sync::LockClass::reclaim};
 };
 
 }  // namespace faultline::detail

@@ -101,6 +101,14 @@ void MmuGather::finish() {
   folios_.clear();
 }
 
+void MmuGather::finish_deferred() {
+  if (folios_.empty()) return;
+  sync::call_rcu([folios = std::move(folios_)] {
+    for (Folio* f : folios) folio_put(f);
+  });
+  folios_.clear();
+}
+
 // A reference dropped by the fault path after a PTE that held it was
 // replaced: readers through the old PTE may still run, so wait a grace
 // period, without blocking the fault.
@@ -428,9 +436,14 @@ VmFault do_fault(MmStruct* mm, uint64_t addr, bool write, uint64_t* file_size) {
 
 }  // namespace
 
+// Faults taken by this thread (this_thread_stats()): a plain per-thread
+// count, written only by its thread.
+static thread_local uint64_t tl_faults = 0;
+
 void handle_mm_fault(MmStruct* mm, uint64_t addr, bool write) {
   Kernel* k = mm->kernel;
   Counters::inc(k->stats.faults);
+  ++tl_faults;
   uint64_t size = 0;
   switch (do_fault(mm, addr, write, &size)) {
     case VmFault::done:
@@ -521,3 +534,7 @@ void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb) {
 }
 
 }  // namespace faultline::detail
+
+namespace faultline {
+uint64_t this_thread_faults() noexcept { return detail::tl_faults; }
+}  // namespace faultline

@@ -54,7 +54,7 @@ inline constexpr unsigned kPtrsPerTable = 512;
 
 struct PteTable {
   sync::Atomic<pte_t> pte[kPtrsPerTable];
-  sync::SpinLock ptl;
+  sync::SpinLock ptl{sync::LockClass::ptl};
 };
 
 struct PtDir {
@@ -79,7 +79,7 @@ struct MmStruct {
   ~MmStruct();
   Kernel* kernel;
   uint64_t id;  // creation order in this Kernel
-  sync::RwSem mmap_lock;
+  sync::RwSem mmap_lock{sync::LockClass::mmap_lock};
   std::map<uint64_t, std::unique_ptr<Vma>> vmas;  // by start; mmap_lock
   uint64_t next_addr = uint64_t{1} << 32;          // mmap_lock (write)
   PtDir pgd;

@@ -74,7 +74,7 @@ void do_munmap(MmStruct* mm, uint64_t addr, uint64_t length) {
       unmap_vma_part(mm, vma, std::max(addr, vma->start), std::min(end, vma->end), tlb);
     }
   }
-  tlb.finish();
+  tlb.finish_deferred();
 }
 
 void exit_mmap(MmStruct* mm) {

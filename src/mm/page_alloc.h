@@ -54,7 +54,7 @@ class FramePool {
   bool poison_;
   std::byte* base_ = nullptr;
   std::unique_ptr<Folio[]> folios_;
-  sync::SpinLock zone_lock_;
+  sync::SpinLock zone_lock_{sync::LockClass::zone_lock};
   // Free-list bookkeeping, guarded by zone_lock_: the order of a free block
   // starting at a pfn (kNotFree otherwise) and the doubly linked free lists.
   std::vector<uint8_t> free_order_;

@@ -38,7 +38,7 @@ class XArray {
   // of `index` reads, the root pointer first, then one slot per level.
   std::vector<const void*> path_words(pgoff_t index) const;
 
-  sync::SpinLock lock;  // the i_pages lock (xa_lock)
+  sync::SpinLock lock{sync::LockClass::i_pages};  // the i_pages lock (xa_lock)
 
  private:
   struct Node;

@@ -26,7 +26,7 @@ using Block = std::array<std::byte, B>;
 }  // namespace
 
 struct MemoryStore::Impl {
-  mutable sync::Mutex lock;
+  mutable sync::Mutex lock{sync::LockClass::store};
   std::map<uint64_t, std::unique_ptr<Block>> blocks;  // by block number
   uint64_t size = 0;
   unsigned fail_writes = 0;

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "sync/atomic.h"
+#include "sync/lock_stat.h"
 
 namespace faultline::sync {
 
@@ -19,13 +20,15 @@ inline bool bit_trylock(Atomic<uint32_t>& w, uint32_t bit) noexcept {
   return !(w.fetch_or(bit, acquire) & bit);
 }
 
-inline void bit_lock(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters) noexcept {
+inline void bit_lock(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters, LockClass c) noexcept {
+  ContentionTimer timer(c);
   for (unsigned spins = 0;; ++spins) {
     uint32_t f = w.load(relaxed);
     if (!(f & bit)) {
       if (bit_trylock(w, bit)) return;
       continue;
     }
+    timer.start();
     if (spins < 64) {
       cpu_relax();
       continue;
@@ -42,10 +45,12 @@ inline void bit_unlock(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters) noex
 }
 
 // Sleep until `bit` is clear (folio_wait_locked, folio_wait_writeback).
-inline void bit_wait_clear(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters) noexcept {
+inline void bit_wait_clear(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters, LockClass c) noexcept {
+  ContentionTimer timer(c);
   for (;;) {
     uint32_t f = w.load(acquire);
     if (!(f & bit)) return;
+    timer.start();
     w.fetch_or(waiters, relaxed);
     w.wait(f | waiters, acquire);
   }

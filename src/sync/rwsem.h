@@ -11,18 +11,25 @@
 
 #include "sync/atomic.h"
 #include "sync/guard.h"
+#include "sync/lock_stat.h"
 
 namespace faultline::sync {
 
 class RwSem {
  public:
+  RwSem() noexcept = default;
+  // `c` names the lock for the contention statistics (lock_stat.h).
+  explicit RwSem(LockClass c) noexcept : class_(c) {}
+
   void down_read() noexcept {
+    ContentionTimer timer(class_);
     for (;;) {
       uint32_t s = state_.load(relaxed);
       if ((s & (kWriter | kWaitMask)) == 0) {
         if (state_.cmpxchg(s, s + 1, acquire)) return;
         continue;
       }
+      timer.start();
       state_.wait(s, relaxed);
     }
   }
@@ -37,6 +44,7 @@ class RwSem {
     if ((s & kReadMask) == 1 && (s & kWaitMask)) state_.notify_all();
   }
   void down_write() noexcept {
+    ContentionTimer timer(class_);
     state_.fetch_add(kWaitOne, relaxed);
     for (;;) {
       uint32_t s = state_.load(relaxed);
@@ -44,6 +52,7 @@ class RwSem {
         if (state_.cmpxchg(s, s - kWaitOne + kWriter, acquire)) return;
         continue;
       }
+      timer.start();
       state_.wait(s, relaxed);
     }
   }
@@ -66,6 +75,7 @@ class RwSem {
   static constexpr uint32_t kWaitMask = 0x7fffu << 16;
   static constexpr uint32_t kReadMask = 0xffffu;
   Atomic<uint32_t> state_{0};
+  LockClass class_ = LockClass::other;
 };
 
 // Scoped holders for RwSem (guard(rwsem_read) / guard(rwsem_write)).
@@ -75,6 +85,8 @@ using WriteGuard = Guard<RwSem, &RwSem::down_write, &RwSem::up_write>;
 // A sleeping mutex: an RwSem used only for writing.
 class Mutex {
  public:
+  Mutex() noexcept = default;
+  explicit Mutex(LockClass c) noexcept : s_(c) {}
   void lock() noexcept { s_.down_write(); }
   bool try_lock() noexcept { return s_.down_write_trylock(); }
   void unlock() noexcept { s_.up_write(); }

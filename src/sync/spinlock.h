@@ -8,14 +8,21 @@
 
 #include "sync/atomic.h"
 #include "sync/guard.h"
+#include "sync/lock_stat.h"
 
 namespace faultline::sync {
 
 class SpinLock {
  public:
+  SpinLock() noexcept = default;
+  // `c` names the lock for the contention statistics (lock_stat.h).
+  explicit SpinLock(LockClass c) noexcept : class_(c) {}
+
   void lock() noexcept {
+    ContentionTimer timer(class_);
     for (unsigned spins = 0;; ++spins) {
       if (!locked_.load(relaxed) && !locked_.exchange(true, acquire)) return;
+      timer.start();
       if (spins < 128) cpu_relax();
       else yield_cpu();
     }
@@ -26,6 +33,7 @@ class SpinLock {
 
  private:
   Atomic<bool> locked_{false};
+  LockClass class_ = LockClass::other;
 };
 
 }  // namespace faultline::sync

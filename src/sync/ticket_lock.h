@@ -10,14 +10,17 @@
 #include <cstdint>
 
 #include "sync/atomic.h"
+#include "sync/lock_stat.h"
 
 namespace faultline::sync {
 
-inline void ticket_lock(Atomic<uint32_t>& w) noexcept {
+inline void ticket_lock(Atomic<uint32_t>& w, LockClass c) noexcept {
+  ContentionTimer timer(c);
   uint32_t mine = w.fetch_add(1u << 16, acquire) >> 16;
   for (unsigned spins = 0;; ++spins) {
     uint32_t v = w.load(acquire);
     if ((v & 0xffff) == (mine & 0xffff)) return;
+    timer.start();
     if (spins < 64) cpu_relax();
     else w.wait(v, acquire);
   }

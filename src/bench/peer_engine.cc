@@ -1,0 +1,101 @@
+// src/bench/peer_engine.cc — the engine as a benchmark peer, through the
+// public API only (Engine, File, Mm): the benchmark runs the code a user
+// runs, with no fast path of its own.
+#include <vector>
+
+#include "bench/peer.h"
+#include "faultline/faultline.h"
+
+namespace faultline::bench {
+namespace {
+
+class EngineSpace final : public Space {
+ public:
+  EngineSpace(Engine& e, const std::vector<File>& files) : mm_(e.create_mm()), files_(files) {}
+  uint64_t mmap(unsigned file, uint64_t length, bool write) override {
+    return mm_.mmap(files_[file], 0, length, write ? kProtRead | kProtWrite : kProtRead, MapType::shared);
+  }
+  void munmap(uint64_t addr, uint64_t length) override { mm_.munmap(addr, length); }
+  bool load(uint64_t addr) override {
+    std::byte b[8];
+    try {
+      mm_.load(addr, b);
+      return true;
+    } catch (const Error& e) {
+      if (e.code() != Errc::bus_error) throw;
+      return false;
+    }
+  }
+  bool store(uint64_t addr, bool byte) override {
+    const std::byte b[8] = {std::byte{1}};
+    try {
+      mm_.store(addr, std::span(b, byte ? 1 : 8));
+      return true;
+    } catch (const Error& e) {
+      if (e.code() != Errc::bus_error) throw;
+      return false;
+    }
+  }
+
+ private:
+  Mm mm_;
+  const std::vector<File>& files_;
+};
+
+class EnginePeer final : public Peer {
+ public:
+  EnginePeer(const std::string& protocol, uint64_t frames) : engine_(config(protocol, frames)) {}
+  bool is_kernel() const override { return false; }
+  unsigned create_file(uint64_t size, bool fill) override {
+    File f = engine_.open(std::make_unique<MemoryStore>());
+    if (fill) {
+      std::vector<std::byte> chunk(1 << 16, std::byte{0x5a});
+      for (uint64_t off = 0; off < size; off += chunk.size())
+        f.write(off, std::span(chunk).first(std::min<uint64_t>(chunk.size(), size - off)));
+    } else {
+      f.truncate(size);
+    }
+    files_.push_back(f);
+    return static_cast<unsigned>(files_.size() - 1);
+  }
+  std::unique_ptr<Space> new_space() override { return std::make_unique<EngineSpace>(engine_, files_); }
+  size_t read(unsigned file, uint64_t off, std::span<std::byte> buf) override { return files_[file].read(off, buf); }
+  void write(unsigned file, uint64_t off, std::span<const std::byte> buf) override { files_[file].write(off, buf); }
+  uint64_t size(unsigned file) override { return files_[file].size(); }
+  void truncate(unsigned file, uint64_t size) override { files_[file].truncate(size); }
+  void punch_hole(unsigned file, uint64_t off, uint64_t len) override { files_[file].punch_hole(off, len); }
+  void zero_range(unsigned file, uint64_t off, uint64_t len) override { files_[file].zero_range(off, len, true); }
+  void migrate(unsigned file, uint64_t off, uint64_t len) override { files_[file].migrate(off, len); }
+  ThreadCounters thread_counters() override {
+    ThreadStats s = this_thread_stats();
+    ThreadCounters c;
+    c.faults = s.faults;
+    for (unsigned i = 0; i < kLockClasses; ++i) {
+      c.lock_wait_ns[i] = s.lock_wait_ns[i];
+      c.lock_contentions[i] = s.lock_contentions[i];
+    }
+    return c;
+  }
+  uint64_t fault_retries() override { return engine_.stats().fault_retries; }
+  void discard_files() override {
+    for (File& f : files_) f.truncate(0);
+  }
+
+ private:
+  static Config config(const std::string& protocol, uint64_t frames) {
+    Config c;
+    c.protocol = protocol;
+    c.frames = frames;
+    return c;
+  }
+  Engine engine_;
+  std::vector<File> files_;
+};
+
+}  // namespace
+
+std::unique_ptr<Peer> make_engine_peer(const std::string& protocol, uint64_t frames) {
+  return std::make_unique<EnginePeer>(protocol, frames);
+}
+
+}  // namespace faultline::bench
