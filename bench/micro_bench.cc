@@ -8,6 +8,7 @@
 // cached and mapped in full, set up anew (untimed) before each run.
 #include <benchmark/benchmark.h>
 
+#include <memory>
 #include <vector>
 
 #include "faultline/faultline.h"
@@ -75,6 +76,35 @@ void BM_FaultByProtocol(benchmark::State& state) {
   map_touch_unmap(state, w);
 }
 BENCHMARK(BM_FaultByProtocol)->DenseRange(0, 6);
+
+// Every thread faults on the same folio: its own address space maps one
+// 16-page folio of a cached file, touches its first page (one fault:
+// fault-around off) and unmaps it, so the faults meet on that folio's lock
+// and counts. The Apache case in miniature, per map guard; compare the
+// threads=1 and threads=N rows of one protocol.
+World& shared_world(int protocol) {
+  static std::vector<std::unique_ptr<World>> worlds = [] {
+    std::vector<std::unique_ptr<World>> v;
+    for (const char* p : kProtocols) v.push_back(std::make_unique<World>(16 * kPageSize, 1, p));
+    return v;
+  }();
+  return *worlds[static_cast<size_t>(protocol)];
+}
+
+void BM_ContendedFaultOneFolio(benchmark::State& state) {
+  const int protocol = static_cast<int>(state.range(0));
+  state.SetLabel(kProtocols[protocol]);
+  World& w = shared_world(protocol);
+  Mm mm = w.engine.create_mm();
+  std::byte b{};
+  for (auto _ : state) {
+    uint64_t a = mm.mmap(w.file, 0, 16 * kPageSize, kProtRead, MapType::shared);
+    mm.load(a, {&b, 1});
+    mm.munmap(a, 16 * kPageSize);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_ContendedFaultOneFolio)->DenseRange(0, 6)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
 
 void BM_LoadThroughMapping(benchmark::State& state) {
   World w(1 << 20);

@@ -128,5 +128,26 @@ TEST(Command, ExitCodes) {
   EXPECT_EQ(run("frobnicate"), 2);
 }
 
+TEST(Command, BenchAndReportRejectBadOptions) {
+  EXPECT_EQ(run("bench --workload page_fault4"), 2);
+  EXPECT_EQ(run("bench --protocol page_lok"), 2);
+  EXPECT_EQ(run("bench --threads 0"), 2);
+  EXPECT_EQ(run("bench --threads 2,x"), 2);
+  EXPECT_EQ(run("bench --seconds -1"), 2);
+  EXPECT_EQ(run("bench --workload hot_file --json /nonexistent/dir/x.json"), 2);
+  EXPECT_EQ(run("report --out /proc/faultline-report"), 2);
+  std::string dir = ::testing::TempDir();
+  EXPECT_EQ(run("bench --workload hot_file --protocol ideal,kernel --threads 1 --seconds 0.02 --rounds 1 --csv " +
+                dir + "/b.csv"),
+            0);
+  std::ifstream csv(dir + "/b.csv");
+  std::string header, ideal, kernel;
+  std::getline(csv, header);
+  std::getline(csv, ideal);
+  std::getline(csv, kernel);
+  EXPECT_EQ(ideal.rfind("hot_file,ideal,1,", 0), 0u) << ideal;
+  EXPECT_EQ(kernel.rfind("hot_file,kernel,1,", 0), 0u) << kernel;
+}
+
 }  // namespace
 }  // namespace faultline::replay

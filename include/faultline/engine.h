@@ -4,7 +4,7 @@
 // cache over any number of files, any number of address spaces, and the
 // fault/kill synchronization protocol. Everything in it is safe to call from
 // any number of threads at once: faults, reads and writes run concurrently
-// with every page killer, with the guarantees of DESIGN.md (G1–G6):
+// with every page killer, with the guarantees of docs/guarantees.md (G1–G6):
 //
 //   - when a killer (truncate, punch_hole, zero_range, collapse_range,
 //     insert_range, direct_write, fadvise_dontneed, migrate, reclaim)

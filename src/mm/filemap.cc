@@ -116,7 +116,7 @@ static bool filemap_update_folio(Inode* inode, Folio* folio) {
   return ok;
 }
 
-Folio* filemap_get_uptodate(Inode* inode, pgoff_t index, pgoff_t ra_start, pgoff_t ra_pages) {
+Folio* filemap_get_uptodate(Inode* inode, pgoff_t index, pgoff_t ra_start, pgoff_t ra_pages, bool* missed) {
   AddressSpace* mapping = &inode->i_mapping;
   // Read no more ahead than an eighth of memory, or readahead evicts what
   // it just read before anyone uses it.
@@ -129,6 +129,7 @@ Folio* filemap_get_uptodate(Inode* inode, pgoff_t index, pgoff_t ra_start, pgoff
     Folio* f = filemap_get_folio(mapping, index);
     if (!f) {
       if (index >= pages_of(inode->size())) return nullptr;
+      if (missed) *missed = true;
       page_cache_ra(inode, ra_start, ra_pages);
       continue;
     }
@@ -150,7 +151,7 @@ size_t filemap_read(Inode* inode, uint64_t off, std::span<std::byte> buf) {
     if (pos >= inode->size()) break;
     pgoff_t index = pos >> PAGE_SHIFT;
     pgoff_t want = pages_of(off + buf.size()) - index;
-    Folio* f = filemap_get_uptodate(inode, index, index, std::max<pgoff_t>(want, cfg.readahead_pages));
+    Folio* f = filemap_get_uptodate(inode, index, index, std::max<pgoff_t>(want, cfg.readahead_pages), nullptr);
     if (!f) break;
     // i_size after the folio is uptodate: a racing truncate either removed
     // the folio (we saw it anyway: fine for read) or shrank the size first.

@@ -45,6 +45,10 @@ struct AddressSpace {
   std::set<Vma*, VmaOrder> i_mmap;  // guarded by i_mmap_rwsem
   sync::SpinLock private_lock;
   sync::Atomic<uint64_t> nrpages{0};
+  // Faults that missed the cache, less those that hit (file_ra_state's
+  // mmap_miss, kept per file here: faultline has no struct file). Past
+  // MMAP_LOTSAMISS, faults stop reading around: access is random.
+  sync::Hint<uint32_t> mmap_miss;
   // Writeback errors, errseq_t style: a counter bumped by each failure;
   // fsync reports an error if it moved since this file last reported.
   sync::Atomic<uint64_t> wb_err{0};

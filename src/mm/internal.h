@@ -62,7 +62,8 @@ bool filemap_read_folio(Inode* inode, Folio* folio);
 // A referenced, uptodate folio at `index`, created by reading ahead
 // [ra_start, ra_start+ra_pages) (which must contain `index`) on a miss.
 // nullptr if `index` is past EOF; Error(io_error) if the store failed.
-Folio* filemap_get_uptodate(Inode* inode, pgoff_t index, pgoff_t ra_start, pgoff_t ra_pages);
+// `missed` (may be null) is set if the folio had to be created.
+Folio* filemap_get_uptodate(Inode* inode, pgoff_t index, pgoff_t ra_start, pgoff_t ra_pages, bool* missed);
 // The largest folio order for a new folio at `index` ending by `limit`.
 unsigned folio_order_for(const Kernel* k, pgoff_t index, pgoff_t limit);
 size_t filemap_read(Inode* inode, uint64_t off, std::span<std::byte> buf);

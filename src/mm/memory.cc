@@ -174,13 +174,30 @@ void mkwrite_unlock(Vmf& vmf, Folio* f) {
 // filemap_fault: a referenced folio for vmf->pgoff that the map guard let
 // us map (and, for `mkwrite`, locked), or sigbus/retry. Creates and reads it
 // in on a miss.
+// do_sync_mmap_readahead: a miss reads around the fault unless faults on
+// this file keep missing (random access, where reading around only evicts
+// what the next fault needs). A hit pays a miss back.
+constexpr uint32_t MMAP_LOTSAMISS = 100;
+
+pgoff_t fault_ra_pages(const Vmf& vmf) {
+  if (vmf.mapping->mmap_miss.get() > MMAP_LOTSAMISS) return 1;
+  return std::max<pgoff_t>(vmf.kernel->config.readahead_pages, 1);
+}
+
+void account_mmap_miss(Vmf& vmf, bool missed) {
+  uint32_t m = vmf.mapping->mmap_miss.get();
+  if (missed && m < 10 * MMAP_LOTSAMISS) vmf.mapping->mmap_miss.set(m + 1);
+  else if (!missed && m > 0) vmf.mapping->mmap_miss.set(m - 1);
+}
+
 VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
   Inode* inode = vmf.inode;
   if (vmf.pgoff >= pages_of(inode->size())) return VmFault::sigbus;
-  const Config& cfg = vmf.kernel->config;
-  pgoff_t ra = std::max<pgoff_t>(cfg.readahead_pages, 1);
+  pgoff_t ra = fault_ra_pages(vmf);
   pgoff_t ra_start = vmf.pgoff >= ra / 2 ? vmf.pgoff - ra / 2 : 0;
-  Folio* f = filemap_get_uptodate(inode, vmf.pgoff, ra_start, ra);
+  bool missed = false;
+  Folio* f = filemap_get_uptodate(inode, vmf.pgoff, ra_start, ra, &missed);
+  account_mmap_miss(vmf, missed);
   if (!f) return VmFault::sigbus;
   if (mkwrite && !mkwrite_lock(vmf, f)) {
     folio_put(f);

@@ -95,6 +95,20 @@ class StatCounter {
   Slot slots_[kSlots];
 };
 
+// A heuristic hint that threads update racily, as the kernel's
+// READ_ONCE/WRITE_ONCE counters such as file_ra_state::mmap_miss: a lost
+// update only tunes performance, never decides correctness. The model
+// backend makes it a plain word, not a scheduling point, like StatCounter.
+template <class T>
+class Hint {
+ public:
+  T get() const noexcept { return v_.load(relaxed); }
+  void set(T v) noexcept { v_.store(v, relaxed); }
+
+ private:
+  std::atomic<T> v_{};
+};
+
 #ifdef FAULTLINE_TSAN
 // GCC's ThreadSanitizer does not support fences. A locked RMW is a full
 // barrier on x86, and TSan sees it as the atomic operation it is.

@@ -83,6 +83,17 @@ class StatCounter {
   uint64_t v_ = 0;
 };
 
+// A heuristic hint (see sync/atomic.h): a plain word, no scheduling point.
+template <class T>
+class Hint {
+ public:
+  T get() const noexcept { return v_; }
+  void set(T v) noexcept { v_ = v; }
+
+ private:
+  T v_{};
+};
+
 inline void mb(std::source_location l = std::source_location::current()) { model::fence(model::Fence::full, l); }
 inline void rmb(std::source_location l = std::source_location::current()) { model::fence(model::Fence::read, l); }
 inline void wmb(std::source_location l = std::source_location::current()) { model::fence(model::Fence::write, l); }
