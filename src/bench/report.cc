@@ -51,15 +51,16 @@ std::vector<faultline_check::Cell> run_checker(const ReportOptions& o, std::ostr
   co.strategy = "pct";
   co.executions = o.quick ? 100 : 0;  // 0: the checker's default (1,000 per cell)
   co.jobs = o.jobs;
-  co.progress = true;
+  co.progress = ::isatty(2);  // a counter redrawn in place: terminals only
   std::vector<faultline_check::CellKey> keys;
   for (const auto& p : faultline_check::all_protocols())
     for (const auto& s : faultline_check::all_scenarios())
       for (const char* m : {"sc", "tso", "weak"}) keys.push_back({p, s, m});
   err << fmt::format("[report 1/3] checker: {} cells, PCT, {} executions each\n", keys.size(),
                      o.quick ? 100 : 1000);
+  auto t0 = Clock::now();
   auto cells = faultline_check::run_cells_in_workers(keys, co, err);
-  err << "\n";
+  err << fmt::format("{}checker: {} cells in {:.0f} s\n", co.progress ? "\n" : "", cells.size(), since(t0));
   return cells;
 }
 
