@@ -2,8 +2,8 @@
 # The main job: build faultline and write the report — the model checker's
 # verdicts, the benchmark's prices beside the ideal and the kernel, and a
 # differential replay against the kernel — to report/ (report.md,
-# report.html, report.json, figures). Quick by default (about 2 minutes);
-# `scripts/run.sh --full` runs the full set (about 15 minutes). Other
+# report.html, report.json, figures). Quick by default (about a minute);
+# `scripts/run.sh --full` runs the full set (about 6 minutes). Other
 # arguments go to `faultline report` (e.g. --out DIR, --tmpdir DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
