@@ -67,12 +67,13 @@ Folio* Kernel::alloc_folio(unsigned order, bool may_shrink, unsigned* got_order)
     // watermark gap would) so that the allocations after this one find
     // frames: each batch of mapped folios costs a shootdown.
     uint64_t want = std::max<uint64_t>({32, uint64_t{1} << order, pool.nr_frames() / 64});
-    if (shrink_lru(want, true) == 0 && attempt >= 2)
+    if (shrink_lru(want) == 0 && attempt >= 3)
       throw Error(Errc::out_of_memory,
                   fmt::format("frame pool exhausted: {} frames, none free and none reclaimable (order {} wanted)",
                               pool.nr_frames(), order));
-    // Frames freed by deferred puts (call_rcu) arrive after a grace period.
-    if (attempt >= 1) sync::rcu_barrier();
+    // Frames freed by deferred puts (call_rcu: munmap, the fault path)
+    // arrive after a grace period, and make folios reclaimable.
+    sync::rcu_barrier();
   }
 }
 

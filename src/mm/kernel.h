@@ -41,9 +41,7 @@ class Kernel {
   // The LRU of page-cache folios (vmscan.cc).
   void lru_add(Folio* f);
   void lru_del(Folio* f);
-  // `for_alloc`: direct reclaim for alloc_folio, which returns at once if
-  // another reclaimer has freed `nr_frames` meanwhile.
-  uint64_t shrink_lru(uint64_t nr_frames, bool for_alloc = false);
+  uint64_t shrink_lru(uint64_t nr_frames);
 
   Config config;
   FramePool pool;

@@ -100,11 +100,8 @@ uint64_t reclaim_folio(Folio* f) {
 
 }  // namespace
 
-uint64_t Kernel::shrink_lru(uint64_t nr_frames, bool for_alloc) {
+uint64_t Kernel::shrink_lru(uint64_t nr_frames) {
   sync::Guard<sync::Mutex> serial(reclaim_lock);
-  // An allocator that queued behind another reclaimer finds the frames it
-  // needs already free: reclaiming again would only evict more.
-  if (for_alloc && pool.nr_free() >= nr_frames) return nr_frames;
   uint64_t freed = 0;
   // Each folio on the LRU may be scanned twice: once to clear its
   // referenced bit, once to reclaim it.
