@@ -1,6 +1,11 @@
 // Faults and accesses through mappings.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
+#include "sync/atomic.h"
+#include "sync/rcu.h"
 #include "test_util.h"
 
 namespace faultline::test {
@@ -115,6 +120,43 @@ TEST(Fault, MunmapRemovesMappingAndPartialUnmapKeepsTheRest) {
   EXPECT_THROW(fx.mm.load(a + kPageSize, {&b, 1}), Error);
   fx.mm.munmap(a, 4 * kPageSize);
   EXPECT_THROW(fx.mm.load(a, {&b, 1}), Error);
+}
+
+// G3 across munmap: munmap does not wait for a grace period, so an access
+// that walked a PTE before munmap cleared it may still be copying from the
+// frame. Its reference must outlive that access even when a killer then
+// drops the page cache's: the frame goes back to the pool only after the
+// grace period. The second thread's read-side section stands for such an
+// access (the MMU holds one across each page it copies).
+TEST(Fault, MunmapKeepsFramesUntilAccessesInFlightEnd) {
+  Fixture fx(16 * kPageSize);
+  uint64_t a = fx.mm.mmap(fx.file, 0, 16 * kPageSize, kProtRead, MapType::shared);
+  load(fx.mm, a, 16 * kPageSize);
+  const uint64_t cached = fx.file.cached_pages();
+  ASSERT_GT(cached, 0u);
+  sync::Atomic<int> phase{0};  // 1: inside the section; 2: may leave it
+  bool left_on_time = true;
+  std::thread access([&] {
+    sync::RcuReadGuard in_flight;
+    phase.store(1, sync::release);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (phase.load(sync::acquire) != 2)
+      if (std::chrono::steady_clock::now() > deadline) {
+        left_on_time = false;  // munmap or truncate waited for us: nothing shown
+        break;
+      }
+  });
+  while (phase.load(sync::acquire) != 1) std::this_thread::yield();
+  const uint64_t free_before = fx.engine.stats().free_frames;
+  fx.mm.munmap(a, 16 * kPageSize);
+  fx.file.truncate(0);
+  EXPECT_EQ(fx.file.cached_pages(), 0u);
+  EXPECT_EQ(fx.engine.stats().free_frames, free_before) << "a frame was freed under an access in flight";
+  phase.store(2, sync::release);
+  access.join();
+  ASSERT_TRUE(left_on_time) << "munmap or truncate waited a grace period: the test shows nothing";
+  sync::rcu_barrier();
+  EXPECT_EQ(fx.engine.stats().free_frames, free_before + cached);
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ Kernel::Kernel(const Config& c)
 Kernel::~Kernel() { sync::rcu_barrier(); }
 
 Folio* Kernel::alloc_folio(unsigned order, bool may_shrink, unsigned* got_order) {
-  for (unsigned attempt = 0;; ++attempt) {
+  for (unsigned barren = 0;;) {
     for (unsigned o = order;; --o) {
       if (Folio* f = pool.alloc(o)) {
         *got_order = o;
@@ -67,12 +67,14 @@ Folio* Kernel::alloc_folio(unsigned order, bool may_shrink, unsigned* got_order)
     // watermark gap would) so that the allocations after this one find
     // frames: each batch of mapped folios costs a shootdown.
     uint64_t want = std::max<uint64_t>({32, uint64_t{1} << order, pool.nr_frames() / 64});
-    if (shrink_lru(want) == 0 && attempt >= 3)
+    if (shrink_lru(want) > 0) continue;
+    if (++barren > 3)
       throw Error(Errc::out_of_memory,
                   fmt::format("frame pool exhausted: {} frames, none free and none reclaimable (order {} wanted)",
                               pool.nr_frames(), order));
-    // Frames freed by deferred puts (call_rcu: munmap, the fault path)
-    // arrive after a grace period, and make folios reclaimable.
+    // Nothing was reclaimable: the references that pin it, or the frames
+    // themselves, may wait in deferred puts (call_rcu: munmap, the fault
+    // path), which land after a grace period.
     sync::rcu_barrier();
   }
 }

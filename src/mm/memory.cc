@@ -171,33 +171,34 @@ void mkwrite_unlock(Vmf& vmf, Folio* f) {
   if (!vmf.guard->holds_folio_lock()) folio_unlock(f);
 }
 
-// filemap_fault: a referenced folio for vmf->pgoff that the map guard let
-// us map (and, for `mkwrite`, locked), or sigbus/retry. Creates and reads it
-// in on a miss.
 // do_sync_mmap_readahead: a miss reads around the fault unless faults on
-// this file keep missing (random access, where reading around only evicts
-// what the next fault needs). A hit pays a miss back.
+// this file keep missing (mmap_miss past MMAP_LOTSAMISS: random access,
+// where reading around only evicts what the next fault needs). A hit pays
+// a miss back. `miss` is the hint as read once by the fault.
 constexpr uint32_t MMAP_LOTSAMISS = 100;
 
-pgoff_t fault_ra_pages(const Vmf& vmf) {
-  if (vmf.mapping->mmap_miss.get() > MMAP_LOTSAMISS) return 1;
+pgoff_t fault_ra_pages(const Vmf& vmf, uint32_t miss) {
+  if (miss > MMAP_LOTSAMISS) return 1;
   return std::max<pgoff_t>(vmf.kernel->config.readahead_pages, 1);
 }
 
-void account_mmap_miss(Vmf& vmf, bool missed) {
-  uint32_t m = vmf.mapping->mmap_miss.get();
-  if (missed && m < 10 * MMAP_LOTSAMISS) vmf.mapping->mmap_miss.set(m + 1);
-  else if (!missed && m > 0) vmf.mapping->mmap_miss.set(m - 1);
+void account_mmap_miss(Vmf& vmf, uint32_t miss, bool missed) {
+  if (missed && miss < 10 * MMAP_LOTSAMISS) vmf.mapping->mmap_miss.set(miss + 1);
+  else if (!missed && miss > 0) vmf.mapping->mmap_miss.set(miss - 1);
 }
 
+// filemap_fault: a referenced folio for vmf->pgoff that the map guard let
+// us map (and, for `mkwrite`, locked), or sigbus/retry. Creates and reads it
+// in on a miss.
 VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
   Inode* inode = vmf.inode;
   if (vmf.pgoff >= pages_of(inode->size())) return VmFault::sigbus;
-  pgoff_t ra = fault_ra_pages(vmf);
+  uint32_t miss = vmf.mapping->mmap_miss.get();
+  pgoff_t ra = fault_ra_pages(vmf, miss);
   pgoff_t ra_start = vmf.pgoff >= ra / 2 ? vmf.pgoff - ra / 2 : 0;
   bool missed = false;
   Folio* f = filemap_get_uptodate(inode, vmf.pgoff, ra_start, ra, &missed);
-  account_mmap_miss(vmf, missed);
+  account_mmap_miss(vmf, miss, missed);
   if (!f) return VmFault::sigbus;
   if (mkwrite && !mkwrite_lock(vmf, f)) {
     folio_put(f);
