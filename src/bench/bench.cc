@@ -68,12 +68,6 @@ void summarize(Row& row) {
   row.killer_ops_per_sec = spread_of(kills);
   row.retries_per_fault = total_faults ? static_cast<double>(total_retries) / static_cast<double>(total_faults) : 0;
   row.bus_errors_per_sec = total_seconds > 0 ? static_cast<double>(total_bus) / total_seconds : 0;
-  row.access_p50 = row.access_all.quantile(0.5);
-  row.access_p99 = row.access_all.quantile(0.99);
-  row.access_p999 = row.access_all.quantile(0.999);
-  row.fault_p50 = row.fault_all.quantile(0.5);
-  row.fault_p99 = row.fault_all.quantile(0.99);
-  row.fault_p999 = row.fault_all.quantile(0.999);
   for (unsigned i = 0; i < kLockClasses; ++i)
     row.lock_wait_ns_per_fault[i] = total_faults ? wait[i] / static_cast<double>(total_faults) : 0;
 }
@@ -94,28 +88,6 @@ void add_ratios(std::vector<Row>& rows) {
     r.ratio_to_ideal = ratio(r.pages_per_sec_per_thread.median, ideal, std::pair{r.workload, r.threads});
     r.ratio_to_kernel = ratio(r.pages_per_sec_per_thread.median, kernel, std::pair{r.workload, r.threads});
   }
-}
-
-std::string fmt_rate(double v) {
-  if (v >= 1e9) return fmt::format("{:.2f}G", v / 1e9);
-  if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
-  if (v >= 1e3) return fmt::format("{:.1f}k", v / 1e3);
-  return fmt::format("{:.0f}", v);
-}
-
-std::string fmt_ns(uint64_t ns) {
-  if (ns == 0) return "-";
-  if (ns >= 10000000) return fmt::format("{}ms", ns / 1000000);
-  if (ns >= 10000) return fmt::format("{}us", ns / 1000);
-  return fmt::format("{}ns", ns);
-}
-
-std::string fmt_ratio(double r) { return r > 0 ? fmt::format("{:.2f}", r) : "-"; }
-
-// The spread as +-% of the median: half the range over the median.
-std::string fmt_spread(const Spread& s) {
-  if (s.median <= 0) return "";
-  return fmt::format("±{:.0f}%", 50 * (s.max - s.min) / s.median);
 }
 
 }  // namespace
@@ -153,12 +125,45 @@ void validate(const BenchOptions& opts) {
     throw Error(Errc::invalid_argument, fmt::format("--killer-rate {} is not in (0, 1000000]", opts.killer_rate));
 }
 
-std::string Row::dominant_lock() const {
-  unsigned best = kLockClasses;
+int Row::dominant_lock_index() const {
+  int best = -1;
   for (unsigned i = 0; i < kLockClasses; ++i)
-    if (lock_wait_ns_per_fault[i] > 0 && (best == kLockClasses || lock_wait_ns_per_fault[i] > lock_wait_ns_per_fault[best]))
-      best = i;
-  return best == kLockClasses ? "" : ThreadStats::lock_class_name(best);
+    if (lock_wait_ns_per_fault[i] > 0 && (best < 0 || lock_wait_ns_per_fault[i] > lock_wait_ns_per_fault[best]))
+      best = static_cast<int>(i);
+  return best;
+}
+
+std::string Row::dominant_lock() const {
+  int i = dominant_lock_index();
+  return i < 0 ? "" : ThreadStats::lock_class_name(static_cast<unsigned>(i));
+}
+
+const Row* find_row(const std::vector<Row>& rows, const std::string& workload, const std::string& config,
+                    unsigned threads) {
+  for (const Row& r : rows)
+    if (r.workload == workload && r.config == config && r.threads == threads) return &r;
+  return nullptr;
+}
+
+std::string format_rate(double v) {
+  if (v >= 1e9) return fmt::format("{:.2f}G", v / 1e9);
+  if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
+  if (v >= 1e3) return fmt::format("{:.1f}k", v / 1e3);
+  return fmt::format("{:.0f}", v);
+}
+
+std::string format_ns(uint64_t ns) {
+  if (ns == 0) return "–";
+  if (ns >= 10000000) return fmt::format("{}ms", ns / 1000000);
+  if (ns >= 10000) return fmt::format("{}µs", ns / 1000);
+  return fmt::format("{}ns", ns);
+}
+
+std::string format_ratio(double r) { return r > 0 ? fmt::format("{:.2f}×", r) : "–"; }
+
+std::string format_spread(const Spread& s) {
+  if (s.median <= 0) return "";
+  return fmt::format("±{:.0f}%", 50 * (s.max - s.min) / s.median);
 }
 
 std::vector<Row> run_bench(const BenchOptions& opts) {
@@ -193,33 +198,43 @@ std::vector<Row> run_bench(const BenchOptions& opts) {
   return rows;
 }
 
+// fmt pads by bytes; "µs", "×", "±" and "–" are wider in UTF-8 than on
+// screen, so columns holding them are padded by hand.
+static std::string pad(const std::string& s, size_t width) {
+  size_t shown = 0;
+  for (unsigned char c : s) shown += (c & 0xc0) != 0x80;
+  return std::string(width > shown ? width - shown : 0, ' ') + s;
+}
+
 void print_table(const std::vector<Row>& rows, std::ostream& out) {
   std::string last;
   for (const Row& r : rows) {
     std::string group = fmt::format("{} threads={}", r.workload, r.threads);
     if (group != last) {
-      out << fmt::format("\n{}\n{:<34} {:>9} {:>5} {:>6} {:>6} {:>9} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8}  {}\n", group,
-                         "config", "pages/s/T", "sprd", "xideal", "xkern", "faults/s", "retr/flt", "kill/s",
-                         "acc p50", "flt p50", "flt p99", "p99.9", "top lock wait/fault");
+      out << fmt::format("\n{} (latency: faults on the engine, accesses on the kernel)\n{:<40} {:>9} {:>5} {:>6} {:>6} "
+                         "{:>9} {:>8} {:>7} {:>8} {:>8} {:>8}  {}\n",
+                         group, "config", "pages/s/T", "sprd", "xideal", "xkern", "faults/s", "retr/flt", "kill/s",
+                         "p50", "p99", "p99.9", "top lock wait/fault");
       last = group;
     }
-    std::string dom = r.dominant_lock();
-    unsigned di = 0;
-    for (unsigned i = 0; i < kLockClasses; ++i)
-      if (dom == ThreadStats::lock_class_name(i)) di = i;
-    uint64_t p999 = r.kernel ? r.access_p999 : r.fault_p999;
-    out << fmt::format("{:<34} {:>9} {:>5} {:>6} {:>6} {:>9} {:>8.3f} {:>7} {:>8} {:>8} {:>8} {:>8}  {}\n",
-                       r.config + (r.unsafe ? " (unsafe)" : ""), fmt_rate(r.pages_per_sec_per_thread.median),
-                       fmt_spread(r.pages_per_sec_per_thread), fmt_ratio(r.ratio_to_ideal),
-                       fmt_ratio(r.ratio_to_kernel), fmt_rate(r.faults_per_sec.median), r.retries_per_fault,
-                       fmt_rate(r.killer_ops_per_sec.median), fmt_ns(r.access_p50), fmt_ns(r.fault_p50),
-                       fmt_ns(r.fault_p99), fmt_ns(p999),
-                       dom.empty() ? "-" : fmt::format("{} {:.0f}ns", dom, r.lock_wait_ns_per_fault[di]));
+    int dom = r.dominant_lock_index();
+    const Histogram& lat = r.latency();
+    out << fmt::format("{:<40} {:>9} {} {} {} {:>9} {:>8.3f} {:>7} {} {} {}  {}\n",
+                       r.config + (r.unsafe ? " (unsafe)" : ""), format_rate(r.pages_per_sec_per_thread.median),
+                       pad(format_spread(r.pages_per_sec_per_thread), 5), pad(format_ratio(r.ratio_to_ideal), 6),
+                       pad(format_ratio(r.ratio_to_kernel), 6), format_rate(r.faults_per_sec.median),
+                       r.retries_per_fault, format_rate(r.killer_ops_per_sec.median),
+                       pad(format_ns(lat.quantile(0.5)), 8), pad(format_ns(lat.quantile(0.99)), 8),
+                       pad(format_ns(lat.quantile(0.999)), 8),
+                       dom < 0 ? "–" : fmt::format("{} {:.0f}ns", r.dominant_lock(), r.lock_wait_ns_per_fault[dom]));
   }
 }
 
 namespace {
 nlohmann::json spread_json(const Spread& s) { return {{"median", s.median}, {"min", s.min}, {"max", s.max}}; }
+nlohmann::json quantiles_json(const Histogram& h) {
+  return {{"p50", h.quantile(0.5)}, {"p99", h.quantile(0.99)}, {"p999", h.quantile(0.999)}};
+}
 }  // namespace
 
 nlohmann::json to_json(const std::vector<Row>& rows, const BenchOptions& opts) {
@@ -241,8 +256,8 @@ nlohmann::json to_json(const std::vector<Row>& rows, const BenchOptions& opts) {
                          {"killer_ops_per_sec", spread_json(r.killer_ops_per_sec)},
                          {"retries_per_fault", r.retries_per_fault},
                          {"bus_errors_per_sec", r.bus_errors_per_sec},
-                         {"access_ns", {{"p50", r.access_p50}, {"p99", r.access_p99}, {"p999", r.access_p999}}},
-                         {"fault_ns", {{"p50", r.fault_p50}, {"p99", r.fault_p99}, {"p999", r.fault_p999}}},
+                         {"access_ns", quantiles_json(r.access_all)},
+                         {"fault_ns", quantiles_json(r.fault_all)},
                          {"lock_wait_ns_per_fault", lw},
                          {"ratio_to_ideal", r.ratio_to_ideal},
                          {"ratio_to_kernel", r.ratio_to_kernel}});
@@ -264,8 +279,9 @@ void write_csv(const std::vector<Row>& rows, std::ostream& out) {
     out << fmt::format("{},{},{},{},{:.0f},{:.0f},{:.0f},{:.0f},{:.1f},{:.5f},{},{},{},{},{},{},{:.4f},{:.4f}", r.workload,
                        r.config, r.threads, r.unsafe ? 1 : 0, r.pages_per_sec_per_thread.median,
                        r.pages_per_sec_per_thread.min, r.pages_per_sec_per_thread.max, r.faults_per_sec.median,
-                       r.killer_ops_per_sec.median, r.retries_per_fault, r.access_p50, r.access_p99, r.access_p999,
-                       r.fault_p50, r.fault_p99, r.fault_p999, r.ratio_to_ideal, r.ratio_to_kernel);
+                       r.killer_ops_per_sec.median, r.retries_per_fault, r.access_all.quantile(0.5),
+                       r.access_all.quantile(0.99), r.access_all.quantile(0.999), r.fault_all.quantile(0.5),
+                       r.fault_all.quantile(0.99), r.fault_all.quantile(0.999), r.ratio_to_ideal, r.ratio_to_kernel);
     for (unsigned i = 0; i < kLockClasses; ++i) out << fmt::format(",{:.1f}", r.lock_wait_ns_per_fault[i]);
     out << "\n";
   }

@@ -50,12 +50,11 @@ void validate(const BenchOptions& opts);
 struct RunResult {
   double seconds = 0;
   uint64_t touches = 0;     // pages accessed (mapped touches, pages read)
-  uint64_t ops = 0;         // timed accesses (a touch, or one read() call)
   uint64_t faults = 0;      // by the worker threads
   uint64_t retries = 0;     // engine only
   uint64_t killer_ops = 0;
   uint64_t bus_errors = 0;
-  Histogram access_ns;      // every timed access
+  Histogram access_ns;      // every timed access (a touch, or one read())
   Histogram fault_ns;       // accesses that faulted (engine only)
   uint64_t lock_wait_ns[kLockClasses] = {};
   uint64_t lock_contentions[kLockClasses] = {};
@@ -71,15 +70,29 @@ struct Row {
   bool kernel = false, unsafe = false;  // unsafe: the ideal where a killer runs
   Spread pages_per_sec_per_thread, faults_per_sec, killer_ops_per_sec;
   double retries_per_fault = 0, bus_errors_per_sec = 0;
-  uint64_t access_p50 = 0, access_p99 = 0, access_p999 = 0;
-  uint64_t fault_p50 = 0, fault_p99 = 0, fault_p999 = 0;  // 0: not measured (kernel)
   double lock_wait_ns_per_fault[kLockClasses] = {};
   double ratio_to_ideal = 0, ratio_to_kernel = 0;  // medians; 0 where absent
   std::vector<RunResult> runs;                      // one per round
   Histogram access_all, fault_all;                  // merged over the rounds
-  // The lock class with the most wait per fault, or "" with no wait.
+
+  // The row's headline latencies: its faults on the engine; on the kernel,
+  // whose faults cannot be told apart from outside, its accesses.
+  const Histogram& latency() const { return kernel ? access_all : fault_all; }
+  // The lock class with the most wait per fault: its index, or -1 (and
+  // its name, or "") with no wait at all.
+  int dominant_lock_index() const;
   std::string dominant_lock() const;
 };
+
+// One row of `rows`, or nullptr.
+const Row* find_row(const std::vector<Row>& rows, const std::string& workload, const std::string& config,
+                    unsigned threads);
+
+// The figures as the table, the report and the figures print them.
+std::string format_rate(double v);             // 1.23M, 45.6k, 789
+std::string format_ns(uint64_t ns);            // 850ns, 12µs, 3ms; "–" for none
+std::string format_ratio(double r);            // 0.93×; "–" where absent
+std::string format_spread(const Spread& s);    // ±7%: half the range over the median
 
 // Runs the whole matrix. Throws Error(invalid_argument) for bad options and
 // std::runtime_error if the kernel peer cannot make its files.

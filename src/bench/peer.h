@@ -34,15 +34,6 @@ class Space {
   virtual bool store(uint64_t addr, bool byte) = 0;
 };
 
-// The calling thread's own counters: faults taken and, on the engine, lock
-// waits (faultline::this_thread_stats()); the kernel reports faults only
-// (getrusage(RUSAGE_THREAD)).
-struct ThreadCounters {
-  uint64_t faults = 0;
-  uint64_t lock_wait_ns[kLockClasses] = {};
-  uint64_t lock_contentions[kLockClasses] = {};
-};
-
 class Peer {
  public:
   virtual ~Peer() = default;
@@ -62,7 +53,10 @@ class Peer {
   virtual void punch_hole(unsigned file, uint64_t off, uint64_t len) = 0;
   virtual void zero_range(unsigned file, uint64_t off, uint64_t len) = 0;
   virtual void migrate(unsigned file, uint64_t off, uint64_t len) = 0;
-  virtual ThreadCounters thread_counters() = 0;
+  // The calling thread's faults and, on the engine, its lock waits
+  // (faultline::this_thread_stats()); the kernel reports faults only
+  // (getrusage(RUSAGE_THREAD)).
+  virtual ThreadStats thread_stats() = 0;
   // Retried faults since the peer was made (the engine's Stats); 0 for the
   // kernel, which does not count them.
   virtual uint64_t fault_retries() = 0;

@@ -66,16 +66,7 @@ class EnginePeer final : public Peer {
   void punch_hole(unsigned file, uint64_t off, uint64_t len) override { files_[file].punch_hole(off, len); }
   void zero_range(unsigned file, uint64_t off, uint64_t len) override { files_[file].zero_range(off, len, true); }
   void migrate(unsigned file, uint64_t off, uint64_t len) override { files_[file].migrate(off, len); }
-  ThreadCounters thread_counters() override {
-    ThreadStats s = this_thread_stats();
-    ThreadCounters c;
-    c.faults = s.faults;
-    for (unsigned i = 0; i < kLockClasses; ++i) {
-      c.lock_wait_ns[i] = s.lock_wait_ns[i];
-      c.lock_contentions[i] = s.lock_contentions[i];
-    }
-    return c;
-  }
+  ThreadStats thread_stats() override { return this_thread_stats(); }
   uint64_t fault_retries() override { return engine_.stats().fault_retries; }
   void discard_files() override {
     for (File& f : files_) f.truncate(0);

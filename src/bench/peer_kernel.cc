@@ -130,10 +130,10 @@ class KernelPeer final : public Peer {
   void migrate(unsigned file, uint64_t off, uint64_t len) override {
     ::posix_fadvise(fds_[file], static_cast<off_t>(off), static_cast<off_t>(len), POSIX_FADV_DONTNEED);
   }
-  ThreadCounters thread_counters() override {
+  ThreadStats thread_stats() override {
     rusage ru{};
     getrusage(RUSAGE_THREAD, &ru);
-    ThreadCounters c;
+    ThreadStats c;
     c.faults = static_cast<uint64_t>(ru.ru_minflt + ru.ru_majflt);
     return c;
   }

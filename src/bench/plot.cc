@@ -32,12 +32,6 @@ std::vector<std::string> configs_of(const std::vector<Row>& rows, const std::str
   return v;
 }
 
-const Row* find_row(const std::vector<Row>& rows, const std::string& w, const std::string& c, unsigned t) {
-  for (const Row& r : rows)
-    if (r.workload == w && r.config == c && r.threads == t) return &r;
-  return nullptr;
-}
-
 std::string title_of(const std::string& config) { return config == "ideal" ? "ideal (unsynchronized)" : config; }
 
 }  // namespace
@@ -86,7 +80,7 @@ std::string plot_latency(const std::string& dir, const std::vector<Row>& rows, c
     for (const auto& c : configs) {
       const Row* r = find_row(rows, workload, c, threads);
       if (!r) continue;
-      const Histogram& h = r->kernel ? r->access_all : r->fault_all;
+      const Histogram& h = r->latency();
       if (h.count() == 0) continue;
       dat << "# " << c << ": latency ns, fraction slower\n";
       uint64_t seen = 0;

@@ -143,21 +143,7 @@ ReplaySummary run_replays(const ReportOptions& o, std::ostream& err) {
 
 // ---- the document -----------------------------------------------------------
 
-const Row* find(const std::vector<Row>& rows, const std::string& w, const std::string& c, unsigned t) {
-  for (const Row& r : rows)
-    if (r.workload == w && r.config == c && r.threads == t) return &r;
-  return nullptr;
-}
-
 double total_rate(const Row* r) { return r ? r->pages_per_sec_per_thread.median * r->threads : 0; }
-
-std::string rate(double v) {
-  if (v >= 1e6) return fmt::format("{:.2f} M", v / 1e6);
-  if (v >= 1e3) return fmt::format("{:.1f} k", v / 1e3);
-  return fmt::format("{:.0f}", v);
-}
-std::string ns(uint64_t v) { return v == 0 ? "–" : v >= 10000 ? fmt::format("{} µs", v / 1000) : fmt::format("{} ns", v); }
-std::string ratio(double v) { return v > 0 ? fmt::format("{:.2f}×", v) : "–"; }
 
 struct Facts {
   const std::vector<Row>& rows;
@@ -210,19 +196,19 @@ void joined_table(Document& d, const Facts& f) {
   for (const Row& r : f.rows)
     if (r.workload == f.rows.front().workload && r.threads == f.rows.front().threads) configs.push_back(r.config);
   for (const auto& c : configs) {
-    const Row* pf1 = find(f.rows, "page_fault3", c, 1);
-    const Row* pf2 = find(f.rows, "page_fault3", c, 2);
-    const Row* pfm = find(f.rows, "page_fault3", c, tmax);
-    const Row* h2 = find(f.rows, "hot_file", c, 2);
-    const Row* hm = find(f.rows, "hot_file", c, tmax);
-    const Row* g = find(f.rows, "giant_db", c, tmax);
-    rows.push_back({"`" + c + "`", verdict_cell(f, c), pf1 ? rate(pf1->pages_per_sec_per_thread.median) : "–",
-                    pf1 ? ratio(pf1->ratio_to_ideal) : "–", pf1 ? ratio(pf1->ratio_to_kernel) : "–",
-                    pf2 && pf1 ? ratio(total_rate(pf2) / total_rate(pf1)) : "–",
-                    pfm && pf2 ? ratio(total_rate(pfm) / total_rate(pf2)) : "–",
-                    hm && h2 ? ratio(total_rate(hm) / total_rate(h2)) : "–",
-                    g ? rate(g->pages_per_sec_per_thread.median) : "–",
-                    g ? ns(g->kernel ? g->access_p999 : g->fault_p999) : "–",
+    const Row* pf1 = find_row(f.rows, "page_fault3", c, 1);
+    const Row* pf2 = find_row(f.rows, "page_fault3", c, 2);
+    const Row* pfm = find_row(f.rows, "page_fault3", c, tmax);
+    const Row* h2 = find_row(f.rows, "hot_file", c, 2);
+    const Row* hm = find_row(f.rows, "hot_file", c, tmax);
+    const Row* g = find_row(f.rows, "giant_db", c, tmax);
+    rows.push_back({"`" + c + "`", verdict_cell(f, c), pf1 ? format_rate(pf1->pages_per_sec_per_thread.median) : "–",
+                    pf1 ? format_ratio(pf1->ratio_to_ideal) : "–", pf1 ? format_ratio(pf1->ratio_to_kernel) : "–",
+                    pf2 && pf1 ? format_ratio(total_rate(pf2) / total_rate(pf1)) : "–",
+                    pfm && pf2 ? format_ratio(total_rate(pfm) / total_rate(pf2)) : "–",
+                    hm && h2 ? format_ratio(total_rate(hm) / total_rate(h2)) : "–",
+                    g ? format_rate(g->pages_per_sec_per_thread.median) : "–",
+                    g ? format_ns(g->latency().quantile(0.999)) : "–",
                     g && !g->dominant_lock().empty() ? g->dominant_lock() : "–"});
   }
   d.table({"protocol", "checker", "page_fault3 1T pages/s", "×ideal", "×kernel", "2T/1T",
@@ -237,46 +223,46 @@ void targets(Document& d, const Facts& f) {
   auto mark = [](bool met) { return met ? "**met**" : "**MISSED**"; };
   std::string best = f.best_protocol();
   unsigned tmax = f.max_threads();
-  const Row* pf1 = find(f.rows, "page_fault3", best, 1);
-  const Row* pf2 = find(f.rows, "page_fault3", best, 2);
-  const Row* pfm = find(f.rows, "page_fault3", best, tmax);
+  const Row* pf1 = find_row(f.rows, "page_fault3", best, 1);
+  const Row* pf2 = find_row(f.rows, "page_fault3", best, 2);
+  const Row* pfm = find_row(f.rows, "page_fault3", best, tmax);
   if (pf1 && pf1->ratio_to_ideal > 0) {
     items.push_back(fmt::format("page_fault3, 1 thread: the best protocol that claims G1–G6, `{}`, runs at {} of "
                                 "`ideal` (target: within 1.1×, i.e. at least 0.91): {}. Against the kernel: {}.",
-                                best, ratio(pf1->ratio_to_ideal), mark(pf1->ratio_to_ideal >= 1 / 1.1),
-                                ratio(pf1->ratio_to_kernel)));
+                                best, format_ratio(pf1->ratio_to_ideal), mark(pf1->ratio_to_ideal >= 1 / 1.1),
+                                format_ratio(pf1->ratio_to_kernel)));
   }
   if (pf1 && pf2) {
     double s = total_rate(pf2) / total_rate(pf1);
     items.push_back(fmt::format("page_fault3, 2 threads: `{}` at {} its 1-thread throughput (target 1.9×): {}.", best,
-                                ratio(s), mark(s >= 1.9)));
+                                format_ratio(s), mark(s >= 1.9)));
   }
   if (pf2 && pfm && tmax > 2) {
     double s = total_rate(pfm) / total_rate(pf2);
     items.push_back(fmt::format("page_fault3, {} threads: `{}` keeps {} of its 2-thread throughput (target 0.9×): {}.",
-                                tmax, best, ratio(s), mark(s >= 0.9)));
+                                tmax, best, format_ratio(s), mark(s >= 0.9)));
   }
-  const Row* h2 = find(f.rows, "hot_file", kDefaultProtocol, 2);
-  const Row* hm = find(f.rows, "hot_file", kDefaultProtocol, tmax);
+  const Row* h2 = find_row(f.rows, "hot_file", kDefaultProtocol, 2);
+  const Row* hm = find_row(f.rows, "hot_file", kDefaultProtocol, tmax);
   if (h2 && hm && tmax > 2) {
     double s = total_rate(hm) / total_rate(h2);
     items.push_back(fmt::format("hot_file, {} threads: the default `{}` keeps {} of its 2-thread throughput "
                                 "(target 0.8×): {}.",
-                                tmax, kDefaultProtocol, ratio(s), mark(s >= 0.8)));
+                                tmax, kDefaultProtocol, format_ratio(s), mark(s >= 0.8)));
   }
-  const Row* fair = find(f.rows, "hot_file", "page_lock_fair+invalidate_lock", tmax);
+  const Row* fair = find_row(f.rows, "hot_file", "page_lock_fair+invalidate_lock", tmax);
   if (fair && hm) {
     double s = total_rate(fair) / total_rate(hm);
     items.push_back(fmt::format("hot_file, {} threads: the fair page lock runs at {} of the unfair one ({:+.0f} %), "
                                 "fault p99.9 {} against {}. The kernel's history: the 5.9 fair page lock cost Apache "
                                 "−28 % to −63 %.",
-                                tmax, ratio(s), (s - 1) * 100, ns(fair->fault_p999), ns(hm->fault_p999)));
+                                tmax, format_ratio(s), (s - 1) * 100, format_ns(fair->latency().quantile(0.999)), format_ns(hm->latency().quantile(0.999))));
   }
   for (const Row& r : f.rows)
     if (r.workload == "giant_db" && r.threads == tmax)
       items.push_back(fmt::format("giant_db, {} threads, killer at {:.0f}/s: `{}` {} pages/s/thread, {} p99.9{}{}.",
-                                  tmax, r.killer_ops_per_sec.median, r.config, rate(r.pages_per_sec_per_thread.median),
-                                  r.kernel ? "access" : "fault", " " + ns(r.kernel ? r.access_p999 : r.fault_p999),
+                                  tmax, r.killer_ops_per_sec.median, r.config, format_rate(r.pages_per_sec_per_thread.median),
+                                  r.kernel ? "access" : "fault", " " + format_ns(r.latency().quantile(0.999)),
                                   r.dominant_lock().empty() ? "" : ", most wait on " + r.dominant_lock()));
   d.bullets(items);
 }
@@ -294,15 +280,12 @@ void bench_tables(Document& d, const Facts& f, const std::vector<std::string>& f
     for (const Row& r : f.rows) {
       if (r.workload != w) continue;
       rows.push_back({"`" + r.config + "`" + (r.unsafe ? " (unsafe)" : ""), std::to_string(r.threads),
-                      rate(r.pages_per_sec_per_thread.median),
-                      fmt::format("±{:.0f}%", r.pages_per_sec_per_thread.median > 0
-                                                  ? 50 * (r.pages_per_sec_per_thread.max - r.pages_per_sec_per_thread.min) /
-                                                        r.pages_per_sec_per_thread.median
-                                                  : 0),
-                      ratio(r.ratio_to_ideal), ratio(r.ratio_to_kernel), rate(r.faults_per_sec.median),
-                      fmt::format("{:.4f}", r.retries_per_fault), rate(r.killer_ops_per_sec.median),
-                      ns(r.kernel ? r.access_p50 : r.fault_p50), ns(r.kernel ? r.access_p99 : r.fault_p99),
-                      ns(r.kernel ? r.access_p999 : r.fault_p999), r.dominant_lock().empty() ? "–" : r.dominant_lock()});
+                      format_rate(r.pages_per_sec_per_thread.median),
+                      format_spread(r.pages_per_sec_per_thread),
+                      format_ratio(r.ratio_to_ideal), format_ratio(r.ratio_to_kernel), format_rate(r.faults_per_sec.median),
+                      fmt::format("{:.4f}", r.retries_per_fault), format_rate(r.killer_ops_per_sec.median),
+                      format_ns(r.latency().quantile(0.5)), format_ns(r.latency().quantile(0.99)),
+                      format_ns(r.latency().quantile(0.999)), r.dominant_lock().empty() ? "–" : r.dominant_lock()});
     }
     d.table({"config", "T", "pages/s/T", "spread", "×ideal", "×kernel", "faults/s", "retries/fault", "killer/s",
              "p50", "p99", "p99.9", "top lock"},
@@ -324,7 +307,7 @@ void checker_section(Document& d, const std::map<std::string, Verdicts>& v, cons
     std::string gs;
     for (const auto& g : x.guarantees) gs += (gs.empty() ? "" : ", ") + g;
     rows.push_back({"`" + p + "`", std::to_string(x.passed), std::to_string(x.bug), gs.empty() ? "–" : gs,
-                    std::to_string(x.executions), x.seconds > 0 ? rate(static_cast<double>(x.executions) / x.seconds) : "–"});
+                    std::to_string(x.executions), x.seconds > 0 ? format_rate(static_cast<double>(x.executions) / x.seconds) : "–"});
   }
   d.table({"protocol", "PASSED", "BUG", "guarantees broken", "executions", "executions/s"}, rows);
   if (!fig.empty()) d.figure(fig, "checker executions per second");
@@ -414,15 +397,16 @@ int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
                      "{} --rounds {}\nfaultline check --strategy pct --executions {}",
                      o.quick ? " --quick" : "", o.out_dir, o.quick ? fmt::format("{}", fmt::join(b.configs, ",")) : "all",
                      "all", fmt::format("{}", fmt::join(b.threads, ",")), b.seconds, b.rounds, o.quick ? 100 : 1000));
+  const std::string md = d.markdown();
   try {
-    write_text(o.out_dir + "/report.md", d.markdown());
+    write_text(o.out_dir + "/report.md", md);
     write_text(o.out_dir + "/report.html", d.html(o.out_dir, "faultline report"));
     write_text(o.out_dir + "/report.json", report_json(f, cells, replays).dump(1) + "\n");
   } catch (const Error& e) {
     err << "faultline report: " << e.what() << "\n";
     return 2;
   }
-  out << d.markdown().substr(0, d.markdown().find("\n## Benchmark")) << "\n";
+  out << md.substr(0, md.find("\n## Benchmark")) << "\n";
   out << fmt::format("report: {}/report.md, report.html, report.json and {} figures\n", o.out_dir,
                      figs.size() + !checker_fig.empty());
   return replays.agreed == replays.logs ? 0 : 1;

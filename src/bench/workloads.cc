@@ -67,7 +67,7 @@ struct Shared {
   sync::Atomic<int> failed{0};  // a worker or the killer threw
   sync::Atomic<unsigned> warm{0};  // workers that finished an iteration
   uint64_t killer_ops = 0;
-  RunResult workers[1];  // really `threads` of them
+  RunResult* workers = nullptr;  // one per worker, right after this header
 };
 
 class SharedArea {
@@ -77,7 +77,10 @@ class SharedArea {
     void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::runtime_error("bench: cannot map the shared result area");
     shared_ = new (p) Shared;
-    for (unsigned i = 1; i < workers; ++i) new (&shared_->workers[i]) RunResult;
+    static_assert(alignof(Shared) >= alignof(RunResult));
+    auto* w = reinterpret_cast<RunResult*>(shared_ + 1);
+    for (unsigned i = 0; i < workers; ++i) new (w + i) RunResult;
+    shared_->workers = w;
   }
   ~SharedArea() { ::munmap(shared_, bytes_); }
   SharedArea(const SharedArea&) = delete;
@@ -121,13 +124,12 @@ class Meter {
     out_.access_ns.record(ns);
     if (engine_ && this_thread_faults() != faults0) out_.fault_ns.record(ns);
     out_.touches += pages;
-    out_.ops += 1;
     out_.bus_errors += ok ? 0 : 1;
   }
   // Closes the window: the thread's faults and lock waits over it.
   void finish() {
     if (!measuring_) return;
-    ThreadCounters end = peer_.thread_counters();
+    ThreadStats end = peer_.thread_stats();
     out_.faults = end.faults - start_.faults;
     for (unsigned i = 0; i < kLockClasses; ++i) {
       out_.lock_wait_ns[i] = end.lock_wait_ns[i] - start_.lock_wait_ns[i];
@@ -138,7 +140,7 @@ class Meter {
  private:
   void begin() {
     measuring_ = true;
-    start_ = peer_.thread_counters();
+    start_ = peer_.thread_stats();
   }
   Shared& sh_;
   Peer& peer_;
@@ -146,7 +148,7 @@ class Meter {
   bool engine_;
   bool measuring_ = false, warm_ = false;
   double ns_per_tick_ = ns_per_tick();
-  ThreadCounters start_;
+  ThreadStats start_;
 };
 
 // xorshift64*: a worker's own random pages, no shared state.
@@ -361,7 +363,6 @@ void conduct(Shared& sh, Peer& peer, unsigned workers, double seconds, RunResult
 
 void add_worker(RunResult& r, const RunResult& w) {
   r.touches += w.touches;
-  r.ops += w.ops;
   r.faults += w.faults;
   r.bus_errors += w.bus_errors;
   r.access_ns.merge(w.access_ns);
