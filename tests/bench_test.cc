@@ -56,17 +56,22 @@ TEST(LockStat, TimesContendedAcquisitionsOnlyAndPerClass) {
   sem.up_read();
   EXPECT_EQ(sync::this_thread_lock_stat().contentions[i], before.contentions[i]);
 
-  sem.down_write();
+  // The holder releases its read lock only 30 ms after it has seen this
+  // thread queued as a writer (a queued writer makes down_read_trylock fail),
+  // so the wait is at least that long however the machine schedules us.
   std::thread holder([&] {
+    sem.down_read();
+    while (sem.down_read_trylock()) sem.up_read();
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    sem.up_write();
+    sem.up_read();
   });
-  sem.down_read();  // waits ~30 ms for the writer
-  sem.up_read();
+  while (!sem.is_locked()) std::this_thread::yield();
+  sem.down_write();
+  sem.up_write();
   holder.join();
   sync::LockStat after = sync::this_thread_lock_stat();
   EXPECT_EQ(after.contentions[i], before.contentions[i] + 1);
-  EXPECT_GE(after.wait_ns[i] - before.wait_ns[i], 15'000'000u);
+  EXPECT_GE(after.wait_ns[i] - before.wait_ns[i], 25'000'000u);
   const unsigned folio = static_cast<unsigned>(sync::LockClass::folio_lock);
   EXPECT_EQ(after.wait_ns[folio], before.wait_ns[folio]);  // another class saw nothing
 }
