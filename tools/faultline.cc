@@ -217,7 +217,9 @@ int main(int argc, char** argv) {
   check->add_option("--strategy", co.strategy, "random, pct or exhaustive")
       ->check(CLI::IsMember({"random", "pct", "exhaustive"}));
   check->add_option("--bound", co.bound, "exhaustive: preemption bound k")->check(CLI::Range(0u, 8u));
-  check->add_option("--flush-bound", co.flush_bound, "exhaustive: early store-buffer flushes (tso, weak)")
+  check
+      ->add_option("--reorder-bound,--flush-bound", co.reorder_bound,
+                   "exhaustive: stores held back (tso: in the store buffer; weak: propagating late)")
       ->check(CLI::Range(0u, 8u));
   bool no_reduction = false;
   check->add_flag("--no-reduction", no_reduction,

@@ -19,7 +19,7 @@ struct CheckOptions {
   std::vector<std::string> memory_models;  // empty: all
   std::string strategy = "pct";            // random | pct | exhaustive
   unsigned bound = 2;                      // exhaustive: preemption bound k
-  unsigned flush_bound = 0;                // exhaustive: early store-buffer flushes
+  unsigned reorder_bound = 1;              // exhaustive: stores held back (tso, weak)
   bool reduce = true;                      // exhaustive: sleep sets (false: run every schedule)
   unsigned depth = 3;                      // PCT depth (d)
   uint64_t executions = 0;                 // per cell; 0: random, pct 1000, exhaustive no cap

@@ -306,7 +306,7 @@ std::unique_ptr<model::Strategy> make_strategy(const CheckOptions& opts) {
   if (!opts.replay.empty()) return model::make_replay_strategy(opts.replay);
   if (opts.strategy == "random") return model::make_random_strategy(opts.seed);
   if (opts.strategy == "pct") return model::make_pct_strategy(opts.seed, opts.depth, 300);
-  if (opts.strategy == "exhaustive") return model::make_exhaustive_strategy(opts.bound, opts.flush_bound, opts.reduce);
+  if (opts.strategy == "exhaustive") return model::make_exhaustive_strategy(opts.bound, opts.reorder_bound, opts.reduce);
   throw std::invalid_argument("unknown strategy '" + opts.strategy + "' (random, pct, exhaustive)");
 }
 

@@ -9,6 +9,7 @@
 // the next fiber to run (or a buffered store to flush) through the
 // Strategy, and records the choice so that the execution can be replayed.
 #include "sync/model/model.h"
+#include "sync/model/weak_memory.h"
 
 #include <boost/context/fiber.hpp>
 
@@ -83,9 +84,11 @@ struct Exec {
   std::vector<int> runnable;                     // schedule_once's options,
   std::vector<std::pair<int, size_t>> flushes;   // kept to reuse their storage
   std::vector<Deferred> callbacks;
+  std::unique_ptr<weak::Memory> wm;  // under `weak`: the histories and views
 };
 
 uint64_t g_next_word_id = 0;  // see Word
+uint32_t g_serial = 0;        // counts executions (Word::serial)
 
 // Names of words, for traces ("page 0 flags" rather than an address).
 std::map<const void*, std::string>& word_names() {
@@ -182,10 +185,13 @@ std::string where(const std::source_location& loc) {
 }
 
 void trace(StepKind k, const std::source_location& loc, const void* w = nullptr, uint64_t a = 0, uint64_t b = 0,
-           uint8_t fence = 0) {
+           uint8_t fence = 0, uint64_t c = Reorder::in_order) {
   if (!scheduling()) return;
-  g->out.trace.push_back({g->cur, k, fence, loc, w, a, b});
+  g->out.trace.push_back({g->cur, k, fence, loc, w, a, b, c});
 }
+
+bool weak_model() { return g && g->mm == MemoryModel::weak && scheduling(); }
+weak::Memory& wm() { return *g->wm; }
 
 // Hands control to the scheduler; returns when this fiber is picked again.
 void yield() {
@@ -203,6 +209,7 @@ void block_until(std::function<bool()> pred) {
     return;
   }
   drain(self());
+  if (g->mm == MemoryModel::weak) wm().full_barrier(g->cur);
   self()->until = std::move(pred);
   yield();
 }
@@ -226,19 +233,10 @@ void drain_word(Fiber* f, Word* w) {
     else ++i;
 }
 
-// Appends the flush options of a fiber as (fiber, entry): TSO flushes the
-// oldest entry; weak the oldest entry of any word.
+// Appends the flush option of a fiber (TSO: its oldest entry) as
+// (fiber, entry).
 void add_flush_options(const Fiber& f, std::vector<std::pair<int, size_t>>& out) {
-  if (f.buf.empty()) return;
-  if (g->mm != MemoryModel::weak) {
-    out.emplace_back(f.id, 0);
-    return;
-  }
-  for (size_t i = 0; i < f.buf.size(); ++i) {
-    auto older = f.buf.begin() + static_cast<long>(i);
-    if (std::none_of(f.buf.begin(), older, [&](const Pending& p) { return p.w == f.buf[i].w; }))
-      out.emplace_back(f.id, i);
-  }
+  if (!f.buf.empty()) out.emplace_back(f.id, 0);
 }
 
 // Whether the store buffers of two fibers hold the same word: then the
@@ -260,7 +258,7 @@ uint64_t view(const Word* w, uint64_t mask) {
   return v;
 }
 
-constexpr int kRelaxed = 0, kAcquire = 2, kRelease = 3, kSeqCst = 5;
+constexpr int kRelaxed = 0, kRelease = 3, kAcqRel = 4, kSeqCst = 5;
 
 void run_callbacks(bool all) {
   for (size_t i = 0; i < (g ? g->callbacks.size() : 0);) {
@@ -315,6 +313,29 @@ Fiber* new_fiber(std::string name, std::function<void()> fn) {
 }
 
 char encode(size_t pick) { return pick < 10 ? char('0' + pick) : char('a' + std::min<size_t>(pick - 10, 25)); }
+constexpr size_t kMaxChoice = 36;  // what a schedule character encodes
+
+// A choice the memory model leaves open inside the running CPU's step
+// (Strategy::choose), recorded in the schedule like the scheduler's.
+size_t choose(size_t n, bool reorders) {
+  n = std::min(n, kMaxChoice);
+  if (n <= 1) return 0;
+  size_t k = std::min(g->strategy->choose(n, reorders), n - 1);
+  g->out.schedule.push_back(encode(k));
+  return k;
+}
+
+// The runnable fibers; under `weak`, when none is, late writes propagate
+// first (a CPU waiting for one is not kept from it for ever).
+void find_runnable() {
+  for (;;) {
+    g->runnable.clear();
+    for (auto& f : g->fibers)
+      if (!f->done && (!f->until || f->until())) g->runnable.push_back(f->id);
+    if (!g->runnable.empty() || !g->wm || !g->wm->propagate_all()) return;
+    ++g->epoch;
+  }
+}
 
 // One scheduling decision; false when the execution is over.
 bool schedule_once() {
@@ -326,12 +347,9 @@ bool schedule_once() {
   // The option lists live in the execution: no allocation per step.
   auto& runnable = g->runnable;
   auto& flushes = g->flushes;
-  runnable.clear();
   flushes.clear();
-  for (auto& f : g->fibers) {
-    if (!f->done && (!f->until || f->until())) runnable.push_back(f->id);
-    add_flush_options(*f, flushes);
-  }
+  find_runnable();
+  for (auto& f : g->fibers) add_flush_options(*f, flushes);
   bool all_done =
       runnable.empty() && std::all_of(g->fibers.begin(), g->fibers.end(), [](auto& f) { return f->done; });
   if (all_done && !two_buffers_hold_one_word()) return false;  // run() drains them: no one sees the order
@@ -396,14 +414,17 @@ namespace {
 std::string describe_op(const Outcome& o, const Step& st, const std::string& w) {
   static const char* kFences[] = {"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic"};
   static const char* kOps[] = {"=", "+=", "-=", "|=", "&="};  // by Rmw
+  static const char* kReorders[] = {"", " (stale: a newer write has not reached this CPU)", " (propagates late)",
+                                     " (propagates late, before newer writes in coherence order)"};
+  const char* r = kReorders[std::min<uint64_t>(st.c, 3)];
   switch (st.kind) {
-    case StepKind::load: return fmt::format("load {}{:#x}", w, st.a);
-    case StepKind::store: return fmt::format("store {}{:#x}", w, st.a);
+    case StepKind::load: return fmt::format("load {}{:#x}{}", w, st.a, r);
+    case StepKind::store: return fmt::format("store {}{:#x}{}", w, st.a, r);
     case StepKind::rmw: return fmt::format("rmw {}{:#x} -> {:#x}", w, st.a, st.b);
-    case StepKind::rmw_buffered: return fmt::format("rmw {}{:#x} -> {:#x} (buffered)", w, st.a, st.b);
-    case StepKind::rmw_buffered_noret:  // clear_bit(): what it will do, in the buffer
-      return fmt::format("rmw {}{} {:#x} (buffered, returns nothing)", w, kOps[st.b], st.a);
-    case StepKind::cas: return fmt::format("cmpxchg {}{:#x} -> {:#x}", w, st.a, st.b);
+    case StepKind::rmw_buffered: return fmt::format("rmw {}{:#x} -> {:#x}{}", w, st.a, st.b, r);
+    case StepKind::rmw_buffered_noret:  // clear_bit() returns nothing: what it did
+      return fmt::format("rmw {}{} {:#x}{}", w, kOps[st.b], st.a, r);
+    case StepKind::cas: return fmt::format("cmpxchg {}{:#x} -> {:#x}{}", w, st.a, st.b, r);
     case StepKind::cas_fail: return fmt::format("cmpxchg {}fails: {:#x}", w, st.a);
     case StepKind::fence: return kFences[st.fence];
     case StepKind::sleep: return fmt::format("sleep while {}{:#x}", w, st.a);
@@ -441,34 +462,74 @@ const char* memory_model_name(MemoryModel m) {
 
 // ---- memory operations ----------------------------------------------------
 
-uint64_t load(const Word* w, uint64_t mask, int, const std::source_location& loc) {
+// A write outside the scheduler (the oracle, building the world): to
+// memory at once.
+void write_memory(Word* w, uint64_t v) {
+  if (g && g->wm) g->wm->write_outside(w, v);
+  else w->v = v;
+  if (g) ++g->epoch;
+}
+
+uint64_t load(const Word* w, uint64_t mask, int order, const std::source_location& loc) {
   yield();
-  if (Fiber* f = self()) f->before_atomic = false;
-  uint64_t v = view(w, mask);
+  Fiber* f = self();
+  if (f) f->before_atomic = false;
+  if (!weak_model()) {
+    uint64_t v = view(w, mask);
+    touch(w, false);
+    trace(StepKind::load, loc, w, v);
+    return v;
+  }
+  size_t k = choose(wm().readable(w, f->id), false);
+  uint64_t v = wm().read(const_cast<Word*>(w), f->id, k, order) & mask;
   touch(w, false);
-  trace(StepKind::load, loc, w, v);
+  trace(StepKind::load, loc, w, v, 0, 0, k ? Reorder::stale : Reorder::in_order);
   return v;
+}
+
+// Under `tso` a store may wait in the buffer (behind any store already
+// there: it is FIFO); holding it back is a reordering the bound counts.
+void store_tso(Fiber* f, Word* w, uint64_t v, int order) {
+  if (order == kSeqCst) {
+    drain(f);
+    w->v = v;
+    ++g->epoch;
+    return;
+  }
+  if (f->buf.empty() && choose(2, true) == 0) {
+    w->v = v;
+    ++g->epoch;
+    return;
+  }
+  f->buf.push_back({w, ~uint64_t{0}, false, Rmw::xchg, v});
+}
+
+// Under `weak` a store propagates at once, or late: at the end of the
+// word's coherence order or before writes the CPU is not bound to.
+uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
+  if (order == kSeqCst) wm().full_barrier(f->id);
+  size_t slot = order == kSeqCst ? 0 : choose(1 + wm().late_slots(w, f->id), true);
+  wm().write(w, f->id, v, slot, order >= kRelease, nullptr);
+  if (order == kSeqCst) wm().full_barrier(f->id);
+  ++g->epoch;
+  return slot == 0 ? Reorder::in_order : slot == 1 ? Reorder::late : Reorder::early_in_coherence;
 }
 
 void store(Word* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc) {
   yield();
   Fiber* f = self();
   touch(w, true);
-  trace(StepKind::store, loc, w, v & mask);
-  if (!f || g->mm == MemoryModel::sc) {
-    w->v = v & mask;
-    if (g) ++g->epoch;
+  v &= mask;
+  if (!scheduling() || g->mm == MemoryModel::sc) {
+    trace(StepKind::store, loc, w, v);
+    write_memory(w, v);
     return;
   }
   f->before_atomic = false;
-  bool drain_first = order == kSeqCst || (g->mm == MemoryModel::weak && order >= kRelease);
-  if (drain_first) drain(f);
-  if (order == kSeqCst) {
-    w->v = v & mask;
-    ++g->epoch;
-    return;
-  }
-  f->buf.push_back({w, mask, false, Rmw::xchg, v});
+  uint64_t how = Reorder::in_order;
+  if (g->mm == MemoryModel::tso) store_tso(f, w, v, order);
+  else how = store_weak(f, w, v, order);
+  trace(StepKind::store, loc, w, v, 0, 0, how);
 }
 
 // Coherence: before a CPU's RMW on a word, the other CPUs' buffered writes
@@ -478,58 +539,100 @@ void flush_others(Word* w) {
     if (other.get() != self()) drain_word(other.get(), w);
 }
 
+bool fully_ordered(int order) { return order == kSeqCst || order == kAcqRel; }
+
+// An RMW under `weak`: reads the newest write; a fully ordered one (or one
+// after smp_mb__before_atomic()) has full barriers around it, an acquire
+// one acquires, a release one carries everything; its write may propagate
+// late. Returns the old value.
+// `next` makes the new value from the old.
+template <class Next>
+uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, Next next, int order, Reorder& how, uint64_t& nv) {
+  bool full = fully_ordered(order);
+  if (full || f->before_atomic) wm().full_barrier(f->id);
+  f->before_atomic = false;
+  const weak::Msg& read = wm().newest(w, f->id, order);
+  uint64_t old = read.v & mask;
+  weak::Clock sequence = read.view;
+  nv = next(old) & mask;
+  size_t slot = choose(2, true);
+  wm().write(w, f->id, nv, slot, order >= kRelease, &sequence);
+  if (full) wm().full_barrier(f->id);
+  ++g->epoch;
+  how = slot ? Reorder::late : Reorder::in_order;
+  return old;
+}
+
 uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool returns,
              const std::source_location& loc) {
   yield();
   Fiber* f = self();
-  if (f && g->mm == MemoryModel::tso) drain(f);
-  if (f && g->mm == MemoryModel::weak) {
-    bool ordered = f->before_atomic || order != kRelaxed;
-    if (ordered) {
-      drain(f);
-    } else {
-      // Unordered: the write waits in the buffer like a store; a returning
-      // one reads its value now (atomically: the others' pending writes to
-      // the word go first).
-      flush_others(w);
-      f->before_atomic = false;
-      uint64_t old = view(w, mask);
-      f->buf.push_back({w, mask, true, op, arg});
-      touch(w, true);
-      if (returns) trace(StepKind::rmw_buffered, loc, w, old, apply(op, old, arg, mask));
-      else trace(StepKind::rmw_buffered_noret, loc, w, arg, static_cast<uint64_t>(op));
-      return old;
-    }
+  touch(w, true);
+  if (f && scheduling() && g->mm == MemoryModel::weak) {
+    Reorder how;
+    uint64_t nv;
+    uint64_t old = rmw_weak(f, w, mask, [&](uint64_t v) { return apply(op, v, arg, mask); }, order, how, nv);
+    if (returns || !how) trace(how ? StepKind::rmw_buffered : StepKind::rmw, loc, w, old, nv, 0, how);
+    else trace(StepKind::rmw_buffered_noret, loc, w, arg, static_cast<uint64_t>(op), 0, how);
+    return old;
   }
+  if (f && g->mm == MemoryModel::tso) drain(f);
   if (f) f->before_atomic = false;
   uint64_t old = w->v & mask;
-  w->v = apply(op, old, arg, mask);
-  if (g) ++g->epoch;
-  touch(w, true);
+  write_memory(w, apply(op, old, arg, mask));
   trace(StepKind::rmw, loc, w, old, w->v);
   return old;
 }
 
-bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int, const std::source_location& loc) {
+bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order,
+         const std::source_location& loc) {
   yield();
   Fiber* f = self();
-  if (f && g->mm != MemoryModel::sc) {
+  if (f && scheduling() && g->mm == MemoryModel::tso) {
     drain(f);
     flush_others(w);
   }
-  if (f) f->before_atomic = false;
   uint64_t old = w->v & mask;
   bool ok = old == (expected & mask);
-  if (ok) {
-    w->v = desired & mask;
-    if (g) ++g->epoch;
-  } else {
-    expected = old;
-  }
   touch(w, ok);
-  if (ok) trace(StepKind::cas, loc, w, old, desired & mask);
-  else trace(StepKind::cas_fail, loc, w, old);
-  return ok;
+  if (!ok) {
+    // A failed cmpxchg is a plain read of the newest write: it orders
+    // nothing (Documentation/atomic_t.txt).
+    if (weak_model()) wm().newest(w, f->id, kRelaxed);
+    if (f) f->before_atomic = false;
+    expected = old;
+    trace(StepKind::cas_fail, loc, w, old);
+    return false;
+  }
+  if (weak_model()) {
+    Reorder how;
+    uint64_t nv;
+    rmw_weak(f, w, mask, [&](uint64_t) { return desired; }, order, how, nv);
+    trace(StepKind::cas, loc, w, old, desired & mask, 0, how);
+    return true;
+  }
+  if (f) f->before_atomic = false;
+  write_memory(w, desired & mask);
+  trace(StepKind::cas, loc, w, old, desired & mask);
+  return true;
+}
+
+// Under `weak`: what each barrier binds (weak_memory.h); smp_mb() and
+// smp_mb__after_atomic() take part in the one order of full barriers, a
+// word every other full barrier touches too.
+void fence_weak(Fiber* f, Fence fk) {
+  static const Word sc_order;
+  switch (fk) {
+    case Fence::full:
+    case Fence::after_atomic:
+      touch(&sc_order, true);
+      wm().full_barrier(f->id);
+      break;
+    case Fence::read: wm().read_barrier(f->id); break;
+    case Fence::write: wm().write_barrier(f->id); break;
+    case Fence::before_atomic: f->before_atomic = true; return;
+  }
+  f->before_atomic = false;
 }
 
 void fence(Fence fk, const std::source_location& loc) {
@@ -537,26 +640,15 @@ void fence(Fence fk, const std::source_location& loc) {
   Fiber* f = self();
   if (!f) return;
   trace(StepKind::fence, loc, nullptr, 0, 0, static_cast<uint8_t>(fk));
-  if (g->mm == MemoryModel::sc) return;
-  switch (fk) {
-    case Fence::full: drain(f); break;
-    case Fence::write:
-      if (g->mm == MemoryModel::weak) drain(f);
-      break;
-    case Fence::read: break;
-    case Fence::before_atomic:
-      if (g->mm == MemoryModel::weak) f->before_atomic = true;
-      return;
-    case Fence::after_atomic:
-      if (g->mm == MemoryModel::weak) drain(f);
-      break;
-  }
-  f->before_atomic = false;
+  if (weak_model()) return fence_weak(f, fk);
+  if (g->mm == MemoryModel::tso && fk == Fence::full) drain(f);
 }
 
+// A futex wait: the kernel reads the word itself, the newest write.
 void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_location& loc) {
   touch(w, false);
-  if (view(w, mask) != old) return;
+  uint64_t now = weak_model() ? wm().newest(const_cast<Word*>(w), self()->id, kRelaxed).v & mask : view(w, mask);
+  if (now != old) return;
   trace(StepKind::sleep, loc, w, old);
   block_until([w, mask, old] { return (w->v & mask) != old; });
 }
@@ -587,11 +679,14 @@ void rcu_read_lock() {
   Fiber* f = self();
   if (!f) return;
   yield();
-  if (f->rcu_nesting++ == 0) ++f->rcu_gen;
+  if (f->rcu_nesting++ > 0) return;
+  ++f->rcu_gen;
+  if (weak_model()) wm().rcu_read_lock(f->id);
 }
 
 void rcu_read_unlock() {
-  if (Fiber* f = self()) --f->rcu_nesting;
+  Fiber* f = self();
+  if (f && --f->rcu_nesting == 0 && weak_model()) wm().rcu_read_unlock(f->id);
 }
 
 void synchronize_rcu(const std::source_location& loc) {
@@ -600,12 +695,19 @@ void synchronize_rcu(const std::source_location& loc) {
   touch_all();  // a grace period, and the callbacks it runs
   auto readers = readers_now(false);
   trace(StepKind::synchronize_rcu, loc, nullptr, readers.size());
+  bool weak = weak_model();
+  if (weak) wm().grace_period_start(g->cur);
   block_until([readers] {
     return std::all_of(readers.begin(), readers.end(), [](auto& r) {
       Fiber& f = *g->fibers[r.first];
       return f.rcu_nesting == 0 || f.rcu_gen != r.second;
     });
   });
+  if (weak) {
+    std::vector<int> ids;
+    for (auto& r : readers) ids.push_back(r.first);
+    wm().grace_period_end(g->cur, ids);
+  }
   run_callbacks(false);
 }
 
@@ -641,12 +743,15 @@ void rcu_barrier() {
 int spawn(std::function<void()> fn) {
   if (!g) fail("model: a thread started outside an execution");
   touch_all();
-  return new_fiber(fmt::format("thread {}", g->fibers.size()), std::move(fn))->id;
+  int id = new_fiber(fmt::format("thread {}", g->fibers.size()), std::move(fn))->id;
+  if (weak_model()) wm().spawned(g->cur, id);
+  return id;
 }
 
 void join(int fiber) {
   touch_all();
   block_until([fiber] { return g->fibers[fiber]->done; });
+  if (weak_model()) wm().joined(g->cur, fiber);
 }
 
 uint64_t new_word_id() { return g_next_word_id++; }
@@ -684,6 +789,7 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   e.mm = mm;
   e.strategy = &strategy;
   e.max_steps = max_steps;
+  if (mm == MemoryModel::weak) e.wm = std::make_unique<weak::Memory>(++g_serial);
   g = &e;
   struct Reset {
     ~Reset() { g = nullptr; }
@@ -734,6 +840,12 @@ struct Rng {
     return s;
   }
   uint64_t below(uint64_t n) { return n ? next() % n : 0; }
+  // Strategy::choose at random: a reordering one time in four, any of the
+  // readable writes alike.
+  size_t choice(size_t n, bool reorders) {
+    if (!reorders) return below(n);
+    return below(4) == 0 ? 1 + below(n - 1) : 0;
+  }
 };
 
 // Uniform among runnable fibers; flushes with probability 1/4 when any.
@@ -745,6 +857,7 @@ class RandomStrategy final : public Strategy {
     if (flushable && (runnable.empty() || rng_.below(4) == 0)) return runnable.size() + rng_.below(flushable);
     return rng_.below(runnable.size());
   }
+  size_t choose(size_t n, bool reorders) override { return rng_.choice(n, reorders); }
 
  private:
   uint64_t seed_;
@@ -776,6 +889,7 @@ class PctStrategy final : public Strategy {
       if (priority(runnable[i]) > priority(runnable[best])) best = i;
     return best;
   }
+  size_t choose(size_t n, bool reorders) override { return rng_.choice(n, reorders); }
 
  private:
   int64_t priority(int fiber) {
@@ -795,8 +909,8 @@ class PctStrategy final : public Strategy {
 
 class ExhaustiveStrategy final : public Strategy {
  public:
-  ExhaustiveStrategy(unsigned bound, unsigned flush_bound, bool reduce)
-      : bound_(bound), flush_bound_(flush_bound), reduce_(reduce) {}
+  ExhaustiveStrategy(unsigned bound, unsigned reorder_bound, bool reduce)
+      : bound_(bound), reorder_bound_(reorder_bound), reduce_(reduce) {}
   void begin(unsigned) override {
     depth_ = 0;
     sleep_.clear();
@@ -811,6 +925,29 @@ class ExhaustiveStrategy final : public Strategy {
     path_.push_back(decide(runnable, flushable, current));
     pending_ = depth_++;
     return path_.back().chosen;
+  }
+
+  // A choice inside a step: no CPU changes, so the sleep sets are not
+  // involved; the default (0) is free, the others cost a reordering if
+  // they reorder.
+  size_t choose(size_t n, bool reorders) override {
+    if (depth_ < path_.size()) {
+      Decision& d = path_[depth_++];
+      if (d.options != n || !d.inner) fail("exhaustive search: the world is not deterministic (a choice changed)");
+      return d.chosen;
+    }
+    if (redundant_) return 0;
+    Decision d;
+    d.inner = true;
+    d.options = n;
+    d.cost_before = d.cost_after = path_.empty() ? Cost{} : path_.back().cost_after;
+    Cost c = d.cost_before;
+    if (reorders) ++c.reorders;
+    if (c.reorders <= reorder_bound_)
+      for (size_t opt = 1; opt < n; ++opt) d.alts.push_back({opt, c});
+    path_.push_back(std::move(d));
+    ++depth_;
+    return 0;
   }
 
   void executed(int fiber, const Footprint& fp) override {
@@ -846,7 +983,7 @@ class ExhaustiveStrategy final : public Strategy {
  private:
   static constexpr size_t kNone = ~size_t{0};
   struct Cost {
-    unsigned preemptions = 0, flushes = 0;
+    unsigned preemptions = 0, reorders = 0;
   };
   struct Sleeper {
     int fiber;
@@ -858,6 +995,7 @@ class ExhaustiveStrategy final : public Strategy {
   };
   struct Decision {
     size_t options = 0, chosen = 0, def = 0;
+    bool inner = false;          // a choose(), not a pick()
     int def_fiber = -1;          // the default's fiber
     bool def_goes_on = false;    // the default is the current CPU going on
     Footprint def_fp;            // what the default's transition touched
@@ -888,7 +1026,7 @@ class ExhaustiveStrategy final : public Strategy {
   // choice preempted it).
   size_t replay(const std::vector<int>& runnable, size_t n) {
     Decision& d = path_[depth_];
-    if (d.options != n) fail("exhaustive search: the world is not deterministic (a choice changed)");
+    if (d.options != n || d.inner) fail("exhaustive search: the world is not deterministic (a choice changed)");
     pending_ = depth_++;
     if (reduce_) {
       sleep_ = d.sleep;
@@ -899,8 +1037,9 @@ class ExhaustiveStrategy final : public Strategy {
   }
 
   // A new decision: the default first; every other option is an
-  // alternative if the preemptions and flushes it costs fit the bounds and
-  // it does not run a sleeping CPU.
+  // alternative if the preemptions it costs fit the bound and it does not
+  // run a sleeping CPU. Which buffered store reaches memory when is free:
+  // holding it back was the reordering.
   Decision decide(const std::vector<int>& runnable, size_t flushable, int current) {
     Decision d;
     d.options = runnable.size() + flushable;
@@ -917,16 +1056,13 @@ class ExhaustiveStrategy final : public Strategy {
       bool flush = opt >= runnable.size();
       if (opt == d.def || (!flush && asleep(runnable[opt]))) continue;
       Cost c = d.cost_before;
-      // A flush while some CPU could run instead is early; when none can,
-      // some store must reach memory, and which one is a free choice.
-      if (flush && !runnable.empty()) ++c.flushes;
       if (!flush && current_can_run) ++c.preemptions;
-      if (c.preemptions <= bound_ && c.flushes <= flush_bound_) d.alts.push_back({opt, c});
+      if (c.preemptions <= bound_) d.alts.push_back({opt, c});
     }
     return d;
   }
 
-  unsigned bound_, flush_bound_;
+  unsigned bound_, reorder_bound_;
   bool reduce_;
   std::vector<Decision> path_;
   size_t depth_ = 0;
@@ -939,8 +1075,12 @@ class ReplayStrategy final : public Strategy {
  public:
   explicit ReplayStrategy(std::string s) : s_(std::move(s)) {}
   void begin(unsigned) override { pos_ = 0; }
-  size_t pick(const std::vector<int>&, size_t, int) override {
-    // Forced choices (a single option) are recorded too: skip none.
+  size_t pick(const std::vector<int>&, size_t, int) override { return next_choice(); }
+  size_t choose(size_t, bool) override { return next_choice(); }
+
+ private:
+  // Every choice with more than one option is recorded, in order.
+  size_t next_choice() {
     while (pos_ < s_.size()) {
       char c = s_[pos_++];
       if (c >= '0' && c <= '9') return static_cast<size_t>(c - '0');
@@ -948,8 +1088,6 @@ class ReplayStrategy final : public Strategy {
     }
     return 0;
   }
-
- private:
   std::string s_;
   size_t pos_ = 0;
 };
@@ -960,8 +1098,8 @@ std::unique_ptr<Strategy> make_random_strategy(uint64_t seed) { return std::make
 std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint64_t expected_steps) {
   return std::make_unique<PctStrategy>(seed, depth, expected_steps);
 }
-std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned flush_bound, bool reduce) {
-  return std::make_unique<ExhaustiveStrategy>(bound, flush_bound, reduce);
+std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned reorder_bound, bool reduce) {
+  return std::make_unique<ExhaustiveStrategy>(bound, reorder_bound, reduce);
 }
 std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule) {
   return std::make_unique<ReplayStrategy>(schedule);

@@ -7,19 +7,21 @@
 // execution. The engine reaches it only through src/sync/: the Atomic<T>
 // of sync/model/atomic.h, the barriers, cpu_relax, RCU and Thread.
 //
-// Memory: every atomic word is held as a 64-bit value. Under `sc` each
-// operation reads or writes memory at once. Under `tso` stores go to the
-// fiber's FIFO store buffer; its own loads see them; locked RMWs and full
-// barriers drain it; the scheduler flushes the oldest entry at chosen
-// points. Under `weak` the buffer is not FIFO across addresses (stores to
-// different words become visible in any order), RMWs that return no value
-// (set_bits/clear_bits, as set_bit/clear_bit) are buffered too, relaxed
-// value-returning RMWs are atomic but order nothing else, release stores
-// and non-relaxed RMWs drain first, smp_mb() drains, and
-// smp_mb__before_atomic() drains only if the next operation is an RMW (as
-// Documentation/atomic_t.txt says). Loads are never reordered among
-// themselves in either model: the models produce store->load and
-// store->store reordering, not load->load or load->store.
+// Memory: every atomic word is held as a 64-bit value, `Word::v`, which is
+// always the newest write in the word's coherence order: what the oracle
+// and code outside an execution read. Under `sc` each operation reads and
+// writes memory at once. Under `tso` (x86) a store may wait in its CPU's
+// FIFO store buffer; the CPU's own loads see it; locked RMWs, full barriers
+// and sleeping drain the buffer, and the scheduler flushes the oldest entry
+// at chosen points. Under `weak` (the Linux-kernel memory model,
+// tools/memory-model) a load may read any write to its word that the CPU
+// is not yet bound to have seen, and a store may propagate late; what
+// binds a CPU is coherence, the happens-before that barriers,
+// acquire/release and RMWs give, and propagation (sync/model/weak_memory.h
+// says which primitive gives what). The models nest: a store goes to memory
+// at once unless the scheduler chooses to hold it back, and that choice is
+// what the exhaustive search's reorder bound counts, so every execution of
+// `sc` is one of `tso` and of `weak` at the same bounds.
 #pragma once
 
 #include <cstdint>
@@ -48,10 +50,17 @@ uint64_t new_word_id();
 // to the point where two executions part. (A word made after that point
 // can share its id with a different word of the other execution; that only
 // makes two transitions look dependent when they are not.)
+namespace weak {
+struct History;
+}
 struct Word {
   explicit Word(uint64_t value = 0) : v(value), id(new_word_id()) {}
   uint64_t v;
   uint64_t id;
+  // The weak model's writes to this word in the current execution (valid
+  // while `serial` is that execution's): see weak_memory.h.
+  weak::History* hist = nullptr;
+  uint32_t serial = 0;
 };
 
 // Memory operations on a model word (`mask` is the word's width). Outside a
@@ -121,13 +130,16 @@ enum class StepKind : uint8_t {
   load, store, rmw, rmw_buffered, rmw_buffered_noret, cas, cas_fail, fence, sleep, spin, spin_sleep,
   synchronize_rcu, flush, note
 };
+// Step::b of a load or store under `weak`: how the model reordered it.
+enum Reorder : uint64_t { in_order = 0, stale = 1, late = 2, early_in_coherence = 3 };
 struct Step {
   int fiber;  // -1: the scheduler flushed a store buffer entry of fiber `a`
   StepKind kind;
   uint8_t fence;  // StepKind::fence: a Fence
   std::source_location loc;
   const void* word;
-  uint64_t a, b;  // the values (note: the index into Outcome::notes)
+  uint64_t a, b;  // the values (note: the index into Outcome::notes; weak load/store: a Reorder in c)
+  uint64_t c = 0;
 };
 struct StepText {
   int fiber;
@@ -150,6 +162,12 @@ class Strategy {
   // every execution it covers.
   virtual bool next() { return true; }
   virtual size_t pick(const std::vector<int>& runnable, size_t flushable, int current) = 0;
+  // A choice inside a CPU's step among `n` > 1 ways the memory model
+  // allows: 0 is what `sc` would do (a load reads the newest write, a
+  // store reaches memory at once); `reorders` says whether the others
+  // reorder memory (holding a store back: the reorder bound counts them)
+  // or only pick among writes a reordering already left readable.
+  virtual size_t choose(size_t n, bool reorders) = 0;
   // After every step, chosen or forced: which fiber ran (-1: a flush) and
   // what its transition touched.
   virtual void executed(int fiber, const Footprint& fp) {
@@ -184,10 +202,11 @@ std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint6
 // Bounded exhaustive search (iterative context bounding, Musuvathi and
 // Qadeer, PLDI 2007): depth-first over every execution with at most `bound`
 // preemptions (switching away from a CPU that could go on) and at most
-// `flush_bound` early flushes (making a buffered store visible before a
-// barrier, an RMW, a block or the end forces it). Without either a CPU
-// runs until it blocks or ends, and its stores stay buffered as long as
-// the memory model allows: the most reordered execution.
+// `reorder_bound` stores held back (choose() with `reorders`: a store kept
+// in a TSO store buffer, or propagating late under `weak`). At 0 the search
+// covers exactly the `sc` executions; which write a load reads among those
+// a held-back store left readable, and when a buffered store reaches
+// memory, are free choices.
 //
 // With `reduce`, sleep sets (Godefroid 1996) prune executions equivalent
 // to ones already run: after a preemption, the preempted CPU's next
@@ -198,7 +217,7 @@ std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint6
 // preemption, so every execution within the bound is either run or
 // equivalent to one that was run within the bound (plain sleep sets lose
 // that under a bound: Coons, Musuvathi and McKinley, OOPSLA 2013).
-std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned flush_bound, bool reduce = true);
+std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned reorder_bound, bool reduce = true);
 // Replays a schedule string printed by a previous execution.
 std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule);
 

@@ -1,0 +1,168 @@
+// src/sync/model/weak_memory.cc — the `weak` memory model's histories and
+// views (see weak_memory.h for the rules).
+#include "sync/model/weak_memory.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace faultline::sync::model::weak {
+
+namespace {
+constexpr int kAcquire = 2, kAcqRel = 4;
+bool acquires(int order) { return order == 1 || order == kAcquire || order == kAcqRel; }
+}  // namespace
+
+void Clock::join(const Clock& o) {
+  for (int i = 0; i < kMaxCpus; ++i) c[i] = std::max(c[i], o.c[i]);
+}
+
+Cpu& Memory::cpu(int id) {
+  if (id < 0 || id >= kMaxCpus) fail(fmt::format("the weak memory model runs at most {} CPUs", kMaxCpus));
+  return cpus_[static_cast<size_t>(id)];
+}
+
+History& Memory::history(Word* w) {
+  if (History* h = find(w)) return *h;
+  History& h = store_.emplace_back();
+  h.mo.push_back({w->v, -1, 0, 0, false, {}});
+  w->hist = &h;
+  w->serial = serial_;
+  return h;
+}
+
+size_t Memory::oldest_readable(const History& h, int cpu) const {
+  const Clock& clock = cpus_[static_cast<size_t>(cpu)].clock;
+  size_t floor = h.seen[static_cast<size_t>(cpu)];
+  for (size_t p = h.mo.size() - 1; p > floor; --p) {
+    const Msg& m = h.mo[p];
+    if (visible_to_all(m) || clock.knows(m.writer, m.stamp)) return p;
+  }
+  return floor;
+}
+
+size_t Memory::readable(const Word* w, int cpu) const {
+  const History* h = find(w);
+  if (!h) return 1;
+  return h->mo.size() - oldest_readable(*h, cpu);
+}
+
+uint64_t Memory::read(Word* w, int c, size_t newer, int order) {
+  History* h = find(w);
+  if (!h) return w->v;
+  size_t pos = h->mo.size() - 1 - newer;
+  Cpu& me = cpu(c);
+  const Msg& m = h->mo[pos];
+  h->seen[static_cast<size_t>(c)] = static_cast<uint32_t>(pos);
+  Clock learnt = m.view;
+  // The write itself joins what the reader passes on only when its
+  // writer's earlier writes were all ordered before it: a view holds a
+  // prefix of each CPU's writes, and a longer one would bind too much.
+  if (m.writer >= 0 && m.view.c[static_cast<size_t>(m.writer)] + 1 >= m.stamp) learnt.add(m.writer, m.stamp);
+  me.pending.join(learnt);
+  if (acquires(order)) me.clock.join(learnt);
+  return m.v;
+}
+
+const Msg& Memory::newest(Word* w, int c, int order) {
+  History& h = history(w);
+  Cpu& me = cpu(c);
+  if (acquires(order) && me.released > me.ordered) {  // spin_unlock(); spin_lock()
+    me.clock.join(me.pending);
+    me.ordered = me.released;
+  }
+  h.seen[static_cast<size_t>(c)] = static_cast<uint32_t>(h.mo.size() - 1);
+  read(w, c, 0, order);
+  return h.mo.back();
+}
+
+size_t Memory::late_slots(const Word* w, int cpu) const { return readable(w, cpu); }
+
+void Memory::write(Word* w, int c, uint64_t v, size_t slot, bool release, const Clock* rmw_of) {
+  History& h = history(w);
+  Cpu& me = cpu(c);
+  uint32_t stamp = ++me.own;
+  Msg m{v, c, stamp, ++time_, slot > 0, me.clock};
+  any_late_ = any_late_ || slot > 0;
+  m.view.join(me.pending);
+  m.view.add(c, release ? stamp : me.ordered);
+  if (release) me.released = stamp;
+  if (rmw_of) m.view.join(*rmw_of);
+  size_t pos = h.mo.size() - (slot > 0 ? slot - 1 : 0);
+  h.mo.insert(h.mo.begin() + static_cast<long>(pos), m);
+  for (auto& s : h.seen)
+    if (s >= pos && pos < h.mo.size() - 1) ++s;
+  h.seen[static_cast<size_t>(c)] = static_cast<uint32_t>(pos);
+  w->v = h.mo.back().v;
+  forget_hidden(h);
+}
+
+// Writes older than the newest one every CPU is bound to can never be read
+// again: drop them, keeping histories as short as the reordering in play.
+void Memory::forget_hidden(History& h) {
+  size_t p = h.mo.size() - 1;
+  while (p > 0 && !visible_to_all(h.mo[p])) --p;
+  if (p == 0) return;
+  h.mo.erase(h.mo.begin(), h.mo.begin() + static_cast<long>(p));
+  for (auto& s : h.seen) s = s > p ? static_cast<uint32_t>(s - p) : 0;
+}
+
+Clock Memory::everything(int c) {
+  Cpu& me = cpu(c);
+  Clock all = me.clock;
+  all.join(me.pending);
+  all.add(c, me.own);
+  return all;
+}
+
+void Memory::full_barrier(int c) {
+  sc_.join(everything(c));
+  Cpu& me = cpu(c);
+  me.clock.join(sc_);
+  me.ordered = me.own;
+}
+
+void Memory::read_barrier(int c) {
+  Cpu& me = cpu(c);
+  me.clock.join(me.pending);
+}
+
+void Memory::write_barrier(int c) {
+  Cpu& me = cpu(c);
+  me.ordered = me.own;
+}
+
+void Memory::rcu_read_lock(int c) { cpu(c).clock.join(rcu_); }
+
+void Memory::rcu_read_unlock(int c) { cpu(c).rcu_exit = everything(c); }
+
+void Memory::grace_period_start(int c) {
+  full_barrier(c);
+  rcu_.join(everything(c));
+}
+
+void Memory::grace_period_end(int c, const std::vector<int>& readers) {
+  for (int r : readers) cpu(c).clock.join(cpu(r).rcu_exit);
+  full_barrier(c);
+  propagate_all();
+}
+
+void Memory::spawned(int parent, int child) { cpu(child).clock = everything(parent); }
+
+void Memory::joined(int joiner, int child) { cpu(joiner).clock.join(everything(child)); }
+
+void Memory::write_outside(Word* w, uint64_t v) {
+  if (History* h = find(w)) {
+    h->mo.push_back({v, -1, 0, ++time_, false, {}});
+    forget_hidden(*h);
+  }
+  w->v = v;
+}
+
+bool Memory::propagate_all() {
+  if (!any_late_) return false;
+  propagated_ = time_;
+  any_late_ = false;
+  return true;
+}
+
+}  // namespace faultline::sync::model::weak

@@ -1,0 +1,166 @@
+// src/sync/model/weak_memory.h — the `weak` memory model: the Linux-kernel
+// memory model (tools/memory-model) as views over each word's writes.
+//
+// Owns: every word's coherence order of writes within one execution
+// (History), what each simulated CPU is bound to have seen (Cpu's clocks),
+// and the rule of each primitive. Guarded by nothing: the checker runs all
+// CPUs as fibers of one OS thread, and only model.cc calls in, from the
+// running fiber.
+//
+// The model. Each word keeps its writes in coherence order. A load may read
+// any write of that order from the oldest one its CPU is not bound to have
+// seen on: a CPU is bound to a write it read or wrote before (coherence), to
+// a write it knows through happens-before (a vector clock over CPUs' write
+// counts), and to every write that has propagated to all CPUs. A store goes
+// to the end of the order and propagates at once, unless the scheduler
+// holds it back (Strategy::choose, counted by the reorder bound): then it
+// propagates late, and may even land before writes that other CPUs made
+// after it (2+2W). Everything late propagates when no CPU could run
+// otherwise: hardware does not keep a store from a CPU that waits for it.
+//
+// A write carries a view: what a CPU that acquires it becomes bound to (the
+// writes that happen before it). Views are vector clocks over CPUs' counts
+// of their own writes, so a view holds a prefix of each CPU's writes.
+//
+// What binds, as the LKMM says (explanation.txt, linux-kernel.cat):
+//   - READ_ONCE (relaxed): coherence only; the view of the write read is
+//     kept for a later smp_rmb() or smp_mb().
+//   - smp_load_acquire, rcu_dereference (consume is taken as acquire: the
+//     engine's reads after one depend on it): the view of the write read.
+//   - WRITE_ONCE: carries what the CPU is bound to and the views of every
+//     write it read before (a load is always ordered before a later store
+//     here: see below), and its own writes up to its last smp_wmb() or full
+//     barrier, not those after (store->store reordering).
+//   - smp_store_release: carries all that and every earlier write of its
+//     CPU (release is A-cumulative).
+//   - smp_wmb(): orders the CPU's earlier stores before its later ones;
+//     nothing it only read (not cumulative); no load.
+//   - smp_rmb(): binds the CPU to the views of every write read before it.
+//   - smp_mb() (and a fully ordered RMW, smp_mb__{before,after}_atomic
+//     around one, sleeping, a grace period): smp_rmb() and smp_wmb() in one,
+//     and a place in a single global order of full barriers, each bound to
+//     what the ones before it were bound to (so SB+mb is forbidden).
+//   - spin_unlock() then spin_lock() on one CPU (a release store, then an
+//     acquire RMW): orders everything before against everything after, as
+//     po-unlock-lock-po does, even for different locks.
+//   - A relaxed RMW reads the newest write (atomicity) and orders nothing
+//     else; its write carries the view of the write it read (a release
+//     sequence) and may propagate late like a store. A failed cmpxchg is a
+//     relaxed read.
+//   - RCU: a read-side section that starts after a grace period started is
+//     bound to what the updater had seen then; the updater, when the grace
+//     period ends, to what the readers it waited for had seen.
+// Not modelled: a store overtaking an earlier load of its own CPU. A load
+// reads only writes already made and every later store carries what it
+// read, as though each store depended on each earlier load. That is sound
+// for the engine's code, whose stores follow its loads through control
+// dependencies everywhere, but it misses what the LKMM allows when there
+// is no dependency: load buffering (LB+poonceonces) and WRC with smp_wmb()
+// in the middle CPU. And since a view holds a prefix of each CPU's writes,
+// a write read is passed on (to a release, a full barrier, a later store)
+// only when its writer's earlier writes were all ordered before it;
+// otherwise only what its view held. That can only leave a CPU bound to
+// less than the LKMM binds it to: more executions, never fewer.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "sync/model/model.h"
+
+namespace faultline::sync::model::weak {
+
+constexpr int kMaxCpus = 16;
+
+// For each CPU, how many of its writes are known.
+struct Clock {
+  std::array<uint32_t, kMaxCpus> c{};
+  void join(const Clock& o);
+  void add(int cpu, uint32_t stamp) {
+    if (cpu >= 0 && c[cpu] < stamp) c[cpu] = stamp;
+  }
+  bool knows(int cpu, uint32_t stamp) const { return cpu >= 0 && c[cpu] >= stamp; }
+};
+
+struct Msg {
+  uint64_t v;
+  int writer;      // -1: the value before this execution's first write, or a write from outside a CPU
+  uint32_t stamp;  // the writer's count of writes, this one included
+  uint64_t time;   // when it was made, in the execution's count of writes
+  bool late;       // held back: propagates when forced
+  Clock view;      // what a CPU that acquires this write is bound to
+};
+
+struct History {
+  std::vector<Msg> mo;                     // coherence order, oldest first
+  std::array<uint32_t, kMaxCpus> seen{};   // per CPU: the newest position it read or wrote
+};
+
+// What one CPU is bound to, and what its next stores carry.
+struct Cpu {
+  Clock clock;            // what its loads are bound to (happens-before)
+  Clock pending;          // views of every write it read
+  uint32_t own = 0;       // its writes so far
+  uint32_t ordered = 0;   // its writes before its last smp_wmb() or full barrier
+  uint32_t released = 0;  // its writes up to its last release (an unlock)
+  Clock rcu_exit;         // what it was bound to when its last read-side section ended
+};
+
+class Memory {
+ public:
+  explicit Memory(uint32_t serial) : serial_(serial), cpus_(kMaxCpus) {}
+  Cpu& cpu(int id);
+
+  // The word's history in this execution; null if it was never written.
+  History* find(const Word* w) const { return w->serial == serial_ ? w->hist : nullptr; }
+  // The oldest position of `h` that `cpu` may read.
+  size_t oldest_readable(const History& h, int cpu) const;
+  // How many writes `cpu` may read from `w` (at least 1).
+  size_t readable(const Word* w, int cpu) const;
+  // Reads the `newer`-th newest readable write (0: the newest) with `order`
+  // (a sync::Order value); returns its value.
+  uint64_t read(Word* w, int cpu, size_t newer, int order);
+  // How many places a held-back store of `cpu` to `w` may take in its
+  // coherence order (at the end, or before writes `cpu` is not bound to).
+  size_t late_slots(const Word* w, int cpu) const;
+  // Writes `v`; `slot` 0 propagates at once, k > 0 is held back and lands
+  // before the k-1 newest writes. `release`: carries every earlier write of
+  // the CPU; `rmw_of`: the view of the write an RMW read.
+  void write(Word* w, int cpu, uint64_t v, size_t slot, bool release, const Clock* rmw_of);
+  // An RMW's read: the newest write, whatever the CPU's bounds (an acquire
+  // after a release of the CPU orders as po-unlock-lock-po).
+  const Msg& newest(Word* w, int cpu, int order);
+
+  void full_barrier(int cpu);
+  void read_barrier(int cpu);
+  void write_barrier(int cpu);
+  void rcu_read_lock(int cpu);
+  void rcu_read_unlock(int cpu);
+  void grace_period_start(int cpu);
+  void grace_period_end(int cpu, const std::vector<int>& readers);
+  void spawned(int parent, int child);
+  void joined(int joiner, int child);
+  // A write from outside any CPU (the oracle, building the world): it
+  // propagates at once.
+  void write_outside(Word* w, uint64_t v);
+  // Makes every late write visible to all; false if there was none.
+  bool propagate_all();
+
+ private:
+  History& history(Word* w);
+  bool visible_to_all(const Msg& m) const { return !m.late || m.time <= propagated_; }
+  void forget_hidden(History& h);
+
+  uint32_t serial_;
+  uint64_t time_ = 0, propagated_ = 0;
+  bool any_late_ = false;
+  Clock everything(int cpu);  // what the CPU is bound to, has read, and wrote
+  Clock sc_;   // what the full barriers so far published, in their total order
+  Clock rcu_;  // what grace periods started so far bind later readers to
+  std::vector<Cpu> cpus_;
+  std::deque<History> store_;
+};
+
+}  // namespace faultline::sync::model::weak
