@@ -284,7 +284,9 @@ class SeedBug {
     static const std::map<std::string, B> kBugs = {{"", B::none},
                                                    {"kill_without_unmap", B::kill_without_unmap},
                                                    {"truncate_size_last", B::truncate_size_last},
-                                                   {"commit_without_mb", B::commit_without_mb}};
+                                                   {"commit_without_mb", B::commit_without_mb},
+                                                   {"commit_wmb", B::commit_wmb},
+                                                   {"try_get_relaxed", B::try_get_relaxed}};
     auto it = kBugs.find(name);
     if (it == kBugs.end()) throw std::invalid_argument("unknown seeded bug '" + name + "'");
     fl::detail::seeded_bug = it->second;

@@ -561,7 +561,7 @@ Litmus parse_litmus(const std::string& text) { return Parser(text).parse(); }
 LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound, unsigned reorder_bound) {
   model::MemoryModel mm = memory_model(mm_name);
   const LitmusProgram& p = *t.program;
-  auto strategy = model::make_exhaustive_strategy(bound, reorder_bound, false);
+  auto strategy = model::make_exhaustive_strategy(bound, reorder_bound, true);
   LitmusRun r;
   for (unsigned e = 0;; ++e) {
     strategy->begin(e);

@@ -14,6 +14,8 @@
 // the frame pool while the folio is free and to the LRU lock while cached.
 #pragma once
 
+#include "mm/seeded_bug.h"
+
 #include <cstddef>
 #include <cstdint>
 
@@ -75,7 +77,7 @@ struct Folio {
 inline bool folio_try_get(Folio* f) {
   int32_t r = f->refcount.load(sync::relaxed);
   while (r > 0)
-    if (f->refcount.cmpxchg(r, r + 1, sync::acquire)) return true;
+    if (f->refcount.cmpxchg(r, r + 1, FL_SEEDED(try_get_relaxed) ? sync::relaxed : sync::acquire)) return true;
   return false;
 }
 // folio_ref_add()/folio_ref_sub(): `nr` references at once, for a caller

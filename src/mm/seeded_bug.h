@@ -13,6 +13,8 @@ enum class SeededBug {
   kill_without_unmap,   // the killer removes a mapped folio without unmapping it
   truncate_size_last,   // truncate empties the cache before it shrinks i_size
   commit_without_mb,    // no_new_maps' fault drops its smp_mb()
+  commit_wmb,           // no_new_maps' fault has smp_wmb() where smp_mb() is needed
+  try_get_relaxed,      // folio_try_get()'s cmpxchg is relaxed, not acquire
 };
 
 #ifdef FAULTLINE_SYNC_MODEL

@@ -508,11 +508,14 @@ void store_tso(Fiber* f, Word* w, uint64_t v, int order) {
 // word's coherence order or before writes the CPU is not bound to.
 uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
   if (order == kSeqCst) wm().full_barrier(f->id);
-  size_t slot = order == kSeqCst ? 0 : choose(1 + wm().late_slots(w, f->id), true);
-  wm().write(w, f->id, v, slot, order >= kRelease, nullptr);
+  // Where it lands among late writes is free; holding it back is not.
+  std::vector<size_t> places = wm().places(w, f->id);
+  size_t before = order == kSeqCst ? 0 : places[choose(places.size(), false)];
+  bool late = order != kSeqCst && (wm().holding_back(f->id) || choose(2, true) == 1);
+  wm().write(w, f->id, v, before, late, order >= kRelease, nullptr);
   if (order == kSeqCst) wm().full_barrier(f->id);
   ++g->epoch;
-  return slot == 0 ? Reorder::in_order : slot == 1 ? Reorder::late : Reorder::early_in_coherence;
+  return before ? Reorder::early_in_coherence : late ? Reorder::late : Reorder::in_order;
 }
 
 void store(Word* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc) {
@@ -541,25 +544,34 @@ void flush_others(Word* w) {
 
 bool fully_ordered(int order) { return order == kSeqCst || order == kAcqRel; }
 
-// An RMW under `weak`: reads the newest write; a fully ordered one (or one
-// after smp_mb__before_atomic()) has full barriers around it, an acquire
-// one acquires, a release one carries everything; its write may propagate
-// late. Returns the old value.
-// `next` makes the new value from the old.
+// An RMW under `weak`: reads a write it may read (the newest, unless
+// newer ones are late) and writes right after it in coherence order
+// (atomicity), at once or late; a fully ordered one (or one after
+// smp_mb__before_atomic()) has full barriers around it, an acquire one
+// acquires, a release one carries everything. `next` makes the new value
+// from the old; `newer` is the write to read, chosen by the caller.
+// Which write an RMW reads: one it may read that no other RMW's write
+// follows (a count of newer writes, 0: the newest).
+size_t rmw_source(Fiber* f, const Word* w) {
+  std::vector<size_t> places = wm().places(w, f->id);
+  return places[choose(places.size(), false)];
+}
+
 template <class Next>
-uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, Next next, int order, Reorder& how, uint64_t& nv) {
+uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int order, Reorder& how,
+                  uint64_t& nv) {
   bool full = fully_ordered(order);
   if (full || f->before_atomic) wm().full_barrier(f->id);
   f->before_atomic = false;
-  const weak::Msg& read = wm().newest(w, f->id, order);
-  uint64_t old = read.v & mask;
-  weak::Clock sequence = read.view;
+  wm().before_rmw(f->id, order);
+  weak::Clock sequence;
+  uint64_t old = wm().read(w, f->id, newer, order, &sequence) & mask;
   nv = next(old) & mask;
-  size_t slot = choose(2, true);
-  wm().write(w, f->id, nv, slot, order >= kRelease, &sequence);
+  bool late = wm().holding_back(f->id) || choose(2, true) == 1;
+  wm().write(w, f->id, nv, newer, late, order >= kRelease, &sequence);
   if (full) wm().full_barrier(f->id);
   ++g->epoch;
-  how = slot ? Reorder::late : Reorder::in_order;
+  how = late ? Reorder::late : newer ? Reorder::early_in_coherence : Reorder::in_order;
   return old;
 }
 
@@ -571,7 +583,9 @@ uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool retur
   if (f && scheduling() && g->mm == MemoryModel::weak) {
     Reorder how;
     uint64_t nv;
-    uint64_t old = rmw_weak(f, w, mask, [&](uint64_t v) { return apply(op, v, arg, mask); }, order, how, nv);
+    size_t newer = rmw_source(f, w);
+    uint64_t old =
+        rmw_weak(f, w, mask, newer, [&](uint64_t v) { return apply(op, v, arg, mask); }, order, how, nv);
     if (returns || !how) trace(how ? StepKind::rmw_buffered : StepKind::rmw, loc, w, old, nv, 0, how);
     else trace(StepKind::rmw_buffered_noret, loc, w, arg, static_cast<uint64_t>(op), 0, how);
     return old;
@@ -584,10 +598,34 @@ uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool retur
   return old;
 }
 
+// A cmpxchg under `weak`: it reads a write it may read (like an RMW);
+// failing, it is a relaxed read that orders nothing
+// (Documentation/atomic_t.txt).
+bool cas_weak(Fiber* f, Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order,
+              const std::source_location& loc) {
+  size_t newer = rmw_source(f, w);
+  uint64_t old = wm().value(w, newer) & mask;
+  bool ok = old == (expected & mask);
+  touch(w, ok);
+  if (!ok) {
+    wm().read(w, f->id, newer, kRelaxed);
+    f->before_atomic = false;
+    expected = old;
+    trace(StepKind::cas_fail, loc, w, old, 0, 0, newer ? Reorder::stale : Reorder::in_order);
+    return false;
+  }
+  Reorder how;
+  uint64_t nv;
+  rmw_weak(f, w, mask, newer, [&](uint64_t) { return desired; }, order, how, nv);
+  trace(StepKind::cas, loc, w, old, desired & mask, 0, how);
+  return true;
+}
+
 bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order,
          const std::source_location& loc) {
   yield();
   Fiber* f = self();
+  if (weak_model()) return cas_weak(f, w, mask, expected, desired, order, loc);
   if (f && scheduling() && g->mm == MemoryModel::tso) {
     drain(f);
     flush_others(w);
@@ -595,23 +633,12 @@ bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order
   uint64_t old = w->v & mask;
   bool ok = old == (expected & mask);
   touch(w, ok);
+  if (f) f->before_atomic = false;
   if (!ok) {
-    // A failed cmpxchg is a plain read of the newest write: it orders
-    // nothing (Documentation/atomic_t.txt).
-    if (weak_model()) wm().newest(w, f->id, kRelaxed);
-    if (f) f->before_atomic = false;
     expected = old;
     trace(StepKind::cas_fail, loc, w, old);
     return false;
   }
-  if (weak_model()) {
-    Reorder how;
-    uint64_t nv;
-    rmw_weak(f, w, mask, [&](uint64_t) { return desired; }, order, how, nv);
-    trace(StepKind::cas, loc, w, old, desired & mask, 0, how);
-    return true;
-  }
-  if (f) f->before_atomic = false;
   write_memory(w, desired & mask);
   trace(StepKind::cas, loc, w, old, desired & mask);
   return true;
@@ -647,7 +674,7 @@ void fence(Fence fk, const std::source_location& loc) {
 // A futex wait: the kernel reads the word itself, the newest write.
 void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_location& loc) {
   touch(w, false);
-  uint64_t now = weak_model() ? wm().newest(const_cast<Word*>(w), self()->id, kRelaxed).v & mask : view(w, mask);
+  uint64_t now = weak_model() ? wm().read(const_cast<Word*>(w), self()->id, 0, kRelaxed) & mask : view(w, mask);
   if (now != old) return;
   trace(StepKind::sleep, loc, w, old);
   block_until([w, mask, old] { return (w->v & mask) != old; });

@@ -24,7 +24,7 @@ Cpu& Memory::cpu(int id) {
 History& Memory::history(Word* w) {
   if (History* h = find(w)) return *h;
   History& h = store_.emplace_back();
-  h.mo.push_back({w->v, -1, 0, 0, false, {}});
+  h.mo.push_back({w->v, -1, 0, 0, false, false, {}});
   w->hist = &h;
   w->serial = serial_;
   return h;
@@ -46,9 +46,25 @@ size_t Memory::readable(const Word* w, int cpu) const {
   return h->mo.size() - oldest_readable(*h, cpu);
 }
 
-uint64_t Memory::read(Word* w, int c, size_t newer, int order) {
+std::vector<size_t> Memory::places(const Word* w, int cpu) const {
+  std::vector<size_t> v{0};
+  const History* h = find(w);
+  for (size_t k = 1; h && k < readable(w, cpu); ++k)
+    if (!h->mo[h->mo.size() - k].rmw) v.push_back(k);
+  return v;
+}
+
+uint64_t Memory::value(const Word* w, size_t newer) const {
+  const History* h = find(w);
+  return h ? h->mo[h->mo.size() - 1 - newer].v : w->v;
+}
+
+uint64_t Memory::read(Word* w, int c, size_t newer, int order, Clock* view) {
   History* h = find(w);
-  if (!h) return w->v;
+  if (!h) {
+    if (view) *view = Clock{};
+    return w->v;
+  }
   size_t pos = h->mo.size() - 1 - newer;
   Cpu& me = cpu(c);
   const Msg& m = h->mo[pos];
@@ -60,34 +76,30 @@ uint64_t Memory::read(Word* w, int c, size_t newer, int order) {
   if (m.writer >= 0 && m.view.c[static_cast<size_t>(m.writer)] + 1 >= m.stamp) learnt.add(m.writer, m.stamp);
   me.pending.join(learnt);
   if (acquires(order)) me.clock.join(learnt);
+  if (view) *view = m.view;
   return m.v;
 }
 
-const Msg& Memory::newest(Word* w, int c, int order) {
-  History& h = history(w);
+void Memory::before_rmw(int c, int order) {
   Cpu& me = cpu(c);
   if (acquires(order) && me.released > me.ordered) {  // spin_unlock(); spin_lock()
     me.clock.join(me.pending);
     me.ordered = me.released;
   }
-  h.seen[static_cast<size_t>(c)] = static_cast<uint32_t>(h.mo.size() - 1);
-  read(w, c, 0, order);
-  return h.mo.back();
 }
 
-size_t Memory::late_slots(const Word* w, int cpu) const { return readable(w, cpu); }
-
-void Memory::write(Word* w, int c, uint64_t v, size_t slot, bool release, const Clock* rmw_of) {
+void Memory::write(Word* w, int c, uint64_t v, size_t before, bool late, bool release, const Clock* rmw_of) {
   History& h = history(w);
   Cpu& me = cpu(c);
   uint32_t stamp = ++me.own;
-  Msg m{v, c, stamp, ++time_, slot > 0, me.clock};
-  any_late_ = any_late_ || slot > 0;
+  Msg m{v, c, stamp, ++time_, late, rmw_of != nullptr, me.clock};
+  any_late_ = any_late_ || late;
+  me.holding = me.holding || late;
   m.view.join(me.pending);
   m.view.add(c, release ? stamp : me.ordered);
   if (release) me.released = stamp;
   if (rmw_of) m.view.join(*rmw_of);
-  size_t pos = h.mo.size() - (slot > 0 ? slot - 1 : 0);
+  size_t pos = h.mo.size() - before;
   h.mo.insert(h.mo.begin() + static_cast<long>(pos), m);
   for (auto& s : h.seen)
     if (s >= pos && pos < h.mo.size() - 1) ++s;
@@ -119,6 +131,7 @@ void Memory::full_barrier(int c) {
   Cpu& me = cpu(c);
   me.clock.join(sc_);
   me.ordered = me.own;
+  me.holding = false;
 }
 
 void Memory::read_barrier(int c) {
@@ -152,7 +165,7 @@ void Memory::joined(int joiner, int child) { cpu(joiner).clock.join(everything(c
 
 void Memory::write_outside(Word* w, uint64_t v) {
   if (History* h = find(w)) {
-    h->mo.push_back({v, -1, 0, ++time_, false, {}});
+    h->mo.push_back({v, -1, 0, ++time_, false, false, {}});
     forget_hidden(*h);
   }
   w->v = v;
@@ -162,6 +175,7 @@ bool Memory::propagate_all() {
   if (!any_late_) return false;
   propagated_ = time_;
   any_late_ = false;
+  for (Cpu& c : cpus_) c.holding = false;
   return true;
 }
 

@@ -90,6 +90,7 @@ struct Msg {
   uint32_t stamp;  // the writer's count of writes, this one included
   uint64_t time;   // when it was made, in the execution's count of writes
   bool late;       // held back: propagates when forced
+  bool rmw;        // an RMW's write: nothing may come between it and the write it read
   Clock view;      // what a CPU that acquires this write is bound to
 };
 
@@ -106,6 +107,7 @@ struct Cpu {
   uint32_t ordered = 0;   // its writes before its last smp_wmb() or full barrier
   uint32_t released = 0;  // its writes up to its last release (an unlock)
   Clock rcu_exit;         // what it was bound to when its last read-side section ended
+  bool holding = false;   // it has held a write back since its last full barrier
 };
 
 class Memory {
@@ -119,19 +121,24 @@ class Memory {
   size_t oldest_readable(const History& h, int cpu) const;
   // How many writes `cpu` may read from `w` (at least 1).
   size_t readable(const Word* w, int cpu) const;
-  // Reads the `newer`-th newest readable write (0: the newest) with `order`
-  // (a sync::Order value); returns its value.
-  uint64_t read(Word* w, int cpu, size_t newer, int order);
-  // How many places a held-back store of `cpu` to `w` may take in its
-  // coherence order (at the end, or before writes `cpu` is not bound to).
-  size_t late_slots(const Word* w, int cpu) const;
-  // Writes `v`; `slot` 0 propagates at once, k > 0 is held back and lands
-  // before the k-1 newest writes. `release`: carries every earlier write of
-  // the CPU; `rmw_of`: the view of the write an RMW read.
-  void write(Word* w, int cpu, uint64_t v, size_t slot, bool release, const Clock* rmw_of);
-  // An RMW's read: the newest write, whatever the CPU's bounds (an acquire
-  // after a release of the CPU orders as po-unlock-lock-po).
-  const Msg& newest(Word* w, int cpu, int order);
+  // Where `cpu` may put a write to `w`, as counts of newer writes it goes
+  // before (0 first): past writes it is not bound to, never between an
+  // RMW's write and the write that RMW read.
+  std::vector<size_t> places(const Word* w, int cpu) const;
+  // The value of the `newer`-th newest write (0: the newest).
+  uint64_t value(const Word* w, size_t newer) const;
+  // Reads the `newer`-th newest write (0: the newest; at most readable()-1)
+  // with `order` (a sync::Order value); returns its value, and the view it
+  // carried in `view` if asked.
+  uint64_t read(Word* w, int cpu, size_t newer, int order, Clock* view = nullptr);
+  // Before an RMW with `order`: an acquire after a release of the CPU
+  // orders as po-unlock-lock-po does.
+  void before_rmw(int cpu, int order);
+  // Writes `v` before the `before` newest writes of the word (0: at the
+  // end; more only past writes the CPU is not bound to, readable()-1 at
+  // most), propagating at once or `late`. `release`: carries every earlier
+  // write of the CPU; `rmw_of`: the view of the write an RMW read.
+  void write(Word* w, int cpu, uint64_t v, size_t before, bool late, bool release, const Clock* rmw_of);
 
   void full_barrier(int cpu);
   void read_barrier(int cpu);
@@ -145,6 +152,10 @@ class Memory {
   // A write from outside any CPU (the oracle, building the world): it
   // propagates at once.
   void write_outside(Word* w, uint64_t v);
+  // Whether `cpu` holds writes back: its later writes are held back too,
+  // as a TSO store buffer holds every store behind the first (a held-back
+  // write binds no one, so this only adds executions).
+  bool holding_back(int cpu) { return this->cpu(cpu).holding; }
   // Makes every late write visible to all; false if there was none.
   bool propagate_all();
 
