@@ -11,11 +11,12 @@ bool relacy_finds_bug(bool as_posted);
 namespace faultline_check {
 namespace {
 
-// Every execution with at most two preemptions, under the weak model.
+// Every execution with at most one preemption and one store held back,
+// under the weak model.
 std::string checker_verdict(const char* protocol) {
   CheckOptions o;
   o.strategy = "exhaustive";
-  o.bound = 2;
+  o.bound = 1;
   o.executions = 10'000'000;
   return check_cell(protocol, "punch-vs-fault", "weak", o).verdict;
 }

@@ -235,6 +235,8 @@ model::MemoryModel parse_mm(const std::string& s) {
 
 std::string guarantee_of(const std::string& failure) {
   if (failure.rfind("G", 0) == 0 && failure.size() > 1) return failure.substr(0, 2);
+  if (failure.rfind("crash:", 0) == 0) return "crash";
+  if (failure.rfind("livelock:", 0) == 0) return "livelock";
   return failure.empty() ? "" : "error";
 }
 
@@ -379,10 +381,10 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     // Keep it (and so everything its fibers point to) until the process ends.
     static auto* abandoned = new std::vector<std::unique_ptr<World>>;  // never destroyed
     abandoned->push_back(std::move(world));
-    if (o.step_limit && o.failure.empty()) {  // a spin the step limit cut short: no verdict
-      if (!strategy->next()) break;
-      continue;
-    }
+    // A spin that never ends (a fault busy-retrying instead of sleeping)
+    // only shows as an execution that runs out of steps: a BUG too.
+    if (o.step_limit && o.failure.empty())
+      o.failure = fmt::format("livelock: no end after {} steps (a CPU retries without waiting)", o.steps);
     cell.verdict = "BUG";
     cell.guarantee = o.deadlock ? "deadlock" : guarantee_of(o.failure);
     cell.failure = o.deadlock ? "deadlock: every CPU is blocked" : o.failure;

@@ -19,6 +19,9 @@
 #endif
 
 #include <algorithm>
+#include <csetjmp>
+#include <csignal>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <stdexcept>
@@ -52,6 +55,10 @@ struct Fiber {
   int id = 0;
   std::string name;
   std::function<void()> fn;
+  sigjmp_buf crash_env;       // where a crash inside its code lands (fiber_entry)
+  bool crash_armed = false;
+  int crash_signal = 0;
+  void* crash_address = nullptr;
   boost::context::fiber ctx;  // while it does not run: where it goes on
   char* stack = nullptr;      // its lowest address
   bool done = false;
@@ -226,13 +233,6 @@ void drain(Fiber* f) {
   while (f && !f->buf.empty()) flush_entry(f, 0);
 }
 
-// Drains this fiber's entries for one word (keeping the others buffered).
-void drain_word(Fiber* f, Word* w) {
-  for (size_t i = 0; f && i < f->buf.size();)
-    if (f->buf[i].w == w) flush_entry(f, i);
-    else ++i;
-}
-
 // Appends the flush option of a fiber (TSO: its oldest entry) as
 // (fiber, entry).
 void add_flush_options(const Fiber& f, std::vector<std::pair<int, size_t>>& out) {
@@ -286,16 +286,72 @@ std::vector<std::pair<int, uint64_t>> readers_now(bool include_self) {
 
 // A fiber's life: its function, then back to the scheduler for good (the
 // fiber's stack goes back to the pool).
-boost::context::fiber fiber_entry(boost::context::fiber&& sched) {
-  fiber_started();
-  g->sched = std::move(sched);
-  Fiber* f = self();
+// ---- crashes ------------------------------------------------------------------
+//
+// A bug in the simulated engine (a null or freed pointer, a failed
+// assertion) ends the execution with a verdict, not the checker: the
+// handler, on a stack of its own, jumps back to the crashed fiber's entry,
+// which reports it like a failed check. Outside a fiber the signal kills
+// the process as it would have.
+
+void on_crash(int sig, siginfo_t* info, void*) {
+  Fiber* f = g && g->cur >= 0 ? g->fibers[static_cast<size_t>(g->cur)].get() : nullptr;
+  if (!f || !f->crash_armed) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  f->crash_signal = sig;
+  f->crash_address = info->si_addr;
+  siglongjmp(f->crash_env, 1);
+}
+
+void catch_crashes() {
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
+  static std::vector<char> alt(1 << 16);
+  stack_t ss{};
+  ss.ss_sp = alt.data();
+  ss.ss_size = alt.size();
+  sigaltstack(&ss, nullptr);
+  struct sigaction sa{};
+  sa.sa_sigaction = on_crash;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) sigaction(sig, &sa, nullptr);
+}
+
+std::string crash_text(const Fiber& f) {
+  std::string what = sigabbrev_np(f.crash_signal) ? std::string("SIG") + sigabbrev_np(f.crash_signal) : "a signal";
+  if (f.crash_signal == SIGABRT) return fmt::format("crash: {} aborted ({}: an assertion or a refcount gone wrong)", f.name, what);
+  return fmt::format("crash: {} in {} at address {}", what, f.name, f.crash_address);
+}
+
+// Runs the fiber's function, turning an exception or a crash into the
+// execution's failure.
+void run_guarded(Fiber* f) {
+  if (sigsetjmp(f->crash_env, 1) != 0) {
+    f->crash_armed = false;
+    g->out.failure = crash_text(*f);
+    g->aborted = true;
+    return;
+  }
+  f->crash_armed = true;
   try {
     f->fn();
   } catch (const std::exception& e) {
     g->out.failure = fmt::format("{}: uncaught exception: {}", f->name, e.what());
     g->aborted = true;
   }
+  f->crash_armed = false;
+}
+
+boost::context::fiber fiber_entry(boost::context::fiber&& sched) {
+  fiber_started();
+  g->sched = std::move(sched);
+  Fiber* f = self();
+  run_guarded(f);
   f->done = true;
   asan_to_scheduler(nullptr);  // this stack is done with
   return std::move(g->sched);
@@ -325,6 +381,25 @@ size_t choose(size_t n, bool reorders) {
   return k;
 }
 
+// Under `tso`, another CPU's buffered stores to `w` reach memory before
+// this access or after it: a free choice, made where it can be seen (a
+// flush no CPU observes changes nothing, so the scheduler does not branch
+// on it at every step). A flush takes the buffer's prefix through its
+// last store to `w`: the buffer is FIFO.
+void offer_flushes(const Word* w) {
+  if (!scheduling() || g->mm != MemoryModel::tso) return;
+  for (auto& other : g->fibers) {
+    if (other.get() == self()) continue;
+    auto& buf = other->buf;
+    auto last = std::find_if(buf.rbegin(), buf.rend(), [&](const Pending& p) { return p.w == w; });
+    if (last == buf.rend() || choose(2, false) == 0) continue;
+    for (size_t n = static_cast<size_t>(buf.rend() - last); n > 0; --n) {
+      g->out.trace.push_back({-1, StepKind::flush, 0, {}, buf.front().w, static_cast<uint64_t>(other->id), 0});
+      flush_entry(other.get(), 0);
+    }
+  }
+}
+
 // The runnable fibers; under `weak`, when none is, late writes propagate
 // first (a CPU waiting for one is not kept from it for ever).
 void find_runnable() {
@@ -349,7 +424,10 @@ bool schedule_once() {
   auto& flushes = g->flushes;
   flushes.clear();
   find_runnable();
-  for (auto& f : g->fibers) add_flush_options(*f, flushes);
+  // With a CPU to run, a flush waits for the access that would see it
+  // (offer_flushes); with none, some buffered store must go.
+  if (runnable.empty())
+    for (auto& f : g->fibers) add_flush_options(*f, flushes);
   bool all_done =
       runnable.empty() && std::all_of(g->fibers.begin(), g->fibers.end(), [](auto& f) { return f->done; });
   if (all_done && !two_buffers_hold_one_word()) return false;  // run() drains them: no one sees the order
@@ -475,6 +553,7 @@ uint64_t load(const Word* w, uint64_t mask, int order, const std::source_locatio
   Fiber* f = self();
   if (f) f->before_atomic = false;
   if (!weak_model()) {
+    offer_flushes(w);
     uint64_t v = view(w, mask);
     touch(w, false);
     trace(StepKind::load, loc, w, v);
@@ -530,17 +609,12 @@ void store(Word* w, uint64_t mask, uint64_t v, int order, const std::source_loca
   }
   f->before_atomic = false;
   uint64_t how = Reorder::in_order;
+  offer_flushes(w);
   if (g->mm == MemoryModel::tso) store_tso(f, w, v, order);
   else how = store_weak(f, w, v, order);
   trace(StepKind::store, loc, w, v, 0, 0, how);
 }
 
-// Coherence: before a CPU's RMW on a word, the other CPUs' buffered writes
-// to that word become visible (in their order), so RMWs stay atomic.
-void flush_others(Word* w) {
-  for (auto& other : g->fibers)
-    if (other.get() != self()) drain_word(other.get(), w);
-}
 
 bool fully_ordered(int order) { return order == kSeqCst || order == kAcqRel; }
 
@@ -591,6 +665,7 @@ uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool retur
     return old;
   }
   if (f && g->mm == MemoryModel::tso) drain(f);
+  offer_flushes(w);
   if (f) f->before_atomic = false;
   uint64_t old = w->v & mask;
   write_memory(w, apply(op, old, arg, mask));
@@ -626,10 +701,8 @@ bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order
   yield();
   Fiber* f = self();
   if (weak_model()) return cas_weak(f, w, mask, expected, desired, order, loc);
-  if (f && scheduling() && g->mm == MemoryModel::tso) {
-    drain(f);
-    flush_others(w);
-  }
+  if (f && scheduling() && g->mm == MemoryModel::tso) drain(f);
+  offer_flushes(w);
   uint64_t old = w->v & mask;
   bool ok = old == (expected & mask);
   touch(w, ok);
@@ -674,6 +747,7 @@ void fence(Fence fk, const std::source_location& loc) {
 // A futex wait: the kernel reads the word itself, the newest write.
 void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_location& loc) {
   touch(w, false);
+  offer_flushes(w);
   uint64_t now = weak_model() ? wm().read(const_cast<Word*>(w), self()->id, 0, kRelaxed) & mask : view(w, mask);
   if (now != old) return;
   trace(StepKind::sleep, loc, w, old);
@@ -817,6 +891,7 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   e.strategy = &strategy;
   e.max_steps = max_steps;
   if (mm == MemoryModel::weak) e.wm = std::make_unique<weak::Memory>(++g_serial);
+  catch_crashes();
   g = &e;
   struct Reset {
     ~Reset() { g = nullptr; }
