@@ -65,6 +65,14 @@ TEST(Check, WeakCatchesSmpWmbForSmpMb) {
   EXPECT_NE(c.full_trace.find("smp_wmb"), std::string::npos);
   o.reorder_bound = 0;  // nothing held back: the sc executions, where it is right
   EXPECT_EQ(check_cell("no_new_maps+invalidate_lock", "punch-vs-fault", "weak", o).verdict, "VERIFIED");
+  // The default table's strategy (PCT, 1,000 executions) finds it in each
+  // cell where the bound-1 search does (truncate and collapse re-check
+  // i_size or wait for the fault: VERIFIED there, seeded or not).
+  for (const char* s : {"punch-vs-fault", "zero-vs-fault", "dontneed-vs-fault"}) {
+    CheckOptions pct = opts("pct", 1000);
+    pct.seeded_bug = "commit_wmb";
+    EXPECT_EQ(check_cell("no_new_maps+invalidate_lock", s, "weak", pct).verdict, "BUG") << s;
+  }
 }
 
 // folio_try_get() with a relaxed cmpxchg: the lookup's re-check of the
