@@ -248,6 +248,29 @@ std::string guarantee_of(const std::string& failure) {
 // lock words, RCU) and the loads of words with no name (the walks down
 // page tables and the xarray) are left out, so that the steps on folios,
 // PTEs, i_size and the locks stand out; every store and RMW stays.
+// A step inside a lock primitive that a reviewer needs: the lock word
+// taken, released or waited for ("down_write: takes invalidate_lock").
+// Empty for every other step inside the primitives.
+std::string lock_event(const model::StepText& st) {
+  if (st.word.empty() || (!st.writes && !st.sleeps)) return "";
+  std::string fn = st.where.substr(0, st.where.find(' '));
+  std::string word = st.word;
+  // The folio lock is a bit (PG_locked) of the flags word.
+  if (fn.rfind("bit_", 0) == 0 && word.size() > 6 && word.compare(word.size() - 6, 6, " flags") == 0)
+    word = "the folio lock of " + word.substr(0, word.size() - 6);
+  if (st.sleeps) return fmt::format("{}: waits for {}", fn, word);
+  if (fn == "down_write" && st.what.rfind("rmw", 0) == 0) return fmt::format("{}: queues for {}", fn, word);
+  static const std::pair<const char*, const char*> kVerbs[] = {
+      {"down_read", "takes {} shared"}, {"down_read_trylock", "takes {} shared"}, {"down_write", "takes {}"},
+      {"down_write_trylock", "takes {}"}, {"up_read", "releases {} (shared)"}, {"up_write", "releases {}"},
+      {"bit_lock", "takes {}"}, {"bit_trylock", "takes {}"}, {"bit_unlock", "releases {}"},
+      {"ticket_lock", "queues for {}"}, {"ticket_trylock", "takes {}"}, {"ticket_unlock", "releases {}"},
+      {"lock", "takes {}"}, {"try_lock", "takes {}"}, {"unlock", "releases {}"}};
+  for (auto [name, verb] : kVerbs)
+    if (fn == name) return fmt::format("{}: {}", fn, fmt::format(fmt::runtime(verb), word));
+  return "";
+}
+
 std::string format_trace(const model::Outcome& o, bool full) {
   const int width = 66;
   std::string s;
@@ -257,7 +280,8 @@ std::string format_trace(const model::Outcome& o, bool full) {
   s += header + "\n" + std::string(header.size(), '-') + "\n";
   size_t in_sync = 0, walks = 0;
   for (const auto& st : model::describe(o)) {
-    if (!full && st.where.find("[sync/") != std::string::npos) {
+    std::string lock = full ? "" : lock_event(st);
+    if (!full && lock.empty() && st.where.find("[sync/") != std::string::npos) {
       ++in_sync;
       continue;
     }
@@ -266,7 +290,7 @@ std::string format_trace(const model::Outcome& o, bool full) {
       continue;
     }
     int col = st.fiber < 0 ? static_cast<int>(o.names.size()) : st.fiber;
-    std::string text = st.where.empty() ? "== " + st.what : st.where + " " + st.what;
+    std::string text = !lock.empty() ? "-- " + lock : st.where.empty() ? "== " + st.what : st.where + " " + st.what;
     s += std::string(static_cast<size_t>(col) * width, ' ') + text + "\n";
   }
   s += "==> " + (o.failure.empty() ? std::string(o.deadlock ? "deadlock: every CPU is blocked" : "") : o.failure) +

@@ -34,7 +34,10 @@ bool folio_writeback(Inode* inode, Folio* folio) {
   uint64_t len = isize > start ? std::min(folio->size(), isize - start) : 0;
   bool ok = true;
   try {
-    if (len) inode->store->write(start, {folio->address(), len});
+    if (len) {
+      inode->store->write(start, {folio->address(), len});
+      trace_store("writes back", start, len);
+    }
   } catch (const Error&) {
     ok = false;
   }

@@ -524,7 +524,11 @@ std::vector<StepText> describe(const Outcome& o) {
     bool located = st.kind != StepKind::note && st.kind != StepKind::flush;
     std::string w = named(st.word);
     bool unnamed_load = st.kind == StepKind::load && w.empty();
-    v.push_back({st.fiber, located ? where(st.loc) : std::string(), describe_op(o, st, w), unnamed_load});
+    bool writes = st.kind == StepKind::store || st.kind == StepKind::rmw || st.kind == StepKind::rmw_buffered ||
+                  st.kind == StepKind::rmw_buffered_noret || st.kind == StepKind::cas;
+    std::string name = w.empty() ? w : w.substr(0, w.size() - 1);
+    v.push_back({st.fiber, located ? where(st.loc) : std::string(), describe_op(o, st, w), unnamed_load, name,
+                 writes, st.kind == StepKind::sleep});
   }
   return v;
 }

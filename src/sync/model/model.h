@@ -146,6 +146,9 @@ struct StepText {
   std::string where;  // function [file:line]; empty for a note or a flush
   std::string what;   // the operation and its value
   bool unnamed_load;  // a load of a word with no name (a page-table or xarray walk)
+  std::string word;   // the name of the word it touched, if any
+  bool writes;        // a store, an RMW or a cmpxchg that succeeded
+  bool sleeps;        // a futex wait
 };
 
 // How the scheduler decides. pick() chooses among `n` options: options
