@@ -218,7 +218,7 @@ std::string rows(const std::string& table) {
 }
 
 TEST(Check, WorkerProcessesPrintTheSameTable) {
-  CheckOptions o = exhaustive(1);
+  CheckOptions o = exhaustive(1, 0);
   o.protocols = {"page_lock+invalidate_lock", "unlocked+invalidate_lock"};
   o.scenarios = {"punch-vs-fault", "truncate-vs-read", "dontneed-vs-faultaround"};
   o.memory_models = {"sc", "weak"};

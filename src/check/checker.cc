@@ -56,8 +56,14 @@ const KillerKind kKillers[] = {
 };
 // "2faults": two CPUs faulting in two address spaces (three CPUs in all).
 // "cow": write faults on a private mapping (do_cow_fault), which map a
-// private copy of the file page.
-const char* kAccessors[] = {"fault", "faultaround", "readahead", "read", "cow", "2faults"};
+// private copy of the file page. "sharedwrite": a load, then a store, to
+// each page of a shared writable mapping (the read fault maps it
+// read-only; the store's write-protect fault makes it writable and dirty:
+// do_shared_fault, page_mkwrite).
+const char* kAccessors[] = {"fault", "faultaround", "readahead", "read", "cow", "2faults", "sharedwrite"};
+// Two killers at once, as the kernel lets them race: page 0 is mapped
+// before they start, so both have a mapping to take down.
+const char* kKillerPairs[] = {"punch-vs-dontneed", "truncate-vs-migrate", "reclaim-vs-punch", "zero-vs-reclaim"};
 
 struct World {
   World(const std::string& protocol, const std::string& accessor, bool straddle)
@@ -68,7 +74,8 @@ struct World {
     file = engine.open(std::move(store));
     mm = engine.create_mm();
     bool cow = accessor == "cow";
-    base = mm.mmap(file, 0, 4 * P, cow ? fl::kProtRead | fl::kProtWrite : fl::kProtRead,
+    writes = accessor == "sharedwrite";
+    base = mm.mmap(file, 0, 4 * P, cow || writes ? fl::kProtRead | fl::kProtWrite : fl::kProtRead,
                    cow ? fl::MapType::private_cow : fl::MapType::shared);
     mm2 = engine.create_mm();
     base2 = mm2.mmap(file, 0, 4 * P, fl::kProtRead, fl::MapType::shared);
@@ -79,6 +86,14 @@ struct World {
     // leaves straddling EOF: a fault on page 1 must see the new size.
     file.readahead(0, straddle ? 2 * P : P);
     expected.assign(data.begin(), data.end());
+    store_ = static_cast<fl::MemoryStore*>(file.inode()->store.get());
+  }
+  // The file as the store holds it now (with the world stopped and every
+  // CPU done: a store op in flight holds the store's lock).
+  std::vector<std::byte> stored() {
+    std::vector<std::byte> v(store_->size());
+    store_->read(0, v);
+    return v;
   }
 
   // Names for the words a race diagram talks about; only for a BUG's trace
@@ -144,6 +159,10 @@ struct World {
   fl::Mm mm, mm2;  // two address spaces (the second for "2faults")
   uint64_t base = 0, base2 = 0;
   std::vector<std::byte> expected;  // the file after the killer (replay's model)
+  bool writes = false;               // the accessor writes: the store, not the model, says what the file holds
+  bool pair = false;                 // two killers
+  bool killer_returned = false;
+  fl::MemoryStore* store_ = nullptr;
 };
 
 const KillerKind& killer_of(const std::string& scenario) {
@@ -152,23 +171,39 @@ const KillerKind& killer_of(const std::string& scenario) {
   throw std::invalid_argument("unknown scenario '" + scenario + "'");
 }
 
+bool is_killer_pair(const std::string& scenario) {
+  return std::find(std::begin(kKillerPairs), std::end(kKillerPairs), scenario) != std::end(kKillerPairs);
+}
+
+// The accessor, or the second killer of a pair.
 std::string accessor_of(const std::string& scenario) {
   std::string a = scenario.substr(scenario.find("-vs-") + 4);
+  if (is_killer_pair(scenario)) return a;
   for (const char* k : kAccessors)
     if (a == k) return a;
   throw std::invalid_argument("unknown scenario '" + scenario + "'");
 }
 
+const KillerKind& killer_named(const std::string& name) {
+  for (const auto& k : kKillers)
+    if (name == k.name) return k;
+  throw std::invalid_argument("unknown killer '" + name + "'");
+}
+
 // The guarantees the world breaks now (empty: none), with it stopped.
-std::string violations(World& w) {
+// While a writing accessor or a second killer may be mid-way, only the
+// mappings are checked; at the end the cache too, against the store when
+// the accessor wrote (its writes land in either order with the killer's).
+std::string violations(World& w, bool at_end) {
   model::Atomically stop;
   std::string err = fl::detail::check_mappings(&w.engine.kernel(), false);
-  return err.empty() ? fl::detail::check_cache(w.file.inode(), w.expected) : err;
+  if (!err.empty() || (!at_end && (w.writes || w.pair))) return err;
+  return fl::detail::check_cache(w.file.inode(), w.writes ? w.stored() : w.expected);
 }
 
 // The oracle inside an execution: a broken guarantee ends it.
 void oracle(World& w, const char* when) {
-  if (std::string err = violations(w); !err.empty()) model::fail(fmt::format("{} ({})", err, when));
+  if (std::string err = violations(w, false); !err.empty()) model::fail(fmt::format("{} ({})", err, when));
 }
 
 void run_killer(World& w, const KillerKind& k) {
@@ -190,12 +225,26 @@ void run_killer(World& w, const KillerKind& k) {
     case OpKind::migrate: w.file.migrate(0, 0); break;
     default: w.engine.reclaim(64); break;
   }
-  Model m;
-  m.apply({0, false, OpKind::write, 0, kFileSize, 0}, w.expected);
+  Model m;  // the file as it was, then this killer's op (after the other killer's, in a pair)
+  m.apply({0, false, OpKind::write, 0, w.expected.size(), 0}, w.expected);
   m.apply(op, data);
   w.expected = m.contents();
+  w.killer_returned = true;
   model::note(fmt::format("{}() returns", k.name));
   oracle(w, fmt::format("after {}() returned", k.name).c_str());
+}
+
+// A read() that began after the killer returned returns what the file
+// holds now: no old data (G2), nothing past EOF (G5).
+void check_read(World& w, std::span<const std::byte> got) {
+  const auto& want = w.expected;
+  size_t n = std::min<size_t>(want.size(), 3 * P);
+  if (got.size() != n)
+    model::fail(fmt::format("G5: read() after the killer returned {} bytes, the file has {} from offset 0", got.size(), n));
+  for (size_t i = 0; i < n; ++i)
+    if (got[i] != want[i])
+      model::fail(fmt::format("G2: read() after the killer returned {:#04x} at offset {:#x}, the file holds {:#04x}",
+                              std::to_integer<unsigned>(got[i]), i, std::to_integer<unsigned>(want[i])));
 }
 
 void run_accessor(World& w, const std::string& a, fl::Mm& mm, uint64_t base) {
@@ -203,7 +252,9 @@ void run_accessor(World& w, const std::string& a, fl::Mm& mm, uint64_t base) {
   try {
     if (a == "read") {
       model::note("read() of the file");
-      w.file.read(0, {buf, sizeof buf});
+      bool after = w.killer_returned;
+      size_t n = w.file.read(0, {buf, sizeof buf});
+      if (after) check_read(w, {buf, n});
       return;
     }
     if (a == "readahead") {
@@ -214,6 +265,10 @@ void run_accessor(World& w, const std::string& a, fl::Mm& mm, uint64_t base) {
     for (uint64_t page = 0; page < 2; ++page) {
       if (a == "cow") {
         model::note(fmt::format("store to file page {} (private)", page));
+        mm.store(base + page * P, {buf, 1});
+      } else if (a == "sharedwrite") {
+        model::note(fmt::format("load, then store to file page {} (shared)", page));
+        mm.load(base + page * P, {buf + 1, 1});
         mm.store(base + page * P, {buf, 1});
       } else {
         model::note(fmt::format("load from file page {}", page));
@@ -344,6 +399,7 @@ std::vector<std::string> all_scenarios() {
   std::vector<std::string> v;
   for (const auto& k : kKillers)
     for (const char* a : kAccessors) v.push_back(std::string(k.name) + "-vs-" + a);
+  for (const char* pair : kKillerPairs) v.push_back(pair);
   return v;
 }
 
@@ -379,7 +435,13 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     auto world = std::make_unique<World>(protocol, accessor, killer.straddle);
     World* w = world.get();
     std::vector<std::pair<std::string, std::function<void()>>> cpus;
-    if (accessor == "2faults") {
+    w->pair = is_killer_pair(scenario);
+    if (w->pair) {
+      std::byte b;
+      w->mm.load(w->base, {&b, 1});  // page 0 mapped before the killers start
+      const KillerKind& second = killer_named(accessor);
+      cpus.push_back({second.name, [w, &second] { run_killer(*w, second); }});
+    } else if (accessor == "2faults") {
       cpus.push_back({"fault, mm 1", [w] { run_accessor(*w, "fault", w->mm, w->base); }});
       cpus.push_back({"fault, mm 2", [w] { run_accessor(*w, "fault", w->mm2, w->base2); }});
     } else {
@@ -391,7 +453,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     cell.steps += o.steps;
     strategy->observe(o.steps);
     if (o.failure.empty() && !o.deadlock && !o.step_limit) {
-      std::string err = violations(*w);
+      std::string err = violations(*w, true);
       if (err.empty()) {
         if (!strategy->next()) {  // the bounded search is complete
           cell.verdict = "VERIFIED";
