@@ -269,7 +269,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Seeded{"kill_without_unmap", "page_lock+invalidate_lock", "punch-vs-fault", "sc", "G1"},
                       Seeded{"truncate_size_last", "page_lock+invalidate_lock", "truncate-folio-vs-fault", "sc", "G5"},
                       Seeded{"commit_without_mb", "no_new_maps+invalidate_lock", "punch-vs-fault", "weak", "G1"},
-                      Seeded{"commit_wmb", "no_new_maps+invalidate_lock", "punch-vs-fault", "weak", "G1"}),
+                      Seeded{"commit_wmb", "no_new_maps+invalidate_lock", "punch-vs-fault", "weak", "G1"},
+                      Seeded{"fault_leaks_ref", "page_lock+invalidate_lock", "punch-vs-fault", "sc", "refcount"}),
     [](const ::testing::TestParamInfo<Seeded>& p) { return std::string(p.param.bug); });
 
 }  // namespace

@@ -109,6 +109,21 @@ class Stress {
     stop_.store(true, sync::seq_cst);
   }
   bool stopped() const { return stop_.load(sync::relaxed); }
+  // Runs a thread's loop, starting it again when an operation finds the
+  // frame pool exhausted: under a broken protocol stale mappings pin frames,
+  // and memory pressure is no violation (the killer's own checks find the
+  // stale mapping). Any other error is one.
+  template <class Loop>
+  void keep_running(Loop loop) {
+    while (!stopped()) {
+      try {
+        loop();
+        return;
+      } catch (const Error& e) {
+        if (e.code() != Errc::out_of_memory) return fail(std::string("unexpected error: ") + e.what());
+      }
+    }
+  }
 
   // ---- readers --------------------------------------------------------
   void reader(int id) {
@@ -331,9 +346,9 @@ std::string run_stress(const std::string& protocol, double seconds, uint64_t* cy
   Stress st(protocol);
   {
     std::vector<sync::Thread> threads;
-    for (int i = 0; i < 2; ++i) threads.emplace_back([&st, i] { st.reader(i); });
-    for (int i = 0; i < 2; ++i) threads.emplace_back([&st, i] { st.writer(i); });
-    threads.emplace_back([&st] { st.copier(); });
+    for (int i = 0; i < 2; ++i) threads.emplace_back([&st, i] { st.keep_running([&] { st.reader(i); }); });
+    for (int i = 0; i < 2; ++i) threads.emplace_back([&st, i] { st.keep_running([&] { st.writer(i); }); });
+    threads.emplace_back([&st] { st.keep_running([&] { st.copier(); }); });
     st.killer(seconds);
   }
   if (st.failure_.empty()) st.final_check();

@@ -198,7 +198,8 @@ std::string violations(World& w, bool at_end) {
   model::Atomically stop;
   std::string err = fl::detail::check_mappings(&w.engine.kernel(), false);
   if (!err.empty() || (!at_end && (w.writes || w.pair))) return err;
-  return fl::detail::check_cache(w.file.inode(), w.writes ? w.stored() : w.expected);
+  err = fl::detail::check_cache(w.file.inode(), w.writes ? w.stored() : w.expected);
+  return err.empty() && at_end ? fl::detail::check_refcounts(&w.engine.kernel()) : err;
 }
 
 // The oracle inside an execution: a broken guarantee ends it.
@@ -292,6 +293,7 @@ std::string guarantee_of(const std::string& failure) {
   if (failure.rfind("G", 0) == 0 && failure.size() > 1) return failure.substr(0, 2);
   if (failure.rfind("crash:", 0) == 0) return "crash";
   if (failure.rfind("livelock:", 0) == 0) return "livelock";
+  if (failure.rfind("refcount:", 0) == 0) return "refcount";
   return failure.empty() ? "" : "error";
 }
 
@@ -367,7 +369,8 @@ class SeedBug {
                                                    {"truncate_size_last", B::truncate_size_last},
                                                    {"commit_without_mb", B::commit_without_mb},
                                                    {"commit_wmb", B::commit_wmb},
-                                                   {"try_get_relaxed", B::try_get_relaxed}};
+                                                   {"try_get_relaxed", B::try_get_relaxed},
+                                                   {"fault_leaks_ref", B::fault_leaks_ref}};
     auto it = kBugs.find(name);
     if (it == kBugs.end()) throw std::invalid_argument("unknown seeded bug '" + name + "'");
     fl::detail::seeded_bug = it->second;

@@ -162,6 +162,45 @@ static uint64_t first_difference(const std::byte* data, uint64_t size, std::span
   return static_cast<uint64_t>(std::find_if(data + in_file, data + size, nonzero) - data);
 }
 
+// How many present PTEs map each folio (by its first pfn).
+static std::vector<int32_t> count_ptes(Kernel* k) {
+  std::vector<int32_t> n(k->pool.nr_frames());
+  for (const MmStruct* mm : k->mms)
+    for (const auto& [start, vma] : mm->vmas)
+      for (uint64_t a = vma->start; a < vma->end; a += PAGE_SIZE) {
+        PteTable* t = mm->pte_table(a);
+        if (!t) {
+          a |= (uint64_t{kPtrsPerTable} << PAGE_SHIFT) - PAGE_SIZE;
+          continue;
+        }
+        pte_t p = t->pte[pte_index(a)].load(sync::relaxed);
+        if (pte_present(p) && pte_pfn(p) < n.size()) ++n[pte_pfn(p)];
+      }
+  return n;
+}
+
+static bool in_page_cache(Folio* f) {
+  AddressSpace* m = f->mapping.load(sync::relaxed);
+  if (!m) return false;
+  sync::RcuReadGuard rcu;
+  return m->i_pages.load(f->first_index()) == f;
+}
+
+std::string check_refcounts(Kernel* k) {
+  std::vector<int32_t> ptes = count_ptes(k);
+  for (uint64_t pfn = 0; pfn < ptes.size(); ++pfn) {
+    Folio* f = k->pool.pfn_to_folio(pfn);
+    int32_t refs = f->refcount.load(sync::relaxed), maps = f->mapcount.load(sync::relaxed);
+    if (refs == 0 && ptes[pfn] == 0) continue;  // free, or a tail frame
+    int32_t want = ptes[pfn] + (in_page_cache(f) ? 1 : 0);
+    if (refs != want || maps != ptes[pfn])
+      return fmt::format("refcount: pfn {} holds {} references and map count {}; the page cache and {} PTEs "
+                         "account for {} and {}",
+                         pfn, refs, maps, ptes[pfn], want, ptes[pfn]);
+  }
+  return {};
+}
+
 std::string check_cache(Inode* inode, std::span<const std::byte> expected) {
   AddressSpace* m = &inode->i_mapping;
   sync::RcuReadGuard rcu;

@@ -171,6 +171,12 @@ std::string check_mappings(Kernel* k, bool take_locks);
 // contents; zeros past EOF) and none lies wholly past EOF. Lockless: only
 // where nothing else runs.
 std::string check_cache(Inode* inode, std::span<const std::byte> expected);
+// Every folio's reference and map counts equal what holds them when
+// nothing runs: the page cache one reference, each PTE one reference and
+// one map count. A leaked or doubled reference is found here, where it
+// happened, not as a hang or a use after free later. Lockless, with no
+// transient reference alive: the checker's oracle at the end.
+std::string check_refcounts(Kernel* k);
 
 // ---- argument checks shared by the entry points (engine.cc) -------------
 // Throws invalid_argument / file_too_large naming the values.

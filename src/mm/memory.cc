@@ -17,6 +17,7 @@
 
 #include "faultline/error.h"
 #include "mm/internal.h"
+#include "mm/seeded_bug.h"
 #include "sync/racy.h"
 #include "sync/rcu.h"
 
@@ -217,7 +218,7 @@ VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
 void fault_release(Vmf& vmf, Folio* f, bool mkwrite) {
   vmf.guard->map_end(*vmf.mapping, *f);
   if (mkwrite) mkwrite_unlock(vmf, f);
-  folio_put(f);
+  if (!FL_SEEDED(fault_leaks_ref)) folio_put(f);
 }
 
 // finish_fault for a page-cache folio, with the map guard held. i_size is

@@ -15,6 +15,7 @@ enum class SeededBug {
   commit_without_mb,    // no_new_maps' fault drops its smp_mb()
   commit_wmb,           // no_new_maps' fault has smp_wmb() where smp_mb() is needed
   try_get_relaxed,      // folio_try_get()'s cmpxchg is relaxed, not acquire
+  fault_leaks_ref,      // a read fault keeps the reference it looked the folio up with
 };
 
 #ifdef FAULTLINE_SYNC_MODEL
