@@ -59,8 +59,10 @@ const KillerKind kKillers[] = {
 // private copy of the file page. "sharedwrite": a load, then a store, to
 // each page of a shared writable mapping (the read fault maps it
 // read-only; the store's write-protect fault makes it writable and dirty:
-// do_shared_fault, page_mkwrite).
-const char* kAccessors[] = {"fault", "faultaround", "readahead", "read", "cow", "2faults", "sharedwrite"};
+// do_shared_fault, page_mkwrite). "write": write() of one byte to page 1,
+// then page 2, which are not cached: write() creates their folios (under
+// the creation guard, as a fault does) and reads the rest of each page in.
+const char* kAccessors[] = {"fault", "faultaround", "readahead", "read", "cow", "2faults", "sharedwrite", "write"};
 // Two killers at once, as the kernel lets them race: page 0 is mapped
 // before they start, so both have a mapping to take down.
 const char* kKillerPairs[] = {"punch-vs-dontneed", "truncate-vs-migrate", "reclaim-vs-punch", "zero-vs-reclaim"};
@@ -74,7 +76,7 @@ struct World {
     file = engine.open(std::move(store));
     mm = engine.create_mm();
     bool cow = accessor == "cow";
-    writes = accessor == "sharedwrite";
+    writes = accessor == "sharedwrite" || accessor == "write";
     base = mm.mmap(file, 0, 4 * P, cow || writes ? fl::kProtRead | fl::kProtWrite : fl::kProtRead,
                    cow ? fl::MapType::private_cow : fl::MapType::shared);
     mm2 = engine.create_mm();
@@ -256,6 +258,14 @@ void run_accessor(World& w, const std::string& a, fl::Mm& mm, uint64_t base) {
       bool after = w.killer_returned;
       size_t n = w.file.read(0, {buf, sizeof buf});
       if (after) check_read(w, {buf, n});
+      return;
+    }
+    if (a == "write") {
+      buf[0] = std::byte{0xCC};
+      for (uint64_t page = 1; page < 3; ++page) {
+        model::note(fmt::format("write() to file page {}", page));
+        w.file.write(page * P, {buf, 1});
+      }
       return;
     }
     if (a == "readahead") {
