@@ -12,6 +12,7 @@
 
 #include "faultline/error.h"
 #include "mm/internal.h"
+#include "sync/trace.h"
 
 namespace faultline::detail {
 
@@ -46,7 +47,7 @@ void direct_write(Inode* inode, uint64_t off, std::span<const std::byte> buf) {
   filemap_write_and_wait_range(inode, off, end - 1);
   invalidate_inode_pages2_range(m, off >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT);
   inode->store->write(off, buf);
-  trace_store("writes (direct I/O)", off, buf.size());
+  sync::trace_note("writes (direct I/O) [{:#x}, {:#x}) in the store", off, off + buf.size());
   if (end > inode->size()) inode->set_size(end);
   // A fault or read() may have cached the old blocks while we wrote.
   invalidate_inode_pages2_range(m, off >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT);

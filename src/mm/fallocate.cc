@@ -12,6 +12,7 @@
 #include "faultline/error.h"
 #include "mm/guards.h"
 #include "mm/internal.h"
+#include "sync/trace.h"
 
 namespace faultline::detail {
 
@@ -30,7 +31,7 @@ static void punch_hole(Inode* inode, uint64_t off, uint64_t len) {
   MmuGather tlb(inode->kernel);
   truncate_pagecache_range(inode, off, end - 1, tlb);
   inode->store->punch_hole(off, end - off);
-  trace_store("punches", off, end - off);
+  sync::trace_note("punches [{:#x}, {:#x}) in the store", off, end);
   tlb.finish();
 }
 
@@ -44,7 +45,7 @@ static void zero_range(Inode* inode, uint64_t off, uint64_t len, bool keep_size)
       uint64_t zend = std::min(end, size);
       truncate_pagecache_range(inode, off, zend - 1, tlb);
       inode->store->zero_range(off, zend - off);
-      trace_store("zeroes", off, zend - off);
+      sync::trace_note("zeroes [{:#x}, {:#x}) in the store", off, zend);
     }
     tlb.finish();
   }

@@ -93,21 +93,11 @@ void filemap_remove_folio(Folio* folio) {
 
 void filemap_remove_frozen_folio(Folio* folio) { filemap_unlink_folio(folio); }
 
-std::string hex(uint64_t v) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string s;
-  do s.insert(s.begin(), kDigits[v & 15]);
-  while (v >>= 4);
-  return "0x" + s;
-}
-
 bool filemap_read_folio(Inode* inode, Folio* folio) {
   try {
     inode->store->read(folio->first_index() << PAGE_SHIFT, {folio->address(), folio->size()});
-    sync::trace_note([&] {
-      return "reads file page " + std::to_string(folio->first_index()) + " from the store into pfn " +
-             std::to_string(folio->pfn) + ": first byte " + hex(static_cast<uint64_t>(folio->address()[0]));
-    });
+    sync::trace_note("reads file page {} from the store into pfn {}: first byte {:#04x}", folio->first_index(),
+                     folio->pfn, static_cast<uint64_t>(folio->address()[0]));
   } catch (const Error&) {
     folio->set(PG_error);
     return false;

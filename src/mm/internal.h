@@ -14,7 +14,6 @@
 #include "mm/fs.h"
 #include "mm/kernel.h"
 #include "mm/mm_types.h"
-#include "sync/trace.h"
 
 namespace faultline::detail {
 
@@ -181,13 +180,5 @@ std::string check_refcounts(Kernel* k);
 // ---- argument checks shared by the entry points (engine.cc) -------------
 // Throws invalid_argument / file_too_large naming the values.
 void check_range(const char* op, uint64_t off, uint64_t len);
-
-// The store's reads and writes in the model checker's trace (plain memory,
-// so no synchronization step shows them): "punches [0x0, 0x2000) in the
-// store". Compiled away natively.
-std::string hex(uint64_t v);
-inline void trace_store(const char* verb, uint64_t off, uint64_t len) {
-  sync::trace_note([&] { return std::string(verb) + " [" + hex(off) + ", " + hex(off + len) + ") in the store"; });
-}
 
 }  // namespace faultline::detail

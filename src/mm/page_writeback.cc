@@ -13,6 +13,7 @@
 #include "faultline/error.h"
 #include "mm/internal.h"
 #include "sync/rcu.h"
+#include "sync/trace.h"
 
 namespace faultline::detail {
 
@@ -36,7 +37,7 @@ bool folio_writeback(Inode* inode, Folio* folio) {
   try {
     if (len) {
       inode->store->write(start, {folio->address(), len});
-      trace_store("writes back", start, len);
+      sync::trace_note("writes back [{:#x}, {:#x}) in the store", start, start + len);
     }
   } catch (const Error&) {
     ok = false;

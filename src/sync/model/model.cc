@@ -511,6 +511,7 @@ std::string describe_op(const Outcome& o, const Step& st, const std::string& w) 
     case StepKind::synchronize_rcu: return fmt::format("synchronize_rcu: wait for {} reader(s)", st.a);
     case StepKind::flush: return fmt::format("CPU {}'s store buffer: a store {}reaches memory", st.a, w.empty() ? "" : "to " + w);
     case StepKind::note: return o.notes[st.a];
+    case StepKind::note_lazy: return fmt::format(fmt::runtime(static_cast<const char*>(st.word)), st.a, st.b, st.c);
   }
   return "?";
 }
@@ -521,7 +522,7 @@ std::vector<StepText> describe(const Outcome& o) {
   std::vector<StepText> v;
   v.reserve(o.trace.size());
   for (const Step& st : o.trace) {
-    bool located = st.kind != StepKind::note && st.kind != StepKind::flush;
+    bool located = st.kind != StepKind::note && st.kind != StepKind::note_lazy && st.kind != StepKind::flush;
     std::string w = named(st.word);
     bool unnamed_load = st.kind == StepKind::load && w.empty();
     bool writes = st.kind == StepKind::store || st.kind == StepKind::rmw || st.kind == StepKind::rmw_buffered ||
@@ -868,6 +869,11 @@ void note(const std::string& text) {
   if (!g || g->cur < 0) return;
   g->out.trace.push_back({g->cur, StepKind::note, 0, {}, nullptr, g->out.notes.size(), 0});
   g->out.notes.push_back(text);
+}
+
+void note_lazy(const char* format, uint64_t a, uint64_t b, uint64_t c) {
+  if (!g || g->cur < 0) return;
+  g->out.trace.push_back({g->cur, StepKind::note_lazy, 0, {}, format, a, b, c});
 }
 
 // The oracle reads the whole world.

@@ -94,6 +94,9 @@ void clear_names();
 // A note in the trace, attributed to the current fiber (the checker's
 // oracle and scenarios use it to mark killer returns and accesses).
 void note(const std::string& text);
+// The same, formatted only if the trace is printed: `format` (a string
+// literal, fmt's syntax) with up to three numbers. Costs one step record.
+void note_lazy(const char* format, uint64_t a, uint64_t b = 0, uint64_t c = 0);
 // While held, the current fiber runs alone and unpreempted, and its
 // operations are not traced (the oracle inspects the world).
 class Atomically {
@@ -128,7 +131,7 @@ struct Footprint {
 // describe() turns the steps into text.
 enum class StepKind : uint8_t {
   load, store, rmw, rmw_buffered, rmw_buffered_noret, cas, cas_fail, fence, sleep, spin, spin_sleep,
-  synchronize_rcu, flush, note
+  synchronize_rcu, flush, note, note_lazy
 };
 // Step::b of a load or store under `weak`: how the model reordered it.
 enum Reorder : uint64_t { in_order = 0, stale = 1, late = 2, early_in_coherence = 3 };
