@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -139,6 +140,7 @@ struct Atom {
 };
 
 struct LitmusProgram {
+  std::vector<uint64_t> constants;  // the numbers it stores: what a load may be promised
   std::vector<std::string> vars;
   std::vector<int64_t> init;  // raw values (addresses encoded)
   std::vector<std::vector<Stmt>> cpus;
@@ -292,7 +294,12 @@ class Parser {
   }
 
   Operand name_operand(const std::string& t) {
-    if (is_number(t)) return {Operand::number, std::stoll(t), t};
+    if (is_number(t)) {
+      uint64_t n = std::stoull(t);
+      if (std::find(prog_->constants.begin(), prog_->constants.end(), n) == prog_->constants.end())
+        prog_->constants.push_back(n);
+      return {Operand::number, static_cast<int64_t>(n), t};
+    }
     if (t == "-") {
       std::string n = lx_.next();
       if (!is_number(n)) bad("expected a number after '-'");
@@ -482,6 +489,7 @@ class Cpu {
   void lock(model::Word* l) {
     for (;;) {
       uint64_t expected = 0;
+      model::next_store_depends_on(control());
       if (model::cas(l, kAll, expected, 1, kAcquire, kLoc)) return;
       while (model::load(l, kAll, kRelaxed, kLoc) != 0) model::spin(kLoc);
     }
@@ -494,28 +502,64 @@ class Cpu {
 
   void step(const Stmt& s) {
     switch (s.kind) {
-      case Stmt::assign: return set(s.reg, static_cast<uint64_t>(value(s.a)));
-      case Stmt::load: return set(s.reg, model::load(word(s.loc), kAll, s.order, kLoc));
-      case Stmt::store: return model::store(word(s.loc), kAll, static_cast<uint64_t>(value(s.a)), s.order, kLoc);
+      case Stmt::assign:
+        if (!s.reg.empty()) taints_[s.reg] = taint(s.a);
+        return set(s.reg, static_cast<uint64_t>(value(s.a)));
+      case Stmt::load:
+        set(s.reg, model::load(word(s.loc), kAll, s.order, kLoc));
+        return loaded(s.reg);
+      case Stmt::store:
+        depends(s.loc, s.a, {});
+        return model::store(word(s.loc), kAll, static_cast<uint64_t>(value(s.a)), s.order, kLoc);
       case Stmt::rmw:
-        return set(s.reg, model::rmw(word(s.loc), kAll, s.op, static_cast<uint64_t>(value(s.a)), s.order, s.returns, kLoc));
+        depends(s.loc, s.a, {});
+        set(s.reg, model::rmw(word(s.loc), kAll, s.op, static_cast<uint64_t>(value(s.a)), s.order, s.returns, kLoc));
+        return loaded(s.reg);
       case Stmt::cmpxchg: {
         uint64_t expected = static_cast<uint64_t>(value(s.a));
+        depends(s.loc, s.a, s.b);
         model::cas(word(s.loc), kAll, expected, static_cast<uint64_t>(value(s.b)), s.order, kLoc);
-        return set(s.reg, expected);  // the old value, as cmpxchg() returns
+        set(s.reg, expected);  // the old value, as cmpxchg() returns
+        return loaded(s.reg);
       }
       case Stmt::barrier: return model::fence(s.fence, kLoc);
       case Stmt::lock: return lock(word(s.loc));
-      case Stmt::unlock: return model::store(word(s.loc), kAll, 0, kRelease, kLoc);
+      case Stmt::unlock:
+        depends(s.loc, {}, {});
+        return model::store(word(s.loc), kAll, 0, kRelease, kLoc);
       case Stmt::rcu_lock: return model::rcu_read_lock();
       case Stmt::rcu_unlock: return model::rcu_read_unlock();
       case Stmt::sync_rcu: return model::synchronize_rcu(kLoc);
-      case Stmt::branch: return run(holds(s.cond) ? s.then : s.otherwise);
+      case Stmt::branch: {
+        control_.push_back(taint(s.cond.a) | taint(s.cond.b));
+        run(holds(s.cond) ? s.then : s.otherwise);
+        control_.pop_back();
+        return;
+      }
     }
+  }
+
+  // Load buffering: what each register's value depends on (a mask of the
+  // promises its loads read), and the conditions the CPU is inside.
+  uint64_t taint(const Operand& o) { return o.kind == Operand::reg ? taints_[o.name] : 0; }
+  uint64_t taint(const Location& l) { return l.var >= 0 ? 0 : taints_[l.reg]; }
+  uint64_t control() const {
+    uint64_t t = 0;
+    for (uint64_t c : control_) t |= c;
+    return t;
+  }
+  // The next store or RMW depends on these operands and the conditions.
+  void depends(const Location& l, const Operand& a, const Operand& b) {
+    model::next_store_depends_on(taint(l) | taint(a) | taint(b) | control());
+  }
+  void loaded(const std::string& reg) {
+    if (!reg.empty()) taints_[reg] = model::last_load_taint();
   }
 
   World& w_;
   std::map<std::string, int64_t>& regs_;
+  std::map<std::string, uint64_t> taints_;
+  std::vector<uint64_t> control_;
 };
 
 bool satisfied(const LitmusProgram& p, const World& w) {
@@ -563,6 +607,10 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
   const LitmusProgram& p = *t.program;
   auto strategy = model::make_exhaustive_strategy(bound, reorder_bound, true);
   LitmusRun r;
+  model::set_promise_values(p.constants);
+  struct Off {
+    ~Off() { model::set_promise_values({}); }
+  } off;
   for (unsigned e = 0;; ++e) {
     strategy->begin(e);
     World w;
@@ -573,6 +621,10 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
       fibers.push_back({fmt::format("P{}", c), [&w, &p, c] { Cpu(w, static_cast<int>(c)).run(p.cpus[c]); }});
     model::Outcome o = model::run(fibers, *strategy, mm, 100000);
     ++r.executions;
+    if (o.infeasible) {  // a promised value no store kept (a spin on one may never end)
+      if (!strategy->next()) return r;
+      continue;
+    }
     if (!o.failure.empty() || o.deadlock || o.step_limit)
       bad(fmt::format("{}: an execution {}", t.name,
                       !o.failure.empty() ? "failed: " + o.failure : o.deadlock ? "deadlocked" : "hit the step limit"));
@@ -580,6 +632,8 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
     if (!r.reached && satisfied(p, w)) {
       r.reached = true;
       r.schedule = o.schedule;
+      if (std::getenv("FAULTLINE_LITMUS_TRACE"))
+        for (const auto& st : model::describe(o)) fmt::print(stderr, "P{} {} {}\n", st.fiber, st.where, st.what);
     }
     if (!strategy->next()) return r;
   }

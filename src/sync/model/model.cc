@@ -68,6 +68,11 @@ struct Fiber {
   uint64_t rcu_gen = 0;
   bool before_atomic = false;   // smp_mb__before_atomic() pending
   uint64_t spin_epoch = ~uint64_t{0};  // memory's epoch at this fiber's last spin
+  // Load buffering (set_promise_values): the promises its loads read or
+  // depended on, those every later store depends on, the last load's, and
+  // a one-shot override of what the next store depends on.
+  uint64_t all_taint = 0, ordered_taint = 0, last_taint = 0, dep_taint = 0;
+  bool dep_override = false;
 };
 
 struct Deferred {
@@ -92,10 +97,23 @@ struct Exec {
   std::vector<std::pair<int, size_t>> flushes;   // kept to reuse their storage
   std::vector<Deferred> callbacks;
   std::unique_ptr<weak::Memory> wm;  // under `weak`: the histories and views
+  struct Promise {
+    int cpu;
+    const Word* w;
+    uint64_t value;
+    bool kept;
+    uint64_t floor_time;  // the write the reader was bound to (coherence)
+    uint32_t own;         // the reader's writes before the load
+    uint64_t via = 0;     // kept: what the store that kept it depended on
+    uint64_t reader_wrote = 0;  // the time of the reader's first write to the word after the load (0: none)
+  };
+  std::vector<Promise> promises;  // values loads read before any store made them
+  bool promise_broken = false;    // a CPU passed an ordering point with a promise unkept
 };
 
 uint64_t g_next_word_id = 0;  // see Word
 uint32_t g_serial = 0;        // counts executions (Word::serial)
+std::vector<uint64_t> g_promise_values;  // set_promise_values
 
 // Names of words, for traces ("page 0 flags" rather than an address).
 std::map<const void*, std::string>& word_names() {
@@ -493,8 +511,9 @@ std::string describe_op(const Outcome& o, const Step& st, const std::string& w) 
   static const char* kFences[] = {"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic"};
   static const char* kOps[] = {"=", "+=", "-=", "|=", "&="};  // by Rmw
   static const char* kReorders[] = {"", " (stale: a newer write has not reached this CPU)", " (propagates late)",
-                                     " (propagates late, before newer writes in coherence order)"};
-  const char* r = kReorders[std::min<uint64_t>(st.c, 3)];
+                                     " (propagates late, before newer writes in coherence order)",
+                                     " (promised: a later store of another CPU must write it)"};
+  const char* r = kReorders[std::min<uint64_t>(st.c, 4)];
   switch (st.kind) {
     case StepKind::load: return fmt::format("load {}{:#x}{}", w, st.a, r);
     case StepKind::store: return fmt::format("store {}{:#x}{}", w, st.a, r);
@@ -553,6 +572,86 @@ void write_memory(Word* w, uint64_t v) {
   if (g) ++g->epoch;
 }
 
+// ---- load buffering: promises (set_promise_values) ----------------------
+
+// Whether this load reads a promised value (a reordering the bound
+// counts), and which.
+// A later load of the same word by the same CPU, while the promise is
+// unkept, reads it again (coherence: nothing older can follow it).
+bool promise(Fiber* f, const Word* w, uint64_t mask, uint64_t& v, uint64_t& taint) {
+  // Once the execution is dropped, it runs on without promises, to its end
+  // (a CPU spinning on a promised value would never stop).
+  if (g_promise_values.empty() || g->promise_broken) return false;
+  for (size_t i = 0; i < g->promises.size(); ++i) {
+    const auto& p = g->promises[i];
+    if (p.cpu == f->id && p.w == w && !p.kept) {
+      v = p.value;
+      taint = uint64_t{1} << i;
+      return true;
+    }
+  }
+  if (g->promises.size() >= 64 || choose(2, true) == 0) return false;
+  v = g_promise_values[choose(g_promise_values.size(), false)] & mask;
+  taint = uint64_t{1} << g->promises.size();
+  g->promises.push_back({f->id, w, v, false, wm().floor_time(w, f->id), wm().own_writes(f->id)});
+  return true;
+}
+
+// An ordering point (a barrier, an acquire, a release) reached with a
+// promise of this CPU unkept: what follows would be ordered after a value
+// no write has made. Such executions are dropped; load buffering is
+// modelled between relaxed accesses.
+void ordering_point(Fiber* f) {
+  for (const auto& p : g->promises)
+    if (p.cpu == f->id && !p.kept) g->promise_broken = true;
+}
+
+// A load's promises pass to what depends on it: by default every later
+// store of its CPU; after an acquire, everything.
+void loaded(Fiber* f, uint64_t taint, int order) {
+  f->last_taint = taint;
+  f->all_taint |= taint;
+  if (order == 1 || order == 2 || order == kAcqRel || order == kSeqCst) {
+    f->ordered_taint |= taint;
+    ordering_point(f);
+  }
+}
+
+// What a store of `f` depends on; consumes next_store_depends_on().
+uint64_t store_taint(Fiber* f, int order) {
+  uint64_t t = f->ordered_taint | (f->dep_override ? f->dep_taint : f->all_taint);
+  if (order >= kRelease) {  // a release orders every earlier load before it
+    t |= f->all_taint;
+    ordering_point(f);
+  }
+  f->dep_override = false;
+  return t;
+}
+
+// A store of `v` to `w` keeps the promises of other CPUs for that value
+// that it does not depend on.
+// The write must also sit where the promised load could have read it:
+// after the write its reader was bound to, before the reader's own later
+// writes to the word (coherence).
+void keep_promises(Fiber* f, const Word* w, uint64_t v, uint64_t taint, size_t pos) {
+  // Depending on a kept promise is depending on what its store depended on.
+  for (uint64_t before = 0; before != taint;) {
+    before = taint;
+    for (size_t i = 0; i < g->promises.size(); ++i)
+      if (taint & (uint64_t{1} << i)) taint |= g->promises[i].via;
+  }
+  for (size_t i = 0; i < g->promises.size(); ++i) {
+    auto& p = g->promises[i];
+    if (p.cpu == f->id && p.w == w && !p.kept && !p.reader_wrote) p.reader_wrote = wm().time_at(w, pos);
+    if (!p.kept && p.w == w && p.value == v && p.cpu != f->id && !(taint & (uint64_t{1} << i)) &&
+        wm().fits_between(w, pos, p.floor_time, p.reader_wrote)) {
+      p.kept = true;
+      p.via = taint;
+      wm().bind(w, p.cpu, pos);
+    }
+  }
+}
+
 uint64_t load(const Word* w, uint64_t mask, int order, const std::source_location& loc) {
   yield();
   Fiber* f = self();
@@ -564,10 +663,18 @@ uint64_t load(const Word* w, uint64_t mask, int order, const std::source_locatio
     trace(StepKind::load, loc, w, v);
     return v;
   }
-  size_t k = choose(wm().readable(w, f->id), false);
-  uint64_t v = wm().read(const_cast<Word*>(w), f->id, k, order) & mask;
+  uint64_t taint = 0, v = 0;
+  Reorder how = Reorder::in_order;
+  if (!promise(f, w, mask, v, taint)) {
+    size_t k = choose(wm().readable(w, f->id), false);
+    v = wm().read(const_cast<Word*>(w), f->id, k, order, nullptr, &taint) & mask;
+    if (k) how = Reorder::stale;
+  } else {
+    how = Reorder::promised;
+  }
+  loaded(f, taint, order);
   touch(w, false);
-  trace(StepKind::load, loc, w, v, 0, 0, k ? Reorder::stale : Reorder::in_order);
+  trace(StepKind::load, loc, w, v, 0, 0, how);
   return v;
 }
 
@@ -596,7 +703,9 @@ uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
   std::vector<size_t> places = wm().places(w, f->id);
   size_t before = order == kSeqCst ? 0 : places[choose(places.size(), false)];
   bool late = order != kSeqCst && (wm().holding_back(f->id) || choose(2, true) == 1);
-  wm().write(w, f->id, v, before, late, order >= kRelease, nullptr);
+  uint64_t taint = store_taint(f, order);
+  size_t pos = wm().write(w, f->id, v, before, late, order >= kRelease, nullptr, taint);
+  keep_promises(f, w, v, taint, pos);
   if (order == kSeqCst) wm().full_barrier(f->id);
   ++g->epoch;
   return before ? Reorder::early_in_coherence : late ? Reorder::late : Reorder::in_order;
@@ -640,14 +749,22 @@ template <class Next>
 uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int order, Reorder& how,
                   uint64_t& nv) {
   bool full = fully_ordered(order);
-  if (full || f->before_atomic) wm().full_barrier(f->id);
+  if (full || f->before_atomic) {
+    wm().full_barrier(f->id);
+    f->ordered_taint |= f->all_taint;
+    ordering_point(f);
+  }
   f->before_atomic = false;
   wm().before_rmw(f->id, order);
   weak::Clock sequence;
-  uint64_t old = wm().read(w, f->id, newer, order, &sequence) & mask;
+  uint64_t read_taint = 0;
+  uint64_t old = wm().read(w, f->id, newer, order, &sequence, &read_taint) & mask;
+  loaded(f, read_taint, order);
   nv = next(old) & mask;
   bool late = wm().holding_back(f->id) || choose(2, true) == 1;
-  wm().write(w, f->id, nv, newer, late, order >= kRelease, &sequence);
+  uint64_t taint = store_taint(f, order) | read_taint;
+  size_t pos = wm().write(w, f->id, nv, newer, late, order >= kRelease, &sequence, taint);
+  keep_promises(f, w, nv, taint, pos);
   if (full) wm().full_barrier(f->id);
   ++g->epoch;
   how = late ? Reorder::late : newer ? Reorder::early_in_coherence : Reorder::in_order;
@@ -732,8 +849,13 @@ void fence_weak(Fiber* f, Fence fk) {
     case Fence::after_atomic:
       touch(&sc_order, true);
       wm().full_barrier(f->id);
+      f->ordered_taint |= f->all_taint;
+      ordering_point(f);
       break;
-    case Fence::read: wm().read_barrier(f->id); break;
+    case Fence::read:
+      wm().read_barrier(f->id);
+      ordering_point(f);
+      break;
     case Fence::write: wm().write_barrier(f->id); break;
     case Fence::before_atomic: f->before_atomic = true; return;
   }
@@ -766,6 +888,7 @@ void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_lo
 void spin(const std::source_location& loc) {
   if (!scheduling()) return;
   Fiber* f = self();
+  if (g->mm == MemoryModel::weak) ordering_point(f);  // waiting on a value no one wrote yet
   touch_all();  // it waits for any store
   if (!f->buf.empty()) drain(f);
   uint64_t e = g->epoch;
@@ -787,12 +910,18 @@ void rcu_read_lock() {
   yield();
   if (f->rcu_nesting++ > 0) return;
   ++f->rcu_gen;
-  if (weak_model()) wm().rcu_read_lock(f->id);
+  if (weak_model()) {
+    wm().rcu_read_lock(f->id);
+    ordering_point(f);
+  }
 }
 
 void rcu_read_unlock() {
   Fiber* f = self();
-  if (f && --f->rcu_nesting == 0 && weak_model()) wm().rcu_read_unlock(f->id);
+  if (f && --f->rcu_nesting == 0 && weak_model()) {
+    wm().rcu_read_unlock(f->id);
+    ordering_point(f);
+  }
 }
 
 void synchronize_rcu(const std::source_location& loc) {
@@ -802,7 +931,10 @@ void synchronize_rcu(const std::source_location& loc) {
   auto readers = readers_now(false);
   trace(StepKind::synchronize_rcu, loc, nullptr, readers.size());
   bool weak = weak_model();
-  if (weak) wm().grace_period_start(g->cur);
+  if (weak) {
+    wm().grace_period_start(g->cur);
+    ordering_point(self());
+  }
   block_until([readers] {
     return std::all_of(readers.begin(), readers.end(), [](auto& r) {
       Fiber& f = *g->fibers[r.first];
@@ -862,6 +994,15 @@ void join(int fiber) {
 
 uint64_t new_word_id() { return g_next_word_id++; }
 
+void set_promise_values(std::vector<uint64_t> values) { g_promise_values = std::move(values); }
+uint64_t last_load_taint() { return self() ? self()->last_taint : 0; }
+void next_store_depends_on(uint64_t taint) {
+  if (Fiber* f = self()) {
+    f->dep_override = true;
+    f->dep_taint = taint;
+  }
+}
+
 void name_word(const void* word, std::string name) { word_names()[word] = std::move(name); }
 void clear_names() { word_names().clear(); }
 
@@ -910,6 +1051,8 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   while (schedule_once()) {
   }
   bool clean = !e.aborted && !e.out.deadlock && !e.out.step_limit;
+  e.out.infeasible = e.promise_broken ||
+                     std::any_of(e.promises.begin(), e.promises.end(), [](const auto& p) { return !p.kept; });
   if (clean) {
     for (auto& f : e.fibers) drain(f.get());
     run_callbacks(true);

@@ -88,6 +88,23 @@ void rcu_barrier();
 int spawn(std::function<void()> fn);
 void join(int fiber);
 
+// Load buffering under `weak` (a store seen by a load that precedes it in
+// its own CPU): with promises on, a load may return one of `values` that no
+// write has made yet, a reordering the bound counts; the execution stands
+// only if another CPU then stores that value to the word, and that store
+// does not depend on the load (else it is out of thin air). A store
+// depends on every earlier load of its CPU unless told otherwise
+// (next_store_depends_on), on every load ordered before it (an acquire, a
+// full barrier, a release's earlier loads), and on what the loads it
+// depends on depended on. Off (empty) by default: the engine's values are
+// addresses of its own execution; the litmus tests turn it on.
+void set_promise_values(std::vector<uint64_t> values);
+// What the last load of the running CPU depended on (a mask of promises).
+uint64_t last_load_taint();
+// The next store or RMW of the running CPU depends on these loads only
+// (their masks, or-ed), besides what orders it.
+void next_store_depends_on(uint64_t taint);
+
 // Names an atomic word (its address) for traces; clear_names() forgets all.
 void name_word(const void* word, std::string name);
 void clear_names();
@@ -134,7 +151,7 @@ enum class StepKind : uint8_t {
   synchronize_rcu, flush, note, note_lazy
 };
 // Step::b of a load or store under `weak`: how the model reordered it.
-enum Reorder : uint64_t { in_order = 0, stale = 1, late = 2, early_in_coherence = 3 };
+enum Reorder : uint64_t { in_order = 0, stale = 1, late = 2, early_in_coherence = 3, promised = 4 };
 struct Step {
   int fiber;  // -1: the scheduler flushed a store buffer entry of fiber `a`
   StepKind kind;
@@ -191,6 +208,7 @@ struct Outcome {
   std::vector<std::string> names;   // fiber names, by id
   std::string schedule;             // the choices made, replayable
   uint64_t steps = 0;
+  bool infeasible = false;          // a promise (see set_promise_values) was never kept
 };
 
 // Runs one execution: `threads` become fibers 0..n-1 with the given names.

@@ -24,7 +24,7 @@ Cpu& Memory::cpu(int id) {
 History& Memory::history(Word* w) {
   if (History* h = find(w)) return *h;
   History& h = store_.emplace_back();
-  h.mo.push_back({w->v, -1, 0, 0, false, false, {}});
+  h.mo.push_back({w->v, -1, 0, 0, false, false, {}, 0});
   w->hist = &h;
   w->serial = serial_;
   return h;
@@ -59,8 +59,9 @@ uint64_t Memory::value(const Word* w, size_t newer) const {
   return h ? h->mo[h->mo.size() - 1 - newer].v : w->v;
 }
 
-uint64_t Memory::read(Word* w, int c, size_t newer, int order, Clock* view) {
+uint64_t Memory::read(Word* w, int c, size_t newer, int order, Clock* view, uint64_t* taint) {
   History* h = find(w);
+  if (taint) *taint = 0;
   if (!h) {
     if (view) *view = Clock{};
     return w->v;
@@ -69,14 +70,11 @@ uint64_t Memory::read(Word* w, int c, size_t newer, int order, Clock* view) {
   Cpu& me = cpu(c);
   const Msg& m = h->mo[pos];
   h->seen[static_cast<size_t>(c)] = static_cast<uint32_t>(pos);
-  Clock learnt = m.view;
-  // The write itself joins what the reader passes on only when its
-  // writer's earlier writes were all ordered before it: a view holds a
-  // prefix of each CPU's writes, and a longer one would bind too much.
-  if (m.writer >= 0 && m.view.c[static_cast<size_t>(m.writer)] + 1 >= m.stamp) learnt.add(m.writer, m.stamp);
+  Clock learnt = learnt_from(m);
   me.pending.join(learnt);
   if (acquires(order)) me.clock.join(learnt);
   if (view) *view = m.view;
+  if (taint) *taint = m.taint;
   return m.v;
 }
 
@@ -88,11 +86,12 @@ void Memory::before_rmw(int c, int order) {
   }
 }
 
-void Memory::write(Word* w, int c, uint64_t v, size_t before, bool late, bool release, const Clock* rmw_of) {
+size_t Memory::write(Word* w, int c, uint64_t v, size_t before, bool late, bool release, const Clock* rmw_of,
+                     uint64_t taint) {
   History& h = history(w);
   Cpu& me = cpu(c);
   uint32_t stamp = ++me.own;
-  Msg m{v, c, stamp, ++time_, late, rmw_of != nullptr, me.clock};
+  Msg m{v, c, stamp, ++time_, late, rmw_of != nullptr, me.clock, taint};
   any_late_ = any_late_ || late;
   me.holding = me.holding || late;
   m.view.join(me.pending);
@@ -105,7 +104,50 @@ void Memory::write(Word* w, int c, uint64_t v, size_t before, bool late, bool re
     if (s >= pos && pos < h.mo.size() - 1) ++s;
   h.seen[static_cast<size_t>(c)] = static_cast<uint32_t>(pos);
   w->v = h.mo.back().v;
+  uint64_t mine = h.mo[pos].time;
   forget_hidden(h);
+  for (size_t i = 0; i < h.mo.size(); ++i)
+    if (h.mo[i].time == mine) return i;
+  return 0;
+}
+
+// The write itself joins what a reader passes on only when its writer's
+// earlier writes were all ordered before it: a view holds a prefix of each
+// CPU's writes, and a longer one would bind too much.
+Clock Memory::learnt_from(const Msg& m) {
+  Clock learnt = m.view;
+  if (m.writer >= 0 && m.view.c[static_cast<size_t>(m.writer)] + 1 >= m.stamp) learnt.add(m.writer, m.stamp);
+  return learnt;
+}
+
+void Memory::bind(const Word* w, int c, size_t pos) {
+  History* h = find(w);
+  if (!h || pos >= h->mo.size()) return;
+  auto& seen = h->seen[static_cast<size_t>(c)];
+  seen = std::max<uint32_t>(seen, static_cast<uint32_t>(pos));
+  cpu(c).pending.join(learnt_from(h->mo[pos]));
+}
+
+uint64_t Memory::floor_time(const Word* w, int c) const {
+  const History* h = find(w);
+  return h ? h->mo[oldest_readable(*h, c)].time : 0;
+}
+
+uint64_t Memory::time_at(const Word* w, size_t pos) const {
+  const History* h = find(w);
+  return h && pos < h->mo.size() ? h->mo[pos].time : 0;
+}
+
+// A write no longer in the history was older than everything in it.
+bool Memory::fits_between(const Word* w, size_t pos, uint64_t floor, uint64_t before) const {
+  const History* h = find(w);
+  if (!h) return true;
+  for (size_t i = pos + 1; i < h->mo.size(); ++i)
+    if (floor != 0 && h->mo[i].time == floor) return false;  // the reader was bound to a later write
+  if (before == 0) return true;
+  for (size_t i = pos + 1; i < h->mo.size(); ++i)
+    if (h->mo[i].time == before) return true;  // the reader's own later write comes after it
+  return false;
 }
 
 // Writes older than the newest one every CPU is bound to can never be read
@@ -165,7 +207,7 @@ void Memory::joined(int joiner, int child) { cpu(joiner).clock.join(everything(c
 
 void Memory::write_outside(Word* w, uint64_t v) {
   if (History* h = find(w)) {
-    h->mo.push_back({v, -1, 0, ++time_, false, false, {}});
+    h->mo.push_back({v, -1, 0, ++time_, false, false, {}, 0});
     forget_hidden(*h);
   }
   w->v = v;

@@ -50,13 +50,19 @@
 //   - RCU: a read-side section that starts after a grace period started is
 //     bound to what the updater had seen then; the updater, when the grace
 //     period ends, to what the readers it waited for had seen.
-// Not modelled: a store overtaking an earlier load of its own CPU. A load
-// reads only writes already made and every later store carries what it
-// read, as though each store depended on each earlier load. That is sound
-// for the engine's code, whose stores follow its loads through control
-// dependencies everywhere, but it misses what the LKMM allows when there
-// is no dependency: load buffering (LB+poonceonces) and WRC with smp_wmb()
-// in the middle CPU. And since a view holds a prefix of each CPU's writes,
+// Load buffering (a store seen by a load that precedes it in its own CPU)
+// is model.cc's: with promises on, a load may return a value that another
+// CPU's later store, not depending on the load, must then write. A store
+// depends on every earlier load of its CPU unless the program says
+// otherwise, which only the litmus interpreter does (it knows each
+// store's data, address and control dependencies); the engine's code,
+// whose stores follow its loads through control dependencies, runs with
+// every store depending on every earlier load and without promises (its
+// values are addresses of its own execution). So for the engine a store
+// never overtakes an earlier load of its CPU: sound for code with those
+// dependencies, blind to what the LKMM allows without them (LB, and WRC
+// with smp_wmb() in the middle CPU). And since a view holds a prefix of
+// each CPU's writes,
 // a write read is passed on (to a release, a full barrier, a later store)
 // only when its writer's earlier writes were all ordered before it;
 // otherwise only what its view held. That can only leave a CPU bound to
@@ -92,6 +98,7 @@ struct Msg {
   bool late;       // held back: propagates when forced
   bool rmw;        // an RMW's write: nothing may come between it and the write it read
   Clock view;      // what a CPU that acquires this write is bound to
+  uint64_t taint = 0;  // the promises it depends on (model.cc: load buffering)
 };
 
 struct History {
@@ -130,7 +137,7 @@ class Memory {
   // Reads the `newer`-th newest write (0: the newest; at most readable()-1)
   // with `order` (a sync::Order value); returns its value, and the view it
   // carried in `view` if asked.
-  uint64_t read(Word* w, int cpu, size_t newer, int order, Clock* view = nullptr);
+  uint64_t read(Word* w, int cpu, size_t newer, int order, Clock* view = nullptr, uint64_t* taint = nullptr);
   // Before an RMW with `order`: an acquire after a release of the CPU
   // orders as po-unlock-lock-po does.
   void before_rmw(int cpu, int order);
@@ -138,7 +145,20 @@ class Memory {
   // end; more only past writes the CPU is not bound to, readable()-1 at
   // most), propagating at once or `late`. `release`: carries every earlier
   // write of the CPU; `rmw_of`: the view of the write an RMW read.
-  void write(Word* w, int cpu, uint64_t v, size_t before, bool late, bool release, const Clock* rmw_of);
+  // Returns the write's position in the word's coherence order.
+  size_t write(Word* w, int cpu, uint64_t v, size_t before, bool late, bool release, const Clock* rmw_of,
+               uint64_t taint = 0);
+  // Load buffering (model.cc): the time of the oldest write `cpu` may read
+  // (0: the word has no history), the time of the write at `pos`, and
+  // whether a write at `pos` lies after the write made at `floor_time` and
+  // before the one made at `before_time` (0: no such bound).
+  uint64_t floor_time(const Word* w, int cpu) const;
+  uint64_t time_at(const Word* w, size_t pos) const;
+  uint32_t own_writes(int cpu) { return this->cpu(cpu).own; }
+  bool fits_between(const Word* w, size_t pos, uint64_t floor_time, uint64_t before_time) const;
+  // Binds `cpu` to the write at `pos`, as if it had read it then (a
+  // promised load did).
+  void bind(const Word* w, int cpu, size_t pos);
 
   void full_barrier(int cpu);
   void read_barrier(int cpu);
@@ -168,6 +188,7 @@ class Memory {
   uint64_t time_ = 0, propagated_ = 0;
   bool any_late_ = false;
   Clock everything(int cpu);  // what the CPU is bound to, has read, and wrote
+  static Clock learnt_from(const Msg& m);  // what reading `m` passes on
   Clock sc_;   // what the full barriers so far published, in their total order
   Clock rcu_;  // what grace periods started so far bind later readers to
   std::vector<Cpu> cpus_;
