@@ -123,6 +123,21 @@ TEST(Check, WhatScFindsTsoAndWeakFindAtTheSameBound) {
   }
 }
 
+// The paths no scenario ran before have teeth: a read() after a truncate
+// returns nothing past EOF with the creation guard and the page lock
+// alone cannot keep; a shared write meeting the stale PTE that `unlocked`
+// leaves retries for ever, which is a BUG (livelock), not a pass.
+TEST(Check, NewPathsCatchBrokenProtocols) {
+  Cell r = check_cell("page_lock", "truncate-vs-read", "sc", exhaustive(1, 0));
+  EXPECT_EQ(r.verdict, "BUG");
+  EXPECT_EQ(r.guarantee, "G5") << r.failure;
+  Cell w = check_cell("unlocked+invalidate_lock", "punch-vs-sharedwrite", "sc", exhaustive(1, 0));
+  EXPECT_EQ(w.verdict, "BUG");
+  EXPECT_TRUE(w.guarantee == "livelock" || w.guarantee == "G1") << w.failure;
+  Cell k = check_cell("unlocked+invalidate_lock", "punch-vs-dontneed", "sc", exhaustive(1, 0));
+  EXPECT_EQ(k.verdict, "VERIFIED") << k.failure;  // both killers take the page down: nothing maps it after
+}
+
 TEST(Check, ExhaustiveSearchCountsPreemptions) {
   Cell b0 = check_cell("page_lock+invalidate_lock", "punch-vs-fault", "sc", exhaustive(0));
   Cell b1 = check_cell("page_lock+invalidate_lock", "punch-vs-fault", "sc", exhaustive(1));
