@@ -126,6 +126,36 @@ TEST(Command, ExitCodes) {
   EXPECT_EQ(run("replay --against nobody " + dir + "/good.fsxops"), 2);
   EXPECT_EQ(run("replay --protocol nope " + dir + "/good.fsxops"), 2);
   EXPECT_EQ(run("frobnicate"), 2);
+  EXPECT_EQ(run("replay " + dir), 2);  // a directory is not a log
+  EXPECT_EQ(run("replay --frames 4294967296 --against engine " + dir + "/good.fsxops"), 2);  // no bad_alloc abort
+  EXPECT_EQ(run("--version"), 0);
+}
+
+// What the command accepted and should not have: each a message and exit 2.
+int run_capturing(const std::string& args, std::string& err) {
+  std::string file = ::testing::TempDir() + "/stderr.txt";
+  int rc = std::system((std::string(FAULTLINE_BIN) + " " + args + " > /dev/null 2> " + file).c_str());
+  std::ifstream in(file);
+  err.assign(std::istreambuf_iterator<char>(in), {});
+  return WEXITSTATUS(rc);
+}
+
+TEST(Command, RejectsWhatItUsedToAcceptNamingTheValue) {
+  std::string err;
+  EXPECT_EQ(run_capturing("generate --seed -1 --count 1", err), 2);
+  EXPECT_NE(err.find("-1"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("check --seconds nan --scenario punch-vs-fault --protocol page_lock", err), 2);
+  EXPECT_NE(err.find("nan"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("check --scenario bogus", err), 2);
+  EXPECT_NE(err.find("punch"), std::string::npos) << err;  // the names it could have been
+  EXPECT_NE(err.find("sharedwrite"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("check --scenario punch-vs-fault --protocol page_lock --json /proc/x/y.json", err), 2);
+  EXPECT_NE(err.find("/proc/x/y.json"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("check --scenario punch-vs-fault --protocol page_lock --memory-model sc --replay 'x!y'", err),
+            2);
+  EXPECT_NE(err.find("x!y"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("replay --frames -5 x.fsxops", err), 2);
+  EXPECT_EQ(run_capturing("bench --seconds inf", err), 2);
 }
 
 TEST(Command, BenchAndReportRejectBadOptions) {

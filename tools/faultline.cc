@@ -9,6 +9,7 @@
 //   faultline bench [--protocol P,...|all] [--workload W,...|all] [--threads 1,2,4,16]
 //                   [--seconds S] [--rounds N] [--killer-rate R] [--json FILE] [--csv FILE]
 //   faultline report [--out DIR] [--quick] [--tmpdir DIR] [--jobs N]
+//   faultline --version
 //
 // Exit status: 0 success (or agreement), 1 a difference was found, 2 bad
 // usage or a malformed log (with a message naming the bad value or line).
@@ -17,6 +18,8 @@
 #include <fmt/format.h>
 
 #include <climits>
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -46,6 +49,10 @@ struct ReplayArgs {
 };
 
 int run_replay(const ReplayArgs& a) {
+  if (std::filesystem::is_directory(a.log)) {
+    std::cerr << fmt::format("faultline replay: '{}' is a directory, not an op log\n", a.log);
+    return 2;
+  }
   std::ifstream in(a.log);
   if (!in) {
     std::cerr << fmt::format("faultline replay: cannot open log '{}'\n", a.log);
@@ -165,18 +172,50 @@ int run_bench_command(const BenchArgs& a, bench::BenchOptions o) {
   }
 }
 
+// CLI11 reads "-1" into an unsigned option as 2^64-1: refuse the sign.
+const CLI::Validator kNonNegative(
+    [](std::string& s) { return !s.empty() && s[0] == '-' ? "must not be negative, got " + s : std::string(); },
+    "NONNEGATIVE");
+// Range checks pass NaN (every comparison with it is false).
+const CLI::Validator kFinite(
+    [](std::string& s) {
+      double v = 0;
+      return CLI::detail::lexical_cast(s, v) && std::isfinite(v) ? std::string() : "not a finite number: " + s;
+    },
+    "FINITE");
+
+// The file --json will write, checked before a long run: it must be
+// writable now, not after the table has run.
+bool writable(const std::string& path, const char* command) {
+  if (path.empty()) return true;
+  std::ofstream probe(path, std::ios::app);
+  if (probe) return true;
+  std::cerr << fmt::format("faultline {}: cannot write '{}'\n", command, path);
+  return false;
+}
+
+// A schedule is what a BUG printed: digits and lower-case letters.
+bool schedule_ok(const std::string& s) {
+  if (std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'); }))
+    return true;
+  std::cerr << fmt::format("faultline check: --replay '{}' is not a schedule (digits and a-z, as a BUG prints it)\n", s);
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"faultline: the Linux file-mapping subsystem in user space, with pluggable fault/kill protocols"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("faultline ") + FAULTLINE_VERSION);
+  app.option_defaults()->always_capture_default();
 
   ReplayArgs ra;
   auto* replay = app.add_subcommand("replay", "Replay an fsx op log (.fsxops) against the engine, the kernel, or both");
   replay->add_option("--against", ra.against, "engine, kernel or both")
       ->check(CLI::IsMember({"engine", "kernel", "both"}));
   replay->add_option("--protocol", ra.protocol, "MAPGUARD[+CREATIONGUARD] for the engine");
-  replay->add_option("--frames", ra.frames, "frames in the engine's pool (4 KiB each)");
+  replay->add_option("--frames", ra.frames, "frames in the engine's pool (4 KiB each)")->check(kNonNegative);
   replay->add_option("--tmpdir", ra.tmpdir, "directory for the kernel's file (default $TMPDIR or /tmp)");
   replay->add_option("--engine-store", ra.engine_store, "the engine's store: memory, or file (a real file in the tmpdir)")
       ->check(CLI::IsMember({"memory", "file"}));
@@ -185,7 +224,7 @@ int main(int argc, char** argv) {
   GenOptions g;
   std::string out_path;
   auto* gen = app.add_subcommand("generate", "Write a random op log around page, folio and EOF boundaries");
-  gen->add_option("--seed", g.seed, "random seed");
+  gen->add_option("--seed", g.seed, "random seed")->check(kNonNegative);
   gen->add_option("--count", g.count, "number of ops")->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
   gen->add_option("--max-file", g.max_file, "largest file size in bytes")
       ->check(CLI::Range(uint64_t{1} << 18, uint64_t{1} << 32));
@@ -199,7 +238,7 @@ int main(int argc, char** argv) {
                      "page_fault3, page_fault3_proc, hot_file, giant_db, readers (comma-separated), or all")
       ->capture_default_str();
   benchc->add_option("--threads", ba.threads, "thread counts (comma-separated)")->capture_default_str();
-  benchc->add_option("--seconds", bo.seconds, "measured seconds per run")->capture_default_str();
+  benchc->add_option("--seconds", bo.seconds, "measured seconds per run")->check(kFinite)->capture_default_str();
   benchc->add_option("--rounds", bo.rounds, "interleaved runs of each configuration")->capture_default_str();
   benchc->add_option("--killer-rate", bo.killer_rate, "killer operations per second (giant_db, readers)")
       ->capture_default_str();
@@ -229,8 +268,9 @@ int main(int argc, char** argv) {
       ->add_option("--executions", co.executions,
                    "executions per cell (random, pct: default 1000; exhaustive: a cap, none by default)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
-  check->add_option("--seconds", co.seconds, "time limit per cell (0: none)")->check(CLI::Range(0.0, 86400.0));
-  check->add_option("--seed", co.seed, "random seed");
+  check->add_option("--seconds", co.seconds, "time limit per cell (0: none)")
+      ->check(kFinite & CLI::Range(0.0, 86400.0));
+  check->add_option("--seed", co.seed, "random seed")->check(kNonNegative);
   check->add_option("--replay", co.replay, "replay one execution from its schedule string");
   check->add_option("--jobs", co.jobs, "run this many cells at once, each in a process of its own")
       ->check(CLI::Range(1u, 256u));
@@ -252,7 +292,8 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  if (*replay) return run_replay(ra);
+  try {
+    if (*replay) return run_replay(ra);
   if (*benchc) return run_bench_command(ba, bo);
 #ifdef FAULTLINE_HAVE_CHECK
   if (*report) return bench::run_report(ro, std::cout, std::cerr);
@@ -262,8 +303,13 @@ int main(int argc, char** argv) {
     if (cs != "all") co.scenarios = {cs};
     if (cm != "all") co.memory_models = {cm};
     co.progress = ::isatty(2);
+    if (!writable(co.json, "check") || !schedule_ok(co.replay)) return 2;
     return faultline_check::run_check(co, std::cout, std::cerr);
   }
 #endif
   return run_generate(g, out_path);
+  } catch (const std::bad_alloc&) {  // e.g. --frames larger than this machine's memory
+    std::cerr << "faultline: out of memory: a size asked for (--frames, a length in the log) does not fit\n";
+    return 2;
+  }
 }

@@ -167,10 +167,21 @@ struct World {
   fl::MemoryStore* store_ = nullptr;
 };
 
+// What a scenario name may be, for the error that names a bad one.
+[[noreturn]] void unknown_scenario(const std::string& scenario) {
+  std::string killers, accessors, pairs;
+  for (const auto& k : kKillers) killers += std::string(killers.empty() ? "" : ", ") + k.name;
+  for (const char* a : kAccessors) accessors += std::string(accessors.empty() ? "" : ", ") + a;
+  for (const char* p : kKillerPairs) pairs += std::string(pairs.empty() ? "" : ", ") + p;
+  throw std::invalid_argument(fmt::format(
+      "unknown scenario '{}' (KILLER-vs-ACCESSOR with KILLER one of {} and ACCESSOR one of {}; or a pair of killers: {})",
+      scenario, killers, accessors, pairs));
+}
+
 const KillerKind& killer_of(const std::string& scenario) {
   for (const auto& k : kKillers)
     if (scenario.rfind(std::string(k.name) + "-vs-", 0) == 0) return k;
-  throw std::invalid_argument("unknown scenario '" + scenario + "'");
+  unknown_scenario(scenario);
 }
 
 bool is_killer_pair(const std::string& scenario) {
@@ -183,7 +194,7 @@ std::string accessor_of(const std::string& scenario) {
   if (is_killer_pair(scenario)) return a;
   for (const char* k : kAccessors)
     if (a == k) return a;
-  throw std::invalid_argument("unknown scenario '" + scenario + "'");
+  unknown_scenario(scenario);
 }
 
 const KillerKind& killer_named(const std::string& name) {
