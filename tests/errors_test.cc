@@ -17,6 +17,20 @@ void expect_error(Errc code, const std::string& mentions, Fn fn) {
   }
 }
 
+// A pool too large for this machine is an error naming its size, not a
+// std::bad_alloc (or an AddressSanitizer abort) from the allocation.
+TEST(Errors, FramePoolTooLargeForMemoryNamesItsSize) {
+  Config c;
+  c.frames = uint64_t{1} << 32;
+  try {
+    Engine e(c);
+    FAIL() << "a pool of 2^32 frames was built";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::out_of_memory);
+    EXPECT_NE(std::string(e.what()).find("4294967296 frames"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Errors, UnalignedCollapseAndInsert) {
   Fixture fx(16 * kPageSize);
   expect_error(Errc::invalid_argument, "0x1001", [&] { fx.file.collapse_range(0x1001, kPageSize); });

@@ -2,6 +2,7 @@
 #include "mm/page_alloc.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <new>
@@ -23,8 +24,24 @@ constexpr uint32_t kNil = UINT32_MAX;
 constexpr int kPoisonFree = 0x6b;  // POISON_FREE, as the kernel's slab debug
 }  // namespace
 
+// The pool's bookkeeping (a Folio struct and free-list links per frame) is
+// allocated up front, unlike the frames, which are only reserved: refuse a
+// pool whose bookkeeping alone would not fit in this machine's memory,
+// naming the sizes, rather than let the allocation abort.
+static uint64_t fitting(uint64_t nr_frames) {
+  const uint64_t per_frame = sizeof(Folio) + 1 + 2 * sizeof(uint32_t);
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  uint64_t ram = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : UINT64_MAX;
+  if (nr_frames > ram / per_frame)
+    throw Error(Errc::out_of_memory, "frame pool of " + std::to_string(nr_frames) + " frames needs " +
+                                         std::to_string(nr_frames / (1u << 20) * per_frame) +
+                                         " MiB of bookkeeping; this machine has " + std::to_string(ram >> 20) +
+                                         " MiB");
+  return nr_frames;
+}
+
 FramePool::FramePool(uint64_t nr_frames, unsigned max_order, bool poison_freed)
-    : nr_frames_(nr_frames), max_order_(max_order), poison_(poison_freed),
+    : nr_frames_(fitting(nr_frames)), max_order_(max_order), poison_(poison_freed),
       folios_(new Folio[nr_frames]), free_order_(nr_frames, kNotFree),
       next_(nr_frames, kNil), prev_(nr_frames, kNil), head_(max_order + 1, -1) {
   void* p = ::mmap(nullptr, nr_frames << PAGE_SHIFT, PROT_READ | PROT_WRITE,
