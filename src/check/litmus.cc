@@ -357,20 +357,17 @@ class Parser {
       lx_.expect(",");
       s.a = operand();
       s.order = f == "WRITE_ONCE" ? kRelaxed : kRelease;
-    } else if (int o = suffix_order(f, "xchg", kSeqCst); o >= 0) {
-      s.kind = Stmt::rmw;
+    } else if (int o = std::max(suffix_order(f, "xchg", kSeqCst), suffix_order(f, "cmpxchg", kSeqCst)); o >= 0) {
+      bool cx = f.rfind("cmpxchg", 0) == 0;  // cmpxchg(x, old, new); xchg(x, new)
+      s.kind = cx ? Stmt::cmpxchg : Stmt::rmw;
       s.order = o;
       s.loc = location();
       lx_.expect(",");
       s.a = operand();
-    } else if (int o2 = suffix_order(f, "cmpxchg", kSeqCst); o2 >= 0) {
-      s.kind = Stmt::cmpxchg;
-      s.order = o2;
-      s.loc = location();
-      lx_.expect(",");
-      s.a = operand();
-      lx_.expect(",");
-      s.b = operand();
+      if (cx) {
+        lx_.expect(",");
+        s.b = operand();
+      }
     } else if (f == "atomic_inc" || f == "atomic_add" || f == "set_bit") {
       s.kind = Stmt::rmw;
       s.returns = false;
