@@ -118,12 +118,12 @@ static std::string check_pte(const Kernel* k, const Vma* vma, uint64_t addr, pte
   return {};
 }
 
-static std::string check_mm(const MmStruct* mm, bool take_locks) {
-  auto* m = const_cast<MmStruct*>(mm);
-  if (take_locks) m->mmap_lock.down_read();
-  std::string err;
+// Calls visit(vma, address, pte) for every present PTE of `mm`, each under
+// its PTL with `take_locks`, until visit returns false.
+template <class Visit>
+static void for_each_present_pte(const MmStruct* mm, bool take_locks, Visit visit) {
   for (const auto& [start, vma] : mm->vmas) {
-    for (uint64_t a = vma->start; a < vma->end && err.empty(); a += PAGE_SIZE) {
+    for (uint64_t a = vma->start; a < vma->end; a += PAGE_SIZE) {
       PteTable* t = mm->pte_table(a);
       if (!t) {
         a |= (uint64_t{kPtrsPerTable} << PAGE_SHIFT) - PAGE_SIZE;  // skip the table's range
@@ -131,11 +131,21 @@ static std::string check_mm(const MmStruct* mm, bool take_locks) {
       }
       if (take_locks) t->ptl.lock();
       pte_t p = t->pte[pte_index(a)].load(sync::acquire);
-      if (pte_present(p)) err = check_pte(mm->kernel, vma.get(), a, p);
+      bool go_on = !pte_present(p) || visit(vma.get(), a, p);
       if (take_locks) t->ptl.unlock();
+      if (!go_on) return;
     }
-    if (!err.empty()) break;
   }
+}
+
+static std::string check_mm(const MmStruct* mm, bool take_locks) {
+  auto* m = const_cast<MmStruct*>(mm);
+  if (take_locks) m->mmap_lock.down_read();
+  std::string err;
+  for_each_present_pte(mm, take_locks, [&](const Vma* vma, uint64_t a, pte_t p) {
+    err = check_pte(mm->kernel, vma, a, p);
+    return err.empty();
+  });
   if (take_locks) m->mmap_lock.up_read();
   return err;
 }
@@ -166,16 +176,10 @@ static uint64_t first_difference(const std::byte* data, uint64_t size, std::span
 static std::vector<int32_t> count_ptes(Kernel* k) {
   std::vector<int32_t> n(k->pool.nr_frames());
   for (const MmStruct* mm : k->mms)
-    for (const auto& [start, vma] : mm->vmas)
-      for (uint64_t a = vma->start; a < vma->end; a += PAGE_SIZE) {
-        PteTable* t = mm->pte_table(a);
-        if (!t) {
-          a |= (uint64_t{kPtrsPerTable} << PAGE_SHIFT) - PAGE_SIZE;
-          continue;
-        }
-        pte_t p = t->pte[pte_index(a)].load(sync::relaxed);
-        if (pte_present(p) && pte_pfn(p) < n.size()) ++n[pte_pfn(p)];
-      }
+    for_each_present_pte(mm, false, [&](const Vma*, uint64_t, pte_t p) {
+      if (pte_pfn(p) < n.size()) ++n[pte_pfn(p)];
+      return true;
+    });
   return n;
 }
 

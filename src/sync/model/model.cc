@@ -103,7 +103,6 @@ struct Exec {
     uint64_t value;
     bool kept;
     uint64_t floor_time;  // the write the reader was bound to (coherence)
-    uint32_t own;         // the reader's writes before the load
     uint64_t via = 0;     // kept: what the store that kept it depended on
     uint64_t reader_wrote = 0;  // the time of the reader's first write to the word after the load (0: none)
   };
@@ -245,6 +244,12 @@ void flush_entry(Fiber* f, size_t i) {
   touch(p.w, true);
   p.w->v = p.is_rmw ? apply(p.op, p.w->v, p.arg, p.mask) : (p.arg & p.mask);
   ++g->epoch;
+}
+
+// A flush the trace shows (one a CPU's own barrier forces is not shown).
+void flush_traced(Fiber* f, size_t i) {
+  g->out.trace.push_back({-1, StepKind::flush, 0, {}, f->buf[i].w, static_cast<uint64_t>(f->id), 0});
+  flush_entry(f, i);
 }
 
 void drain(Fiber* f) {
@@ -411,10 +416,7 @@ void offer_flushes(const Word* w) {
     auto& buf = other->buf;
     auto last = std::find_if(buf.rbegin(), buf.rend(), [&](const Pending& p) { return p.w == w; });
     if (last == buf.rend() || choose(2, false) == 0) continue;
-    for (size_t n = static_cast<size_t>(buf.rend() - last); n > 0; --n) {
-      g->out.trace.push_back({-1, StepKind::flush, 0, {}, buf.front().w, static_cast<uint64_t>(other->id), 0});
-      flush_entry(other.get(), 0);
-    }
+    for (size_t n = static_cast<size_t>(buf.rend() - last); n > 0; --n) flush_traced(other.get(), 0);
   }
 }
 
@@ -463,9 +465,7 @@ bool schedule_once() {
   g->fp = Footprint{};
   if (pick >= runnable.size()) {
     auto [fid, idx] = flushes[pick - runnable.size()];
-    Fiber* f = g->fibers[fid].get();
-    g->out.trace.push_back({-1, StepKind::flush, 0, {}, f->buf[idx].w, static_cast<uint64_t>(fid), 0});
-    flush_entry(f, idx);
+    flush_traced(g->fibers[fid].get(), idx);
     g->fp.global = true;
     g->strategy->executed(-1, g->fp);
     return true;
@@ -593,7 +593,7 @@ bool promise(Fiber* f, const Word* w, uint64_t mask, uint64_t& v, uint64_t& tain
   if (g->promises.size() >= 64 || choose(2, true) == 0) return false;
   v = g_promise_values[choose(g_promise_values.size(), false)] & mask;
   taint = uint64_t{1} << g->promises.size();
-  g->promises.push_back({f->id, w, v, false, wm().floor_time(w, f->id), wm().own_writes(f->id)});
+  g->promises.push_back({f->id, w, v, false, wm().floor_time(w, f->id)});
   return true;
 }
 

@@ -104,11 +104,8 @@ size_t Memory::write(Word* w, int c, uint64_t v, size_t before, bool late, bool 
     if (s >= pos && pos < h.mo.size() - 1) ++s;
   h.seen[static_cast<size_t>(c)] = static_cast<uint32_t>(pos);
   w->v = h.mo.back().v;
-  uint64_t mine = h.mo[pos].time;
-  forget_hidden(h);
-  for (size_t i = 0; i < h.mo.size(); ++i)
-    if (h.mo[i].time == mine) return i;
-  return 0;
+  size_t forgotten = forget_hidden(h);
+  return pos >= forgotten ? pos - forgotten : 0;
 }
 
 // The write itself joins what a reader passes on only when its writer's
@@ -152,12 +149,13 @@ bool Memory::fits_between(const Word* w, size_t pos, uint64_t floor, uint64_t be
 
 // Writes older than the newest one every CPU is bound to can never be read
 // again: drop them, keeping histories as short as the reordering in play.
-void Memory::forget_hidden(History& h) {
+size_t Memory::forget_hidden(History& h) {
   size_t p = h.mo.size() - 1;
   while (p > 0 && !visible_to_all(h.mo[p])) --p;
-  if (p == 0) return;
+  if (p == 0) return 0;
   h.mo.erase(h.mo.begin(), h.mo.begin() + static_cast<long>(p));
   for (auto& s : h.seen) s = s > p ? static_cast<uint32_t>(s - p) : 0;
+  return p;
 }
 
 Clock Memory::everything(int c) {

@@ -154,7 +154,6 @@ class Memory {
   // before the one made at `before_time` (0: no such bound).
   uint64_t floor_time(const Word* w, int cpu) const;
   uint64_t time_at(const Word* w, size_t pos) const;
-  uint32_t own_writes(int cpu) { return this->cpu(cpu).own; }
   bool fits_between(const Word* w, size_t pos, uint64_t floor_time, uint64_t before_time) const;
   // Binds `cpu` to the write at `pos`, as if it had read it then (a
   // promised load did).
@@ -182,7 +181,7 @@ class Memory {
  private:
   History& history(Word* w);
   bool visible_to_all(const Msg& m) const { return !m.late || m.time <= propagated_; }
-  void forget_hidden(History& h);
+  size_t forget_hidden(History& h);  // returns how many writes it dropped
 
   uint32_t serial_;
   uint64_t time_ = 0, propagated_ = 0;
