@@ -44,12 +44,36 @@ TEST(Errors, CollapseToEofAndInsertPastEof) {
   expect_error(Errc::invalid_argument, "before EOF", [&] { fx.file.insert_range(4 * kPageSize, kPageSize); });
 }
 
-TEST(Errors, OffsetPlusLengthOverflow) {
+// Offsets are loff_t, as in the system calls: negative ones (and ends past
+// INT64_MAX) are EINVAL; past the maximum file size, fallocate is EFBIG, a
+// write is EFBIG where it starts there and cut short where it crosses it,
+// and a read finds nothing.
+TEST(Errors, OffsetsFollowLinuxLoffRules) {
   Fixture fx;
-  expect_error(Errc::file_too_large, "0xffffffffffffff00",
+  expect_error(Errc::invalid_argument, "0xffffffffffffff00",
                [&] { fx.file.punch_hole(0xffffffffffffff00ull, 0x1000); });
-  std::vector<std::byte> b(16);
-  expect_error(Errc::file_too_large, "maximum", [&] { fx.file.write(UINT64_MAX - 4, b); });
+  expect_error(Errc::invalid_argument, "negative", [&] { fx.file.fallocate(0, uint64_t{1} << 63, false); });
+  expect_error(Errc::file_too_large, "maximum", [&] { fx.file.punch_hole(Engine::kMaxFileSize, 0x1000); });
+  std::vector<std::byte> b(16, std::byte{7});
+  expect_error(Errc::invalid_argument, "loff_t", [&] { fx.file.write(UINT64_MAX - 4, b); });
+  expect_error(Errc::invalid_argument, "loff_t", [&] { fx.file.read(INT64_MAX - 4, b); });
+  expect_error(Errc::file_too_large, "maximum", [&] { fx.file.write(Engine::kMaxFileSize, b); });
+  EXPECT_EQ(fx.file.write(Engine::kMaxFileSize - 4, b), 4u);
+  EXPECT_EQ(fx.file.size(), Engine::kMaxFileSize);
+  EXPECT_EQ(fx.file.read(Engine::kMaxFileSize, b), 0u);
+  EXPECT_EQ(fx.file.read(Engine::kMaxFileSize - 4, b), 4u);
+  EXPECT_EQ(b[0], std::byte{7});
+  EXPECT_EQ(fx.file.write(0, std::span<const std::byte>{}), 0u);
+}
+
+// A direct read at or past EOF returns 0 whatever its alignment, as
+// iomap_dio_rw does; inside the file an unaligned one is EINVAL.
+TEST(Errors, DirectReadAtEofIsZeroBeforeAlignment) {
+  Fixture fx(0);
+  std::vector<std::byte> b(1000);
+  fx.file.write(0, std::vector<std::byte>(4096, std::byte{1}));
+  EXPECT_EQ(fx.file.direct_read(4096 + 3, b), 0u);
+  expect_error(Errc::invalid_argument, "512", [&] { fx.file.direct_read(3, b); });
 }
 
 TEST(Errors, SizePastTheMaximum) {

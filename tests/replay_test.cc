@@ -91,7 +91,7 @@ class Corrupting final : public Target {
     return o;
   }
   uint64_t size() override { return inner_->size(); }
-  std::vector<std::byte> contents() override { return inner_->contents(); }
+  std::vector<std::byte> contents(uint64_t off, uint64_t len) override { return inner_->contents(off, len); }
 
  private:
   std::unique_ptr<Target> inner_;

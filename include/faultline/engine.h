@@ -135,15 +135,21 @@ class File {
   File() = default;
   uint64_t size() const;
 
-  // Buffered I/O through the page cache. read() returns the bytes read
-  // (short at EOF).
+  // Buffered I/O through the page cache, with pread/pwrite's rules.
+  // read() returns the bytes read: short at EOF, 0 at or past
+  // kMaxFileSize. write() returns the bytes written: all of them, or fewer
+  // where the write crosses kMaxFileSize (one starting there is
+  // file_too_large). Offsets are loff_t: an offset or end past INT64_MAX is
+  // invalid_argument.
   size_t read(uint64_t off, std::span<std::byte> buf);
-  void write(uint64_t off, std::span<const std::byte> buf);
+  size_t write(uint64_t off, std::span<const std::byte> buf);
   // Writes dirty pages back and syncs the store; throws Error(io_error) if
   // a writeback failed since the last fsync (the data stays dirty).
   void fsync();
 
-  // The page killers, each in the kernel's order of steps.
+  // The page killers, each in the kernel's order of steps, with
+  // fallocate(2)'s checks: an offset or length past INT64_MAX, or a zero
+  // length, is invalid_argument; an end past kMaxFileSize file_too_large.
   void truncate(uint64_t size);
   void fallocate(uint64_t off, uint64_t len, bool keep_size);
   void punch_hole(uint64_t off, uint64_t len);
@@ -153,12 +159,16 @@ class File {
   // off and len page aligned; off < size() (EINVAL otherwise).
   void insert_range(uint64_t off, uint64_t len);
   // Direct I/O: bypasses the cache, flushing and invalidating around it.
+  // Offset and length must be multiples of 512 (invalid_argument), except
+  // that a read at or past EOF returns 0 whatever its alignment. Returns as
+  // read() and write() do.
   size_t direct_read(uint64_t off, std::span<std::byte> buf);
-  void direct_write(uint64_t off, std::span<const std::byte> buf);
+  size_t direct_write(uint64_t off, std::span<const std::byte> buf);
   // POSIX_FADV_DONTNEED: writes back, then drops clean unmapped folios
   // (len 0 = to EOF).
   void fadvise_dontneed(uint64_t off, uint64_t len);
-  // Reads [off, off+len) into the cache (readahead(2)).
+  // Reads [off, off+len) into the cache (readahead(2)), at most one
+  // readahead window (Config::readahead_pages) per call, as Linux does.
   void readahead(uint64_t off, uint64_t len);
   // Moves every cached folio in the range to new frames, as page migration
   // does; returns how many moved.

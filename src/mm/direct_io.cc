@@ -19,26 +19,30 @@ namespace faultline::detail {
 // O_DIRECT needs offset and length aligned to the logical block size; the
 // engine's is 512 bytes, as most disks'.
 static void check_dio(const char* op, uint64_t off, uint64_t len) {
-  check_range(op, off, len);
   if ((off | len) & 511)
     throw Error(Errc::invalid_argument,
                 fmt::format("{}: offset {:#x} and length {:#x} must be multiples of 512 for direct I/O", op, off, len));
 }
 
+// At or past EOF a direct read returns 0 before alignment is looked at, as
+// iomap_dio_rw does.
 size_t direct_read(Inode* inode, uint64_t off, std::span<std::byte> buf) {
-  check_dio("direct_read", off, buf.size());
+  check_rw_area("direct_read", off, buf.size());
   sync::ReadGuard i_rwsem(inode->i_rwsem);
   uint64_t size = inode->size();
   if (off >= size || buf.empty()) return 0;
+  check_dio("direct_read", off, buf.size());
   size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
   filemap_write_and_wait_range(inode, off, off + n - 1);
   inode->store->read(off, buf.first(n));
   return n;
 }
 
-void direct_write(Inode* inode, uint64_t off, std::span<const std::byte> buf) {
+size_t direct_write(Inode* inode, uint64_t off, std::span<const std::byte> whole) {
+  check_rw_area("direct_write", off, whole.size());
+  auto buf = whole.first(write_count("direct_write", off, whole.size()));
+  if (buf.empty()) return 0;
   check_dio("direct_write", off, buf.size());
-  if (buf.empty()) return;
   sync::WriteGuard i_rwsem(inode->i_rwsem);
   uint64_t end = off + buf.size();
   AddressSpace* m = &inode->i_mapping;
@@ -51,6 +55,7 @@ void direct_write(Inode* inode, uint64_t off, std::span<const std::byte> buf) {
   if (end > inode->size()) inode->set_size(end);
   // A fault or read() may have cached the old blocks while we wrote.
   invalidate_inode_pages2_range(m, off >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT);
+  return buf.size();
 }
 
 }  // namespace faultline::detail

@@ -28,6 +28,26 @@ void check_range(const char* op, uint64_t off, uint64_t len) {
                 fmt::format("{}: offset {:#x} + length {:#x} exceeds the maximum file size {:#x}", op, off, len, max));
 }
 
+// rw_verify_area: offsets are loff_t, so a position or an end past
+// LLONG_MAX is negative, and EINVAL, before any size limit applies.
+void check_rw_area(const char* op, uint64_t off, uint64_t len) {
+  constexpr uint64_t loff_max = INT64_MAX;
+  if (off > loff_max || len > loff_max - off)
+    throw Error(Errc::invalid_argument,
+                fmt::format("{}: offset {:#x} + length {:#x} is past the largest loff_t", op, off, len));
+}
+
+// generic_write_checks: a write starting at or past the maximum file size
+// is EFBIG; one that crosses it is cut short there.
+size_t write_count(const char* op, uint64_t off, size_t len) {
+  constexpr uint64_t max = Engine::kMaxFileSize;
+  if (len == 0) return 0;
+  if (off >= max)
+    throw Error(Errc::file_too_large,
+                fmt::format("{}: offset {:#x} is at or past the maximum file size {:#x}", op, off, max));
+  return static_cast<size_t>(std::min<uint64_t>(len, max - off));
+}
+
 static void check_config(const Config& c) {
   if (c.frames < 16 || c.frames > (uint64_t{1} << 32))
     throw Error(Errc::invalid_argument, fmt::format("config: frames {} is outside [16, 2^32]", c.frames));
@@ -310,21 +330,26 @@ static Inode* live(const std::shared_ptr<Inode>& i) {
 uint64_t File::size() const { return live(inode_)->size(); }
 
 size_t File::read(uint64_t off, std::span<std::byte> buf) {
-  check_range("read", off, buf.size());
+  check_rw_area("read", off, buf.size());
+  if (off >= Engine::kMaxFileSize) return 0;  // filemap_read: nothing there, not an error
   return filemap_read(live(inode_), off, buf);
 }
 
-void File::write(uint64_t off, std::span<const std::byte> buf) {
-  check_range("write", off, buf.size());
+size_t File::write(uint64_t off, std::span<const std::byte> buf) {
+  check_rw_area("write", off, buf.size());
   Inode* inode = live(inode_);
-  if (buf.empty()) return;
+  size_t n = write_count("write", off, buf.size());
+  if (n == 0) return 0;
   sync::WriteGuard g(inode->i_rwsem);
-  filemap_write(inode, off, buf);
+  filemap_write(inode, off, buf.first(n));
+  return n;
 }
 
 void File::fsync() { vfs_fsync(live(inode_)); }
 
 void File::truncate(uint64_t size) {
+  if (size > INT64_MAX)
+    throw Error(Errc::invalid_argument, fmt::format("truncate: size {:#x} is a negative loff_t", size));
   check_range("truncate", size, 0);
   vfs_truncate(live(inode_), size);
 }
@@ -348,31 +373,35 @@ void File::insert_range(uint64_t off, uint64_t len) {
 size_t File::direct_read(uint64_t off, std::span<std::byte> buf) {
   return detail::direct_read(live(inode_), off, buf);
 }
-void File::direct_write(uint64_t off, std::span<const std::byte> buf) {
-  detail::direct_write(live(inode_), off, buf);
+size_t File::direct_write(uint64_t off, std::span<const std::byte> buf) {
+  return detail::direct_write(live(inode_), off, buf);
 }
 
-// [off, off+len) as pages, len 0 meaning to the end.
+// [off, off+len) as pages, len 0 or an end past the largest offset meaning
+// to the end (generic_fadvise); a negative length is EINVAL.
 static std::pair<pgoff_t, pgoff_t> page_range(const char* op, uint64_t off, uint64_t len) {
-  check_range(op, off, len);
+  if (len > INT64_MAX)
+    throw Error(Errc::invalid_argument, fmt::format("{}: length {:#x} is a negative loff_t", op, len));
   pgoff_t first = off >> PAGE_SHIFT;
-  pgoff_t last = len ? (off + len - 1) >> PAGE_SHIFT : UINT64_MAX >> PAGE_SHIFT;
+  bool to_end = len == 0 || off + len < len;
+  pgoff_t last = to_end ? UINT64_MAX >> PAGE_SHIFT : (off + len - 1) >> PAGE_SHIFT;
   return {first, last};
 }
 
 void File::fadvise_dontneed(uint64_t off, uint64_t len) {
   Inode* inode = live(inode_);
   auto [first, last] = page_range("fadvise_dontneed", off, len);
-  filemap_write_and_wait_range(inode, first << PAGE_SHIFT, len ? off + len - 1 : UINT64_MAX);
+  filemap_write_and_wait_range(inode, first << PAGE_SHIFT, last == UINT64_MAX >> PAGE_SHIFT ? UINT64_MAX : off + len - 1);
   invalidate_mapping_pages(&inode->i_mapping, first, last);
 }
 
+// As force_page_cache_ra, at most one readahead window per call: a length
+// of terabytes reads a window, not the file.
 void File::readahead(uint64_t off, uint64_t len) {
   Inode* inode = live(inode_);
-  check_range("readahead", off, len);
-  if (len == 0) return;
-  pgoff_t first = off >> PAGE_SHIFT;
-  page_cache_ra(inode, first, pages_of(off + len) - first);
+  auto [first, last] = page_range("readahead", off, len);
+  if (len == 0 || off >= inode->size()) return;
+  page_cache_ra(inode, first, std::min<pgoff_t>(last - first + 1, inode->kernel->config.readahead_pages));
 }
 
 uint64_t File::migrate(uint64_t off, uint64_t len) {

@@ -107,9 +107,18 @@ static void allocate(Inode* inode, uint64_t off, uint64_t len, bool keep_size) {
   inode->store->truncate(off + len);
 }
 
-void vfs_fallocate(Inode* inode, unsigned mode, uint64_t off, uint64_t len) {
-  check_range("fallocate", off, len);
+// vfs_fallocate's checks: a negative offset or a length that is zero or
+// negative (as loff_t) is EINVAL; an end past the maximum size is EFBIG.
+static void check_fallocate(uint64_t off, uint64_t len) {
   if (len == 0) throw Error(Errc::invalid_argument, "fallocate: length must not be zero");
+  if (off > INT64_MAX || len > INT64_MAX)
+    throw Error(Errc::invalid_argument,
+                fmt::format("fallocate: offset {:#x} or length {:#x} is a negative loff_t", off, len));
+  check_range("fallocate", off, len);
+}
+
+void vfs_fallocate(Inode* inode, unsigned mode, uint64_t off, uint64_t len) {
+  check_fallocate(off, len);
   sync::WriteGuard i_rwsem(inode->i_rwsem);
   bool keep = mode & FALLOC_FL_KEEP_SIZE;
   if (mode & FALLOC_FL_PUNCH_HOLE) punch_hole(inode, off, len);

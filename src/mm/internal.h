@@ -151,7 +151,7 @@ void vfs_fallocate(Inode* inode, unsigned mode, uint64_t off, uint64_t len);
 
 // ---- direct_io.cc ------------------------------------------------------
 size_t direct_read(Inode* inode, uint64_t off, std::span<std::byte> buf);
-void direct_write(Inode* inode, uint64_t off, std::span<const std::byte> buf);
+size_t direct_write(Inode* inode, uint64_t off, std::span<const std::byte> buf);
 
 // ---- migrate.cc --------------------------------------------------------
 uint64_t migrate_mapping_range(Inode* inode, pgoff_t start, pgoff_t end);
@@ -180,5 +180,10 @@ std::string check_refcounts(Kernel* k);
 // ---- argument checks shared by the entry points (engine.cc) -------------
 // Throws invalid_argument / file_too_large naming the values.
 void check_range(const char* op, uint64_t off, uint64_t len);
+// EINVAL for an offset or end past the largest loff_t (rw_verify_area).
+void check_rw_area(const char* op, uint64_t off, uint64_t len);
+// The bytes a write of `len` at `off` may write: 0 for 0, EFBIG at or past
+// the maximum file size, cut short where it crosses it.
+size_t write_count(const char* op, uint64_t off, size_t len);
 
 }  // namespace faultline::detail

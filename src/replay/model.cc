@@ -1,10 +1,32 @@
 // src/replay/model.cc — fsx's model of the file, extended to faultline's ops.
 #include "replay/model.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 namespace faultline::replay {
+namespace {
+
+constexpr uint64_t kMax = Engine::kMaxFileSize;
+constexpr uint64_t kLoffMax = INT64_MAX;
+
+// rw_verify_area: a position or an end past LLONG_MAX is EINVAL.
+bool bad_rw_area(const Op& op) { return op.off > kLoffMax || op.len > kLoffMax - op.off; }
+
+// vfs_fallocate: EINVAL for a negative offset or a length that is zero or
+// negative; EFBIG for an end past the maximum size.
+int fallocate_errno(const Op& op) {
+  if (op.off > kLoffMax || op.len == 0 || op.len > kLoffMax) return EINVAL;
+  return op.len > kMax || op.off > kMax - op.len ? EFBIG : 0;
+}
+
+bool page_aligned(const Op& op) { return ((op.off | op.len) & (kPageSize - 1)) == 0; }
+
+// generic_write_checks: EFBIG at or past the maximum, else cut short there.
+int write_errno(const Op& op) { return op.len && op.off >= kMax ? EFBIG : 0; }
+
+}  // namespace
 
 std::vector<std::byte> op_data(const Op& op) {
   std::vector<std::byte> v(op.len);
@@ -21,52 +43,114 @@ bool writes_data(OpKind k) { return k == OpKind::write || k == OpKind::mapwrite 
 
 bool skipped_at_replay(const Op& op, uint64_t size) {
   if (op.skip) return true;
-  if (op.kind == OpKind::mapread) return op.len == 0 || op.off + op.len > size;
+  if (op.kind == OpKind::mapread) return op.len == 0 || op.len > size || op.off > size - op.len;
   return op.kind == OpKind::mapwrite && op.len == 0;
 }
 
 void Model::zero(uint64_t off, uint64_t end) {
-  if (off < end && off < bytes_.size()) std::memset(bytes_.data() + off, 0, std::min<uint64_t>(end, bytes_.size()) - off);
+  end = std::min(end, size_);
+  if (off >= end) return;
+  for (auto it = pages_.lower_bound(off / kPageSize); it != pages_.end() && it->first * kPageSize < end;) {
+    uint64_t base = it->first * kPageSize;
+    uint64_t from = std::max(off, base) - base, to = std::min(end, base + kPageSize) - base;
+    if (from == 0 && to == kPageSize) {
+      it = pages_.erase(it);
+      continue;
+    }
+    std::memset(it->second.data() + from, 0, to - from);
+    ++it;
+  }
+}
+
+void Model::set_size(uint64_t n) {
+  if (n < size_) zero(n, size_);
+  size_ = n;
 }
 
 void Model::put(uint64_t off, std::span<const std::byte> data) {
-  if (off + data.size() > bytes_.size()) resize(off + data.size());
-  std::memcpy(bytes_.data() + off, data.data(), data.size());
+  for (uint64_t done = 0; done < data.size();) {
+    uint64_t pos = off + done;
+    auto [it, fresh] = pages_.try_emplace(pos / kPageSize);
+    if (fresh) it->second.fill(std::byte{0});
+    uint64_t in_page = pos % kPageSize, n = std::min<uint64_t>(kPageSize - in_page, data.size() - done);
+    std::memcpy(it->second.data() + in_page, data.data() + done, n);
+    done += n;
+  }
+  size_ = std::max(size_, off + data.size());
 }
 
-std::vector<std::byte> Model::get(uint64_t off, uint64_t len) const {
-  if (off >= bytes_.size()) return {};
-  uint64_t n = std::min<uint64_t>(len, bytes_.size() - off);
-  return {bytes_.begin() + off, bytes_.begin() + off + n};
+// Moves every page at or after `from_page` by `by_pages`, down or up, as
+// collapse and insert range move the blocks.
+void Model::shift_pages(uint64_t from_page, uint64_t by_pages, bool down) {
+  std::map<uint64_t, Page> moved;
+  for (auto it = pages_.lower_bound(from_page); it != pages_.end();) {
+    moved.emplace(down ? it->first - by_pages : it->first + by_pages, it->second);
+    it = pages_.erase(it);
+  }
+  pages_.merge(moved);
+}
+
+std::vector<std::byte> Model::read(uint64_t off, uint64_t len) const {
+  if (off >= size_) return {};
+  std::vector<std::byte> v(std::min(len, size_ - off));
+  uint64_t end = off + v.size();
+  for (auto it = pages_.lower_bound(off / kPageSize); it != pages_.end() && it->first * kPageSize < end; ++it) {
+    uint64_t base = it->first * kPageSize;
+    uint64_t from = std::max(off, base), to = std::min(end, base + kPageSize);
+    std::memcpy(v.data() + (from - off), it->second.data() + (from - base), to - from);
+  }
+  return v;
+}
+
+std::vector<Range> Model::data_ranges() const {
+  std::vector<Range> r;
+  for (const auto& [index, page] : pages_) {
+    uint64_t start = index * kPageSize;
+    if (!r.empty() && r.back().end == start) r.back().end += kPageSize;
+    else r.push_back({start, start + kPageSize});
+  }
+  if (!r.empty()) r.back().end = std::min(r.back().end, size_);
+  return r;
 }
 
 // Through a mapping, the part of the EOF page past EOF reads as zeros.
 std::vector<std::byte> Model::eof_tail(const Op& op) const {
-  uint64_t size = bytes_.size();
   uint64_t start = map_start(op.off);
   uint64_t page_end = (op.off + op.len + kPageSize - 1) & ~(kPageSize - 1);
-  if (op.off + op.len > (size & ~(kPageSize - 1)) && size < page_end && size > start)
-    return std::vector<std::byte>(page_end - size);
+  if (op.off + op.len > (size_ & ~(kPageSize - 1)) && size_ < page_end && size_ > start)
+    return std::vector<std::byte>(page_end - size_);
   return {};
 }
 
 int Model::check(const Op& op) const {
-  constexpr uint64_t max = Engine::kMaxFileSize;
-  bool aligned = ((op.off | op.len) & (kPageSize - 1)) == 0;
   switch (op.kind) {
+    case OpKind::read:
+      return bad_rw_area(op) ? EINVAL : 0;
+    case OpKind::write:
+      return bad_rw_area(op) ? EINVAL : write_errno(op);
+    case OpKind::mapwrite:  // ftruncate to its end first, when it ends past EOF
+      return bad_rw_area(op) ? EINVAL : op.off + op.len > kMax ? EFBIG : 0;
     case OpKind::fallocate:
     case OpKind::punch_hole:
     case OpKind::zero_range:
-      return op.len == 0 ? EINVAL : op.off + op.len > max ? EFBIG : 0;
+      return fallocate_errno(op);
     case OpKind::collapse_range:
-      return op.len == 0 || !aligned || op.off + op.len >= size() ? EINVAL : 0;
+      if (int e = fallocate_errno(op)) return e;
+      return !page_aligned(op) || op.off + op.len >= size_ ? EINVAL : 0;
     case OpKind::insert_range:
-      return op.len == 0 || !aligned || op.off >= size() ? EINVAL : size() + op.len > max ? EFBIG : 0;
-    case OpKind::dread:
+      if (int e = fallocate_errno(op)) return e;
+      return !page_aligned(op) || op.off >= size_ ? EINVAL : op.len > kMax - size_ ? EFBIG : 0;
+    case OpKind::dread:  // at or past EOF: 0 bytes, whatever the alignment
+      return bad_rw_area(op) ? EINVAL : op.off >= size_ || op.len == 0 ? 0 : (op.off | op.len) & 511 ? EINVAL : 0;
     case OpKind::dwrite:
-      return ((op.off | op.len) & 511) ? EINVAL : 0;
+      if (bad_rw_area(op)) return EINVAL;
+      if (int e = write_errno(op)) return e;
+      return op.len && ((op.off | op.len) & 511) ? EINVAL : 0;
     case OpKind::truncate:
-      return op.len > max ? EFBIG : 0;
+      return op.len > kLoffMax ? EINVAL : op.len > kMax ? EFBIG : 0;
+    case OpKind::dontneed:
+    case OpKind::readahead:
+      return op.len > kLoffMax ? EINVAL : 0;
     default:
       return 0;
   }
@@ -75,34 +159,40 @@ int Model::check(const Op& op) const {
 Outcome Model::apply(const Op& op, std::span<const std::byte> data) {
   Outcome out;
   if ((out.err = check(op))) return out;
-  uint64_t end = op.off + op.len;
+  uint64_t end = op.off + op.len;  // no wrap: check() refused those
   switch (op.kind) {
     case OpKind::read:
-    case OpKind::dread: out.data = get(op.off, op.len); break;
+    case OpKind::dread: out.data = read(op.off, op.len); break;
     case OpKind::mapread:
-      out.data = get(op.off, op.len);
+      out.data = read(op.off, op.len);
       out.eof_tail = eof_tail(op);
       break;
     case OpKind::write:
-    case OpKind::dwrite: put(op.off, data); break;
+    case OpKind::dwrite:
+      out.written = op.len ? std::min(op.len, kMax - op.off) : 0;
+      put(op.off, data.first(out.written));
+      break;
     case OpKind::mapwrite:
       put(op.off, data);
       out.eof_tail = eof_tail(op);
       break;
-    case OpKind::truncate: resize(op.len); break;
+    case OpKind::truncate: set_size(op.len); break;
     case OpKind::fallocate:
-      if (!op.keep_size && end > size()) resize(end);
+      if (!op.keep_size && end > size_) set_size(end);
       break;
     case OpKind::punch_hole: zero(op.off, end); break;
     case OpKind::zero_range:
       zero(op.off, end);
-      if (!op.keep_size && end > size()) resize(end);
+      if (!op.keep_size && end > size_) set_size(end);
       break;
     case OpKind::collapse_range:
-      bytes_.erase(bytes_.begin() + op.off, bytes_.begin() + end);
+      zero(op.off, end);
+      shift_pages(end / kPageSize, op.len / kPageSize, true);
+      size_ -= op.len;
       break;
     case OpKind::insert_range:
-      bytes_.insert(bytes_.begin() + op.off, op.len, std::byte{0});
+      shift_pages(op.off / kPageSize, op.len / kPageSize, false);
+      size_ += op.len;
       break;
     default: break;  // fsync, dontneed, readahead, migrate, reclaim: contents unchanged
   }
@@ -115,7 +205,8 @@ class ModelTarget final : public Target {
   const char* name() const override { return "model"; }
   Outcome apply(const Op& op, std::span<const std::byte> data) override { return m_.apply(op, data); }
   uint64_t size() override { return m_.size(); }
-  std::vector<std::byte> contents() override { return m_.contents(); }
+  std::vector<std::byte> contents(uint64_t off, uint64_t len) override { return m_.read(off, len); }
+  std::vector<Range> data_ranges() override { return m_.data_ranges(); }
 
  private:
   Model m_;

@@ -1,13 +1,18 @@
 // src/replay/model.h — the expected file, as fsx's good_buf.
 //
-// A plain byte vector with the size, and the meaning of each op on it:
-// what a read must return, which calls must fail with which errno. The
-// replayer checks a single target against it; the generator uses it to fill
-// the log's SIZE column.
+// The file's size and its bytes, kept sparse (a page is held only once
+// something non-zero was written to it), and the meaning of each op on it
+// with Linux's rules: what a read must return, which calls must fail with
+// which errno, where a write is cut short. The replayer checks a single
+// target against it; the generator uses it to fill the log's SIZE column.
+// Memory follows the data written, never the numbers in the log: a file of
+// terabytes with one page written costs one page.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <vector>
 
@@ -19,18 +24,24 @@ namespace faultline::replay {
 class Model {
  public:
   Outcome apply(const Op& op, std::span<const std::byte> data);
-  uint64_t size() const { return bytes_.size(); }
-  const std::vector<std::byte>& contents() const { return bytes_; }
+  uint64_t size() const { return size_; }
+  // [off, off+len) clipped to the size; holes read as zeros.
+  std::vector<std::byte> read(uint64_t off, uint64_t len) const;
+  // The pages that may hold non-zero bytes, as merged byte ranges.
+  std::vector<Range> data_ranges() const;
 
  private:
+  using Page = std::array<std::byte, kPageSize>;
+
   int check(const Op& op) const;  // the errno the op must fail with, or 0
-  void resize(uint64_t n) { bytes_.resize(n, std::byte{0}); }
+  void set_size(uint64_t n);
   void zero(uint64_t off, uint64_t end);
   void put(uint64_t off, std::span<const std::byte> data);
-  std::vector<std::byte> get(uint64_t off, uint64_t len) const;
+  void shift_pages(uint64_t from_page, uint64_t by_pages, bool down);
   std::vector<std::byte> eof_tail(const Op& op) const;
 
-  std::vector<std::byte> bytes_;
+  std::map<uint64_t, Page> pages_;  // page index -> bytes; absent: zeros
+  uint64_t size_ = 0;               // nothing at or past it is non-zero
 };
 
 // The bytes a write-type op writes: a pattern of the line and offset, as

@@ -19,7 +19,9 @@ constexpr Name kNames[] = {
     {"collapse_range", OpKind::collapse_range}, {"insert_range", OpKind::insert_range},
     {"fsync", OpKind::fsync}, {"dread", OpKind::dread}, {"dwrite", OpKind::dwrite},
     {"dontneed", OpKind::dontneed}, {"readahead", OpKind::readahead}, {"migrate", OpKind::migrate},
-    {"reclaim", OpKind::reclaim},
+    {"reclaim", OpKind::reclaim}, {"copy_range", OpKind::copy_range}, {"clone_range", OpKind::clone_range},
+    {"dedupe_range", OpKind::dedupe_range}, {"exchange_range", OpKind::exchange_range},
+    {"write_atomic", OpKind::write_atomic},
 };
 
 uint64_t parse_number(const std::string& tok, int line, const char* what) {
@@ -35,6 +37,25 @@ uint64_t parse_number(const std::string& tok, int line, const char* what) {
   return v;
 }
 
+// Ops that move data carry a buffer of their length on each side of a
+// replay: bound it, so that memory follows the file and not the numbers.
+bool moves_data(OpKind k) {
+  switch (k) {
+    case OpKind::read: case OpKind::write: case OpKind::mapread: case OpKind::mapwrite: case OpKind::dread:
+    case OpKind::dwrite: case OpKind::write_atomic: case OpKind::copy_range: case OpKind::dedupe_range:
+    case OpKind::exchange_range:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void check_length(const Op& op, int line) {
+  if (!op.skip && moves_data(op.kind) && op.len > kMaxOpLength)
+    throw ParseError(line, fmt::format("line {}: {} length {:#x} is more than a replay moves in one op ({:#x}, 64 MiB)",
+                                       line, op_name(op.kind), op.len, kMaxOpLength));
+}
+
 Op parse_line(std::istringstream& words, std::string word, int line) {
   Op op;
   op.line = line;
@@ -47,13 +68,18 @@ Op parse_line(std::istringstream& words, std::string word, int line) {
     if (word == k.name) n = &k;
   if (!n) throw ParseError(line, fmt::format("line {}: unknown op '{}'", line, word));
   op.kind = n->kind;
-  const char* what[] = {"offset", "length", "size"};
-  uint64_t* args[] = {&op.off, &op.len, &op.size};
-  for (int i = 0; i < 3; ++i) {
+  const char* what[] = {"offset", "length", "destination", "size"};
+  uint64_t* args[] = {&op.off, &op.len, &op.dest, &op.size};
+  bool two_ranges = has_dest(op.kind);
+  for (int i = 0; i < 4; ++i) {
+    if (i == 2 && !two_ranges) continue;
     std::string tok;
-    if (!(words >> tok)) throw ParseError(line, fmt::format("line {}: '{}' needs offset, length and size", line, word));
+    if (!(words >> tok))
+      throw ParseError(line, fmt::format("line {}: '{}' needs offset, length, {}size", line, word,
+                                         two_ranges ? "destination and " : "and "));
     *args[i] = parse_number(tok, line, what[i]);
   }
+  check_length(op, line);
   while (words >> word) {
     if (word == "keep_size") op.keep_size = true;
     else if (word == "close_open") op.close_open = true;
@@ -72,6 +98,11 @@ const char* op_name(OpKind k) {
   return "?";
 }
 
+bool has_dest(OpKind k) {
+  return k == OpKind::copy_range || k == OpKind::clone_range || k == OpKind::dedupe_range ||
+         k == OpKind::exchange_range;
+}
+
 std::vector<Op> parse_oplog(std::istream& in) {
   std::vector<Op> ops;
   std::string text;
@@ -86,8 +117,9 @@ std::vector<Op> parse_oplog(std::istream& in) {
 }
 
 std::string format_op(const Op& op) {
-  std::string s = fmt::format("{}{} {:#x} {:#x} {:#x}", op.skip ? "skip " : "", op_name(op.kind), op.off, op.len,
-                              op.size);
+  std::string s = fmt::format("{}{} {:#x} {:#x}", op.skip ? "skip " : "", op_name(op.kind), op.off, op.len);
+  if (has_dest(op.kind)) s += fmt::format(" {:#x}", op.dest);
+  s += fmt::format(" {:#x}", op.size);
   if (op.keep_size) s += " keep_size";
   if (op.close_open) s += " close_open";
   if (op.unshare) s += " unshare";

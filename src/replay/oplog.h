@@ -2,12 +2,14 @@
 //
 // The format fsx --record-ops writes and --replay-ops reads (xfstests
 // ltp/fsx.c), one op a line:
-//   [skip] OP 0xOFF 0xLEN 0xSIZE [keep_size] [close_open] [unshare] [*]
+//   [skip] OP 0xOFF 0xLEN 0xSIZE [flags]              most ops
+//   [skip] OP 0xOFF 0xLEN 0xDEST 0xSIZE [flags]       copy_range, clone_range,
+//                                                     dedupe_range, exchange_range
 // SIZE is the file size before the op (for truncate: "truncate 0x0
-// 0xNEWSIZE 0xOLDSIZE"); '#' starts a comment; "skip" lines are parsed but
-// not executed; '*' marks the op fsx blamed. faultline adds its own ops in
-// the same syntax: dread, dwrite, dontneed, readahead, migrate, reclaim,
-// fsync. See docs/oplog.md.
+// 0xNEWSIZE 0xOLDSIZE"); '#' starts a comment; "skip" lines are ops fsx
+// did not run: parsed and not executed; '*' marks the op fsx blamed.
+// faultline adds its own ops in the same syntax: dread, dwrite, dontneed,
+// readahead, migrate, reclaim, fsync. See docs/oplog.md.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +23,7 @@ namespace faultline::replay {
 enum class OpKind {
   read, write, mapread, mapwrite, truncate, fallocate, punch_hole, zero_range, collapse_range,
   insert_range, fsync, dread, dwrite, dontneed, readahead, migrate, reclaim,
+  copy_range, clone_range, dedupe_range, exchange_range, write_atomic,
 };
 
 struct Op {
@@ -28,6 +31,7 @@ struct Op {
   bool skip = false;
   OpKind kind = OpKind::read;
   uint64_t off = 0, len = 0, size = 0;  // for truncate: off 0, len = new size
+  uint64_t dest = 0;                    // the second range's offset (two-range ops)
   bool keep_size = false, close_open = false, unshare = false, marked = false;
 };
 
@@ -40,7 +44,13 @@ class ParseError : public std::runtime_error {
   int line_;
 };
 
+// The longest read, write or copy a log may ask for: each side of a replay
+// holds a buffer of the op's length (fsx's own default is 64 KiB).
+inline constexpr uint64_t kMaxOpLength = uint64_t{64} << 20;
+
 const char* op_name(OpKind k);
+// copy_range, clone_range, dedupe_range, exchange_range: OFF LEN DEST SIZE.
+bool has_dest(OpKind k);
 // Throws ParseError naming the line and what is wrong with it.
 std::vector<Op> parse_oplog(std::istream& in);
 // One line in the log's syntax (no newline).

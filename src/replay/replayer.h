@@ -37,6 +37,8 @@ struct ReplayReport {
 // Replays `ops` on `target`, checking each outcome against `reference`.
 // Prints the difference (if any) to `out`; never throws for a difference.
 ReplayReport replay_against(Target& target, Target& reference, const std::vector<Op>& ops, std::ostream& out);
+// Throws ParseError for an op it cannot execute, std::runtime_error when the
+// kernel's file cannot be made, Error for a bad engine Config.
 ReplayReport replay_ops(const std::vector<Op>& ops, const ReplayOptions& opts, std::ostream& out);
 std::string summary_line(const ReplayReport& r, Against against);
 

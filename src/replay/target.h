@@ -20,9 +20,14 @@ namespace faultline::replay {
 
 struct Outcome {
   int err = 0;                      // errno, 0 on success
+  uint64_t written = 0;             // bytes a write or dwrite wrote
   bool sigbus = false;              // an access through the mapping faulted
   std::vector<std::byte> data;      // bytes returned by a read
   std::vector<std::byte> eof_tail;  // [size, end of EOF page) through the mapping
+};
+
+struct Range {
+  uint64_t start = 0, end = 0;  // [start, end)
 };
 
 class Target {
@@ -32,7 +37,12 @@ class Target {
   // `data` holds the bytes to write for write ops.
   virtual Outcome apply(const Op& op, std::span<const std::byte> data) = 0;
   virtual uint64_t size() = 0;
-  virtual std::vector<std::byte> contents() = 0;
+  // The file's bytes in [off, off+len), clipped to its size.
+  virtual std::vector<std::byte> contents(uint64_t off, uint64_t len) = 0;
+  // Where the file may hold data; the rest reads as zeros. The final
+  // comparison reads these ranges of the reference (all of a file small
+  // enough to read whole).
+  virtual std::vector<Range> data_ranges() { return {{0, size()}}; }
 };
 
 // The engine over an in-memory store, or over a real file in `file_dir`

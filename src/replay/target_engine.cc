@@ -10,19 +10,20 @@
 namespace faultline::replay {
 namespace {
 
-std::unique_ptr<Store> make_store(const std::string& dir, std::string* path) {
+// The real file is unlinked as soon as it is open: however the replay
+// ends (an exception, a signal, a crash), nothing is left behind.
+std::unique_ptr<Store> make_store(const std::string& dir) {
   if (dir.empty()) return std::make_unique<MemoryStore>();
-  *path = dir + "/faultline-engine-" + std::to_string(::getpid()) + "-" + std::to_string(reinterpret_cast<uintptr_t>(path));
-  return open_posix_store(*path, true);
+  std::string path = dir + "/faultline-engine-" + std::to_string(::getpid());
+  auto store = open_posix_store(path, true);
+  ::unlink(path.c_str());
+  return store;
 }
 
 class EngineTarget final : public Target {
  public:
   EngineTarget(const Config& c, const std::string& dir)
-      : engine_(c), file_(engine_.open(make_store(dir, &path_))), mm_(engine_.create_mm()) {}
-  ~EngineTarget() override {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
+      : engine_(c), file_(engine_.open(make_store(dir))), mm_(engine_.create_mm()) {}
 
   const char* name() const override { return "engine"; }
 
@@ -33,15 +34,16 @@ class EngineTarget final : public Target {
     } catch (const Error& e) {
       if (e.code() == Errc::bus_error) out.sigbus = true;
       else out.err = e.posix_errno();
+      if (!out.sigbus) out.data.clear();  // a failed read returned nothing
     }
     return out;
   }
 
   uint64_t size() override { return file_.size(); }
 
-  std::vector<std::byte> contents() override {
-    std::vector<std::byte> v(file_.size());
-    v.resize(file_.read(0, v));
+  std::vector<std::byte> contents(uint64_t off, uint64_t len) override {
+    std::vector<std::byte> v(std::min(len, off < file_.size() ? file_.size() - off : 0));
+    v.resize(file_.read(off, v));
     return v;
   }
 
@@ -52,7 +54,7 @@ class EngineTarget final : public Target {
         out.data.resize(op.len);
         out.data.resize(file_.read(op.off, out.data));
         break;
-      case OpKind::write: file_.write(op.off, data); break;
+      case OpKind::write: out.written = file_.write(op.off, data); break;
       case OpKind::mapread:
       case OpKind::mapwrite: mapped(op, data, out); break;
       case OpKind::truncate: file_.truncate(op.len); break;
@@ -66,17 +68,26 @@ class EngineTarget final : public Target {
         out.data.resize(op.len);
         out.data.resize(file_.direct_read(op.off, out.data));
         break;
-      case OpKind::dwrite: file_.direct_write(op.off, data); break;
+      case OpKind::dwrite: out.written = file_.direct_write(op.off, data); break;
       case OpKind::dontneed: file_.fadvise_dontneed(op.off, op.len); break;
       case OpKind::readahead: file_.readahead(op.off, op.len); break;
       case OpKind::migrate: file_.migrate(op.off, op.len); break;
       case OpKind::reclaim: engine_.reclaim(std::max<uint64_t>(op.len / kPageSize, 1)); break;
+      default: break;  // not replayed yet: refused before the replay starts
     }
+  }
+
+  // The kernel side's ftruncate to the end refuses what no mapping could
+  // reach: an end past the largest loff_t.
+  static void check_map_area(const Op& op) {
+    if (op.off > INT64_MAX || op.len > INT64_MAX - op.off)
+      throw Error(Errc::invalid_argument, "mapped access past the largest loff_t");
   }
 
   // mmap, copy, msync (for writes), read the EOF page's tail, munmap.
   void mapped(const Op& op, std::span<const std::byte> data, Outcome& out) {
     bool write = op.kind == OpKind::mapwrite;
+    check_map_area(op);
     if (write && op.off + op.len > file_.size()) file_.truncate(op.off + op.len);
     uint64_t start = map_start(op.off);
     uint64_t map_len = op.off + op.len - start;
@@ -101,7 +112,6 @@ class EngineTarget final : public Target {
     }
   }
 
-  std::string path_;  // the real file under a PosixStore, if any
   Engine engine_;
   File file_;
   Mm mm_;

@@ -62,16 +62,21 @@ struct AlignedBuf {
 class KernelTarget final : public Target {
  public:
   explicit KernelTarget(const std::string& dir) {
-    path_ = dir + "/faultline-replay-XXXXXX";
-    fd_ = ::mkstemp(path_.data());
+    std::string path = dir + "/faultline-replay-XXXXXX";
+    fd_ = ::mkstemp(path.data());
     if (fd_ < 0) throw std::runtime_error(fmt::format("kernel target: cannot create a file in {}: {}", dir, std::strerror(errno)));
-    probe_collapse();
+    // Unlinked at once, so that no way of ending leaves it behind; it is
+    // reopened through /proc/self/fd.
+    ::unlink(path.c_str());
+    anchor_ = fd_;
+    fd_ = -1;
+    probe_collapse(dir);
     reopen();
   }
   ~KernelTarget() override {
-    ::close(fd_);
+    if (fd_ >= 0) ::close(fd_);
     if (dfd_ >= 0) ::close(dfd_);
-    ::unlink(path_.c_str());
+    ::close(anchor_);
   }
 
   const char* name() const override { return "kernel"; }
@@ -90,44 +95,64 @@ class KernelTarget final : public Target {
     return static_cast<uint64_t>(st.st_size);
   }
 
-  std::vector<std::byte> contents() override {
-    std::vector<std::byte> v(size());
-    ssize_t n = ::pread(fd_, v.data(), v.size(), 0);
+  std::vector<std::byte> contents(uint64_t off, uint64_t len) override {
+    uint64_t size = this->size();
+    std::vector<std::byte> v(std::min(len, off < size ? size - off : 0));
+    ssize_t n = ::pread(fd_, v.data(), v.size(), static_cast<off_t>(off));
     v.resize(n < 0 ? 0 : static_cast<size_t>(n));
     return v;
   }
 
+  // SEEK_DATA/SEEK_HOLE: the extents the filesystem says hold data.
+  std::vector<Range> data_ranges() override {
+    std::vector<Range> r;
+    off_t size = static_cast<off_t>(this->size());
+    for (off_t pos = 0; pos < size;) {
+      off_t data = ::lseek(fd_, pos, SEEK_DATA);
+      if (data < 0) break;
+      off_t hole = ::lseek(fd_, data, SEEK_HOLE);
+      if (hole < 0) hole = size;
+      r.push_back({static_cast<uint64_t>(data), static_cast<uint64_t>(std::min(hole, size))});
+      pos = hole;
+    }
+    return r;
+  }
+
  private:
-  void probe_collapse() {
-    bool ok = ::ftruncate(fd_, 2 * 4096) == 0 && ::fallocate(fd_, FALLOC_FL_COLLAPSE_RANGE, 0, 4096) == 0;
+  void probe_collapse(const std::string& dir) {
+    bool ok = ::ftruncate(anchor_, 2 * 4096) == 0 && ::fallocate(anchor_, FALLOC_FL_COLLAPSE_RANGE, 0, 4096) == 0;
     int e = errno;
-    if (::ftruncate(fd_, 0) != 0 || !ok) {
-      ::unlink(path_.c_str());
+    if (::ftruncate(anchor_, 0) != 0 || !ok) {
+      ::close(anchor_);
       throw std::runtime_error(fmt::format(
           "kernel target: the filesystem of {} cannot collapse ranges ({}); set TMPDIR to a directory on ext4 or xfs",
-          path_, std::strerror(e)));
+          dir, std::strerror(e)));
     }
   }
 
+  // New open file descriptions of the same (unlinked) file, as fsx's
+  // close_open does with its path.
   void reopen() {
     if (dfd_ >= 0) ::close(dfd_);
-    ::close(fd_);
-    fd_ = ::open(path_.c_str(), O_RDWR);
-    dfd_ = ::open(path_.c_str(), O_RDWR | O_DIRECT);  // -1: buffered fallback
-    if (fd_ < 0) throw std::runtime_error(fmt::format("kernel target: reopen {}: {}", path_, std::strerror(errno)));
+    if (fd_ >= 0) ::close(fd_);
+    std::string self = fmt::format("/proc/self/fd/{}", anchor_);
+    fd_ = ::open(self.c_str(), O_RDWR);
+    dfd_ = ::open(self.c_str(), O_RDWR | O_DIRECT);  // -1: buffered fallback
+    if (fd_ < 0) throw std::runtime_error(fmt::format("kernel target: reopen {}: {}", self, std::strerror(errno)));
   }
 
   bool rw(bool write, int fd, uint64_t off, std::byte* buf, size_t len, Outcome& out) {
     ssize_t n = write ? ::pwrite(fd, buf, len, static_cast<off_t>(off)) : ::pread(fd, buf, len, static_cast<off_t>(off));
     if (n < 0) return false;
-    if (!write) out.data.assign(buf, buf + n);
+    if (write) out.written = static_cast<uint64_t>(n);
+    else out.data.assign(buf, buf + n);
     return true;
   }
 
   bool direct(const Op& op, std::span<const std::byte> data, Outcome& out) {
     AlignedBuf buf(op.len);
     bool write = op.kind == OpKind::dwrite;
-    if (write) std::memcpy(buf.p, data.data(), data.size());
+    if (write && !data.empty()) std::memcpy(buf.p, data.data(), data.size());
     if (dfd_ >= 0) return rw(write, dfd_, op.off, buf.p, op.len, out);
     // No O_DIRECT here: same contents through the cache.
     if ((op.off | op.len) & 511) {
@@ -156,11 +181,13 @@ class KernelTarget final : public Target {
       case OpKind::fsync: return ::fsync(fd_) == 0;
       case OpKind::dread:
       case OpKind::dwrite: return direct(op, data, out);
-      case OpKind::dontneed:
-        return ::posix_fadvise(fd_, static_cast<off_t>(op.off), static_cast<off_t>(op.len), POSIX_FADV_DONTNEED) == 0;
+      case OpKind::dontneed:  // returns the error number; errno is not set
+        errno = ::posix_fadvise(fd_, static_cast<off_t>(op.off), static_cast<off_t>(op.len), POSIX_FADV_DONTNEED);
+        return errno == 0;
       case OpKind::readahead: return ::readahead(fd_, static_cast<off64_t>(op.off), op.len) == 0;
       case OpKind::migrate:
       case OpKind::reclaim: return true;  // engine only
+      default: return true;  // not replayed yet: refused before the replay starts
     }
     return true;
   }
@@ -171,6 +198,10 @@ class KernelTarget final : public Target {
 
   bool mapped(const Op& op, std::span<const std::byte> data, Outcome& out) {
     bool write = op.kind == OpKind::mapwrite;
+    if (op.off > INT64_MAX || op.len > INT64_MAX - op.off) {  // as ftruncate to its end would say
+      errno = EINVAL;
+      return false;
+    }
     if (write && op.off + op.len > size() && ::ftruncate(fd_, static_cast<off_t>(op.off + op.len)) != 0) return false;
     uint64_t start = map_start(op.off);
     size_t map_len = op.off + op.len - start;
@@ -199,7 +230,7 @@ class KernelTarget final : public Target {
     return ok;
   }
 
-  std::string path_;
+  int anchor_ = -1;  // holds the unlinked file open
   int fd_ = -1;
   int dfd_ = -1;
 };
