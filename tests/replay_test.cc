@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -53,6 +54,105 @@ TEST(OpLog, MalformedLinesNameTheLine) {
   expect_bad("read 0x0 0xzz 0x0\n", 1, "0xzz");
   expect_bad("read 0x0 0x1 0x0 sideways\n", 1, "sideways");
   expect_bad("skip\n", 1, "skip");
+}
+
+TEST(OpLog, EveryOpFsxWritesParsesWithItsArity) {
+  auto ops = parse(
+      "copy_range 0x6eb 0xb508 0x2b6a3 0xbbf3\n"
+      "skip clone_range 0x36000 0x0 0x36000 0x36bab\n"
+      "skip dedupe_range 0x12000 0x4000 0xb000 0x16a87 *\n"
+      "skip exchange_range 0x13000 0x3000 0xf000 0x16a87\n"
+      "skip write_atomic 0x7ffb8f05 0x99fd 0x3f8a9\n");
+  ASSERT_EQ(ops.size(), 5u);
+  EXPECT_EQ(ops[0].kind, OpKind::copy_range);
+  EXPECT_EQ(ops[0].dest, 0x2b6a3u);
+  EXPECT_EQ(ops[0].size, 0xbbf3u);
+  EXPECT_EQ(ops[4].kind, OpKind::write_atomic);
+  EXPECT_EQ(ops[4].size, 0x3f8a9u);
+  for (const Op& op : ops) EXPECT_EQ(format_op(parse(format_op(op))[0]), format_op(op));
+  EXPECT_EQ(format_op(ops[2]), "skip dedupe_range 0x12000 0x4000 0xb000 0x16a87 *");
+}
+
+// A log's numbers may be anything a uint64_t holds; a replay holds a buffer
+// of an op's length on each side, so a length past kMaxOpLength is refused
+// at parse time, naming it, instead of allocating it.
+TEST(OpLog, AHugeLengthIsRefusedNamingIt) {
+  try {
+    parse("write 0x0 0x10 0x0\nread 0x0 0x10000000000 0x10\n");
+    ADD_FAILURE() << "parsed";
+  } catch (const ParseError& e) {
+    EXPECT_EQ(e.line(), 2);
+    EXPECT_NE(std::string(e.what()).find("0x10000000000"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(parse("skip read 0x0 0x10000000000 0x10\n").size(), 1u);  // not run, not held
+  EXPECT_EQ(parse("punch_hole 0x0 0x10000000000 0x10\n").size(), 1u);  // moves no data
+}
+
+ReplayReport replay_text(const std::string& log, Against against, std::ostringstream& out) {
+  ReplayOptions o;
+  o.against = against;
+  o.config.frames = 64;
+  return replay_ops(parse(log), o, out);
+}
+
+// What the first fuzzing of the replay found (issue 10), each now a log
+// that the engine, the model and the kernel agree on.
+TEST(Replay, HostileNumbersAgreeWithLinux) {
+  const std::string log =
+      "write 0x0 0x3000 0x0\n"
+      "write 0xffffffffffffff00 0x1000 0x3000\n"   // end wraps past 2^64: EINVAL
+      "mapwrite 0xfffffffffffff000 0x2000 0x3000\n"  // the same through a mapping
+      "fallocate 0x0 0x8000000000000000 0x3000\n"  // a negative length: EINVAL, not EFBIG
+      "insert_range 0x1000 0xfffffffffffff000 0x3000\n"  // size + length wraps
+      "read 0x7fffffffffff0000 0x100 0x3000\n"     // past the maximum size: a short read of 0
+      "dread 0x3 0x200 0x3000\n"                   // unaligned inside the file: EINVAL on both
+      "dread 0x3003 0x11 0x3000\n"                 // unaligned at EOF: 0 bytes
+      "write 0x5000 0x0 0x3000\n"                  // zero-length: nothing, not even the size
+      "dontneed 0x0 0x8000000000000000 0x3000\n"   // fadvise's own errno: EINVAL
+      "read 0x0 0x4000 0x3000\n";
+  for (Against a : {Against::engine, Against::both}) {
+    std::ostringstream out;
+    auto r = replay_text(log, a, out);
+    EXPECT_TRUE(r.agreed) << out.str();
+    EXPECT_EQ(r.executed, 11u);
+  }
+}
+
+// A file of terabytes with a few pages written costs a few pages: the
+// model is sparse and the final comparison reads where the data is.
+TEST(Replay, ATerabyteFileCostsWhatItHolds) {
+  std::ostringstream out;
+  auto r = replay_text(
+      "truncate 0x0 0xfff00000000 0x0\n"
+      "write 0xffeffffff00 0x200 0xfff00000000\n"
+      "mapwrite 0x7ff00000000 0x2000 0xfff00000000\n"
+      "collapse_range 0x1000 0x100000000 0xfff00000000\n"
+      "insert_range 0x2000 0x200000000 0xffe00000000\n"
+      "read 0xfeffffffe00 0x400 0x10000000000\n",
+      Against::engine, out);
+  EXPECT_TRUE(r.agreed) << out.str();
+  EXPECT_LT(r.bytes_compared, uint64_t{16} << 20);
+}
+
+// However a replay ends, no file is left in the tmpdir: both sides'
+// files are unlinked as soon as they are open.
+TEST(Replay, LeavesNoFileBehind) {
+  std::string dir = ::testing::TempDir() + "faultline-leaves-nothing";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directory(dir);
+  {
+    ReplayOptions o;
+    o.tmpdir = dir;
+    o.engine_on_file = true;
+    std::ostringstream out;
+    auto r = replay_ops(parse("write 0x0 0x3000 0x0\nread 0x0 0x3000 0x3000\n"), o, out);
+    EXPECT_TRUE(r.agreed) << out.str();
+    auto kernel = make_kernel_target(dir);
+    auto engine = make_engine_target(Config{}, dir);
+    EXPECT_TRUE(std::filesystem::is_empty(dir)) << "a file is left while both targets are open";
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Replay, HandWrittenLogAgreesWithTheModel) {

@@ -68,6 +68,7 @@ void Model::set_size(uint64_t n) {
 }
 
 void Model::put(uint64_t off, std::span<const std::byte> data) {
+  if (data.empty()) return;  // a write of nothing changes nothing, not even the size
   for (uint64_t done = 0; done < data.size();) {
     uint64_t pos = off + done;
     auto [it, fresh] = pages_.try_emplace(pos / kPageSize);
@@ -91,7 +92,7 @@ void Model::shift_pages(uint64_t from_page, uint64_t by_pages, bool down) {
 }
 
 std::vector<std::byte> Model::read(uint64_t off, uint64_t len) const {
-  if (off >= size_) return {};
+  if (off >= size_ || len == 0) return {};
   std::vector<std::byte> v(std::min(len, size_ - off));
   uint64_t end = off + v.size();
   for (auto it = pages_.lower_bound(off / kPageSize); it != pages_.end() && it->first * kPageSize < end; ++it) {
