@@ -256,6 +256,13 @@ TEST(Command, RejectsWhatItUsedToAcceptNamingTheValue) {
   EXPECT_NE(err.find("x!y"), std::string::npos) << err;
   EXPECT_EQ(run_capturing("replay --frames -5 x.fsxops", err), 2);
   EXPECT_EQ(run_capturing("bench --seconds inf", err), 2);
+  // Options that cannot act where they are given.
+  EXPECT_EQ(run_capturing("replay --against kernel --protocol unlocked x.fsxops", err), 2);
+  EXPECT_NE(err.find("--protocol means nothing with --against kernel"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("check --strategy random --bound 2 --scenario punch-vs-fault", err), 2);
+  EXPECT_NE(err.find("--bound"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("check --strategy exhaustive --depth 3 --scenario punch-vs-fault", err), 2);
+  EXPECT_NE(err.find("--depth means nothing without --strategy pct"), std::string::npos) << err;
 }
 
 TEST(Command, BenchAndReportRejectBadOptions) {

@@ -202,6 +202,18 @@ bool schedule_ok(const std::string& s) {
   return false;
 }
 
+// An option given where it cannot act is a mistake the user should hear of
+// (exit 2), not something silently ignored.
+bool given_in_vain(const CLI::App* sub, std::initializer_list<const char*> names, bool in_vain, const char* why) {
+  if (!in_vain) return false;
+  for (const char* name : names)
+    if (sub->count(name) > 0) {
+      std::cerr << fmt::format("faultline {}: {} means nothing {}\n", sub->get_name(), name, why);
+      return true;
+    }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -293,11 +305,20 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   try {
-    if (*replay) return run_replay(ra);
+    if (*replay) {
+      if (given_in_vain(replay, {"--protocol", "--frames", "--engine-store"}, ra.against == "kernel",
+                        "with --against kernel: only the engine has protocols, frames and stores"))
+        return 2;
+      return run_replay(ra);
+    }
   if (*benchc) return run_bench_command(ba, bo);
 #ifdef FAULTLINE_HAVE_CHECK
   if (*report) return bench::run_report(ro, std::cout, std::cerr);
   if (*check) {
+    if (given_in_vain(check, {"--bound", "--reorder-bound", "--no-reduction"}, co.strategy != "exhaustive",
+                      "without --strategy exhaustive") ||
+        given_in_vain(check, {"--depth"}, co.strategy != "pct", "without --strategy pct"))
+      return 2;
     co.reduce = !no_reduction;
     if (cp != "all") co.protocols = {cp};
     if (cs != "all") co.scenarios = {cs};
