@@ -9,12 +9,12 @@
 // old state.
 //
 //   build/release/example_concurrent [PATH]   (default: a file in $TMPDIR)
-#include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -107,11 +107,12 @@ int main(int argc, char** argv) {
   ::unlink(path.c_str());
 
   Stats s = engine.stats();
-  fmt::print("file {} ({} pages) mapped in 2 address spaces, 4 reader threads, 1 killer thread\n", path, kPages);
-  fmt::print("killer: {} rounds of punch_hole, truncate, refill\n", rounds);
-  fmt::print("readers: {} accesses, {} bus errors; after a killer returned: {} saw the new state, {} saw the old\n",
-             counts.accesses.load(), counts.bus_errors.load(), counts.saw_new.load(), counts.saw_old_after_kill.load());
-  fmt::print("engine: {} faults ({} retried after losing a race), {} shootdowns\n", s.faults, s.fault_retries,
-             s.shootdowns);
+  std::cout << "file " << path << " (" << kPages << " pages) mapped in 2 address spaces, 4 reader threads, 1 killer thread\n"
+            << "killer: " << rounds << " rounds of punch_hole, truncate, refill\n"
+            << "readers: " << counts.accesses.load() << " accesses, " << counts.bus_errors.load()
+            << " bus errors; after a killer returned: " << counts.saw_new.load() << " saw the new state, "
+            << counts.saw_old_after_kill.load() << " saw the old\n"
+            << "engine: " << s.faults << " faults (" << s.fault_retries << " retried after losing a race), "
+            << s.shootdowns << " shootdowns\n";
   return counts.saw_old_after_kill.load() == 0 ? 0 : 1;
 }

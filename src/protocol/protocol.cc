@@ -75,7 +75,7 @@ Protocol make_protocol(std::string_view name) {
   Protocol p;
   p.map = make_map();
   p.create = make_create();
-  p.name = std::string(map_part) + (create_part == "none" ? "" : "+" + std::string(create_part));
+  p.name = create_part == "none" ? std::string(map_part) : fmt::format("{}+{}", map_part, create_part);
   return p;
 }
 
