@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   std::string path = argc > 1 ? argv[1] : std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
                                                "/faultline-example-" + std::to_string(::getpid());
   Engine engine;  // default: 256 MiB pool, page_lock+invalidate_lock
-  File file = engine.open(open_posix_store(path, true));
+  File file = engine.open(open_posix_store(path, OpenMode::truncate));
   fill(file, 0xAB);
 
   Mm a = engine.create_mm(), b = engine.create_mm();

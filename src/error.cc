@@ -6,6 +6,7 @@
 namespace faultline {
 
 int Error::posix_errno() const noexcept {
+  if (sys_errno_) return sys_errno_;
   switch (code_) {
     case Errc::invalid_argument:
     case Errc::unknown_protocol:
@@ -16,6 +17,10 @@ int Error::posix_errno() const noexcept {
       return ENOMEM;
     case Errc::io_error:
       return EIO;
+    case Errc::not_found:
+      return ENOENT;
+    case Errc::is_directory:
+      return EISDIR;
     case Errc::bus_error:
     case Errc::segv:
       return EFAULT;
@@ -29,6 +34,8 @@ const char* errc_name(Errc code) noexcept {
     case Errc::file_too_large: return "file_too_large";
     case Errc::out_of_memory: return "out_of_memory";
     case Errc::io_error: return "io_error";
+    case Errc::not_found: return "not_found";
+    case Errc::is_directory: return "is_directory";
     case Errc::bus_error: return "bus_error";
     case Errc::segv: return "segv";
     case Errc::unknown_protocol: return "unknown_protocol";

@@ -1,5 +1,6 @@
 // Typed errors with messages naming the bad value.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -64,6 +65,45 @@ TEST(Errors, OffsetsFollowLinuxLoffRules) {
   EXPECT_EQ(fx.file.read(Engine::kMaxFileSize - 4, b), 4u);
   EXPECT_EQ(b[0], std::byte{7});
   EXPECT_EQ(fx.file.write(0, std::span<const std::byte>{}), 0u);
+}
+
+// A store's file: the system's errno, not EIO, and a mode that keeps an
+// existing file's contents.
+TEST(Errors, PosixStoreOpenNamesTheSystemsReason) {
+  std::string dir = ::testing::TempDir();
+  std::string missing = dir + "/faultline-no-such-file";
+  ::unlink(missing.c_str());
+  try {
+    open_posix_store(missing);
+    ADD_FAILURE() << "opened a missing file";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::not_found);
+    EXPECT_EQ(e.posix_errno(), ENOENT);
+    EXPECT_NE(std::string(e.what()).find(missing), std::string::npos) << e.what();
+  }
+  try {
+    open_posix_store(dir, OpenMode::create);
+    ADD_FAILURE() << "opened a directory";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::is_directory);
+    EXPECT_EQ(e.posix_errno(), EISDIR);
+  }
+  std::string path = dir + "/faultline-keeps-contents";
+  {
+    auto s = open_posix_store(path, OpenMode::truncate);
+    s->write(0, bytes(100, 9));
+  }
+  EXPECT_EQ(open_posix_store(path, OpenMode::create)->size(), 100u);
+  EXPECT_EQ(open_posix_store(path)->size(), 100u);
+  EXPECT_EQ(open_posix_store(path, OpenMode::truncate)->size(), 0u);
+  ::unlink(path.c_str());
+}
+
+TEST(Errors, AccessSpanThatWrapsIsSegv) {
+  Fixture fx;
+  std::vector<std::byte> b(64);
+  expect_error(Errc::segv, "wraps", [&] { fx.mm.load(UINT64_MAX - 8, b); });
+  expect_error(Errc::segv, "wraps", [&] { fx.mm.store(UINT64_MAX - 8, b); });
 }
 
 // A direct read at or past EOF returns 0 whatever its alignment, as

@@ -11,6 +11,7 @@
 // And the models nest: on every test and on random programs, the final
 // states reachable under `sc` are reachable under `tso`, and those under
 // `tso` under `weak`, at the same bounds.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -105,9 +106,8 @@ std::string random_program(std::mt19937& rng) {
     unsigned n = 2 + rng() % 3, r = 0;
     for (unsigned i = 0; i < n; ++i) {
       std::string s = kStmts[rng() % std::size(kStmts)];
-      if (auto p = s.find("{v}"); p != std::string::npos) s.replace(p, 3, std::to_string(1 + c * 4 + i));
-      if (auto p = s.find("{r}"); p != std::string::npos) s.replace(p, 3, std::to_string(std::min(r++, 2u)));
-      out << "\t" << s << "\n";
+      unsigned reg = s.find("{r}") != std::string::npos ? std::min(r++, 2u) : 0u;
+      out << "\t" << fmt::format(fmt::runtime(s), fmt::arg("v", 1 + c * 4 + i), fmt::arg("r", reg)) << "\n";
     }
     out << "}\n\n";
   }
@@ -119,7 +119,7 @@ std::string random_program(std::mt19937& rng) {
 std::string missing(const LitmusRun& a, const LitmusRun& b) {
   std::string m;
   for (const auto& o : b.outcomes)
-    if (!a.outcomes.count(o)) m += "  " + o + "\n";
+    if (!a.outcomes.count(o)) m.append("  ").append(o).append("\n");
   return m;
 }
 

@@ -46,13 +46,13 @@ TEST(Writeback, PosixStoreRoundTrip) {
   ::close(fd);
   {
     Engine engine(Fixture::small_config());
-    File f = engine.open(open_posix_store(tmpl, true));
+    File f = engine.open(open_posix_store(tmpl, OpenMode::truncate));
     f.write(0, pattern(3 * kPageSize, 4));
     f.punch_hole(kPageSize, kPageSize);
     f.fsync();
   }
   Engine engine(Fixture::small_config());
-  File f = engine.open(open_posix_store(tmpl, false));
+  File f = engine.open(open_posix_store(tmpl));
   auto want = pattern(3 * kPageSize, 4);
   std::fill(want.begin() + kPageSize, want.begin() + 2 * kPageSize, std::byte{0});
   EXPECT_EQ(read_file(f, 0, 3 * kPageSize), want);
@@ -88,10 +88,10 @@ TEST(Writeback, DroppedFileKeepsItsData) {
   Engine engine(Fixture::small_config());
   std::string path = ::testing::TempDir() + "/faultline-close-test";
   {
-    File f = engine.open(open_posix_store(path, true));
+    File f = engine.open(open_posix_store(path, OpenMode::truncate));
     f.write(0, bytes(100, 0x5E));
   }  // no fsync: the last handle writes back
-  File g = engine.open(open_posix_store(path, false));
+  File g = engine.open(open_posix_store(path));
   EXPECT_TRUE(all_equal(read_file(g, 0, 100), 0x5E));
   ::unlink(path.c_str());
 }

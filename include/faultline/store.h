@@ -69,8 +69,16 @@ class MemoryStore : public Store {
   std::unique_ptr<Impl> impl_;
 };
 
-// A real file through POSIX calls. `create` makes it (and truncates it to
-// zero); otherwise it must exist. Throws io_error naming the path on failure.
-std::unique_ptr<Store> open_posix_store(const std::string& path, bool create);
+// How open_posix_store treats the file at the path.
+enum class OpenMode {
+  existing,  // it must exist; its contents are the file's
+  create,    // made if missing; an existing file keeps its contents
+  truncate,  // made if missing; emptied if it exists
+};
+
+// A real file through POSIX calls. Throws Error naming the path and the
+// system's reason: not_found (ENOENT), is_directory (EISDIR), or io_error
+// carrying the errno (EACCES, ...).
+std::unique_ptr<Store> open_posix_store(const std::string& path, OpenMode mode = OpenMode::existing);
 
 }  // namespace faultline

@@ -425,11 +425,20 @@ uint64_t Mm::mmap(const File& file, uint64_t offset, uint64_t length, unsigned p
 
 void Mm::munmap(uint64_t addr, uint64_t length) { do_munmap(live(mm_), addr, length); }
 
+// access_ok: a span that wraps past the top of the address space is no
+// address range at all.
+static void check_span(const char* op, uint64_t addr, uint64_t len) {
+  if (addr + len < addr)
+    throw Error(Errc::segv, fmt::format("{}: address {:#x} + length {:#x} wraps around", op, addr, len));
+}
+
 void Mm::load(uint64_t addr, std::span<std::byte> buf) {
+  check_span("load", addr, buf.size());
   mm_access(live(mm_), addr, buf.data(), buf.size(), false);
 }
 
 void Mm::store(uint64_t addr, std::span<const std::byte> buf) {
+  check_span("store", addr, buf.size());
   mm_access(live(mm_), addr, const_cast<std::byte*>(buf.data()), buf.size(), true);
 }
 

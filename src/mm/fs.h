@@ -3,7 +3,7 @@
 // Owns: the file size, the file's locks, its store, its page cache and its
 // reverse map.
 //
-// Locks (outermost first; see the lock order in DESIGN.md):
+// Locks, outermost first: the order every path takes them in.
 //   i_rwsem          killers and write(), exclusive: one size change at a time
 //   invalidate_lock  creation guard (protocol): killers exclusive from
 //                    eviction until the blocks are freed, creators shared

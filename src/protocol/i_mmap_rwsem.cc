@@ -1,6 +1,6 @@
 // src/protocol/i_mmap_rwsem.cc — map guard `i_mmap_rwsem`.
 //
-// Source: the seed (shared/seed/): Linus Torvalds, 2020-09-17, "It would
+// Source: the seed (the linux-mm thread this project grew from): Linus Torvalds, 2020-09-17, "It would
 // be much more natural to use the mapping->i_mmap_rwsem", and Matthew
 // Wilcox's sketch of taking i_mmap_lock_read in filemap_fault with a
 // VM_FAULT_I_MMAP_LOCKED bit telling do_read_fault to drop it.

@@ -1,7 +1,7 @@
 // src/protocol/no_new_maps.cc — map guards `no_new_maps` and
 // `no_new_maps_as_posted`.
 //
-// Source: the seed (shared/seed/): Matthew Wilcox, 2020-09-17, "mark the
+// Source: the seed (the linux-mm thread this project grew from): Matthew Wilcox, 2020-09-17, "mark the
 // page as being no-new-maps-allowed before the page-killer checks
 // page_mapped(), and the map-page path checks that the page isn't
 // no-new-maps-allowed after incrementing page_mapped()", wrapped as

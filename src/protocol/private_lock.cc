@@ -1,6 +1,6 @@
 // src/protocol/private_lock.cc — map guard `private_lock`.
 //
-// Source: the seed (shared/seed/): Linus Torvalds, 2020-09-17, "The other
+// Source: the seed (the linux-mm thread this project grew from): Linus Torvalds, 2020-09-17, "The other
 // alternative might be just the mapping->private_lock ... if we don't need
 // to sleep (and I don't think the final 'check ->mapping' can sleep anyway
 // since it has to be done together with the page table lock), a spinlock

@@ -1,6 +1,6 @@
 // src/protocol/protocol.h — the seam between the engine and a protocol.
 //
-// A protocol answers two questions (DESIGN.md, "Protocols"):
+// A protocol answers two questions (docs/protocols.md):
 //   - the map guard: how does a fault that found a folio in the cache make
 //     sure it does not map a folio that a killer is removing?
 //   - the creation guard: how are folios kept from being created in a range

@@ -1,6 +1,6 @@
 // src/protocol/unlocked.cc — map guard `unlocked`: the negative control.
 //
-// Source: the seed (shared/seed/): Wilcox's "just check for uptodate
+// Source: the seed (the linux-mm thread this project grew from): Wilcox's "just check for uptodate
 // without any lock" patch, which Torvalds rejected: "a page-in requires
 // fundamentally stronger locking than a read() does".
 // Rules:

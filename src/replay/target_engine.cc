@@ -15,7 +15,7 @@ namespace {
 std::unique_ptr<Store> make_store(const std::string& dir) {
   if (dir.empty()) return std::make_unique<MemoryStore>();
   std::string path = dir + "/faultline-engine-" + std::to_string(::getpid());
-  auto store = open_posix_store(path, true);
+  auto store = open_posix_store(path, OpenMode::truncate);
   ::unlink(path.c_str());
   return store;
 }

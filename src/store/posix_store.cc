@@ -22,7 +22,8 @@ namespace faultline {
 namespace {
 
 [[noreturn]] void fail(const std::string& what, const std::string& path) {
-  throw Error(Errc::io_error, fmt::format("{} {}: {}", what, path, std::strerror(errno)));
+  int e = errno;
+  throw Error(Errc::io_error, fmt::format("{} {}: {}", what, path, std::strerror(e)), e ? e : EIO);
 }
 
 class PosixStore final : public Store {
@@ -133,10 +134,16 @@ class PosixStore final : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> open_posix_store(const std::string& path, bool create) {
-  int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
+std::unique_ptr<Store> open_posix_store(const std::string& path, OpenMode mode) {
+  int flags = O_RDWR | O_CLOEXEC;
+  if (mode != OpenMode::existing) flags |= O_CREAT;
+  if (mode == OpenMode::truncate) flags |= O_TRUNC;
   int fd = ::open(path.c_str(), flags, 0644);
-  if (fd < 0) fail("open", path);
+  if (fd < 0) {
+    int e = errno;
+    Errc code = e == ENOENT ? Errc::not_found : e == EISDIR ? Errc::is_directory : Errc::io_error;
+    throw Error(code, fmt::format("open {}: {}", path, std::strerror(e)), e);
+  }
   return std::make_unique<PosixStore>(fd, path);
 }
 
