@@ -7,17 +7,6 @@
 namespace faultline::test {
 namespace {
 
-template <class Fn>
-void expect_error(Errc code, const std::string& mentions, Fn fn) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; wanted " << errc_name(code);
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(mentions), std::string::npos) << e.what();
-  }
-}
-
 // A pool too large for this machine is an error naming its size, not a
 // std::bad_alloc (or an AddressSanitizer abort) from the allocation.
 TEST(Errors, FramePoolTooLargeForMemoryNamesItsSize) {

@@ -1,6 +1,8 @@
 // tests/test_util.h — helpers shared by the engine tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -38,6 +40,18 @@ inline bool all_equal(const std::vector<std::byte>& v, uint8_t b) {
   for (auto x : v)
     if (x != std::byte{b}) return false;
   return true;
+}
+
+// Runs fn and expects it to throw Error(code) whose message mentions `mentions`.
+template <class Fn>
+void expect_error(Errc code, const std::string& mentions, Fn fn) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error; wanted " << errc_name(code);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(mentions), std::string::npos) << e.what();
+  }
 }
 
 // A small engine with an in-memory file of `size` bytes of pattern(seed 1).

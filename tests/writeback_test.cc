@@ -10,21 +10,118 @@
 namespace faultline::test {
 namespace {
 
-TEST(Writeback, FsyncReportsStoreErrorAndKeepsDataDirty) {
-  Fixture fx(4 * kPageSize);
-  fx.file.write(0, bytes(100, 0x11));
-  fx.store_ptr->fail_next_writes(1);
-  try {
-    fx.file.fsync();
-    FAIL() << "fsync did not report the writeback error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::io_error);
+// A file over a FaultInjectingStore over a MemoryStore.
+struct FaultyFixture {
+  explicit FaultyFixture(uint64_t size = 4 * kPageSize)
+      : engine(Fixture::small_config()), faulty(new FaultInjectingStore(std::make_unique<MemoryStore>())),
+        file(engine.open(std::unique_ptr<Store>(faulty))) {
+    file.truncate(size);
   }
+  int fsync_errno(File& f) {
+    try {
+      f.fsync();
+      return 0;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::io_error);
+      return e.posix_errno();
+    }
+  }
+  std::vector<std::byte> on_disk(uint64_t off, size_t n) {
+    std::vector<std::byte> v(n);
+    faulty->inner().read(off, v);
+    return v;
+  }
+  Engine engine;
+  FaultInjectingStore* faulty;
+  File file;
+};
+
+TEST(Writeback, FsyncReportsStoreErrorAndKeepsDataDirty) {
+  FaultyFixture fx;
+  fx.file.write(0, bytes(100, 0x11));
+  fx.faulty->add_rule({StoreCall::write, ENOSPC, 0, 1});
+  EXPECT_EQ(fx.fsync_errno(fx.file), ENOSPC);  // the errno the store gave, not just EIO
+  EXPECT_FALSE(all_equal(fx.on_disk(0, 100), 0x11));
   // The data stayed dirty: the next fsync writes it and succeeds.
+  EXPECT_EQ(fx.fsync_errno(fx.file), 0);
+  EXPECT_TRUE(all_equal(fx.on_disk(0, 100), 0x11));
+}
+
+// errseq_t: each open file hears of a writeback error once, whoever's
+// writeback hit it; one opened after the error (not yet reported by
+// anyone) hears of it too; one opened after it was reported does not.
+TEST(Writeback, EveryOpenFileHearsOfAWritebackErrorOnce) {
+  FaultyFixture fx;
+  File a = fx.file, b = fx.file.reopen();
+  fx.file.write(0, bytes(100, 1));
+  fx.faulty->add_rule({StoreCall::write, EIO, 0, 1});
+  fx.engine.reclaim(64);  // the writeback that fails is reclaim's: nobody is told yet
+  File c = fx.file.reopen();
+  EXPECT_EQ(fx.fsync_errno(a), EIO);
+  EXPECT_EQ(fx.fsync_errno(fx.file), 0) << "a copy of a handle is the same open file";
+  EXPECT_EQ(fx.fsync_errno(b), EIO);
+  EXPECT_EQ(fx.fsync_errno(b), 0);
+  EXPECT_EQ(fx.fsync_errno(c), EIO);
+  File d = fx.file.reopen();
+  EXPECT_EQ(fx.fsync_errno(d), 0);
+  // A second error after all have seen the first reaches all again.
+  fx.file.write(0, bytes(100, 2));
+  fx.faulty->add_rule({StoreCall::sync, EIO, 0, 1});
+  EXPECT_EQ(fx.fsync_errno(d), EIO);
+  EXPECT_EQ(fx.fsync_errno(a), EIO);
+  EXPECT_EQ(fx.fsync_errno(a), 0);
+  EXPECT_TRUE(all_equal(fx.on_disk(0, 100), 2));
+}
+
+// The data of a failed writeback is not lost to the killers that move
+// blocks: collapse and insert range stop (EIO) when the writeback they
+// need fails, and the file is as it was.
+TEST(Writeback, ShiftingKillersStopWhenTheirWritebackFails) {
+  FaultyFixture fx(0);
+  fx.file.write(0, bytes(8 * kPageSize, 3));
+  fx.file.write(6 * kPageSize, bytes(kPageSize, 4));
+  fx.faulty->add_rule({StoreCall::write, EIO, 0, 1});
+  expect_error(Errc::io_error, "writeback", [&] { fx.file.collapse_range(kPageSize, kPageSize); });
+  EXPECT_EQ(fx.file.size(), 8 * kPageSize);
+  std::vector<std::byte> got(kPageSize);
+  fx.file.read(6 * kPageSize, got);
+  EXPECT_TRUE(all_equal(got, 4));
+  fx.file.collapse_range(kPageSize, kPageSize);  // the fault was one-shot
+  fx.file.read(5 * kPageSize, got);
+  EXPECT_TRUE(all_equal(got, 4));
+}
+
+// A short write of the store (half, then ENOSPC) leaves the folio dirty:
+// the next writeback writes all of it.
+TEST(Writeback, AShortStoreWriteIsWrittenAgainWhole) {
+  FaultyFixture fx;
+  fx.file.write(0, bytes(4 * kPageSize, 5));
+  FaultRule r{StoreCall::write, ENOSPC, 0, 1};
+  r.short_write = true;
+  fx.faulty->add_rule(r);
+  EXPECT_EQ(fx.fsync_errno(fx.file), ENOSPC);
+  EXPECT_EQ(fx.fsync_errno(fx.file), 0);
+  EXPECT_TRUE(all_equal(fx.on_disk(0, 4 * kPageSize), 5));
+}
+
+// A read whose read-in fails reports EIO and caches no data; once the
+// store reads again, so does the file.
+TEST(Writeback, AFailedReadInReportsEioAndCachesNothing) {
+  FaultyFixture fx(0);
+  fx.file.write(0, bytes(2 * kPageSize, 6));
   fx.file.fsync();
-  std::vector<std::byte> st(100);
-  fx.store_ptr->read(0, st);
-  EXPECT_TRUE(all_equal(st, 0x11));
+  fx.file.fadvise_dontneed(0, 0);
+  fx.faulty->add_rule({StoreCall::read, EIO, 1.0});
+  std::vector<std::byte> got(kPageSize);
+  try {
+    fx.file.read(0, got);
+    ADD_FAILURE() << "read succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.posix_errno(), EIO);
+  }
+  fx.faulty->clear_rules();
+  EXPECT_EQ(fx.file.read(0, got), kPageSize);
+  EXPECT_TRUE(all_equal(got, 6));
 }
 
 TEST(Writeback, StoreAfterWritebackRedirtiesThePage) {

@@ -36,6 +36,7 @@ namespace faultline {
 namespace detail {
 class Kernel;
 struct Inode;
+struct OpenFile;
 struct MmStruct;
 }  // namespace detail
 
@@ -129,10 +130,17 @@ class Engine {
   std::shared_ptr<detail::Kernel> kernel_;
 };
 
-// An open file (an inode). Copyable handle; all copies are the same file.
+// An open file: an inode and an open file description. Copyable handle;
+// copies are the same open file (as dup'ed descriptors are), reopen() gives
+// another open file of the same inode.
 class File {
  public:
   File() = default;
+  // Another open file of this inode (open(2) of the same path): it shares
+  // the data and the cache, and has its own place in the writeback error
+  // sequence, so its fsync() reports a writeback error once, independently
+  // of this one's (an error no opener has yet reported, it reports too).
+  File reopen() const;
   uint64_t size() const;
 
   // Buffered I/O through the page cache, with pread/pwrite's rules.
@@ -143,8 +151,11 @@ class File {
   // invalid_argument.
   size_t read(uint64_t off, std::span<std::byte> buf);
   size_t write(uint64_t off, std::span<const std::byte> buf);
-  // Writes dirty pages back and syncs the store; throws Error(io_error) if
-  // a writeback failed since the last fsync (the data stays dirty).
+  // Writes dirty pages back and syncs the store. Throws Error(io_error)
+  // carrying the errno (EIO, ENOSPC...) if a writeback or store sync failed
+  // since this open file's last fsync (errseq_t): once per open file, the
+  // next fsync succeeds unless a new error happens. Beyond Linux, the data
+  // of a failed writeback stays dirty and is written again (G6).
   void fsync();
 
   // The page killers, each in the kernel's order of steps, with
@@ -182,8 +193,10 @@ class File {
  private:
   friend class Engine;
   friend class Mm;
-  explicit File(std::shared_ptr<detail::Inode> inode) : inode_(std::move(inode)) {}
+  File(std::shared_ptr<detail::Inode> inode, std::shared_ptr<detail::OpenFile> open)
+      : inode_(std::move(inode)), open_(std::move(open)) {}
   std::shared_ptr<detail::Inode> inode_;
+  std::shared_ptr<detail::OpenFile> open_;
 };
 
 enum Prot : unsigned { kProtRead = 1, kProtWrite = 2 };
@@ -205,7 +218,9 @@ class Mm {
   // the bytes before the faulting page have been transferred.
   void load(uint64_t addr, std::span<std::byte> buf);
   void store(uint64_t addr, std::span<const std::byte> buf);
-  // msync(MS_SYNC): writes back the files mapped in [addr, addr+length).
+  // msync(MS_SYNC): writes back the files mapped in [addr, addr+length);
+  // throws the writeback error the mapped open file has not reported, as
+  // File::fsync does.
   void msync(uint64_t addr, uint64_t length);
 
   detail::MmStruct* mm() const noexcept { return mm_.get(); }

@@ -6,11 +6,13 @@
 // been dealt with. Stores must be safe to call from several threads at once
 // (the engine reads folios in while it writes others back).
 //
-// Two stores ship: an in-memory one (tests, the checker; with fault
-// injection) and a real file driven through pread/pwrite/fallocate/
-// ftruncate/fsync. Errors are thrown as faultline::Error(Errc::io_error).
+// Two stores ship, an in-memory one (tests, the checker) and a real file
+// driven through pread/pwrite/fallocate/ftruncate/fsync, and a wrapper over
+// either that injects faults. Errors are thrown as faultline::Error
+// (Errc::io_error, carrying the errno: EIO, ENOSPC...).
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -60,9 +62,58 @@ class MemoryStore : public Store {
 
   // Blocks currently allocated (a punched or truncated range has none).
   uint64_t allocated_blocks() const;
-  // The next `count` calls of write() fail with io_error (fault injection
-  // for writeback-error tests).
-  void fail_next_writes(unsigned count);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The calls of a Store, as a FaultInjectingStore names them.
+enum class StoreCall : unsigned { read, write, truncate, punch_hole, zero_range, collapse_range, insert_range, sync };
+inline constexpr unsigned kStoreCalls = 8;
+// "read", "write", ...
+const char* store_call_name(StoreCall call) noexcept;
+
+// A fault to inject: each call of `call` fails with `err` with
+// `probability`, and the next `next` calls fail whatever the probability.
+// A failing write with `short_write` writes the first half of its buffer
+// (rounded down to 512 bytes) before it fails, as a disk that fills up.
+struct FaultRule {
+  StoreCall call = StoreCall::write;
+  int err = EIO;
+  double probability = 0;
+  unsigned next = 0;
+  bool short_write = false;
+};
+
+// A store over another that fails calls as its rules say (G6 beyond what a
+// healthy disk shows): EIO on reads, writes and sync, ENOSPC on the calls
+// that allocate blocks (write, zero_range, insert_range), short writes. A
+// call that fails leaves the inner store untouched, except for a short
+// write's first half. Safe from any number of threads; the faults drawn
+// follow from the seed and the order of calls.
+class FaultInjectingStore : public Store {
+ public:
+  explicit FaultInjectingStore(std::unique_ptr<Store> inner, uint64_t seed = 1);
+  ~FaultInjectingStore() override;
+  // Throws Error(invalid_argument) for a probability outside [0, 1], an
+  // errno outside (0, 4096), or a short write on a call that is not write.
+  void add_rule(const FaultRule& rule);
+  void clear_rules();
+  // The store underneath: what is really on disk, without faults.
+  Store& inner();
+  // Faults injected so far into `call`.
+  uint64_t injected(StoreCall call) const;
+
+  uint64_t size() const override;
+  void read(uint64_t off, std::span<std::byte> buf) override;
+  void write(uint64_t off, std::span<const std::byte> buf) override;
+  void truncate(uint64_t size) override;
+  void punch_hole(uint64_t off, uint64_t len) override;
+  void zero_range(uint64_t off, uint64_t len) override;
+  void collapse_range(uint64_t off, uint64_t len) override;
+  void insert_range(uint64_t off, uint64_t len) override;
+  void sync() override;
 
  private:
   struct Impl;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "faultline/error.h"
 #include "mm/internal.h"
@@ -24,6 +25,14 @@ static void check_dio(const char* op, uint64_t off, uint64_t len) {
                 fmt::format("{}: offset {:#x} and length {:#x} must be multiples of 512 for direct I/O", op, off, len));
 }
 
+// iomap_dio_rw: dirty cached data in the range is written back first, and
+// the I/O does not start if that fails.
+static void flush_before_direct(Inode* inode, uint64_t start, uint64_t end) {
+  if (int err = filemap_write_and_wait_range(inode, start, end))
+    throw Error(Errc::io_error, fmt::format("direct I/O: writing back [{:#x}, {:#x}] first failed: {}", start, end,
+                                            std::strerror(err)), err);
+}
+
 // At or past EOF a direct read returns 0 before alignment is looked at, as
 // iomap_dio_rw does.
 size_t direct_read(Inode* inode, uint64_t off, std::span<std::byte> buf) {
@@ -33,7 +42,7 @@ size_t direct_read(Inode* inode, uint64_t off, std::span<std::byte> buf) {
   if (off >= size || buf.empty()) return 0;
   check_dio("direct_read", off, buf.size());
   size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
-  filemap_write_and_wait_range(inode, off, off + n - 1);
+  flush_before_direct(inode, off, off + n - 1);
   inode->store->read(off, buf.first(n));
   return n;
 }
@@ -48,7 +57,7 @@ size_t direct_write(Inode* inode, uint64_t off, std::span<const std::byte> whole
   AddressSpace* m = &inode->i_mapping;
   uint64_t oldsize = inode->size();
   if (off > oldsize) pagecache_isize_extended(inode, oldsize, off);
-  filemap_write_and_wait_range(inode, off, end - 1);
+  flush_before_direct(inode, off, end - 1);
   invalidate_inode_pages2_range(m, off >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT);
   inode->store->write(off, buf);
   sync::trace_note("writes (direct I/O) [{:#x}, {:#x}) in the store", off, off + buf.size());

@@ -261,7 +261,7 @@ File Engine::open(std::unique_ptr<Store> store) {
                                                   store->size(), kMaxFileSize));
   auto inode = std::make_shared<Inode>(kernel_.get(), std::move(store));
   inode->kernel_ref = kernel_;
-  return File(std::move(inode));
+  return File(std::move(inode), std::make_shared<OpenFile>(0));
 }
 
 Mm Engine::create_mm() {
@@ -327,6 +327,11 @@ static Inode* live(const std::shared_ptr<Inode>& i) {
   return i.get();
 }
 
+File File::reopen() const {
+  Inode* inode = live(inode_);
+  return File(inode_, std::make_shared<OpenFile>(errseq_sample(inode->i_mapping.wb_err)));
+}
+
 uint64_t File::size() const { return live(inode_)->size(); }
 
 size_t File::read(uint64_t off, std::span<std::byte> buf) {
@@ -341,11 +346,10 @@ size_t File::write(uint64_t off, std::span<const std::byte> buf) {
   size_t n = write_count("write", off, buf.size());
   if (n == 0) return 0;
   sync::WriteGuard g(inode->i_rwsem);
-  filemap_write(inode, off, buf.first(n));
-  return n;
+  return filemap_write(inode, off, buf.first(n));
 }
 
-void File::fsync() { vfs_fsync(live(inode_)); }
+void File::fsync() { vfs_fsync(live(inode_), open_.get()); }
 
 void File::truncate(uint64_t size) {
   if (size > INT64_MAX)
@@ -420,7 +424,7 @@ static MmStruct* live(const std::shared_ptr<MmStruct>& m) {
 
 uint64_t Mm::mmap(const File& file, uint64_t offset, uint64_t length, unsigned prot, MapType type) {
   if (!file.inode_) throw Error(Errc::invalid_argument, "mmap: the file handle is not open");
-  return do_mmap(live(mm_), file.inode_, offset, length, prot, type == MapType::shared);
+  return do_mmap(live(mm_), file.inode_, file.open_, offset, length, prot, type == MapType::shared);
 }
 
 void Mm::munmap(uint64_t addr, uint64_t length) { do_munmap(live(mm_), addr, length); }
@@ -444,18 +448,19 @@ void Mm::store(uint64_t addr, std::span<const std::byte> buf) {
 
 void Mm::msync(uint64_t addr, uint64_t length) {
   MmStruct* mm = live(mm_);
-  std::vector<std::shared_ptr<Inode>> files;  // shared mappings only: private ones have nothing to sync
+  // Shared mappings only: private ones have nothing to sync.
+  std::vector<std::pair<std::shared_ptr<Inode>, std::shared_ptr<OpenFile>>> files;
   bool any = false;
   {
     sync::ReadGuard g(mm->mmap_lock);
     for (auto& [start, vma] : mm->vmas) {
       if (vma->start >= addr + length || addr >= vma->end) continue;
       any = true;
-      if (vma->shared) files.push_back(vma->file);
+      if (vma->shared) files.emplace_back(vma->file, vma->vm_file);
     }
   }
   if (!any) throw Error(Errc::segv, fmt::format("msync: no mapping in [{:#x}, {:#x})", addr, addr + length));
-  for (auto& f : files) vfs_fsync(f.get());
+  for (auto& [inode, file] : files) vfs_fsync(inode.get(), file.get());
 }
 
 }  // namespace faultline

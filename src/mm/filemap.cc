@@ -206,7 +206,7 @@ static Folio* write_begin(Inode* inode, pgoff_t index, pgoff_t limit) {
   }
 }
 
-void filemap_write(Inode* inode, uint64_t off, std::span<const std::byte> buf) {
+size_t filemap_write(Inode* inode, uint64_t off, std::span<const std::byte> buf) {
   uint64_t oldsize = inode->size();
   if (off > oldsize) pagecache_isize_extended(inode, oldsize, off);
   CreateScope create(inode);
@@ -225,7 +225,8 @@ void filemap_write(Inode* inode, uint64_t off, std::span<const std::byte> buf) {
     if (!f->test(PG_uptodate) && !covers && !filemap_read_folio(inode, f)) {
       folio_unlock(f);
       folio_put(f);
-      throw Error(Errc::io_error, "write: the store failed to read page " + std::to_string(index));
+      if (done) return done;  // generic_perform_write: a short write, as far as it got
+      throw Error(Errc::io_error, "write: the store failed to read page " + std::to_string(index), EIO);
     }
     sync::copy_racy(f->address() + (pos - fstart), buf.data() + done, n);
     f->set(PG_uptodate);
@@ -236,6 +237,7 @@ void filemap_write(Inode* inode, uint64_t off, std::span<const std::byte> buf) {
     folio_put(f);
     done += n;
   }
+  return done;
 }
 
 void filemap_zero_cached(Inode* inode, uint64_t from, uint64_t to) {

@@ -19,6 +19,7 @@
 #include <set>
 
 #include "faultline/store.h"
+#include "mm/errseq.h"
 #include "mm/folio.h"
 #include "mm/xarray.h"
 #include "sync/atomic.h"
@@ -49,10 +50,17 @@ struct AddressSpace {
   // mmap_miss, kept per file here: faultline has no struct file). Past
   // MMAP_LOTSAMISS, faults stop reading around: access is random.
   sync::Hint<uint32_t> mmap_miss;
-  // Writeback errors, errseq_t style: a counter bumped by each failure;
-  // fsync reports an error if it moved since this file last reported.
-  sync::Atomic<uint64_t> wb_err{0};
-  sync::Atomic<uint64_t> wb_err_seen{0};
+  // Writeback errors (mm/errseq.h): each open file's fsync reports an
+  // error recorded here once.
+  sync::Atomic<errseq_t> wb_err{0};
+};
+
+// struct file, for what faultline needs of it: the point in the mapping's
+// error sequence this opener has reported up to (f_wb_err). File handles
+// copied from one another share it, as dup'ed descriptors share a file.
+struct OpenFile {
+  explicit OpenFile(errseq_t sample) : f_wb_err(sample) {}
+  sync::Atomic<errseq_t> f_wb_err;
 };
 
 struct Inode {

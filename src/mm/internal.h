@@ -69,7 +69,9 @@ Folio* filemap_get_uptodate(Inode* inode, pgoff_t index, pgoff_t ra_start, pgoff
 unsigned folio_order_for(const Kernel* k, pgoff_t index, pgoff_t limit);
 size_t filemap_read(Inode* inode, uint64_t off, std::span<std::byte> buf);
 // generic_perform_write; caller holds i_rwsem exclusive.
-void filemap_write(Inode* inode, uint64_t off, std::span<const std::byte> buf);
+// The bytes written: all, or fewer if reading in a partly written page
+// failed after some were (Error(io_error) if none were).
+size_t filemap_write(Inode* inode, uint64_t off, std::span<const std::byte> buf);
 // Zeroes [from, to) of the cached folios covering it (folio locks inside).
 void filemap_zero_cached(Inode* inode, uint64_t from, uint64_t to);
 
@@ -85,9 +87,13 @@ void folio_mark_dirty(Folio* folio);
 // mapping records the error, and it returns false.
 bool folio_writeback(Inode* inode, Folio* folio);
 // Writes back every dirty folio overlapping [start, end] (bytes, inclusive).
-void filemap_write_and_wait_range(Inode* inode, uint64_t start, uint64_t end);
+// Writes back the dirty folios in [start, end]; the errno of the first
+// writeback that failed (those folios stay dirty), or 0.
+int filemap_write_and_wait_range(Inode* inode, uint64_t start, uint64_t end);
 // fsync: write back everything, sync the store, report errors.
-void vfs_fsync(Inode* inode);
+// Writes back, syncs the store, and throws the writeback error `file` has
+// not yet reported (errseq), if any.
+void vfs_fsync(Inode* inode, OpenFile* file);
 
 // ---- memory.cc: faults, access, zapping --------------------------------
 // Handles a fault at `addr`; throws Error(bus_error|segv|out_of_memory).
@@ -157,7 +163,7 @@ size_t direct_write(Inode* inode, uint64_t off, std::span<const std::byte> buf);
 uint64_t migrate_mapping_range(Inode* inode, pgoff_t start, pgoff_t end);
 
 // ---- mmap.cc -----------------------------------------------------------
-uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, uint64_t offset, uint64_t length, unsigned prot,
+uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<OpenFile> vm_file, uint64_t offset, uint64_t length, unsigned prot,
                  bool shared);
 void do_munmap(MmStruct* mm, uint64_t addr, uint64_t length);
 void exit_mmap(MmStruct* mm);

@@ -68,6 +68,7 @@ struct Vma {
   unsigned prot = 0;            // faultline::Prot bits
   bool shared = false;
   std::shared_ptr<Inode> file;
+  std::shared_ptr<OpenFile> vm_file;  // whose writeback errors msync reports
 
   uint64_t addr_of(pgoff_t index) const { return start + ((index - pgoff) << PAGE_SHIFT); }
   pgoff_t index_of(uint64_t addr) const { return pgoff + ((addr - start) >> PAGE_SHIFT); }

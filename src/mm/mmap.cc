@@ -12,7 +12,7 @@
 
 namespace faultline::detail {
 
-uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, uint64_t offset, uint64_t length, unsigned prot,
+uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<OpenFile> vm_file, uint64_t offset, uint64_t length, unsigned prot,
                  bool shared) {
   if (offset & (PAGE_SIZE - 1))
     throw Error(Errc::invalid_argument, fmt::format("mmap: offset {:#x} is not page aligned", offset));
@@ -27,6 +27,7 @@ uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, uint64_t offset, uin
   vma->prot = prot | kProtRead;
   vma->shared = shared;
   vma->file = std::move(file);
+  vma->vm_file = std::move(vm_file);
   sync::WriteGuard g(mm->mmap_lock);
   vma->start = mm->next_addr;
   vma->end = vma->start + span;

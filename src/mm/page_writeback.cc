@@ -1,7 +1,7 @@
 // src/mm/page_writeback.cc — dirty folios and writing them back.
 //
 // Owns: folio_mark_dirty, folio_writeback, range writeback and fsync, and
-// the errseq-style error reporting (wb_err / wb_err_seen).
+// the reporting of writeback errors to each open file (mm/errseq.h).
 //
 // A folio is written back under its lock. A shared mapping maps it
 // writable only after a write fault marked it dirty, so writeback first
@@ -9,6 +9,9 @@
 // store through the old writable PTE can land after the copy. The next
 // store faults and dirties the folio again (G6).
 #include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
 
 #include "faultline/error.h"
 #include "mm/internal.h"
@@ -33,52 +36,58 @@ bool folio_writeback(Inode* inode, Folio* folio) {
   uint64_t isize = inode->size();
   // Only up to EOF: stores into the tail of the EOF page never reach the file (G5).
   uint64_t len = isize > start ? std::min(folio->size(), isize - start) : 0;
-  bool ok = true;
+  int err = 0;
   try {
     if (len) {
       inode->store->write(start, {folio->address(), len});
       sync::trace_note("writes back [{:#x}, {:#x}) in the store", start, start + len);
     }
-  } catch (const Error&) {
-    ok = false;
+  } catch (const Error& e) {
+    err = e.posix_errno();
   }
   folio_end_writeback(folio);
-  if (!ok) {
-    folio->set(PG_dirty);  // the data stays dirty, and fsync hears of it
-    inode->i_mapping.wb_err.fetch_add(1, sync::release);
+  if (err) {
+    // Beyond Linux, which cleans the folio and keeps only the error: the
+    // data stays dirty, to be written again, and every opener's fsync hears.
+    folio->set(PG_dirty);
+    errseq_set(inode->i_mapping.wb_err, err);
     return false;
   }
   Counters::inc(k->stats.writebacks);
   return true;
 }
 
-void filemap_write_and_wait_range(Inode* inode, uint64_t start, uint64_t end) {
+int filemap_write_and_wait_range(Inode* inode, uint64_t start, uint64_t end) {
   AddressSpace* mapping = &inode->i_mapping;
   pgoff_t index = start >> PAGE_SHIFT;
   pgoff_t last = end >> PAGE_SHIFT;
+  bool failed = false;
   while (Folio* f = filemap_get_next_folio(mapping, &index, last)) {
     index = f->first_index() + f->nr_pages();
     if (f->test(PG_dirty)) {
       folio_lock(f);
-      if (f->mapping.load(sync::relaxed) == mapping) folio_writeback(inode, f);
+      if (f->mapping.load(sync::relaxed) == mapping && !folio_writeback(inode, f)) failed = true;
       folio_unlock(f);
     }
     folio_put(f);
     if (index == 0) break;  // wrapped past the last index
   }
+  return failed ? static_cast<int>(mapping->wb_err.load(sync::acquire) & ERRSEQ_ERRNO_MASK) : 0;
 }
 
-void vfs_fsync(Inode* inode) {
+void vfs_fsync(Inode* inode, OpenFile* file) {
   filemap_write_and_wait_range(inode, 0, UINT64_MAX);
   AddressSpace* m = &inode->i_mapping;
   try {
     inode->store->sync();
-  } catch (const Error&) {
-    m->wb_err.fetch_add(1, sync::release);
+  } catch (const Error& e) {
+    errseq_set(m->wb_err, e.posix_errno());
   }
-  uint64_t err = m->wb_err.load(sync::acquire);
-  if (m->wb_err_seen.exchange(err, sync::acq_rel) != err)
-    throw Error(Errc::io_error, "fsync: writeback to the store failed; the data is still dirty in the cache");
+  if (int err = errseq_check_and_advance(m->wb_err, file->f_wb_err))
+    throw Error(Errc::io_error,
+                fmt::format("fsync: writeback to the store failed ({}); the data is still dirty in the cache",
+                            std::strerror(err)),
+                err);
 }
 
 }  // namespace faultline::detail

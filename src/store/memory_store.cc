@@ -29,7 +29,6 @@ struct MemoryStore::Impl {
   mutable sync::Mutex lock{sync::LockClass::store};
   std::map<uint64_t, std::unique_ptr<Block>> blocks;  // by block number
   uint64_t size = 0;
-  unsigned fail_writes = 0;
 
   // Zeroes [off, off+len) inside one block, if it is allocated.
   void zero_in_block(uint64_t off, uint64_t len) {
@@ -78,10 +77,6 @@ void MemoryStore::read(uint64_t off, std::span<std::byte> buf) {
 
 void MemoryStore::write(uint64_t off, std::span<const std::byte> buf) {
   sync::Guard<sync::Mutex> g(impl_->lock);
-  if (impl_->fail_writes > 0) {
-    --impl_->fail_writes;
-    throw Error(Errc::io_error, fmt::format("memory store: injected write error at {:#x}", off));
-  }
   for (size_t done = 0; done < buf.size();) {
     uint64_t pos = off + done;
     size_t n = std::min<uint64_t>(buf.size() - done, B - pos % B);
@@ -129,11 +124,6 @@ void MemoryStore::sync() {}
 uint64_t MemoryStore::allocated_blocks() const {
   sync::Guard<sync::Mutex> g(impl_->lock);
   return impl_->blocks.size();
-}
-
-void MemoryStore::fail_next_writes(unsigned count) {
-  sync::Guard<sync::Mutex> g(impl_->lock);
-  impl_->fail_writes = count;
 }
 
 }  // namespace faultline

@@ -1,0 +1,139 @@
+// src/store/fault_store.cc — FaultInjectingStore: a store that fails.
+//
+// Owns: the fault rules, the random stream that draws from them, and the
+// count of faults injected per call. One mutex guards all three; it is held
+// only to decide whether a call fails, never across the inner store's call,
+// so a slow inner store does not serialize the engine's I/O.
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "faultline/error.h"
+#include "faultline/store.h"
+#include "sync/rwsem.h"
+#include "sync/spinlock.h"
+
+namespace faultline {
+
+const char* store_call_name(StoreCall call) noexcept {
+  constexpr const char* kNames[kStoreCalls] = {"read",       "write",          "truncate",     "punch_hole",
+                                               "zero_range", "collapse_range", "insert_range", "sync"};
+  auto i = static_cast<unsigned>(call);
+  return i < kStoreCalls ? kNames[i] : "?";
+}
+
+struct FaultInjectingStore::Impl {
+  Impl(std::unique_ptr<Store> s, uint64_t seed) : inner(std::move(s)), rng(seed) {}
+  std::unique_ptr<Store> inner;
+  mutable sync::Mutex lock{sync::LockClass::store};
+  std::vector<FaultRule> rules;  // guarded by lock
+  std::mt19937_64 rng;           // guarded by lock
+  uint64_t injected[kStoreCalls] = {};
+
+  // The rule that fails this call, if one does (a copy: rules may change).
+  bool draw(StoreCall call, FaultRule* hit) {
+    sync::Guard<sync::Mutex> g(lock);
+    for (FaultRule& r : rules) {
+      if (r.call != call) continue;
+      bool fails = r.next > 0 || (r.probability > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < r.probability);
+      if (!fails) continue;
+      if (r.next > 0) --r.next;
+      ++injected[static_cast<unsigned>(call)];
+      *hit = r;
+      return true;
+    }
+    return false;
+  }
+};
+
+namespace {
+
+[[noreturn]] void fail(const FaultRule& r, uint64_t off) {
+  throw Error(Errc::io_error,
+              fmt::format("injected fault: {} at {:#x} failed with {}", store_call_name(r.call), off, std::strerror(r.err)),
+              r.err);
+}
+
+}  // namespace
+
+FaultInjectingStore::FaultInjectingStore(std::unique_ptr<Store> inner, uint64_t seed)
+    : impl_(std::make_unique<Impl>(std::move(inner), seed)) {
+  if (!impl_->inner) throw Error(Errc::invalid_argument, "FaultInjectingStore: the inner store is null");
+}
+
+FaultInjectingStore::~FaultInjectingStore() = default;
+
+void FaultInjectingStore::add_rule(const FaultRule& rule) {
+  if (!(rule.probability >= 0 && rule.probability <= 1))
+    throw Error(Errc::invalid_argument, fmt::format("fault rule: probability {} is outside [0, 1]", rule.probability));
+  if (rule.err <= 0 || rule.err >= 4096)
+    throw Error(Errc::invalid_argument, fmt::format("fault rule: errno {} is outside (0, 4096)", rule.err));
+  if (static_cast<unsigned>(rule.call) >= kStoreCalls)
+    throw Error(Errc::invalid_argument, fmt::format("fault rule: call {} is no store call", static_cast<unsigned>(rule.call)));
+  if (rule.short_write && rule.call != StoreCall::write)
+    throw Error(Errc::invalid_argument, fmt::format("fault rule: a short write on {}", store_call_name(rule.call)));
+  sync::Guard<sync::Mutex> g(impl_->lock);
+  impl_->rules.push_back(rule);
+}
+
+void FaultInjectingStore::clear_rules() {
+  sync::Guard<sync::Mutex> g(impl_->lock);
+  impl_->rules.clear();
+}
+
+Store& FaultInjectingStore::inner() { return *impl_->inner; }
+
+uint64_t FaultInjectingStore::injected(StoreCall call) const {
+  sync::Guard<sync::Mutex> g(impl_->lock);
+  return impl_->injected[static_cast<unsigned>(call) % kStoreCalls];
+}
+
+uint64_t FaultInjectingStore::size() const { return impl_->inner->size(); }
+
+void FaultInjectingStore::read(uint64_t off, std::span<std::byte> buf) {
+  if (FaultRule r; impl_->draw(StoreCall::read, &r)) fail(r, off);
+  impl_->inner->read(off, buf);
+}
+
+void FaultInjectingStore::write(uint64_t off, std::span<const std::byte> buf) {
+  if (FaultRule r; impl_->draw(StoreCall::write, &r)) {
+    if (r.short_write && buf.size() >= 1024) impl_->inner->write(off, buf.first(buf.size() / 2 & ~size_t{511}));
+    fail(r, off);
+  }
+  impl_->inner->write(off, buf);
+}
+
+void FaultInjectingStore::truncate(uint64_t size) {
+  if (FaultRule r; impl_->draw(StoreCall::truncate, &r)) fail(r, size);
+  impl_->inner->truncate(size);
+}
+
+void FaultInjectingStore::punch_hole(uint64_t off, uint64_t len) {
+  if (FaultRule r; impl_->draw(StoreCall::punch_hole, &r)) fail(r, off);
+  impl_->inner->punch_hole(off, len);
+}
+
+void FaultInjectingStore::zero_range(uint64_t off, uint64_t len) {
+  if (FaultRule r; impl_->draw(StoreCall::zero_range, &r)) fail(r, off);
+  impl_->inner->zero_range(off, len);
+}
+
+void FaultInjectingStore::collapse_range(uint64_t off, uint64_t len) {
+  if (FaultRule r; impl_->draw(StoreCall::collapse_range, &r)) fail(r, off);
+  impl_->inner->collapse_range(off, len);
+}
+
+void FaultInjectingStore::insert_range(uint64_t off, uint64_t len) {
+  if (FaultRule r; impl_->draw(StoreCall::insert_range, &r)) fail(r, off);
+  impl_->inner->insert_range(off, len);
+}
+
+void FaultInjectingStore::sync() {
+  if (FaultRule r; impl_->draw(StoreCall::sync, &r)) fail(r, 0);
+  impl_->inner->sync();
+}
+
+}  // namespace faultline
