@@ -178,8 +178,9 @@ class File {
   // POSIX_FADV_DONTNEED: writes back, then drops clean unmapped folios
   // (len 0 = to EOF).
   void fadvise_dontneed(uint64_t off, uint64_t len);
-  // Reads [off, off+len) into the cache (readahead(2)), at most one
-  // readahead window (Config::readahead_pages) per call, as Linux does.
+  // Reads [off, off+len) into the cache (readahead(2)): at most 1 MiB or
+  // Config::readahead_pages, whichever is more, per call, as Linux caps it
+  // at the larger of the device's largest I/O and the readahead window.
   void readahead(uint64_t off, uint64_t len);
   // Moves every cached folio in the range to new frames, as page migration
   // does; returns how many moved.

@@ -399,13 +399,16 @@ void File::fadvise_dontneed(uint64_t off, uint64_t len) {
   invalidate_mapping_pages(&inode->i_mapping, first, last);
 }
 
-// As force_page_cache_ra, at most one readahead window per call: a length
-// of terabytes reads a window, not the file.
+// As force_page_cache_ra, at most max(io_pages, ra_pages) per call: a
+// length of terabytes reads that much, not the file. io_pages is the
+// device's largest I/O; faultline's store says 1 MiB, a common disk's.
 void File::readahead(uint64_t off, uint64_t len) {
+  constexpr pgoff_t io_pages = 256;
   Inode* inode = live(inode_);
   auto [first, last] = page_range("readahead", off, len);
   if (len == 0 || off >= inode->size()) return;
-  page_cache_ra(inode, first, std::min<pgoff_t>(last - first + 1, inode->kernel->config.readahead_pages));
+  pgoff_t max_pages = std::max<pgoff_t>(io_pages, inode->kernel->config.readahead_pages);
+  page_cache_ra(inode, first, std::min<pgoff_t>(last - first + 1, max_pages));
 }
 
 uint64_t File::migrate(uint64_t off, uint64_t len) {
