@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   size_t runs = 0;
   for (int i = 1; i < argc; ++i) {
     std::filesystem::path arg(argv[i]);
+    if (!std::filesystem::exists(arg)) continue;  // a regressions folder with nothing in it yet
     std::vector<std::filesystem::path> files;
     if (std::filesystem::is_directory(arg)) {
       for (const auto& e : std::filesystem::directory_iterator(arg))

@@ -231,13 +231,30 @@ TEST(Command, ExitCodes) {
   EXPECT_EQ(run("--version"), 0);
 }
 
+std::string slurp(const std::string& file) {
+  std::ifstream in(file);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// The command's exit status; its standard output and error into out, err.
+int run_both(const std::string& args, std::string& out, std::string& err) {
+  std::string o = ::testing::TempDir() + "/stdout.txt", e = ::testing::TempDir() + "/stderr.txt";
+  int rc = std::system((std::string(FAULTLINE_BIN) + " " + args + " > " + o + " 2> " + e).c_str());
+  out = slurp(o);
+  err = slurp(e);
+  return WEXITSTATUS(rc);
+}
+
 // What the command accepted and should not have: each a message and exit 2.
 int run_capturing(const std::string& args, std::string& err) {
-  std::string file = ::testing::TempDir() + "/stderr.txt";
-  int rc = std::system((std::string(FAULTLINE_BIN) + " " + args + " > /dev/null 2> " + file).c_str());
-  std::ifstream in(file);
-  err.assign(std::istreambuf_iterator<char>(in), {});
-  return WEXITSTATUS(rc);
+  std::string out;
+  return run_both(args, out, err);
+}
+
+std::string run_output(const std::string& args, std::string& err) {
+  std::string out;
+  run_both(args, out, err);
+  return out;
 }
 
 TEST(Command, RejectsWhatItUsedToAcceptNamingTheValue) {
@@ -263,6 +280,19 @@ TEST(Command, RejectsWhatItUsedToAcceptNamingTheValue) {
   EXPECT_NE(err.find("--bound"), std::string::npos) << err;
   EXPECT_EQ(run_capturing("check --strategy exhaustive --depth 3 --scenario punch-vs-fault", err), 2);
   EXPECT_NE(err.find("--depth means nothing without --strategy pct"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("replay --against both --inject read=EIO@0.1 x.fsxops", err), 2);
+  EXPECT_NE(err.find("--inject means nothing with --against both"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing(std::string("replay --inject read=EIO@7 ") + FAULTLINE_SAMPLE_LOG, err), 2);
+  EXPECT_NE(err.find("'7'"), std::string::npos) << err;
+}
+
+TEST(Command, ReplayInjectReportsWhatFailedAndWhatWasChecked) {
+  std::string err;
+  std::string out = run_output(std::string("replay --inject read=EIO@0.05,write=EIO@0.05,sync=EIO@0.2,seed=3 ") +
+                                   FAULTLINE_SAMPLE_LOG,
+                               err);
+  EXPECT_NE(out.find("faults injected"), std::string::npos) << out << err;
+  EXPECT_NE(out.find("nothing lost unreported"), std::string::npos) << out << err;
 }
 
 TEST(Command, BenchAndReportRejectBadOptions) {

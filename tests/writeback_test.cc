@@ -104,6 +104,23 @@ TEST(Writeback, AShortStoreWriteIsWrittenAgainWhole) {
   EXPECT_TRUE(all_equal(fx.on_disk(0, 4 * kPageSize), 5));
 }
 
+// A direct write past EOF that fails part way leaves no blocks there (as
+// ext4_truncate_failed_write): when the file grows over the range later,
+// it reads as the hole it is. Found by the fault-injecting replay.
+TEST(Writeback, AFailedDirectWritePastEofLeavesNothingThere) {
+  FaultyFixture fx(0);
+  fx.file.write(0, bytes(kPageSize, 1));
+  FaultRule r{StoreCall::write, ENOSPC, 0, 1};
+  r.short_write = true;
+  fx.faulty->add_rule(r);
+  expect_error(Errc::io_error, "injected", [&] { fx.file.direct_write(16 * kPageSize, bytes(2 * kPageSize, 7)); });
+  EXPECT_EQ(fx.file.size(), kPageSize);
+  fx.file.truncate(32 * kPageSize);
+  std::vector<std::byte> got(2 * kPageSize);
+  EXPECT_EQ(fx.file.read(16 * kPageSize, got), got.size());
+  EXPECT_TRUE(all_equal(got, 0));
+}
+
 // A read whose read-in fails reports EIO and caches no data; once the
 // store reads again, so does the file.
 TEST(Writeback, AFailedReadInReportsEioAndCachesNothing) {
@@ -119,8 +136,14 @@ TEST(Writeback, AFailedReadInReportsEioAndCachesNothing) {
   } catch (const Error& e) {
     EXPECT_EQ(e.posix_errno(), EIO);
   }
+  // Through a mapping the same failure is a bus error (VM_FAULT_SIGBUS).
+  Mm mm = fx.engine.create_mm();
+  uint64_t a = mm.mmap(fx.file, 0, 2 * kPageSize, kProtRead, MapType::shared);
+  expect_error(Errc::bus_error, "could not be read in", [&] { mm.load(a, got); });
   fx.faulty->clear_rules();
   EXPECT_EQ(fx.file.read(0, got), kPageSize);
+  EXPECT_TRUE(all_equal(got, 6));
+  mm.load(a + kPageSize, got);
   EXPECT_TRUE(all_equal(got, 6));
 }
 

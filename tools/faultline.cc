@@ -31,6 +31,7 @@
 #endif
 #include "bench/bench.h"
 #include "replay/generator.h"
+#include "replay/inject.h"
 #include "replay/oplog.h"
 #include "replay/replayer.h"
 
@@ -45,8 +46,31 @@ struct ReplayArgs {
   uint64_t frames = 4096;
   std::string tmpdir;
   std::string engine_store = "memory";
+  std::string inject;
   std::string log;
 };
+
+// replay --inject: the engine over a store that fails, against the model.
+int run_injected(const std::vector<Op>& ops, const ReplayOptions& opts, const std::string& spec_text) {
+  InjectSpec spec;
+  try {
+    spec = parse_inject_spec(spec_text);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "faultline replay: " << e.what() << "\n";
+    return 2;
+  }
+  InjectReport r;
+  try {
+    std::string dir = opts.engine_on_file ? default_tmpdir(opts.tmpdir) : std::string();
+    r = replay_injected(ops, opts.config, spec, std::cout, make_replay_store(dir));
+  } catch (const Error& e) {  // a bad --protocol or --frames, an unwritable tmpdir
+    std::cerr << "faultline replay: " << e.what() << "\n";
+    return 2;
+  }
+  if (!r.agreed) return 1;
+  std::cout << summary_line(r) << "\n";
+  return 0;
+}
 
 int run_replay(const ReplayArgs& a) {
   if (std::filesystem::is_directory(a.log)) {
@@ -73,6 +97,7 @@ int run_replay(const ReplayArgs& a) {
   opts.config.frames = a.frames;
   opts.tmpdir = a.tmpdir;
   opts.engine_on_file = a.engine_store == "file";
+  if (!a.inject.empty()) return run_injected(ops, opts, a.inject);
   ReplayReport r;
   try {
     r = replay_ops(ops, opts, std::cout);
@@ -231,6 +256,9 @@ int main(int argc, char** argv) {
   replay->add_option("--tmpdir", ra.tmpdir, "directory for the kernel's file (default $TMPDIR or /tmp)");
   replay->add_option("--engine-store", ra.engine_store, "the engine's store: memory, or file (a real file in the tmpdir)")
       ->check(CLI::IsMember({"memory", "file"}));
+  replay->add_option("--inject", ra.inject,
+                     "inject store faults, e.g. read=EIO@0.02,write=ENOSPC@0.01,write=short@0.01,sync=EIO@0.05,seed=1 "
+                     "(the engine against the model)");
   replay->add_option("LOG", ra.log, "the op log")->required();
 
   GenOptions g;
@@ -306,9 +334,13 @@ int main(int argc, char** argv) {
   }
   try {
     if (*replay) {
-      if (given_in_vain(replay, {"--protocol", "--frames", "--engine-store"}, ra.against == "kernel",
+      if (given_in_vain(replay, {"--protocol", "--frames", "--engine-store", "--inject"}, ra.against == "kernel",
                         "with --against kernel: only the engine has protocols, frames and stores"))
         return 2;
+      if (given_in_vain(replay, {"--inject"}, replay->count("--against") && ra.against == "both",
+                        "with --against both: the kernel's disk does not fail on demand; use --against engine"))
+        return 2;
+      if (!ra.inject.empty()) ra.against = "engine";
       return run_replay(ra);
     }
   if (*benchc) return run_bench_command(ba, bo);

@@ -198,7 +198,13 @@ VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
   pgoff_t ra = fault_ra_pages(vmf, miss);
   pgoff_t ra_start = vmf.pgoff >= ra / 2 ? vmf.pgoff - ra / 2 : 0;
   bool missed = false;
-  Folio* f = filemap_get_uptodate(inode, vmf.pgoff, ra_start, ra, &missed);
+  Folio* f = nullptr;
+  try {
+    f = filemap_get_uptodate(inode, vmf.pgoff, ra_start, ra, &missed);
+  } catch (const Error& e) {  // the read-in failed: VM_FAULT_SIGBUS, as filemap_fault says
+    if (e.code() != Errc::io_error) throw;
+    throw Error(Errc::bus_error, fmt::format("bus error: file page {} could not be read in: {}", vmf.pgoff, e.what()));
+  }
   account_mmap_miss(vmf, miss, missed);
   if (!f) return VmFault::sigbus;
   if (mkwrite && !mkwrite_lock(vmf, f)) {

@@ -24,6 +24,8 @@ namespace faultline::replay {
 class Model {
  public:
   Outcome apply(const Op& op, std::span<const std::byte> data);
+  // The errno `op` must fail with on this file before any I/O, or 0.
+  int expected_errno(const Op& op) const { return check(op); }
   uint64_t size() const { return size_; }
   // [off, off+len) clipped to the size; holes read as zeros.
   std::vector<std::byte> read(uint64_t off, uint64_t len) const;

@@ -28,7 +28,8 @@ void hex_rows(std::ostream& out, const char* who, const std::vector<std::byte>& 
   }
 }
 
-// Prints the first rows where two byte strings differ; false if they do.
+}  // namespace
+
 bool same_bytes(std::ostream& out, const char* what, const char* a_name, const std::vector<std::byte>& a,
                 const char* b_name, const std::vector<std::byte>& b, uint64_t base) {
   if (a == b) return true;
@@ -41,6 +42,8 @@ bool same_bytes(std::ostream& out, const char* what, const char* a_name, const s
   hex_rows(out, b_name, b, base, first, to);
   return false;
 }
+
+namespace {
 
 constexpr uint64_t kChunk = uint64_t{1} << 20;
 constexpr uint64_t kReadWholeFile = uint64_t{256} << 20;
@@ -119,13 +122,14 @@ class Replayer {
   std::ostream& out_;
 };
 
+
+}  // namespace
+
 std::string default_tmpdir(const std::string& given) {
   if (!given.empty()) return given;
   const char* t = std::getenv("TMPDIR");
   return t && *t ? t : "/tmp";
 }
-
-}  // namespace
 
 ReplayReport replay_against(Target& target, Target& reference, const std::vector<Op>& ops, std::ostream& out) {
   ReplayReport r;
@@ -140,7 +144,7 @@ ReplayReport replay_against(Target& target, Target& reference, const std::vector
 
 // The reflink family and write_atomic are parsed (fsx logs them, mostly as
 // skip lines) but not yet executed.
-static void check_replayable(const std::vector<Op>& ops) {
+void check_replayable(const std::vector<Op>& ops) {
   for (const Op& op : ops)
     if (!op.skip && (has_dest(op.kind) || op.kind == OpKind::write_atomic))
       throw ParseError(op.line, fmt::format("line {}: {} is not replayed yet (only as a skip line)", op.line,

@@ -34,6 +34,16 @@ struct ReplayReport {
   uint64_t ops = 0, executed = 0, skipped = 0, bytes_compared = 0;
 };
 
+// Throws ParseError naming the first op no replay can execute yet.
+void check_replayable(const std::vector<Op>& ops);
+// `given`, or $TMPDIR, or /tmp.
+std::string default_tmpdir(const std::string& given = {});
+
+// Whether two byte strings are equal; if not, prints where they first
+// differ (`base` is the file offset of their first byte) with a hex dump.
+bool same_bytes(std::ostream& out, const char* what, const char* a_name, const std::vector<std::byte>& a,
+                const char* b_name, const std::vector<std::byte>& b, uint64_t base);
+
 // Replays `ops` on `target`, checking each outcome against `reference`.
 // Prints the difference (if any) to `out`; never throws for a difference.
 ReplayReport replay_against(Target& target, Target& reference, const std::vector<Op>& ops, std::ostream& out);

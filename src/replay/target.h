@@ -48,6 +48,11 @@ class Target {
 // The engine over an in-memory store, or over a real file in `file_dir`
 // (a PosixStore) when that is not empty.
 std::unique_ptr<Target> make_engine_target(const Config& config, const std::string& file_dir = {});
+// The engine's store for a replay: in memory, or a real file in `dir`
+// (unlinked at once) when that is not empty.
+std::unique_ptr<Store> make_replay_store(const std::string& dir);
+// The engine over the given store (a FaultInjectingStore, say).
+std::unique_ptr<Target> make_engine_target(const Config& config, std::unique_ptr<Store> store);
 // A real file in `dir` ($TMPDIR). Throws std::runtime_error if the
 // filesystem there lacks what the ops need (collapse/insert range).
 std::unique_ptr<Target> make_kernel_target(const std::string& dir);

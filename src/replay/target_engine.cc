@@ -8,11 +8,9 @@
 #include "replay/target.h"
 
 namespace faultline::replay {
-namespace {
-
 // The real file is unlinked as soon as it is open: however the replay
 // ends (an exception, a signal, a crash), nothing is left behind.
-std::unique_ptr<Store> make_store(const std::string& dir) {
+std::unique_ptr<Store> make_replay_store(const std::string& dir) {
   if (dir.empty()) return std::make_unique<MemoryStore>();
   std::string path = dir + "/faultline-engine-" + std::to_string(::getpid());
   auto store = open_posix_store(path, OpenMode::truncate);
@@ -20,10 +18,14 @@ std::unique_ptr<Store> make_store(const std::string& dir) {
   return store;
 }
 
+namespace {
+
+// fsync goes to one of two open files of the inode, by the op's line, so
+// that every replay exercises each open file's own error reporting.
 class EngineTarget final : public Target {
  public:
-  EngineTarget(const Config& c, const std::string& dir)
-      : engine_(c), file_(engine_.open(make_store(dir))), mm_(engine_.create_mm()) {}
+  EngineTarget(const Config& c, std::unique_ptr<Store> store)
+      : engine_(c), file_(engine_.open(std::move(store))), other_(file_.reopen()), mm_(engine_.create_mm()) {}
 
   const char* name() const override { return "engine"; }
 
@@ -63,7 +65,7 @@ class EngineTarget final : public Target {
       case OpKind::zero_range: file_.zero_range(op.off, op.len, op.keep_size); break;
       case OpKind::collapse_range: file_.collapse_range(op.off, op.len); break;
       case OpKind::insert_range: file_.insert_range(op.off, op.len); break;
-      case OpKind::fsync: file_.fsync(); break;
+      case OpKind::fsync: (op.line & 1 ? other_ : file_).fsync(); break;
       case OpKind::dread:
         out.data.resize(op.len);
         out.data.resize(file_.direct_read(op.off, out.data));
@@ -113,14 +115,18 @@ class EngineTarget final : public Target {
   }
 
   Engine engine_;
-  File file_;
+  File file_, other_;
   Mm mm_;
 };
 
 }  // namespace
 
 std::unique_ptr<Target> make_engine_target(const Config& config, const std::string& file_dir) {
-  return std::make_unique<EngineTarget>(config, file_dir);
+  return std::make_unique<EngineTarget>(config, make_replay_store(file_dir));
+}
+
+std::unique_ptr<Target> make_engine_target(const Config& config, std::unique_ptr<Store> store) {
+  return std::make_unique<EngineTarget>(config, std::move(store));
 }
 
 }  // namespace faultline::replay
