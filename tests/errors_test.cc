@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "test_util.h"
 
 namespace faultline::test {
@@ -19,6 +21,27 @@ TEST(Errors, FramePoolTooLargeForMemoryNamesItsSize) {
     EXPECT_EQ(e.code(), Errc::out_of_memory);
     EXPECT_NE(std::string(e.what()).find("4294967296 frames"), std::string::npos) << e.what();
   }
+}
+
+long resident_kib() {
+  std::ifstream statm("/proc/self/statm");
+  long size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * (::sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// The frames are reserved, not committed: a pool of 4 GiB costs its
+// bookkeeping (about 2%) until frames are used, not 4 GiB.
+TEST(Errors, AFramePoolCostsNothingUntilUsed) {
+  long before = resident_kib();
+  Config c;
+  c.frames = uint64_t{1} << 20;
+  Engine e(c);
+  long grew = resident_kib() - before;
+  EXPECT_LT(grew, 256 * 1024) << "a 4 GiB pool made " << grew << " KiB resident";
+  File f = e.open(std::make_unique<MemoryStore>());
+  f.write(0, std::vector<std::byte>(1 << 20, std::byte{1}));
+  EXPECT_GE(resident_kib() - before, grew + 1024 - 64) << "the frames written are resident";
 }
 
 TEST(Errors, UnalignedCollapseAndInsert) {
