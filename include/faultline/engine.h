@@ -186,6 +186,25 @@ class File {
   // does; returns how many moved.
   uint64_t migrate(uint64_t off, uint64_t len);
 
+  // Within this file, with fsx's argument order (source offset, length,
+  // destination offset) and the kernel's checks (invalid_argument for
+  // overlapping ranges in one file, file_too_large past kMaxFileSize):
+  //   copy_range: copy_file_range(2), through the page cache; shortened at
+  //     the source's EOF; returns the bytes copied.
+  //   clone_range: FICLONERANGE: block-aligned offsets, the source inside
+  //     the file, a length that is block aligned or runs to EOF (0: to
+  //     EOF); the destination's folios are unmapped and removed (a page
+  //     killer) and the store shares the source's blocks there.
+  //   dedupe_range: FIDEDUPERANGE: as clone, where the two ranges hold the
+  //     same bytes; both inside the file; the length is shortened to whole
+  //     blocks unless both end at EOF. Returns whether they were the same.
+  //   exchange_range: XFS_IOC_EXCHANGE_RANGE: swaps two block-aligned,
+  //     non-overlapping ranges inside the file; a page killer on both.
+  uint64_t copy_range(uint64_t src, uint64_t len, uint64_t dst);
+  void clone_range(uint64_t src, uint64_t len, uint64_t dst);
+  bool dedupe_range(uint64_t src, uint64_t len, uint64_t dst);
+  void exchange_range(uint64_t a, uint64_t len, uint64_t b);
+
   // Pages currently in the page cache.
   uint64_t cached_pages() const;
 

@@ -42,6 +42,15 @@ class Store {
   virtual void insert_range(uint64_t off, uint64_t len) = 0;
   // Makes everything written durable (fsync).
   virtual void sync() = 0;
+  // The reflink family's block operations. src and dst are page aligned;
+  // len is too, except where [src, src+len) ends at size() (the last block
+  // then goes whole: what lies past EOF in it is zeros). clone_range makes
+  // [dst, dst+len) hold what [src, src+len) holds, sharing the blocks
+  // where the store can, and grows size() to dst+len if that is past it.
+  // exchange_range swaps the contents of two ranges inside size(). A store
+  // that cannot share blocks copies them (these defaults).
+  virtual void clone_range(uint64_t src, uint64_t dst, uint64_t len);
+  virtual void exchange_range(uint64_t a, uint64_t b, uint64_t len);
 };
 
 // Blocks in memory, 4 KiB each, allocated on write and freed by punch,
@@ -59,8 +68,11 @@ class MemoryStore : public Store {
   void collapse_range(uint64_t off, uint64_t len) override;
   void insert_range(uint64_t off, uint64_t len) override;
   void sync() override;
+  void clone_range(uint64_t src, uint64_t dst, uint64_t len) override;  // shares the blocks
+  void exchange_range(uint64_t a, uint64_t b, uint64_t len) override;
 
-  // Blocks currently allocated (a punched or truncated range has none).
+  // Blocks currently allocated (a punched or truncated range has none; a
+  // cloned one shares its source's until either is written).
   uint64_t allocated_blocks() const;
 
  private:
@@ -69,8 +81,10 @@ class MemoryStore : public Store {
 };
 
 // The calls of a Store, as a FaultInjectingStore names them.
-enum class StoreCall : unsigned { read, write, truncate, punch_hole, zero_range, collapse_range, insert_range, sync };
-inline constexpr unsigned kStoreCalls = 8;
+enum class StoreCall : unsigned {
+  read, write, truncate, punch_hole, zero_range, collapse_range, insert_range, sync, clone_range, exchange_range,
+};
+inline constexpr unsigned kStoreCalls = 10;
 // "read", "write", ...
 const char* store_call_name(StoreCall call) noexcept;
 
@@ -114,6 +128,8 @@ class FaultInjectingStore : public Store {
   void collapse_range(uint64_t off, uint64_t len) override;
   void insert_range(uint64_t off, uint64_t len) override;
   void sync() override;
+  void clone_range(uint64_t src, uint64_t dst, uint64_t len) override;
+  void exchange_range(uint64_t a, uint64_t b, uint64_t len) override;
 
  private:
   struct Impl;
@@ -127,7 +143,9 @@ enum class OpenMode {
   truncate,  // made if missing; emptied if it exists
 };
 
-// A real file through POSIX calls. Throws Error naming the path and the
+// A real file through POSIX calls (clone_range through FICLONERANGE where
+// the filesystem shares blocks, a copy where it does not). Throws Error
+// naming the path and the
 // system's reason: not_found (ENOENT), is_directory (EISDIR), or io_error
 // carrying the errno (EACCES, ...).
 std::unique_ptr<Store> open_posix_store(const std::string& path, OpenMode mode = OpenMode::existing);

@@ -416,6 +416,15 @@ uint64_t File::migrate(uint64_t off, uint64_t len) {
   return migrate_mapping_range(live(inode_), first, last);
 }
 
+uint64_t File::copy_range(uint64_t src, uint64_t len, uint64_t dst) {
+  return vfs_copy_file_range(live(inode_), src, len, dst);
+}
+void File::clone_range(uint64_t src, uint64_t len, uint64_t dst) { vfs_clone_file_range(live(inode_), src, len, dst); }
+bool File::dedupe_range(uint64_t src, uint64_t len, uint64_t dst) {
+  return vfs_dedupe_file_range(live(inode_), src, len, dst);
+}
+void File::exchange_range(uint64_t a, uint64_t len, uint64_t b) { vfs_exchange_range(live(inode_), a, len, b); }
+
 uint64_t File::cached_pages() const { return live(inode_)->i_mapping.nrpages.load(sync::relaxed); }
 
 // ---- Mm ----------------------------------------------------------------

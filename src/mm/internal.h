@@ -183,6 +183,14 @@ std::string check_cache(Inode* inode, std::span<const std::byte> expected);
 // transient reference alive: the checker's oracle at the end.
 std::string check_refcounts(Kernel* k);
 
+// ---- copy_file_range and the reflink family (remap.cc) ------------------
+// Within one file, (source offset, length, destination offset) as fsx logs
+// them. copy returns the bytes copied; dedupe whether the ranges were equal.
+uint64_t vfs_copy_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t pos_out);
+void vfs_clone_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t pos_out);
+bool vfs_dedupe_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t pos_out);
+void vfs_exchange_range(Inode* inode, uint64_t a, uint64_t len, uint64_t b);
+
 // ---- argument checks shared by the entry points (engine.cc) -------------
 // Throws invalid_argument / file_too_large naming the values.
 void check_range(const char* op, uint64_t off, uint64_t len);

@@ -22,7 +22,7 @@ StoreCall parse_call(const std::string& name, const std::string& item) {
   for (unsigned i = 0; i < kStoreCalls; ++i)
     if (name == store_call_name(static_cast<StoreCall>(i))) return static_cast<StoreCall>(i);
   throw std::invalid_argument(fmt::format("--inject: '{}': no store call '{}' (read, write, truncate, punch_hole, "
-                                          "zero_range, collapse_range, insert_range, sync)", item, name));
+                                          "zero_range, collapse_range, insert_range, sync, clone_range, exchange_range)", item, name));
 }
 
 FaultRule parse_rule(const std::string& item) {
@@ -236,7 +236,7 @@ class InjectedReplay {
 
   bool same(const Op& op, const Outcome& got, const Outcome& want) {
     std::string head = fmt::format("line {}: {}", op.line, format_op(op));
-    if (got.err != want.err || got.sigbus != want.sigbus || got.written != want.written)
+    if (got.err != want.err || got.sigbus != want.sigbus || got.written != want.written || got.differs != want.differs)
       return fail(fmt::format("{}\n  engine: {}{}, wrote {:#x}\n  model: {}{}, wrote {:#x}", head,
                               got.err ? std::strerror(got.err) : "success", got.sigbus ? ", bus error" : "",
                               got.written, want.err ? std::strerror(want.err) : "success",

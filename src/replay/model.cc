@@ -157,7 +157,67 @@ int Model::check(const Op& op) const {
   }
 }
 
+// copy_file_range: shortened to the source's EOF and to the maximum size;
+// overlapping ranges in one file are EINVAL.
+Outcome Model::copy_range(const Op& op) {
+  Outcome out;
+  if (op.off + op.len < op.off || op.dest + op.len < op.dest) return out.err = EOVERFLOW, out;
+  uint64_t n = op.off >= size_ ? 0 : std::min(op.len, size_ - op.off);
+  if (n && op.dest >= kMax) return out.err = EFBIG, out;
+  n = std::min(n, op.dest >= kMax ? 0 : kMax - op.dest);
+  bool overlaps = op.dest < op.off + n && op.off < op.dest + n;
+  if (overlaps || op.off > kLoffMax - n || op.dest > kLoffMax - n) return out.err = EINVAL, out;
+  put(op.dest, read(op.off, n));
+  out.written = n;
+  return out;
+}
+
+// FICLONERANGE and FIDEDUPERANGE (generic_remap_checks, as XFS runs it).
+Outcome Model::remap(const Op& op) {
+  Outcome out;
+  bool dedupe = op.kind == OpKind::dedupe_range;
+  uint64_t src = op.off, dst = op.dest, len = op.len;
+  if (dedupe && (src + len < src || src + len > size_) ) return out.err = EINVAL, out;
+  if (len == 0) {
+    if (dedupe || src == size_) return out;
+    if (src > size_) return out.err = EINVAL, out;
+    len = size_ - src;
+  }
+  if ((src | dst) % kPageSize || dst + len < dst) return out.err = EINVAL, out;
+  if (dedupe && dst + len > size_) return out.err = EINVAL, out;
+  if (src >= size_) return out.err = EINVAL, out;
+  uint64_t n = std::min(len, size_ - src);
+  if (dst >= kMax) return out.err = EFBIG, out;
+  n = std::min(n, kMax - dst);
+  bool eof_tail = src + n == size_ && (!dedupe || dst + n == size_);
+  if (!eof_tail) n &= ~(kPageSize - 1);
+  uint64_t blocks = eof_tail ? ((size_ + kPageSize - 1) & ~(kPageSize - 1)) - src : n;
+  if (dst < src + blocks && src < dst + blocks) return out.err = EINVAL, out;
+  if (!dedupe && (n != len || (blocks != n && dst + n < size_))) return out.err = EINVAL, out;
+  if (n == 0) return out;
+  auto bytes = read(src, n);
+  if (dedupe) out.differs = bytes != read(dst, n);
+  else put(dst, bytes);
+  return out;
+}
+
+// XFS_IOC_EXCHANGE_RANGE within one file: aligned, inside it, apart.
+Outcome Model::exchange_range(const Op& op) {
+  Outcome out;
+  uint64_t a = op.off, b = op.dest, len = op.len;
+  if (len == 0) return out;
+  bool inside = a + len >= a && b + len >= b && a + len <= size_ && b + len <= size_;
+  if ((a | b | len) % kPageSize || !inside || (b < a + len && a < b + len)) return out.err = EINVAL, out;
+  auto x = read(a, len), y = read(b, len);
+  put(a, y);
+  put(b, x);
+  return out;
+}
+
 Outcome Model::apply(const Op& op, std::span<const std::byte> data) {
+  if (op.kind == OpKind::copy_range) return copy_range(op);
+  if (op.kind == OpKind::clone_range || op.kind == OpKind::dedupe_range) return remap(op);
+  if (op.kind == OpKind::exchange_range) return exchange_range(op);
   Outcome out;
   if ((out.err = check(op))) return out;
   uint64_t end = op.off + op.len;  // no wrap: check() refused those

@@ -36,6 +36,10 @@ class Model {
   using Page = std::array<std::byte, kPageSize>;
 
   int check(const Op& op) const;  // the errno the op must fail with, or 0
+  // The reflink family: each its own checks and effect (below check()).
+  Outcome copy_range(const Op& op);
+  Outcome remap(const Op& op);
+  Outcome exchange_range(const Op& op);
   void set_size(uint64_t n);
   void zero(uint64_t off, uint64_t end);
   void put(uint64_t off, std::span<const std::byte> data);

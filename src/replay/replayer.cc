@@ -98,6 +98,12 @@ class Replayer {
       return false;
     }
     if (got.sigbus || got.err) return true;  // partial copies differ in where they stopped
+    if (got.differs != want.differs) {
+      out_ << head << "\n"
+           << fmt::format("  {}: the ranges {}\n  {}: the ranges {}\n", target_.name(),
+                          got.differs ? "differ" : "are the same", ref_.name(), want.differs ? "differ" : "are the same");
+      return false;
+    }
     if (got.written != want.written) {
       out_ << head << "\n"
            << fmt::format("  {} wrote {:#x} bytes, {} wrote {:#x}\n", target_.name(), got.written, ref_.name(),
@@ -142,11 +148,11 @@ ReplayReport replay_against(Target& target, Target& reference, const std::vector
   return r;
 }
 
-// The reflink family and write_atomic are parsed (fsx logs them, mostly as
-// skip lines) but not yet executed.
+// write_atomic is parsed (fsx logs it, as a skip line unless it runs with
+// -Z on a device with atomic writes) but not yet executed.
 void check_replayable(const std::vector<Op>& ops) {
   for (const Op& op : ops)
-    if (!op.skip && (has_dest(op.kind) || op.kind == OpKind::write_atomic))
+    if (!op.skip && op.kind == OpKind::write_atomic)
       throw ParseError(op.line, fmt::format("line {}: {} is not replayed yet (only as a skip line)", op.line,
                                             op_name(op.kind)));
 }
@@ -155,9 +161,9 @@ ReplayReport replay_ops(const std::vector<Op>& ops, const ReplayOptions& opts, s
   check_replayable(ops);
   std::string dir = default_tmpdir(opts.tmpdir);
   std::unique_ptr<Target> target =
-      opts.against == Against::kernel ? make_kernel_target(dir)
+      opts.against == Against::kernel ? make_kernel_target(dir, ops)
                                       : make_engine_target(opts.config, opts.engine_on_file ? dir : std::string());
-  std::unique_ptr<Target> ref = opts.against == Against::both ? make_kernel_target(dir) : make_model_target();
+  std::unique_ptr<Target> ref = opts.against == Against::both ? make_kernel_target(dir, ops) : make_model_target();
   return replay_against(*target, *ref, ops, out);
 }
 

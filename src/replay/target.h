@@ -20,7 +20,8 @@ namespace faultline::replay {
 
 struct Outcome {
   int err = 0;                      // errno, 0 on success
-  uint64_t written = 0;             // bytes a write or dwrite wrote
+  uint64_t written = 0;             // bytes a write, dwrite or copy_range wrote
+  bool differs = false;             // dedupe_range: the ranges were not the same
   bool sigbus = false;              // an access through the mapping faulted
   std::vector<std::byte> data;      // bytes returned by a read
   std::vector<std::byte> eof_tail;  // [size, end of EOF page) through the mapping
@@ -53,9 +54,10 @@ std::unique_ptr<Target> make_engine_target(const Config& config, const std::stri
 std::unique_ptr<Store> make_replay_store(const std::string& dir);
 // The engine over the given store (a FaultInjectingStore, say).
 std::unique_ptr<Target> make_engine_target(const Config& config, std::unique_ptr<Store> store);
-// A real file in `dir` ($TMPDIR). Throws std::runtime_error if the
-// filesystem there lacks what the ops need (collapse/insert range).
-std::unique_ptr<Target> make_kernel_target(const std::string& dir);
+// A real file in `dir` ($TMPDIR). Throws std::runtime_error naming the op,
+// its first line and the fix if the filesystem there lacks one that `ops`
+// run (collapse/insert range, clone/dedupe/exchange range).
+std::unique_ptr<Target> make_kernel_target(const std::string& dir, const std::vector<Op>& ops = {});
 
 // The model (replay/model.h) as a target: what every op must observe.
 std::unique_ptr<Target> make_model_target();

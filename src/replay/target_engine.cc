@@ -75,7 +75,11 @@ class EngineTarget final : public Target {
       case OpKind::readahead: file_.readahead(op.off, op.len); break;
       case OpKind::migrate: file_.migrate(op.off, op.len); break;
       case OpKind::reclaim: engine_.reclaim(std::max<uint64_t>(op.len / kPageSize, 1)); break;
-      default: break;  // not replayed yet: refused before the replay starts
+      case OpKind::copy_range: out.written = file_.copy_range(op.off, op.len, op.dest); break;
+      case OpKind::clone_range: file_.clone_range(op.off, op.len, op.dest); break;
+      case OpKind::dedupe_range: out.differs = !file_.dedupe_range(op.off, op.len, op.dest); break;
+      case OpKind::exchange_range: file_.exchange_range(op.off, op.len, op.dest); break;
+      case OpKind::write_atomic: break;  // not replayed yet: refused before the replay starts
     }
   }
 

@@ -7,14 +7,17 @@
 // if the filesystem refuses O_DIRECT it falls back to buffered I/O, which
 // has the same contents semantics.
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +28,15 @@
 
 namespace faultline::replay {
 namespace {
+
+// XFS_IOC_EXCHANGE_RANGE (Linux 6.10, include/uapi/linux/fs.h and
+// xfs_fs.h): older system headers lack it.
+struct XfsExchangeRange {
+  int32_t file1_fd;
+  uint32_t pad;
+  uint64_t file1_offset, file2_offset, length, flags;
+};
+constexpr unsigned long kXfsIocExchangeRange = _IOW('X', 129, XfsExchangeRange);
 
 sigjmp_buf* g_bus_jump = nullptr;
 
@@ -61,7 +73,7 @@ struct AlignedBuf {
 
 class KernelTarget final : public Target {
  public:
-  explicit KernelTarget(const std::string& dir) {
+  KernelTarget(const std::string& dir, const std::vector<Op>& ops) {
     std::string path = dir + "/faultline-replay-XXXXXX";
     fd_ = ::mkstemp(path.data());
     if (fd_ < 0) throw std::runtime_error(fmt::format("kernel target: cannot create a file in {}: {}", dir, std::strerror(errno)));
@@ -70,7 +82,7 @@ class KernelTarget final : public Target {
     ::unlink(path.c_str());
     anchor_ = fd_;
     fd_ = -1;
-    probe_collapse(dir);
+    probe(dir, ops);
     reopen();
   }
   ~KernelTarget() override {
@@ -119,14 +131,39 @@ class KernelTarget final : public Target {
   }
 
  private:
-  void probe_collapse(const std::string& dir) {
-    bool ok = ::ftruncate(anchor_, 2 * 4096) == 0 && ::fallocate(anchor_, FALLOC_FL_COLLAPSE_RANGE, 0, 4096) == 0;
+  // Whether the filesystem can do `kind` at all, tried on two blocks of the
+  // (still empty) file; errno says why not.
+  bool can(OpKind kind) {
+    static char block[2 * 4096];
+    bool ok = ::pwrite(anchor_, block, sizeof block, 0) == static_cast<ssize_t>(sizeof block);
+    Outcome out;
+    Op op;
+    op.kind = kind;
+    op.off = 0;
+    op.len = 4096;
+    op.dest = 4096;
+    if (ok) ok = kind == OpKind::collapse_range || kind == OpKind::insert_range ? falloc_mode(kind, anchor_, op)
+                                                                             : remap(op, anchor_, out);
     int e = errno;
-    if (::ftruncate(anchor_, 0) != 0 || !ok) {
+    if (::ftruncate(anchor_, 0) != 0) ok = false;
+    errno = e;
+    return ok;
+  }
+
+  // Probes only what the log uses (a log with no collapse replays on
+  // tmpfs); an op the filesystem lacks is an error naming it, its first
+  // line, and the fix.
+  void probe(const std::string& dir, const std::vector<Op>& ops) {
+    for (OpKind kind : {OpKind::collapse_range, OpKind::insert_range, OpKind::clone_range, OpKind::dedupe_range,
+                        OpKind::exchange_range}) {
+      auto first = std::find_if(ops.begin(), ops.end(), [kind](const Op& o) { return !o.skip && o.kind == kind; });
+      if (first == ops.end() || can(kind)) continue;
+      int e = errno;
       ::close(anchor_);
       throw std::runtime_error(fmt::format(
-          "kernel target: the filesystem of {} cannot collapse ranges ({}); set TMPDIR to a directory on ext4 or xfs",
-          dir, std::strerror(e)));
+          "line {}: {}: the filesystem of {} cannot do it ({}); replay on XFS with --fs xfs{}", first->line,
+          op_name(kind), dir, std::strerror(e),
+          kind == OpKind::exchange_range ? " made with exchange-range support (mkfs.xfs -i exchange=1)" : ""));
     }
   }
 
@@ -187,13 +224,70 @@ class KernelTarget final : public Target {
       case OpKind::readahead: return ::readahead(fd_, static_cast<off64_t>(op.off), op.len) == 0;
       case OpKind::migrate:
       case OpKind::reclaim: return true;  // engine only
-      default: return true;  // not replayed yet: refused before the replay starts
+      case OpKind::copy_range: return copy(op, out);
+      case OpKind::clone_range:
+      case OpKind::dedupe_range:
+      case OpKind::exchange_range: return remap(op, fd_, out);
+      case OpKind::write_atomic: return true;  // not replayed yet: refused before the replay starts
     }
     return true;
   }
 
   bool falloc(int mode, const Op& op) {
     return ::fallocate(fd_, mode, static_cast<off_t>(op.off), static_cast<off_t>(op.len)) == 0;
+  }
+
+  static bool falloc_mode(OpKind kind, int fd, const Op& op) {
+    int mode = kind == OpKind::collapse_range ? FALLOC_FL_COLLAPSE_RANGE : FALLOC_FL_INSERT_RANGE;
+    return ::fallocate(fd, mode, static_cast<off_t>(op.off), static_cast<off_t>(op.len)) == 0;
+  }
+
+  // As fsx does: copy_file_range again until all is copied or nothing more
+  // is (the kernel may copy less than asked, and does at the source's EOF).
+  bool copy(const Op& op, Outcome& out) {
+    loff_t in = static_cast<loff_t>(op.off), to = static_cast<loff_t>(op.dest);
+    while (out.written < op.len) {
+      ssize_t n = ::copy_file_range(fd_, &in, fd_, &to, op.len - out.written, 0);
+      if (n < 0) return out.written > 0;
+      if (n == 0) break;
+      out.written += static_cast<uint64_t>(n);
+    }
+    return true;
+  }
+
+  // FICLONERANGE, FIDEDUPERANGE (its per-destination status as the errno,
+  // as fsx reads it) and XFS_IOC_EXCHANGE_RANGE, all within the file.
+  static bool remap(const Op& op, int fd, Outcome& out) {
+    if (op.kind == OpKind::clone_range) {
+      struct file_clone_range fcr {};
+      fcr.src_fd = fd;
+      fcr.src_offset = op.off;
+      fcr.src_length = op.len;
+      fcr.dest_offset = op.dest;
+      return ::ioctl(fd, FICLONERANGE, &fcr) == 0;
+    }
+    if (op.kind == OpKind::dedupe_range) {
+      alignas(file_dedupe_range) char mem[sizeof(file_dedupe_range) + sizeof(file_dedupe_range_info)] = {};
+      auto* fdr = reinterpret_cast<file_dedupe_range*>(mem);
+      fdr->src_offset = op.off;
+      fdr->src_length = op.len;
+      fdr->dest_count = 1;
+      fdr->info[0].dest_fd = fd;
+      fdr->info[0].dest_offset = op.dest;
+      if (::ioctl(fd, FIDEDUPERANGE, fdr) != 0) return false;
+      if (fdr->info[0].status < 0) {
+        errno = -fdr->info[0].status;
+        return false;
+      }
+      out.differs = fdr->info[0].status == FILE_DEDUPE_RANGE_DIFFERS;
+      return true;
+    }
+    XfsExchangeRange x{};
+    x.file1_fd = fd;
+    x.file1_offset = op.off;
+    x.file2_offset = op.dest;
+    x.length = op.len;
+    return ::ioctl(fd, kXfsIocExchangeRange, &x) == 0;
   }
 
   bool mapped(const Op& op, std::span<const std::byte> data, Outcome& out) {
@@ -237,6 +331,8 @@ class KernelTarget final : public Target {
 
 }  // namespace
 
-std::unique_ptr<Target> make_kernel_target(const std::string& dir) { return std::make_unique<KernelTarget>(dir); }
+std::unique_ptr<Target> make_kernel_target(const std::string& dir, const std::vector<Op>& ops) {
+  return std::make_unique<KernelTarget>(dir, ops);
+}
 
 }  // namespace faultline::replay

@@ -19,8 +19,8 @@
 namespace faultline {
 
 const char* store_call_name(StoreCall call) noexcept {
-  constexpr const char* kNames[kStoreCalls] = {"read",       "write",          "truncate",     "punch_hole",
-                                               "zero_range", "collapse_range", "insert_range", "sync"};
+  constexpr const char* kNames[kStoreCalls] = {"read",         "write", "truncate",    "punch_hole",    "zero_range",
+                                               "collapse_range", "insert_range", "sync", "clone_range", "exchange_range"};
   auto i = static_cast<unsigned>(call);
   return i < kStoreCalls ? kNames[i] : "?";
 }
@@ -129,6 +129,16 @@ void FaultInjectingStore::collapse_range(uint64_t off, uint64_t len) {
 void FaultInjectingStore::insert_range(uint64_t off, uint64_t len) {
   if (FaultRule r; impl_->draw(StoreCall::insert_range, &r)) fail(r, off);
   impl_->inner->insert_range(off, len);
+}
+
+void FaultInjectingStore::clone_range(uint64_t src, uint64_t dst, uint64_t len) {
+  if (FaultRule r; impl_->draw(StoreCall::clone_range, &r)) fail(r, dst);
+  impl_->inner->clone_range(src, dst, len);
+}
+
+void FaultInjectingStore::exchange_range(uint64_t a, uint64_t b, uint64_t len) {
+  if (FaultRule r; impl_->draw(StoreCall::exchange_range, &r)) fail(r, a);
+  impl_->inner->exchange_range(a, b, len);
 }
 
 void FaultInjectingStore::sync() {

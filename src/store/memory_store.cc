@@ -2,7 +2,8 @@
 //
 // Owns: a sparse map of 4 KiB blocks and the data size. Block operations
 // free or shift blocks exactly as a filesystem's extent tree would, so a
-// test can see that a punch freed its blocks (allocated_blocks()). One
+// test can see that a punch freed its blocks (allocated_blocks()); a clone
+// shares blocks, and a write to a shared block copies it first (CoW). One
 // mutex guards everything: the store is not on the engine's hot path (a
 // cache hit never reaches it).
 #include <fmt/format.h>
@@ -27,13 +28,19 @@ using Block = std::array<std::byte, B>;
 
 struct MemoryStore::Impl {
   mutable sync::Mutex lock{sync::LockClass::store};
-  std::map<uint64_t, std::unique_ptr<Block>> blocks;  // by block number
+  std::map<uint64_t, std::shared_ptr<Block>> blocks;  // by block number; shared by clones
   uint64_t size = 0;
 
+  // Block `n` for writing: allocated if missing, copied if shared.
+  Block* writable(uint64_t n) {
+    auto& blk = blocks[n];
+    if (!blk) blk = std::make_shared<Block>(Block{});
+    else if (blk.use_count() > 1) blk = std::make_shared<Block>(*blk);
+    return blk.get();
+  }
   // Zeroes [off, off+len) inside one block, if it is allocated.
   void zero_in_block(uint64_t off, uint64_t len) {
-    auto it = blocks.find(off / B);
-    if (it != blocks.end()) std::memset(it->second->data() + off % B, 0, len);
+    if (blocks.count(off / B)) std::memset(writable(off / B)->data() + off % B, 0, len);
   }
   // Zeroes [off, end): partial blocks in place, whole blocks freed.
   void zero(uint64_t off, uint64_t end) {
@@ -46,7 +53,7 @@ struct MemoryStore::Impl {
   }
   // Moves every block numbered >= from by delta blocks (either direction).
   void shift(uint64_t from, int64_t delta) {
-    std::map<uint64_t, std::unique_ptr<Block>> moved;
+    std::map<uint64_t, std::shared_ptr<Block>> moved;
     for (auto it = blocks.lower_bound(from); it != blocks.end();) {
       moved.emplace(it->first + delta, std::move(it->second));
       it = blocks.erase(it);
@@ -80,9 +87,7 @@ void MemoryStore::write(uint64_t off, std::span<const std::byte> buf) {
   for (size_t done = 0; done < buf.size();) {
     uint64_t pos = off + done;
     size_t n = std::min<uint64_t>(buf.size() - done, B - pos % B);
-    auto& blk = impl_->blocks[pos / B];
-    if (!blk) blk = std::make_unique<Block>(Block{});
-    std::memcpy(blk->data() + pos % B, buf.data() + done, n);
+    std::memcpy(impl_->writable(pos / B)->data() + pos % B, buf.data() + done, n);
     done += n;
   }
   impl_->size = std::max<uint64_t>(impl_->size, off + buf.size());
@@ -120,6 +125,28 @@ void MemoryStore::insert_range(uint64_t off, uint64_t len) {
 }
 
 void MemoryStore::sync() {}
+
+void MemoryStore::clone_range(uint64_t src, uint64_t dst, uint64_t len) {
+  sync::Guard<sync::Mutex> g(impl_->lock);
+  uint64_t nblocks = (len + B - 1) / B;
+  for (uint64_t i = 0; i < nblocks; ++i) {
+    auto from = impl_->blocks.find(src / B + i);
+    if (from == impl_->blocks.end()) impl_->blocks.erase(dst / B + i);
+    else impl_->blocks[dst / B + i] = from->second;
+  }
+  impl_->size = std::max(impl_->size, dst + len);
+}
+
+void MemoryStore::exchange_range(uint64_t a, uint64_t b, uint64_t len) {
+  sync::Guard<sync::Mutex> g(impl_->lock);
+  for (uint64_t i = 0; i < len / B; ++i) {
+    std::shared_ptr<Block> x = impl_->blocks[a / B + i], y = impl_->blocks[b / B + i];
+    impl_->blocks[a / B + i] = y;
+    impl_->blocks[b / B + i] = x;
+    if (!y) impl_->blocks.erase(a / B + i);
+    if (!x) impl_->blocks.erase(b / B + i);
+  }
+}
 
 uint64_t MemoryStore::allocated_blocks() const {
   sync::Guard<sync::Mutex> g(impl_->lock);

@@ -6,6 +6,8 @@
 // them (tmpfs has no collapse/insert), which the engine calls only with the
 // range evicted and the file's locks held.
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,6 +94,20 @@ class PosixStore final : public Store {
 
   void sync() override {
     if (::fsync(fd_) != 0) fail("fsync", path_);
+  }
+
+  // FICLONERANGE where the filesystem shares blocks (XFS, btrfs); a copy
+  // where it cannot (EOPNOTSUPP, EXDEV, or EINVAL for a range it will not
+  // clone as asked).
+  void clone_range(uint64_t src, uint64_t dst, uint64_t len) override {
+    struct file_clone_range fcr {};
+    fcr.src_fd = fd_;
+    fcr.src_offset = src;
+    fcr.src_length = len;
+    fcr.dest_offset = dst;
+    if (::ioctl(fd_, FICLONERANGE, &fcr) == 0) return;
+    if (errno != EOPNOTSUPP && errno != EXDEV && errno != EINVAL && errno != ENOTTY) fail("FICLONERANGE", path_);
+    Store::clone_range(src, dst, len);
   }
 
  private:
