@@ -47,6 +47,8 @@ struct ReplayArgs {
   std::string tmpdir;
   std::string engine_store = "memory";
   std::string inject;
+  std::string fs;
+  bool direct = false;
   std::string log;
 };
 
@@ -97,6 +99,8 @@ int run_replay(const ReplayArgs& a) {
   opts.config.frames = a.frames;
   opts.tmpdir = a.tmpdir;
   opts.engine_on_file = a.engine_store == "file";
+  opts.xfs = a.fs == "xfs";
+  opts.direct = a.direct;
   if (!a.inject.empty()) return run_injected(ops, opts, a.inject);
   ReplayReport r;
   try {
@@ -256,6 +260,11 @@ int main(int argc, char** argv) {
   replay->add_option("--tmpdir", ra.tmpdir, "directory for the kernel's file (default $TMPDIR or /tmp)");
   replay->add_option("--engine-store", ra.engine_store, "the engine's store: memory, or file (a real file in the tmpdir)")
       ->check(CLI::IsMember({"memory", "file"}));
+  replay->add_option("--fs", ra.fs,
+                     "xfs: the kernel's file on a scratch XFS, loop-mounted for the replay and removed after "
+                     "(root, xfsprogs); for clone_range and dedupe_range")
+      ->check(CLI::IsMember({"xfs"}));
+  replay->add_flag("--direct", ra.direct, "replay read and write as O_DIRECT (dread, dwrite), for logs of fsx -Z");
   replay->add_option("--inject", ra.inject,
                      "inject store faults, e.g. read=EIO@0.02,write=ENOSPC@0.01,write=short@0.01,sync=EIO@0.05,seed=1 "
                      "(the engine against the model)");
@@ -336,6 +345,9 @@ int main(int argc, char** argv) {
     if (*replay) {
       if (given_in_vain(replay, {"--protocol", "--frames", "--engine-store", "--inject"}, ra.against == "kernel",
                         "with --against kernel: only the engine has protocols, frames and stores"))
+        return 2;
+      if (given_in_vain(replay, {"--fs"}, ra.against == "engine" && ra.engine_store == "memory",
+                        "with --against engine and the memory store: nothing is on a filesystem"))
         return 2;
       if (given_in_vain(replay, {"--inject"}, replay->count("--against") && ra.against == "both",
                         "with --against both: the kernel's disk does not fail on demand; use --against engine"))

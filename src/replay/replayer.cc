@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "replay/model.h"
+#include "replay/scratch_xfs.h"
 #include "replay/target.h"
 
 namespace faultline::replay {
@@ -137,12 +138,42 @@ std::string default_tmpdir(const std::string& given) {
   return t && *t ? t : "/tmp";
 }
 
+// The file both sides start from when the log begins mid-run: SIZE bytes
+// of the pattern of line 0, written a chunk at a time.
+static void start_from(Target& target, Target& reference, uint64_t size, std::ostream& out) {
+  out << fmt::format("the log begins with a file of {:#x} bytes: both sides start from one, filled with the "
+                     "pattern of line 0\n",
+                     size);
+  for (uint64_t off = 0; off < size; off += kChunk) {
+    Op fill;
+    fill.kind = OpKind::write;
+    fill.off = off;
+    fill.len = std::min(kChunk, size - off);
+    auto data = op_data(fill);
+    target.apply(fill, data);
+    reference.apply(fill, data);
+  }
+}
+
+static bool size_column_agrees(const Op& next, uint64_t size, std::ostream& out) {
+  if (next.size == size) return true;
+  out << fmt::format("line {}: {}\n  the SIZE column says {:#x}, but the replay's file has {:#x} after the line "
+                     "before\n",
+                     next.line, format_op(next), next.size, size);
+  return false;
+}
+
 ReplayReport replay_against(Target& target, Target& reference, const std::vector<Op>& ops, std::ostream& out) {
   ReplayReport r;
   Replayer rep(target, reference, out);
-  for (const Op& op : ops) {
+  if (!ops.empty() && ops[0].size > 0) start_from(target, reference, ops[0].size, out);
+  for (size_t i = 0; i < ops.size(); ++i) {
     ++r.ops;
-    if (!rep.step(op, r)) return r;
+    if (!rep.step(ops[i], r)) return r;
+    if (i + 1 < ops.size() && !size_column_agrees(ops[i + 1], reference.size(), out)) {
+      r.size_column = true;
+      return r;
+    }
   }
   r.agreed = rep.final_contents(r);
   return r;
@@ -157,9 +188,24 @@ void check_replayable(const std::vector<Op>& ops) {
                                             op_name(op.kind)));
 }
 
-ReplayReport replay_ops(const std::vector<Op>& ops, const ReplayOptions& opts, std::ostream& out) {
-  check_replayable(ops);
+// fsx -Z: its reads and writes were O_DIRECT.
+static std::vector<Op> as_direct(std::vector<Op> ops) {
+  for (Op& op : ops) {
+    if (op.kind == OpKind::read) op.kind = OpKind::dread;
+    else if (op.kind == OpKind::write) op.kind = OpKind::dwrite;
+  }
+  return ops;
+}
+
+ReplayReport replay_ops(const std::vector<Op>& given, const ReplayOptions& opts, std::ostream& out) {
+  check_replayable(given);
+  const std::vector<Op> ops = opts.direct ? as_direct(given) : given;
   std::string dir = default_tmpdir(opts.tmpdir);
+  std::unique_ptr<ScratchXfs> xfs;  // outlives the targets: declared first, destroyed last
+  if (opts.xfs) {
+    xfs = std::make_unique<ScratchXfs>(dir);
+    dir = xfs->dir();
+  }
   std::unique_ptr<Target> target =
       opts.against == Against::kernel ? make_kernel_target(dir, ops)
                                       : make_engine_target(opts.config, opts.engine_on_file ? dir : std::string());

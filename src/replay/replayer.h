@@ -27,10 +27,13 @@ struct ReplayOptions {
   Config config;           // for the engine
   std::string tmpdir;      // for the kernel; empty: $TMPDIR or /tmp
   bool engine_on_file = false;  // the engine over a real file (PosixStore) in tmpdir
+  bool xfs = false;             // the kernel's file on a scratch loop-mounted XFS (scratch_xfs.h)
+  bool direct = false;          // read and write as O_DIRECT (dread, dwrite): fsx -Z logs
 };
 
 struct ReplayReport {
   bool agreed = false;
+  bool size_column = false;  // the difference was with the log's SIZE column
   uint64_t ops = 0, executed = 0, skipped = 0, bytes_compared = 0;
 };
 
@@ -45,6 +48,10 @@ bool same_bytes(std::ostream& out, const char* what, const char* a_name, const s
                 const char* b_name, const std::vector<std::byte>& b, uint64_t base);
 
 // Replays `ops` on `target`, checking each outcome against `reference`.
+// A log that begins at a non-empty file (fsx keeps only its last 10,000
+// ops) starts both from a file of the first line's SIZE with the same
+// contents, and says so. After every op the reference's size must be the
+// SIZE column of the next line.
 // Prints the difference (if any) to `out`; never throws for a difference.
 ReplayReport replay_against(Target& target, Target& reference, const std::vector<Op>& ops, std::ostream& out);
 // Throws ParseError for an op it cannot execute, std::runtime_error when the
