@@ -278,6 +278,8 @@ int main(int argc, char** argv) {
   gen->add_option("--max-file", g.max_file, "largest file size in bytes")
       ->check(CLI::Range(uint64_t{1} << 18, uint64_t{1} << 32));
   gen->add_option("-o,--output", out_path, "output file (default: standard output)");
+  gen->add_flag("--reflink", g.reflink, "emit clone_range and dedupe_range too (replay them with --fs xfs)");
+  gen->add_flag("--exchange", g.exchange, "emit exchange_range too (the engine against the model)");
 
   BenchArgs ba;
   bench::BenchOptions bo;

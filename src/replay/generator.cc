@@ -16,6 +16,7 @@ constexpr uint64_t kPage = 4096, kFolio = 16 * kPage;
 struct Gen {
   std::mt19937_64 rng;
   uint64_t max;
+  bool reflink, exchange;
 
   uint64_t below(uint64_t n) { return n ? rng() % n : 0; }
   bool chance(unsigned pct) { return below(100) < pct; }
@@ -49,16 +50,37 @@ struct Gen {
         {OpKind::truncate, 6}, {OpKind::fallocate, 4}, {OpKind::punch_hole, 6}, {OpKind::zero_range, 6},
         {OpKind::collapse_range, 4}, {OpKind::insert_range, 4}, {OpKind::fsync, 2}, {OpKind::dread, 4},
         {OpKind::dwrite, 4}, {OpKind::dontneed, 3}, {OpKind::readahead, 3}, {OpKind::migrate, 3},
-        {OpKind::reclaim, 2},
+        {OpKind::reclaim, 2}, {OpKind::copy_range, 4}, {OpKind::clone_range, 5}, {OpKind::dedupe_range, 4},
+        {OpKind::exchange_range, 4},
+    };
+    auto allowed = [this](OpKind k) {
+      if (k == OpKind::clone_range || k == OpKind::dedupe_range) return reflink;
+      return k != OpKind::exchange_range || exchange;
     };
     unsigned total = 0;
-    for (auto& w : ws) total += w.w;
+    for (auto& w : ws) total += allowed(w.k) ? w.w : 0;
     unsigned r = static_cast<unsigned>(below(total));
     for (auto& w : ws) {
+      if (!allowed(w.k)) continue;
       if (r < w.w) return w.k;
       r -= w.w;
     }
     return OpKind::read;
+  }
+
+  // Two ranges in the file: mostly block aligned, inside it and apart (as
+  // fsx makes them), sometimes not, so that both sides must refuse alike.
+  void two_ranges(Op& op, uint64_t size) {
+    bool aligned = op.kind != OpKind::copy_range && chance(85);
+    if (size == 0 || !aligned) {
+      op.dest = offset(size);
+      op.len = std::min(op.len, max - std::max(op.off, op.dest));
+      return;
+    }
+    op.off = aligned_below(size);
+    op.len = chance(20) ? size - op.off : std::min(kPage * (1 + below(8)), size - op.off) & ~(kPage - 1);
+    op.dest = aligned_below(op.kind == OpKind::clone_range && chance(50) ? max - op.len : size);
+    if (op.dest + op.len > max) op.dest = 0;
   }
 
   // Fills off/len for `op` given the current size; keeps the file <= max.
@@ -88,6 +110,12 @@ struct Gen {
         }
         if (size + op.len > max) op.len = 0;  // zero length: fails alike, stays small
         break;
+      case OpKind::copy_range:
+      case OpKind::clone_range:
+      case OpKind::dedupe_range:
+      case OpKind::exchange_range:
+        two_ranges(op, size);
+        break;
       case OpKind::dread:
       case OpKind::dwrite:
         op.off = chance(80) ? aligned_below(max - kFolio) : below(max / 512) * 512;
@@ -103,7 +131,7 @@ struct Gen {
 }  // namespace
 
 std::vector<Op> generate_ops(const GenOptions& opts) {
-  Gen g{std::mt19937_64(opts.seed), std::max<uint64_t>(opts.max_file, 4 * kFolio)};
+  Gen g{std::mt19937_64(opts.seed), std::max<uint64_t>(opts.max_file, 4 * kFolio), opts.reflink, opts.exchange};
   Model model;
   std::vector<Op> ops;
   ops.reserve(opts.count);
@@ -120,8 +148,8 @@ std::vector<Op> generate_ops(const GenOptions& opts) {
 }
 
 void write_oplog(std::ostream& out, const std::vector<Op>& ops, const GenOptions& opts) {
-  out << fmt::format("# faultline generated op log: seed {}, {} ops, max file {:#x}\n", opts.seed, ops.size(),
-                     opts.max_file);
+  out << fmt::format("# faultline generated op log: seed {}, {} ops, max file {:#x}{}{}\n", opts.seed, ops.size(),
+                     opts.max_file, opts.reflink ? ", reflink" : "", opts.exchange ? ", exchange" : "");
   for (const Op& op : ops) out << format_op(op) << "\n";
 }
 

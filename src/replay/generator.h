@@ -18,6 +18,8 @@ struct GenOptions {
   uint64_t seed = 1;
   uint64_t count = 10000;
   uint64_t max_file = 1 << 20;
+  bool reflink = false;   // clone_range and dedupe_range too (the kernel side needs XFS)
+  bool exchange = false;  // exchange_range too (XFS made with exchange-range support)
 };
 
 std::vector<Op> generate_ops(const GenOptions& opts);

@@ -157,18 +157,31 @@ int Model::check(const Op& op) const {
   }
 }
 
-// copy_file_range: shortened to the source's EOF and to the maximum size;
-// overlapping ranges in one file are EINVAL.
+// One copy_file_range: shortened to the source's EOF and to the maximum
+// size; overlapping ranges in one file are EINVAL. The bytes copied, or
+// minus the errno.
+int64_t Model::copy_once(uint64_t off, uint64_t len, uint64_t dest) {
+  if (off + len < off || dest + len < dest) return -EOVERFLOW;
+  uint64_t n = off >= size_ ? 0 : std::min(len, size_ - off);
+  if (n && dest >= kMax) return -EFBIG;
+  n = std::min(n, dest >= kMax ? 0 : kMax - dest);
+  bool overlaps = dest < off + n && off < dest + n;
+  if (overlaps || off > kLoffMax - n || dest > kLoffMax - n) return -EINVAL;
+  put(dest, read(off, n));
+  return static_cast<int64_t>(n);
+}
+
+// As fsx does it: copy_file_range again until all is copied, nothing more
+// is, or a call fails (an error only if it is the first). A copy past the
+// source's EOF to beyond it grows the file, so the next call finds more.
 Outcome Model::copy_range(const Op& op) {
   Outcome out;
-  if (op.off + op.len < op.off || op.dest + op.len < op.dest) return out.err = EOVERFLOW, out;
-  uint64_t n = op.off >= size_ ? 0 : std::min(op.len, size_ - op.off);
-  if (n && op.dest >= kMax) return out.err = EFBIG, out;
-  n = std::min(n, op.dest >= kMax ? 0 : kMax - op.dest);
-  bool overlaps = op.dest < op.off + n && op.off < op.dest + n;
-  if (overlaps || op.off > kLoffMax - n || op.dest > kLoffMax - n) return out.err = EINVAL, out;
-  put(op.dest, read(op.off, n));
-  out.written = n;
+  while (out.written < op.len) {
+    int64_t n = copy_once(op.off + out.written, op.len - out.written, op.dest + out.written);
+    if (n < 0 && out.written == 0) out.err = static_cast<int>(-n);
+    if (n <= 0) break;
+    out.written += static_cast<uint64_t>(n);
+  }
   return out;
 }
 

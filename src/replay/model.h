@@ -38,6 +38,7 @@ class Model {
   int check(const Op& op) const;  // the errno the op must fail with, or 0
   // The reflink family: each its own checks and effect (below check()).
   Outcome copy_range(const Op& op);
+  int64_t copy_once(uint64_t off, uint64_t len, uint64_t dest);
   Outcome remap(const Op& op);
   Outcome exchange_range(const Op& op);
   void set_size(uint64_t n);

@@ -75,11 +75,27 @@ class EngineTarget final : public Target {
       case OpKind::readahead: file_.readahead(op.off, op.len); break;
       case OpKind::migrate: file_.migrate(op.off, op.len); break;
       case OpKind::reclaim: engine_.reclaim(std::max<uint64_t>(op.len / kPageSize, 1)); break;
-      case OpKind::copy_range: out.written = file_.copy_range(op.off, op.len, op.dest); break;
+      case OpKind::copy_range: copy(op, out); break;
       case OpKind::clone_range: file_.clone_range(op.off, op.len, op.dest); break;
       case OpKind::dedupe_range: out.differs = !file_.dedupe_range(op.off, op.len, op.dest); break;
       case OpKind::exchange_range: file_.exchange_range(op.off, op.len, op.dest); break;
       case OpKind::write_atomic: break;  // not replayed yet: refused before the replay starts
+    }
+  }
+
+  // As fsx does (and the kernel side): copy_range again until all is
+  // copied or nothing more is; a failure after progress ends the loop.
+  void copy(const Op& op, Outcome& out) {
+    while (out.written < op.len) {
+      uint64_t n;
+      try {
+        n = file_.copy_range(op.off + out.written, op.len - out.written, op.dest + out.written);
+      } catch (const Error&) {
+        if (out.written == 0) throw;
+        return;
+      }
+      if (n == 0) return;
+      out.written += n;
     }
   }
 
