@@ -45,6 +45,7 @@ struct KillerKind {
   OpKind op;
   uint64_t off, len;
   bool straddle = false;  // pages 0-1 cached as one folio, which the kill leaves straddling EOF
+  uint64_t dest = 0;      // the second range of clone and exchange
 };
 const KillerKind kKillers[] = {
     {"truncate", OpKind::truncate, 0, P / 2},  {"truncate-folio", OpKind::truncate, 0, P / 2, true},
@@ -53,6 +54,9 @@ const KillerKind kKillers[] = {
     {"insert", OpKind::insert_range, 0, P},    {"dio", OpKind::dwrite, 0, 2 * P},
     {"dontneed", OpKind::dontneed, 0, 0},      {"migrate", OpKind::migrate, 0, 0},
     {"reclaim", OpKind::reclaim, 0, 64 * P},
+    // The reflink family: page 2's blocks shared into page 0, whose folio
+    // is the one killed; pages 0 and 2 swapped, both killed.
+    {"clone", OpKind::clone_range, 2 * P, P}, {"exchange", OpKind::exchange_range, 0, P, false, 2 * P},
 };
 // "2faults": two CPUs faulting in two address spaces (three CPUs in all).
 // "cow": write faults on a private mapping (do_cow_fault), which map a
@@ -226,6 +230,7 @@ void run_killer(World& w, const KillerKind& k) {
   op.off = k.off;
   op.len = k.len;
   op.keep_size = true;
+  op.dest = k.dest;
   std::vector<std::byte> data(k.op == OpKind::dwrite ? k.len : 0, std::byte{0xBB});
   model::note(fmt::format("{}() begins", k.name));
   switch (k.op) {
@@ -235,6 +240,8 @@ void run_killer(World& w, const KillerKind& k) {
     case OpKind::collapse_range: w.file.collapse_range(k.off, k.len); break;
     case OpKind::insert_range: w.file.insert_range(k.off, k.len); break;
     case OpKind::dwrite: w.file.direct_write(k.off, data); break;
+    case OpKind::clone_range: w.file.clone_range(k.off, k.len, k.dest); break;
+    case OpKind::exchange_range: w.file.exchange_range(k.off, k.len, k.dest); break;
     case OpKind::dontneed: w.file.fadvise_dontneed(0, 0); break;
     case OpKind::migrate: w.file.migrate(0, 0); break;
     default: w.engine.reclaim(64); break;
