@@ -75,7 +75,10 @@ struct World {
   World(const std::string& protocol, const std::string& accessor, bool straddle)
       : engine(config(protocol, accessor)) {
     auto store = std::make_unique<fl::MemoryStore>();
+    // Pages 0 and 1 hold 0xAA, page 2 0xCC: what clone and exchange move
+    // into page 0 must differ from what was there.
     std::vector<std::byte> data(kFileSize, std::byte{0xAA});
+    std::fill(data.begin() + 2 * P, data.end(), std::byte{0xCC});
     store->write(0, data);
     file = engine.open(std::move(store));
     mm = engine.create_mm();
