@@ -138,21 +138,28 @@ std::string default_tmpdir(const std::string& given) {
   return t && *t ? t : "/tmp";
 }
 
-// The file both sides start from when the log begins mid-run: SIZE bytes
-// of the pattern of line 0, written a chunk at a time.
+// The file both sides start from when the log begins mid-run: SIZE bytes,
+// the first 64 MiB of them the pattern of line 0 (written a chunk at a
+// time), the rest a hole, so that memory does not follow the number.
 static void start_from(Target& target, Target& reference, uint64_t size, std::ostream& out) {
-  out << fmt::format("the log begins with a file of {:#x} bytes: both sides start from one, filled with the "
-                     "pattern of line 0\n",
-                     size);
-  for (uint64_t off = 0; off < size; off += kChunk) {
+  uint64_t filled = std::min(size, kMaxOpLength);
+  out << fmt::format("the log begins with a file of {:#x} bytes: both sides start from one holding the pattern of "
+                     "line 0{}\n",
+                     size, filled < size ? fmt::format(" up to {:#x}, zeros after", filled) : std::string());
+  for (uint64_t off = 0; off < filled; off += kChunk) {
     Op fill;
     fill.kind = OpKind::write;
     fill.off = off;
-    fill.len = std::min(kChunk, size - off);
+    fill.len = std::min(kChunk, filled - off);
     auto data = op_data(fill);
     target.apply(fill, data);
     reference.apply(fill, data);
   }
+  Op grow;
+  grow.kind = OpKind::truncate;
+  grow.len = size;
+  target.apply(grow, {});
+  reference.apply(grow, {});
 }
 
 static bool size_column_agrees(const Op& next, uint64_t size, std::ostream& out) {
