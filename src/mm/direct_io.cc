@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "faultline/error.h"
 #include "mm/internal.h"
@@ -23,14 +22,6 @@ static void check_dio(const char* op, uint64_t off, uint64_t len) {
   if ((off | len) & 511)
     throw Error(Errc::invalid_argument,
                 fmt::format("{}: offset {:#x} and length {:#x} must be multiples of 512 for direct I/O", op, off, len));
-}
-
-// iomap_dio_rw: dirty cached data in the range is written back first, and
-// the I/O does not start if that fails.
-static void flush_before_direct(Inode* inode, uint64_t start, uint64_t end) {
-  if (int err = filemap_write_and_wait_range(inode, start, end))
-    throw Error(Errc::io_error, fmt::format("direct I/O: writing back [{:#x}, {:#x}] first failed: {}", start, end,
-                                            std::strerror(err)), err);
 }
 
 // A direct write that fails after part of it reached blocks past EOF
@@ -61,7 +52,9 @@ size_t direct_read(Inode* inode, uint64_t off, std::span<std::byte> buf) {
   if (off >= size || buf.empty()) return 0;
   check_dio("direct_read", off, buf.size());
   size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
-  flush_before_direct(inode, off, off + n - 1);
+  // iomap_dio_rw: cached dirty data is written back first, and the I/O
+  // does not start if that fails.
+  filemap_write_and_wait_or_throw(inode, off, off + n - 1, "direct_read");
   inode->store->read(off, buf.first(n));
   return n;
 }
@@ -76,7 +69,7 @@ size_t direct_write(Inode* inode, uint64_t off, std::span<const std::byte> whole
   AddressSpace* m = &inode->i_mapping;
   uint64_t oldsize = inode->size();
   if (off > oldsize) pagecache_isize_extended(inode, oldsize, off);
-  flush_before_direct(inode, off, end - 1);
+  filemap_write_and_wait_or_throw(inode, off, end - 1, "direct_write");
   invalidate_inode_pages2_range(m, off >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT);
   store_direct(inode, off, buf);
   sync::trace_note("writes (direct I/O) [{:#x}, {:#x}) in the store", off, off + buf.size());

@@ -6,7 +6,6 @@
 // exclusive from the eviction of the cache until the store has changed the
 // blocks (G2); the shootdown before returning (G1).
 #include <algorithm>
-#include <cstring>
 
 #include <fmt/format.h>
 
@@ -63,15 +62,6 @@ static uint64_t shift_evict_start(const Kernel* k, uint64_t off) {
   return off & ~(folio_bytes - 1);
 }
 
-// The block-moving modes write back everything from the shift on and stop
-// there if that fails, as ext4 and xfs do: shifting blocks under dirty
-// data that never reached them would lose it.
-static void write_back_before_shift(Inode* inode, uint64_t from) {
-  if (int err = filemap_write_and_wait_range(inode, from, UINT64_MAX))
-    throw Error(Errc::io_error, fmt::format("writeback before shifting blocks from {:#x} failed: {}", from,
-                                            std::strerror(err)), err);
-}
-
 static void collapse_range(Inode* inode, uint64_t off, uint64_t len) {
   require_page_aligned("collapse_range", off, len);
   uint64_t size = inode->size();
@@ -80,7 +70,9 @@ static void collapse_range(Inode* inode, uint64_t off, uint64_t len) {
                 fmt::format("collapse_range: offset {:#x} + length {:#x} must end before EOF ({:#x})", off, len,
                             size));
   uint64_t evict_from = shift_evict_start(inode->kernel, off);
-  write_back_before_shift(inode, evict_from);
+  // Stop if that fails, as ext4 and xfs do: shifting blocks under dirty
+  // data that never reached them would lose it.
+  filemap_write_and_wait_or_throw(inode, evict_from, UINT64_MAX, "shifting blocks");
   EvictScope evict(inode);
   MmuGather tlb(inode->kernel);
   truncate_pagecache(inode, evict_from, tlb);
@@ -100,7 +92,9 @@ static void insert_range(Inode* inode, uint64_t off, uint64_t len) {
                 fmt::format("insert_range: size {:#x} + length {:#x} exceeds the maximum file size {:#x}", size, len,
                             Engine::kMaxFileSize));
   uint64_t evict_from = shift_evict_start(inode->kernel, off);
-  write_back_before_shift(inode, evict_from);
+  // Stop if that fails, as ext4 and xfs do: shifting blocks under dirty
+  // data that never reached them would lose it.
+  filemap_write_and_wait_or_throw(inode, evict_from, UINT64_MAX, "shifting blocks");
   EvictScope evict(inode);
   MmuGather tlb(inode->kernel);
   truncate_pagecache(inode, evict_from, tlb);

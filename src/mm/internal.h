@@ -83,16 +83,19 @@ void page_cache_ra(Inode* inode, pgoff_t index, pgoff_t nr);
 // ---- page_writeback.cc -------------------------------------------------
 void folio_mark_dirty(Folio* folio);
 // Writes a locked dirty folio back: write-protects its PTEs, waits for the
-// shootdown, writes up to EOF. On a store error the folio stays dirty, the
-// mapping records the error, and it returns false.
-bool folio_writeback(Inode* inode, Folio* folio);
-// Writes back every dirty folio overlapping [start, end] (bytes, inclusive).
-// Writes back the dirty folios in [start, end]; the errno of the first
-// writeback that failed (those folios stay dirty), or 0.
+// shootdown, writes up to EOF. Returns 0, or the store's errno: the folio
+// then stays dirty and the mapping records the error (errseq).
+int folio_writeback(Inode* inode, Folio* folio);
+// Writes back every dirty folio overlapping [start, end] (bytes,
+// inclusive); the errno of the first writeback that failed (those folios
+// stay dirty), or 0.
 int filemap_write_and_wait_range(Inode* inode, uint64_t start, uint64_t end);
-// fsync: write back everything, sync the store, report errors.
-// Writes back, syncs the store, and throws the writeback error `file` has
-// not yet reported (errseq), if any.
+// The same for the killers that must not go on without it (collapse and
+// insert range, direct I/O, the remaps): throws Error(io_error) naming
+// `op` and the range, carrying the errno, if a writeback failed.
+void filemap_write_and_wait_or_throw(Inode* inode, uint64_t start, uint64_t end, const char* op);
+// fsync: writes back, syncs the store, and throws the writeback error
+// `file` has not yet reported (errseq), if any.
 void vfs_fsync(Inode* inode, OpenFile* file);
 
 // ---- memory.cc: faults, access, zapping --------------------------------

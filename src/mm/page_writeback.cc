@@ -24,8 +24,8 @@ void folio_mark_dirty(Folio* folio) {
   if (!(folio->flags.load(sync::relaxed) & PG_dirty)) folio->set(PG_dirty);
 }
 
-bool folio_writeback(Inode* inode, Folio* folio) {
-  if (!folio->test_and_clear(PG_dirty)) return true;
+int folio_writeback(Inode* inode, Folio* folio) {
+  if (!folio->test_and_clear(PG_dirty)) return 0;
   Kernel* k = inode->kernel;
   if (folio_mapped(folio) && folio_mkclean(folio)) {
     sync::synchronize_rcu();
@@ -51,28 +51,38 @@ bool folio_writeback(Inode* inode, Folio* folio) {
     // data stays dirty, to be written again, and every opener's fsync hears.
     folio->set(PG_dirty);
     errseq_set(inode->i_mapping.wb_err, err);
-    return false;
+    return err;
   }
   Counters::inc(k->stats.writebacks);
-  return true;
+  return 0;
 }
 
 int filemap_write_and_wait_range(Inode* inode, uint64_t start, uint64_t end) {
   AddressSpace* mapping = &inode->i_mapping;
   pgoff_t index = start >> PAGE_SHIFT;
   pgoff_t last = end >> PAGE_SHIFT;
-  bool failed = false;
+  int first_err = 0;
   while (Folio* f = filemap_get_next_folio(mapping, &index, last)) {
     index = f->first_index() + f->nr_pages();
     if (f->test(PG_dirty)) {
       folio_lock(f);
-      if (f->mapping.load(sync::relaxed) == mapping && !folio_writeback(inode, f)) failed = true;
+      if (f->mapping.load(sync::relaxed) == mapping) {
+        int err = folio_writeback(inode, f);
+        if (!first_err) first_err = err;
+      }
       folio_unlock(f);
     }
     folio_put(f);
     if (index == 0) break;  // wrapped past the last index
   }
-  return failed ? static_cast<int>(mapping->wb_err.load(sync::acquire) & ERRSEQ_ERRNO_MASK) : 0;
+  return first_err;
+}
+
+void filemap_write_and_wait_or_throw(Inode* inode, uint64_t start, uint64_t end, const char* op) {
+  if (int err = filemap_write_and_wait_range(inode, start, end))
+    throw Error(Errc::io_error,
+                fmt::format("{}: the writeback of [{:#x}, {:#x}] it needs failed: {}", op, start, end, std::strerror(err)),
+                err);
 }
 
 void vfs_fsync(Inode* inode, OpenFile* file) {

@@ -34,27 +34,31 @@ uint64_t round_up(uint64_t v) { return (v + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); }
 bool overlap(uint64_t a, uint64_t b, uint64_t len) { return b + len > a && b < a + len; }
 
 void write_back(Inode* inode, uint64_t off, uint64_t len, const char* op) {
-  if (len == 0) return;
-  if (int err = filemap_write_and_wait_range(inode, off, off + len - 1))
-    throw Error(Errc::io_error, fmt::format("{}: writing back [{:#x}, {:#x}) first failed: {}", op, off, off + len,
-                                            std::strerror(err)), err);
+  if (len) filemap_write_and_wait_or_throw(inode, off, off + len - 1, op);
 }
 
-// Unmaps and removes every folio that overlaps [off, off+len): whole
-// folios, rounded out to the largest folio, since truncating part of a
-// large folio zeroes that part in place (punch's semantics), which would
-// hide the blocks a remap puts there. What lies outside the range in those
-// folios was written back first (write_back_around) and is read again.
+// [off, off+len) rounded out to the largest folio: a remap removes whole
+// folios, since truncating part of a large folio zeroes that part in place
+// (punch's semantics), which would hide the blocks the remap puts there.
+// So the span is written back first (write_back_span), and what lies in
+// it outside the range is read in again afterwards.
+struct Span {
+  uint64_t start, end;
+};
+Span folio_span(const Inode* inode, uint64_t off, uint64_t len) {
+  uint64_t folio = PAGE_SIZE << inode->kernel->config.max_folio_order;
+  return {off & ~(folio - 1), (off + len + folio - 1) & ~(folio - 1)};
+}
+
+void write_back_span(Inode* inode, uint64_t off, uint64_t len, const char* op) {
+  Span s = folio_span(inode, off, len);
+  write_back(inode, s.start, s.end - s.start, op);
+}
+
+// Unmaps and removes every folio that overlaps [off, off+len).
 void evict(Inode* inode, uint64_t off, uint64_t len, MmuGather& tlb) {
-  uint64_t folio = PAGE_SIZE << inode->kernel->config.max_folio_order;
-  uint64_t start = off & ~(folio - 1), end = (off + len + folio - 1) & ~(folio - 1);
-  if (end > start) truncate_pagecache_range(inode, start, end - 1, tlb);
-}
-
-void write_back_around(Inode* inode, uint64_t off, uint64_t len, const char* op) {
-  uint64_t folio = PAGE_SIZE << inode->kernel->config.max_folio_order;
-  uint64_t start = off & ~(folio - 1), end = (off + len + folio - 1) & ~(folio - 1);
-  write_back(inode, start, end - start, op);
+  Span s = folio_span(inode, off, len);
+  if (s.end > s.start) truncate_pagecache_range(inode, s.start, s.end - 1, tlb);
 }
 
 // A remap may end past EOF: the file grows to its end.
@@ -167,7 +171,7 @@ void vfs_clone_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t 
   if (bcount != count && pos_out + count < size)  // the EOF block's tail would land inside the file
     invalid(fmt::format("clone_range: the partial EOF block cannot go to {:#x}, inside the file", pos_out));
   write_back(inode, pos_in, count, "clone_range");
-  write_back_around(inode, pos_out, bcount, "clone_range");
+  write_back_span(inode, pos_out, bcount, "clone_range");
   remap_steps(inode, pos_in, pos_out, bcount, pos_out + count,
               [&] { inode->store->clone_range(pos_in, pos_out, count); });
 }
@@ -183,7 +187,7 @@ bool vfs_dedupe_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t
   uint64_t bcount = remap_checks("dedupe_range", size, pos_in, pos_out, &count, true);
   if (count == 0) return true;  // shortened to nothing: nothing to share
   write_back(inode, pos_in, count, "dedupe_range");
-  write_back_around(inode, pos_out, bcount, "dedupe_range");
+  write_back_span(inode, pos_out, bcount, "dedupe_range");
   if (!same_contents(inode, pos_in, pos_out, count)) return false;
   remap_steps(inode, pos_in, pos_out, bcount, pos_out + count,
               [&] { inode->store->clone_range(pos_in, pos_out, count); });
@@ -202,8 +206,8 @@ void vfs_exchange_range(Inode* inode, uint64_t a, uint64_t len, uint64_t b) {
                         len, b, len, size));
   if (overlap(a, b, len))
     invalid(fmt::format("exchange_range: [{:#x}, +{:#x}) overlaps [{:#x}, +{:#x})", a, len, b, len));
-  write_back_around(inode, a, len, "exchange_range");
-  write_back_around(inode, b, len, "exchange_range");
+  write_back_span(inode, a, len, "exchange_range");
+  write_back_span(inode, b, len, "exchange_range");
   MmuGather tlb(inode->kernel);
   evict(inode, a, len, tlb);
   evict(inode, b, len, tlb);

@@ -132,7 +132,7 @@ void invalidate_inode_pages2_range(AddressSpace* mapping, pgoff_t start, pgoff_t
       if (folio_mapped(f)) unmap_folio_now(mapping, f);
       // Launder: a dirty folio is written back before it goes (G6); if
       // that fails it stays, dirty, and fsync reports the error.
-      if (!f->test(PG_dirty) || folio_writeback(inode, f)) truncate_inode_folio(mapping, f, tlb);
+      if (!f->test(PG_dirty) || folio_writeback(inode, f) == 0) truncate_inode_folio(mapping, f, tlb);
     }
     index = f->first_index() + f->nr_pages();
     folio_unlock(f);

@@ -90,7 +90,7 @@ void putback_folio(Kernel* k, Folio* f) {
 uint64_t reclaim_folio(Folio* f) {
   AddressSpace* m = f->mapping.load(sync::relaxed);
   if (!m || folio_mapped(f) || f->test(PG_writeback)) return 0;
-  if (f->test(PG_dirty) && !folio_writeback(m->host, f)) return 0;
+  if (f->test(PG_dirty) && folio_writeback(m->host, f) != 0) return 0;
   // The cache's reference and ours: a fault about to map the folio holds
   // one too, so the freeze keeps every protocol's faults out.
   if (!folio_ref_freeze(f, 2)) return 0;
