@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "fuzz_input.h"
 #include "replay/oplog.h"
 
 using namespace faultline::replay;
@@ -23,14 +24,9 @@ bool same(const Op& a, const Op& b) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
-  std::vector<Op> ops;
-  try {
-    ops = parse_oplog(in);
-  } catch (const ParseError& e) {
-    if (e.line() < 1) __builtin_trap();
-    return 0;
-  }
+  auto parsed = parse_fuzz_input(data, size);
+  if (!parsed) return 0;
+  const std::vector<Op>& ops = *parsed;
   std::string printed;
   for (const Op& op : ops) printed += format_op(op) + "\n";
   std::istringstream again(printed);

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "fuzz_input.h"
 #include "replay/replayer.h"
 
 using namespace faultline;
@@ -26,13 +27,9 @@ constexpr size_t kMaxOps = 256;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
-  std::vector<Op> ops;
-  try {
-    ops = parse_oplog(in);
-  } catch (const ParseError&) {
-    return 0;
-  }
+  auto parsed = parse_fuzz_input(data, size);
+  if (!parsed) return 0;
+  std::vector<Op>& ops = *parsed;
   if (ops.size() > kMaxOps) ops.resize(kMaxOps);
   ReplayOptions opts;
   opts.against = Against::engine;

@@ -49,15 +49,8 @@ FaultRule parse_rule(const std::string& item) {
 }
 
 uint64_t parse_seed(const std::string& item) {
-  std::string v = item.substr(5);
-  size_t used = 0;
   uint64_t seed = 0;
-  try {
-    seed = std::stoull(v, &used, 0);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != v.size() || v.empty() || v[0] == '-')
+  if (!parse_u64(item.substr(5), &seed))
     throw std::invalid_argument(fmt::format("--inject: '{}': the seed is not a number", item));
   return seed;
 }

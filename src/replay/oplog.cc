@@ -25,15 +25,8 @@ constexpr Name kNames[] = {
 };
 
 uint64_t parse_number(const std::string& tok, int line, const char* what) {
-  size_t used = 0;
   uint64_t v = 0;
-  try {
-    v = std::stoull(tok, &used, 0);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != tok.size() || tok.empty() || tok[0] == '-')
-    throw ParseError(line, fmt::format("line {}: {} '{}' is not a number", line, what, tok));
+  if (!parse_u64(tok, &v)) throw ParseError(line, fmt::format("line {}: {} '{}' is not a number", line, what, tok));
   return v;
 }
 
@@ -96,6 +89,16 @@ const char* op_name(OpKind k) {
   for (const auto& n : kNames)
     if (n.kind == k) return n.name;
   return "?";
+}
+
+bool parse_u64(const std::string& tok, uint64_t* v) {
+  size_t used = 0;
+  try {
+    *v = std::stoull(tok, &used, 0);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return used == tok.size() && !tok.empty() && tok[0] != '-';
 }
 
 bool has_dest(OpKind k) {

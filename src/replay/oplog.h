@@ -49,6 +49,8 @@ class ParseError : public std::runtime_error {
 inline constexpr uint64_t kMaxOpLength = uint64_t{64} << 20;
 
 const char* op_name(OpKind k);
+// A whole token as an unsigned C literal (0x1f000, 4096); false if it is not one.
+bool parse_u64(const std::string& tok, uint64_t* v);
 // copy_range, clone_range, dedupe_range, exchange_range: OFF LEN DEST SIZE.
 bool has_dest(OpKind k);
 // Throws ParseError naming the line and what is wrong with it.

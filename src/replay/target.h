@@ -65,5 +65,8 @@ std::unique_ptr<Target> make_model_target();
 // Maps a mapped access to the same two steps on both targets: pages that
 // overlap [off, off+len) from the page-aligned start.
 inline uint64_t map_start(uint64_t off) { return off & ~(kPageSize - 1); }
+// A mapped access ends within the largest loff_t: the ftruncate to its end
+// that a mapwrite may need would refuse anything past it (EINVAL).
+inline bool map_area_valid(const Op& op) { return op.off <= INT64_MAX && op.len <= INT64_MAX - op.off; }
 
 }  // namespace faultline::replay

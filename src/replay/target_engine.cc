@@ -99,17 +99,10 @@ class EngineTarget final : public Target {
     }
   }
 
-  // The kernel side's ftruncate to the end refuses what no mapping could
-  // reach: an end past the largest loff_t.
-  static void check_map_area(const Op& op) {
-    if (op.off > INT64_MAX || op.len > INT64_MAX - op.off)
-      throw Error(Errc::invalid_argument, "mapped access past the largest loff_t");
-  }
-
   // mmap, copy, msync (for writes), read the EOF page's tail, munmap.
   void mapped(const Op& op, std::span<const std::byte> data, Outcome& out) {
     bool write = op.kind == OpKind::mapwrite;
-    check_map_area(op);
+    if (!map_area_valid(op)) throw Error(Errc::invalid_argument, "mapped access past the largest loff_t");
     if (write && op.off + op.len > file_.size()) file_.truncate(op.off + op.len);
     uint64_t start = map_start(op.off);
     uint64_t map_len = op.off + op.len - start;

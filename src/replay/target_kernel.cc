@@ -292,7 +292,7 @@ class KernelTarget final : public Target {
 
   bool mapped(const Op& op, std::span<const std::byte> data, Outcome& out) {
     bool write = op.kind == OpKind::mapwrite;
-    if (op.off > INT64_MAX || op.len > INT64_MAX - op.off) {  // as ftruncate to its end would say
+    if (!map_area_valid(op)) {
       errno = EINVAL;
       return false;
     }

@@ -33,6 +33,8 @@ struct FaultInjectingStore::Impl {
   std::mt19937_64 rng;           // guarded by lock
   uint64_t injected[kStoreCalls] = {};
 
+  // Throws the fault this call draws, if it draws one.
+  void fail_if_drawn(StoreCall call, uint64_t off);
   // The rule that fails this call, if one does (a copy: rules may change).
   bool draw(StoreCall call, FaultRule* hit) {
     sync::Guard<sync::Mutex> g(lock);
@@ -58,6 +60,10 @@ namespace {
 }
 
 }  // namespace
+
+void FaultInjectingStore::Impl::fail_if_drawn(StoreCall call, uint64_t off) {
+  if (FaultRule r; draw(call, &r)) fail(r, off);
+}
 
 FaultInjectingStore::FaultInjectingStore(std::unique_ptr<Store> inner, uint64_t seed)
     : impl_(std::make_unique<Impl>(std::move(inner), seed)) {
@@ -94,7 +100,7 @@ uint64_t FaultInjectingStore::injected(StoreCall call) const {
 uint64_t FaultInjectingStore::size() const { return impl_->inner->size(); }
 
 void FaultInjectingStore::read(uint64_t off, std::span<std::byte> buf) {
-  if (FaultRule r; impl_->draw(StoreCall::read, &r)) fail(r, off);
+  impl_->fail_if_drawn(StoreCall::read, off);
   impl_->inner->read(off, buf);
 }
 
@@ -107,42 +113,42 @@ void FaultInjectingStore::write(uint64_t off, std::span<const std::byte> buf) {
 }
 
 void FaultInjectingStore::truncate(uint64_t size) {
-  if (FaultRule r; impl_->draw(StoreCall::truncate, &r)) fail(r, size);
+  impl_->fail_if_drawn(StoreCall::truncate, size);
   impl_->inner->truncate(size);
 }
 
 void FaultInjectingStore::punch_hole(uint64_t off, uint64_t len) {
-  if (FaultRule r; impl_->draw(StoreCall::punch_hole, &r)) fail(r, off);
+  impl_->fail_if_drawn(StoreCall::punch_hole, off);
   impl_->inner->punch_hole(off, len);
 }
 
 void FaultInjectingStore::zero_range(uint64_t off, uint64_t len) {
-  if (FaultRule r; impl_->draw(StoreCall::zero_range, &r)) fail(r, off);
+  impl_->fail_if_drawn(StoreCall::zero_range, off);
   impl_->inner->zero_range(off, len);
 }
 
 void FaultInjectingStore::collapse_range(uint64_t off, uint64_t len) {
-  if (FaultRule r; impl_->draw(StoreCall::collapse_range, &r)) fail(r, off);
+  impl_->fail_if_drawn(StoreCall::collapse_range, off);
   impl_->inner->collapse_range(off, len);
 }
 
 void FaultInjectingStore::insert_range(uint64_t off, uint64_t len) {
-  if (FaultRule r; impl_->draw(StoreCall::insert_range, &r)) fail(r, off);
+  impl_->fail_if_drawn(StoreCall::insert_range, off);
   impl_->inner->insert_range(off, len);
 }
 
 void FaultInjectingStore::clone_range(uint64_t src, uint64_t dst, uint64_t len) {
-  if (FaultRule r; impl_->draw(StoreCall::clone_range, &r)) fail(r, dst);
+  impl_->fail_if_drawn(StoreCall::clone_range, dst);
   impl_->inner->clone_range(src, dst, len);
 }
 
 void FaultInjectingStore::exchange_range(uint64_t a, uint64_t b, uint64_t len) {
-  if (FaultRule r; impl_->draw(StoreCall::exchange_range, &r)) fail(r, a);
+  impl_->fail_if_drawn(StoreCall::exchange_range, a);
   impl_->inner->exchange_range(a, b, len);
 }
 
 void FaultInjectingStore::sync() {
-  if (FaultRule r; impl_->draw(StoreCall::sync, &r)) fail(r, 0);
+  impl_->fail_if_drawn(StoreCall::sync, 0);
   impl_->inner->sync();
 }
 
