@@ -136,6 +136,16 @@ TEST(Check, NewPathsCatchBrokenProtocols) {
   EXPECT_TRUE(w.guarantee == "livelock" || w.guarantee == "G1") << w.failure;
   Cell k = check_cell("unlocked+invalidate_lock", "punch-vs-dontneed", "sc", exhaustive(1, 0));
   EXPECT_EQ(k.verdict, "VERIFIED") << k.failure;  // both killers take the page down: nothing maps it after
+  // The reflink family is a killer like the others: a fault that maps the
+  // destination's old folio past a clone is G1 without a map guard, and a
+  // read that caches the old blocks while exchange swaps them is G2
+  // without a creation guard.
+  Cell c = check_cell("unlocked+invalidate_lock", "clone-vs-fault", "sc", exhaustive(1, 0));
+  EXPECT_EQ(c.verdict, "BUG");
+  EXPECT_EQ(c.guarantee, "G1") << c.failure;
+  Cell x = check_cell("page_lock", "exchange-vs-read", "sc", exhaustive(1, 0));
+  EXPECT_EQ(x.verdict, "BUG");
+  EXPECT_EQ(x.guarantee, "G2") << x.failure;
 }
 
 TEST(Check, ExhaustiveSearchCountsPreemptions) {

@@ -129,7 +129,6 @@ class Replayer {
   std::ostream& out_;
 };
 
-
 }  // namespace
 
 std::string default_tmpdir(const std::string& given) {
