@@ -21,6 +21,8 @@ int Error::posix_errno() const noexcept {
       return ENOENT;
     case Errc::is_directory:
       return EISDIR;
+    case Errc::not_supported:
+      return EOPNOTSUPP;
     case Errc::bus_error:
     case Errc::segv:
       return EFAULT;
@@ -36,6 +38,7 @@ const char* errc_name(Errc code) noexcept {
     case Errc::io_error: return "io_error";
     case Errc::not_found: return "not_found";
     case Errc::is_directory: return "is_directory";
+    case Errc::not_supported: return "not_supported";
     case Errc::bus_error: return "bus_error";
     case Errc::segv: return "segv";
     case Errc::unknown_protocol: return "unknown_protocol";

@@ -30,7 +30,7 @@ ReplayReport run(const Case& c, std::string* out_text) {
   GenOptions g;
   g.seed = c.seed;
   g.count = 10000;
-  g.reflink = c.xfs;
+  g.reflink = g.atomic = c.xfs;
   auto ops = generate_ops(g);
   ReplayOptions o;
   o.against = Against::both;
@@ -43,17 +43,17 @@ ReplayReport run(const Case& c, std::string* out_text) {
   return r;
 }
 
-// Every op kind appears in a generated log: all but the reflink family
-// by default, all but write_atomic with --reflink --exchange.
+// Every op kind appears in a generated log: all but the reflink family and
+// write_atomic by default, every one with --reflink --exchange --atomic.
 TEST(Differential, GeneratorCoversEveryOpKind) {
   GenOptions g;
   std::set<OpKind> kinds;
   for (auto& op : generate_ops(g)) kinds.insert(op.kind);
   EXPECT_EQ(kinds.size(), 18u);
-  g.reflink = g.exchange = true;
+  g.reflink = g.exchange = g.atomic = true;
   kinds.clear();
   for (auto& op : generate_ops(g)) kinds.insert(op.kind);
-  EXPECT_EQ(kinds.size(), 21u);
+  EXPECT_EQ(kinds.size(), 22u);
 }
 
 // copy, clone, dedupe and exchange range, 10,000 ops a seed among all the
@@ -99,7 +99,7 @@ TEST_P(RealFsxLogs, ReplayUnmodifiedAgainstKernelAndModel) {
 
 INSTANTIATE_TEST_SUITE_P(Fsx, RealFsxLogs,
                          ::testing::Values("ext4-s7-n10000", "tmpfs-s7-n10000", "ext4-s11-n8000-copy",
-                                           "ext4-s5-n5000-Z", "xfs-s7-n5000"),
+                                           "ext4-s5-n5000-Z", "xfs-s7-n5000", "xfs-s3-n3000-Z"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            std::string n = p.param;
                            for (char& ch : n)

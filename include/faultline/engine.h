@@ -7,11 +7,12 @@
 // with every page killer, with the guarantees of docs/guarantees.md (G1–G6):
 //
 //   - when a killer (truncate, punch_hole, zero_range, collapse_range,
-//     insert_range, direct_write, fadvise_dontneed, migrate, reclaim)
-//     returns, no mapping maps a page it removed and no access through one
-//     is still in flight;
+//     insert_range, direct_write, write_atomic, the reflink family,
+//     fadvise_dontneed, migrate, reclaim) returns, no mapping maps a page
+//     it removed and no access through one is still in flight;
 //   - after a punch/zero/truncate returns, every access sees the new
-//     contents (zeros, or Errc::bus_error past EOF);
+//     contents (zeros, or Errc::bus_error past EOF); an atomic write's
+//     range is seen whole or not at all;
 //   - one page per file index is cached; all mappings and read()/write()
 //     see it;
 //   - dirty data reaches the store on fsync/msync and before reclaim drops
@@ -175,6 +176,15 @@ class File {
   // read() and write() do.
   size_t direct_read(uint64_t off, std::span<std::byte> buf);
   size_t direct_write(uint64_t off, std::span<const std::byte> buf);
+  // pwritev2(RWF_ATOMIC) on O_DIRECT: a length that is a power of two
+  // within the store's atomic write unit (Store::atomic_write_unit), at an
+  // offset that is a multiple of it, or invalid_argument (not cut short
+  // at kMaxFileSize either); not_supported if the store has no atomic
+  // writes. A page killer for its range: no access sees part of it, and
+  // a failure leaves the range as it was. A zero length returns 0.
+  size_t write_atomic(uint64_t off, std::span<const std::byte> buf);
+  // The lengths write_atomic takes (statx's STATX_WRITE_ATOMIC): the store's.
+  AtomicWriteUnit atomic_write_unit() const;
   // POSIX_FADV_DONTNEED: writes back, then drops clean unmapped folios
   // (len 0 = to EOF).
   void fadvise_dontneed(uint64_t off, uint64_t len);

@@ -18,6 +18,7 @@ enum class Errc {
   io_error,          // EIO: the backing store failed (also reported by fsync)
   not_found,         // ENOENT: a store's file does not exist
   is_directory,      // EISDIR: a store's path names a directory
+  not_supported,     // EOPNOTSUPP: the store cannot do it (write_atomic without atomic writes)
   bus_error,         // SIGBUS: access through a mapping to a page beyond EOF
   segv,              // SIGSEGV: access outside every mapping, or a store to a read-only one
   unknown_protocol,  // a protocol name that is not in the registry
@@ -32,7 +33,7 @@ class Error : public std::runtime_error {
   Errc code() const noexcept { return code_; }
   // The errno a system call would have returned: the one the underlying
   // call set, where there was one (a PosixStore's EACCES, ENOSPC...);
-  // otherwise the code's (EINVAL, EFBIG, ENOMEM, EIO, ENOENT, EISDIR, and
+  // otherwise the code's (EINVAL, EFBIG, ENOMEM, EIO, ENOENT, EISDIR, EOPNOTSUPP, and
   // EFAULT for the two access faults).
   int posix_errno() const noexcept;
 

@@ -21,6 +21,15 @@
 
 namespace faultline {
 
+// The lengths a store can write whole or not at all (RWF_ATOMIC's
+// torn-write protection, statx's stx_atomic_write_unit_min/max): powers of
+// two in [min, max], each at an offset that is a multiple of its length.
+// {0, 0}: the store has no atomic writes.
+struct AtomicWriteUnit {
+  uint64_t min = 0, max = 0;
+  bool supported() const { return max != 0; }
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -51,13 +60,21 @@ class Store {
   // that cannot share blocks copies them (these defaults).
   virtual void clone_range(uint64_t src, uint64_t dst, uint64_t len);
   virtual void exchange_range(uint64_t a, uint64_t b, uint64_t len);
+  // Atomic writes: what the store takes (default: none), and a write of
+  // one such unit that, even when it fails, leaves the range all old or
+  // all new. The default throws Error(not_supported).
+  virtual AtomicWriteUnit atomic_write_unit() const { return {}; }
+  virtual void write_atomic(uint64_t off, std::span<const std::byte> buf);
 };
 
 // Blocks in memory, 4 KiB each, allocated on write and freed by punch,
-// truncate and collapse.
+// truncate and collapse. Every call holds one lock, so any write is atomic;
+// the unit it reports is a choice (a replay gives it the kernel's).
 class MemoryStore : public Store {
  public:
-  MemoryStore();
+  // One block to a PMD-sized folio, as XFS reports on a 16 GiB filesystem.
+  static constexpr AtomicWriteUnit kDefaultAtomicUnit{4096, uint64_t{2} << 20};
+  explicit MemoryStore(AtomicWriteUnit atomic = kDefaultAtomicUnit);
   ~MemoryStore() override;
   uint64_t size() const override;
   void read(uint64_t off, std::span<std::byte> buf) override;
@@ -70,6 +87,8 @@ class MemoryStore : public Store {
   void sync() override;
   void clone_range(uint64_t src, uint64_t dst, uint64_t len) override;  // shares the blocks
   void exchange_range(uint64_t a, uint64_t b, uint64_t len) override;
+  AtomicWriteUnit atomic_write_unit() const override;
+  void write_atomic(uint64_t off, std::span<const std::byte> buf) override;
 
   // Blocks currently allocated (a punched or truncated range has none; a
   // cloned one shares its source's until either is written).
@@ -83,8 +102,9 @@ class MemoryStore : public Store {
 // The calls of a Store, as a FaultInjectingStore names them.
 enum class StoreCall : unsigned {
   read, write, truncate, punch_hole, zero_range, collapse_range, insert_range, sync, clone_range, exchange_range,
+  write_atomic,
 };
-inline constexpr unsigned kStoreCalls = 10;
+inline constexpr unsigned kStoreCalls = 11;
 // "read", "write", ...
 const char* store_call_name(StoreCall call) noexcept;
 
@@ -130,6 +150,8 @@ class FaultInjectingStore : public Store {
   void sync() override;
   void clone_range(uint64_t src, uint64_t dst, uint64_t len) override;
   void exchange_range(uint64_t a, uint64_t b, uint64_t len) override;
+  AtomicWriteUnit atomic_write_unit() const override;
+  void write_atomic(uint64_t off, std::span<const std::byte> buf) override;
 
  private:
   struct Impl;
@@ -144,7 +166,9 @@ enum class OpenMode {
 };
 
 // A real file through POSIX calls (clone_range through FICLONERANGE where
-// the filesystem shares blocks, a copy where it does not). Throws Error
+// the filesystem shares blocks, a copy where it does not; write_atomic
+// through pwritev2(RWF_ATOMIC) on O_DIRECT, with the unit statx reports:
+// none on a filesystem without atomic writes, as in the kernel). Throws Error
 // naming the path and the
 // system's reason: not_found (ENOENT), is_directory (EISDIR), or io_error
 // carrying the errno (EACCES, ...).

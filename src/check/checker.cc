@@ -57,7 +57,11 @@ const KillerKind kKillers[] = {
     // The reflink family: page 2's blocks shared into page 0, whose folio
     // is the one killed; pages 0 and 2 swapped, both killed.
     {"clone", OpKind::clone_range, 2 * P, P}, {"exchange", OpKind::exchange_range, 0, P, false, 2 * P},
+    // RWF_ATOMIC over pages 0-1: seen whole or not at all.
+    {"atomic", OpKind::write_atomic, 0, 2 * P},
 };
+// What the direct and atomic writes write: no page holds it before.
+constexpr std::byte kWritten{0xBB};
 // "2faults": two CPUs faulting in two address spaces (three CPUs in all).
 // "cow": write faults on a private mapping (do_cow_fault), which map a
 // private copy of the file page. "sharedwrite": a load, then a store, to
@@ -171,6 +175,7 @@ struct World {
   bool writes = false;               // the accessor writes: the store, not the model, says what the file holds
   bool pair = false;                 // two killers
   bool killer_returned = false;
+  bool atomic = false;               // the killer is an atomic write: its range is seen whole
   fl::MemoryStore* store_ = nullptr;
 };
 
@@ -234,7 +239,8 @@ void run_killer(World& w, const KillerKind& k) {
   op.len = k.len;
   op.keep_size = true;
   op.dest = k.dest;
-  std::vector<std::byte> data(k.op == OpKind::dwrite ? k.len : 0, std::byte{0xBB});
+  bool writes = k.op == OpKind::dwrite || k.op == OpKind::write_atomic;
+  std::vector<std::byte> data(writes ? k.len : 0, kWritten);
   model::note(fmt::format("{}() begins", k.name));
   switch (k.op) {
     case OpKind::truncate: w.file.truncate(k.len); break;
@@ -243,6 +249,7 @@ void run_killer(World& w, const KillerKind& k) {
     case OpKind::collapse_range: w.file.collapse_range(k.off, k.len); break;
     case OpKind::insert_range: w.file.insert_range(k.off, k.len); break;
     case OpKind::dwrite: w.file.direct_write(k.off, data); break;
+    case OpKind::write_atomic: w.file.write_atomic(k.off, data); break;
     case OpKind::clone_range: w.file.clone_range(k.off, k.len, k.dest); break;
     case OpKind::exchange_range: w.file.exchange_range(k.off, k.len, k.dest); break;
     case OpKind::dontneed: w.file.fadvise_dontneed(0, 0); break;
@@ -271,14 +278,35 @@ void check_read(World& w, std::span<const std::byte> got) {
                               std::to_integer<unsigned>(got[i]), i, std::to_integer<unsigned>(want[i])));
 }
 
+// G2 for an atomic write over pages 0-1, in one CPU's program order: once
+// it has seen a byte the write wrote, it sees no old byte of the range.
+// (Across CPUs the order of two sightings is not that of their checks, so
+// each CPU keeps its own.)
+class AtomicSightings {
+ public:
+  explicit AtomicSightings(const World& w) : on_(w.atomic) {}
+  void saw(uint64_t page, std::byte b) {
+    if (!on_ || page >= 2) return;
+    if (b == kWritten) seen_ = true;
+    else if (seen_)
+      model::fail(fmt::format("G2: saw {:#04x} in file page {} after the atomic write's {:#04x} in its range",
+                              std::to_integer<unsigned>(b), page, std::to_integer<unsigned>(kWritten)));
+  }
+
+ private:
+  bool on_, seen_ = false;
+};
+
 void run_accessor(World& w, const std::string& a, fl::Mm& mm, uint64_t base) {
   std::byte buf[3 * P];
+  AtomicSightings sightings(w);
   try {
     if (a == "read") {
       model::note("read() of the file");
       bool after = w.killer_returned;
       size_t n = w.file.read(0, {buf, sizeof buf});
       if (after) check_read(w, {buf, n});
+      for (uint64_t page = 0; page * P < n; ++page) sightings.saw(page, buf[page * P]);
       return;
     }
     if (a == "write") {
@@ -305,6 +333,7 @@ void run_accessor(World& w, const std::string& a, fl::Mm& mm, uint64_t base) {
       } else {
         model::note(fmt::format("load from file page {}", page));
         mm.load(base + page * P, {buf, 1});
+        sightings.saw(page, buf[0]);
       }
     }
   } catch (const fl::Error& e) {
@@ -470,6 +499,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     World* w = world.get();
     std::vector<std::pair<std::string, std::function<void()>>> cpus;
     w->pair = is_killer_pair(scenario);
+    w->atomic = killer.op == OpKind::write_atomic;
     if (w->pair) {
       std::byte b;
       w->mm.load(w->base, {&b, 1});  // page 0 mapped before the killers start

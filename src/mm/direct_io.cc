@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "faultline/error.h"
+#include "mm/guards.h"
 #include "mm/internal.h"
 #include "sync/trace.h"
 
@@ -76,6 +77,53 @@ size_t direct_write(Inode* inode, uint64_t off, std::span<const std::byte> whole
   if (end > inode->size()) inode->set_size(end);
   // A fault or read() may have cached the old blocks while we wrote.
   invalidate_inode_pages2_range(m, off >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT);
+  return buf.size();
+}
+
+namespace {
+
+bool is_power_of_2(uint64_t v) { return v && !(v & (v - 1)); }
+
+// The checks of an atomic write, in the kernel's order: the file must take
+// atomic writes at all (kiocb_set_rw_flags: EOPNOTSUPP), then the length
+// within the unit (xfs_file_write_iter), a power of two, naturally aligned
+// (generic_atomic_write_valid), and never cut short at the maximum size
+// (generic_write_checks_count).
+void check_atomic(const Inode* inode, uint64_t off, uint64_t len) {
+  AtomicWriteUnit unit = inode->store->atomic_write_unit();
+  if (!unit.supported())
+    throw Error(Errc::not_supported, fmt::format("write_atomic: the store has no atomic writes"), EOPNOTSUPP);
+  if (len < unit.min || len > unit.max)
+    throw Error(Errc::invalid_argument,
+                fmt::format("write_atomic: length {:#x} is outside the atomic write unit [{:#x}, {:#x}]", len, unit.min,
+                            unit.max));
+  if (!is_power_of_2(len) || off % len)
+    throw Error(Errc::invalid_argument,
+                fmt::format("write_atomic: length {:#x} at offset {:#x} is not a naturally aligned power of two", len,
+                            off));
+  if (write_count("write_atomic", off, len) != len)
+    throw Error(Errc::invalid_argument,
+                fmt::format("write_atomic: [{:#x}, +{:#x}) crosses the maximum file size", off, len));
+}
+
+}  // namespace
+
+size_t write_atomic(Inode* inode, uint64_t off, std::span<const std::byte> buf) {
+  check_rw_area("write_atomic", off, buf.size());
+  if (buf.empty()) return 0;
+  check_atomic(inode, off, buf.size());
+  sync::WriteGuard i_rwsem(inode->i_rwsem);
+  EvictScope evict_scope(inode);
+  uint64_t end = off + buf.size();
+  uint64_t oldsize = inode->size();
+  if (off > oldsize) pagecache_isize_extended(inode, oldsize, off);
+  write_back_folio_span(inode, off, buf.size(), "write_atomic");
+  MmuGather tlb(inode->kernel);
+  evict_folio_span(inode, off, buf.size(), tlb);
+  inode->store->write_atomic(off, buf);
+  sync::trace_note("writes [{:#x}, {:#x}) atomically in the store", off, end);
+  if (end > inode->size()) inode->set_size(end);
+  tlb.finish();
   return buf.size();
 }
 

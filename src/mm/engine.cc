@@ -380,6 +380,10 @@ size_t File::direct_read(uint64_t off, std::span<std::byte> buf) {
 size_t File::direct_write(uint64_t off, std::span<const std::byte> buf) {
   return detail::direct_write(live(inode_), off, buf);
 }
+size_t File::write_atomic(uint64_t off, std::span<const std::byte> buf) {
+  return detail::write_atomic(live(inode_), off, buf);
+}
+AtomicWriteUnit File::atomic_write_unit() const { return live(inode_)->store->atomic_write_unit(); }
 
 // [off, off+len) as pages, len 0 or an end past the largest offset meaning
 // to the end (generic_fadvise); a negative length is EINVAL.

@@ -161,6 +161,7 @@ void vfs_fallocate(Inode* inode, unsigned mode, uint64_t off, uint64_t len);
 // ---- direct_io.cc ------------------------------------------------------
 size_t direct_read(Inode* inode, uint64_t off, std::span<std::byte> buf);
 size_t direct_write(Inode* inode, uint64_t off, std::span<const std::byte> buf);
+size_t write_atomic(Inode* inode, uint64_t off, std::span<const std::byte> buf);
 
 // ---- migrate.cc --------------------------------------------------------
 uint64_t migrate_mapping_range(Inode* inode, pgoff_t start, pgoff_t end);
@@ -193,6 +194,12 @@ uint64_t vfs_copy_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64
 void vfs_clone_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t pos_out);
 bool vfs_dedupe_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t pos_out);
 void vfs_exchange_range(Inode* inode, uint64_t a, uint64_t len, uint64_t b);
+// [off, off+len) rounded out to whole folios of the largest order: written
+// back (throws what writeback reported), and unmapped and removed. For a
+// killer that replaces blocks under the cache: it must not zero part of a
+// large folio in place, as truncate_pagecache_range would.
+void write_back_folio_span(Inode* inode, uint64_t off, uint64_t len, const char* op);
+void evict_folio_span(Inode* inode, uint64_t off, uint64_t len, MmuGather& tlb);
 
 // ---- argument checks shared by the entry points (engine.cc) -------------
 // Throws invalid_argument / file_too_large naming the values.

@@ -24,6 +24,31 @@
 
 namespace faultline::detail {
 
+// [off, off+len) rounded out to the largest folio: a remap or an atomic
+// write removes whole folios, since truncating part of a large folio
+// zeroes that part in place (punch's semantics), which would hide the
+// blocks the store puts there. So the span is written back first, and
+// what lies in it outside the range is read in again afterwards.
+namespace {
+struct Span {
+  uint64_t start, end;
+};
+Span folio_span(const Inode* inode, uint64_t off, uint64_t len) {
+  uint64_t folio = PAGE_SIZE << inode->kernel->config.max_folio_order;
+  return {off & ~(folio - 1), (off + len + folio - 1) & ~(folio - 1)};
+}
+}  // namespace
+
+void write_back_folio_span(Inode* inode, uint64_t off, uint64_t len, const char* op) {
+  Span s = folio_span(inode, off, len);
+  if (s.end > s.start) filemap_write_and_wait_or_throw(inode, s.start, s.end - 1, op);
+}
+
+void evict_folio_span(Inode* inode, uint64_t off, uint64_t len, MmuGather& tlb) {
+  Span s = folio_span(inode, off, len);
+  if (s.end > s.start) truncate_pagecache_range(inode, s.start, s.end - 1, tlb);
+}
+
 namespace {
 
 constexpr uint64_t kChunk = 64 * 1024;
@@ -35,30 +60,6 @@ bool overlap(uint64_t a, uint64_t b, uint64_t len) { return b + len > a && b < a
 
 void write_back(Inode* inode, uint64_t off, uint64_t len, const char* op) {
   if (len) filemap_write_and_wait_or_throw(inode, off, off + len - 1, op);
-}
-
-// [off, off+len) rounded out to the largest folio: a remap removes whole
-// folios, since truncating part of a large folio zeroes that part in place
-// (punch's semantics), which would hide the blocks the remap puts there.
-// So the span is written back first (write_back_span), and what lies in
-// it outside the range is read in again afterwards.
-struct Span {
-  uint64_t start, end;
-};
-Span folio_span(const Inode* inode, uint64_t off, uint64_t len) {
-  uint64_t folio = PAGE_SIZE << inode->kernel->config.max_folio_order;
-  return {off & ~(folio - 1), (off + len + folio - 1) & ~(folio - 1)};
-}
-
-void write_back_span(Inode* inode, uint64_t off, uint64_t len, const char* op) {
-  Span s = folio_span(inode, off, len);
-  write_back(inode, s.start, s.end - s.start, op);
-}
-
-// Unmaps and removes every folio that overlaps [off, off+len).
-void evict(Inode* inode, uint64_t off, uint64_t len, MmuGather& tlb) {
-  Span s = folio_span(inode, off, len);
-  if (s.end > s.start) truncate_pagecache_range(inode, s.start, s.end - 1, tlb);
 }
 
 // A remap may end past EOF: the file grows to its end.
@@ -122,7 +123,7 @@ template <class Blocks>
 void remap_steps(Inode* inode, uint64_t pos_in, uint64_t pos_out, uint64_t bcount, uint64_t new_end,
                  Blocks blocks) {
   MmuGather tlb(inode->kernel);
-  evict(inode, pos_out, bcount, tlb);
+  evict_folio_span(inode, pos_out, bcount, tlb);
   blocks();
   sync::trace_note("shares the blocks of [{:#x}, +{:#x}) at {:#x} in the store", pos_in, bcount, pos_out);
   grow_to(inode, new_end);
@@ -171,7 +172,7 @@ void vfs_clone_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t 
   if (bcount != count && pos_out + count < size)  // the EOF block's tail would land inside the file
     invalid(fmt::format("clone_range: the partial EOF block cannot go to {:#x}, inside the file", pos_out));
   write_back(inode, pos_in, count, "clone_range");
-  write_back_span(inode, pos_out, bcount, "clone_range");
+  write_back_folio_span(inode, pos_out, bcount, "clone_range");
   remap_steps(inode, pos_in, pos_out, bcount, pos_out + count,
               [&] { inode->store->clone_range(pos_in, pos_out, count); });
 }
@@ -187,7 +188,7 @@ bool vfs_dedupe_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t
   uint64_t bcount = remap_checks("dedupe_range", size, pos_in, pos_out, &count, true);
   if (count == 0) return true;  // shortened to nothing: nothing to share
   write_back(inode, pos_in, count, "dedupe_range");
-  write_back_span(inode, pos_out, bcount, "dedupe_range");
+  write_back_folio_span(inode, pos_out, bcount, "dedupe_range");
   if (!same_contents(inode, pos_in, pos_out, count)) return false;
   remap_steps(inode, pos_in, pos_out, bcount, pos_out + count,
               [&] { inode->store->clone_range(pos_in, pos_out, count); });
@@ -206,11 +207,11 @@ void vfs_exchange_range(Inode* inode, uint64_t a, uint64_t len, uint64_t b) {
                         len, b, len, size));
   if (overlap(a, b, len))
     invalid(fmt::format("exchange_range: [{:#x}, +{:#x}) overlaps [{:#x}, +{:#x})", a, len, b, len));
-  write_back_span(inode, a, len, "exchange_range");
-  write_back_span(inode, b, len, "exchange_range");
+  write_back_folio_span(inode, a, len, "exchange_range");
+  write_back_folio_span(inode, b, len, "exchange_range");
   MmuGather tlb(inode->kernel);
-  evict(inode, a, len, tlb);
-  evict(inode, b, len, tlb);
+  evict_folio_span(inode, a, len, tlb);
+  evict_folio_span(inode, b, len, tlb);
   inode->store->exchange_range(a, b, len);
   sync::trace_note("swaps [{:#x}, +{:#x}) with the range at {:#x} in the store", a, len, b);
   tlb.finish();

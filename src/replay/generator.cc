@@ -16,7 +16,7 @@ constexpr uint64_t kPage = 4096, kFolio = 16 * kPage;
 struct Gen {
   std::mt19937_64 rng;
   uint64_t max;
-  bool reflink, exchange;
+  bool reflink, exchange, atomic;
 
   uint64_t below(uint64_t n) { return n ? rng() % n : 0; }
   bool chance(unsigned pct) { return below(100) < pct; }
@@ -51,10 +51,11 @@ struct Gen {
         {OpKind::collapse_range, 4}, {OpKind::insert_range, 4}, {OpKind::fsync, 2}, {OpKind::dread, 4},
         {OpKind::dwrite, 4}, {OpKind::dontneed, 3}, {OpKind::readahead, 3}, {OpKind::migrate, 3},
         {OpKind::reclaim, 2}, {OpKind::copy_range, 4}, {OpKind::clone_range, 5}, {OpKind::dedupe_range, 4},
-        {OpKind::exchange_range, 4},
+        {OpKind::exchange_range, 4}, {OpKind::write_atomic, 5},
     };
     auto allowed = [this](OpKind k) {
       if (k == OpKind::clone_range || k == OpKind::dedupe_range) return reflink;
+      if (k == OpKind::write_atomic) return atomic;
       return k != OpKind::exchange_range || exchange;
     };
     unsigned total = 0;
@@ -81,6 +82,17 @@ struct Gen {
     op.len = chance(20) ? size - op.off : std::min(kPage * (1 + below(8)), size - op.off) & ~(kPage - 1);
     op.dest = aligned_below(op.kind == OpKind::clone_range && chance(50) ? max - op.len : size);
     if (op.dest + op.len > max) op.dest = 0;
+  }
+
+  // As fsx makes them: a power of two from a block to 64 KiB (within every
+  // atomic write unit seen: XFS's is at least 1 MiB), naturally aligned;
+  // sometimes not, so that both sides must refuse alike.
+  void atomic_write(Op& op) {
+    op.len = kPage << below(5);
+    op.off = below(max / op.len) * op.len;
+    if (chance(10)) op.len += chance(50) ? kPage : 0 - (kPage - 512);  // not a power of two, or below the unit
+    else if (chance(10)) op.off += kPage * (1 + below(op.len / kPage));  // misaligned, unless a whole unit on
+    if (op.off + op.len > max) op.off = 0;
   }
 
   // Fills off/len for `op` given the current size; keeps the file <= max.
@@ -116,6 +128,9 @@ struct Gen {
       case OpKind::exchange_range:
         two_ranges(op, size);
         break;
+      case OpKind::write_atomic:
+        atomic_write(op);
+        break;
       case OpKind::dread:
       case OpKind::dwrite:
         op.off = chance(80) ? aligned_below(max - kFolio) : below(max / 512) * 512;
@@ -131,7 +146,8 @@ struct Gen {
 }  // namespace
 
 std::vector<Op> generate_ops(const GenOptions& opts) {
-  Gen g{std::mt19937_64(opts.seed), std::max<uint64_t>(opts.max_file, 4 * kFolio), opts.reflink, opts.exchange};
+  Gen g{std::mt19937_64(opts.seed), std::max<uint64_t>(opts.max_file, 4 * kFolio), opts.reflink, opts.exchange,
+        opts.atomic};
   Model model;
   std::vector<Op> ops;
   ops.reserve(opts.count);
@@ -148,8 +164,9 @@ std::vector<Op> generate_ops(const GenOptions& opts) {
 }
 
 void write_oplog(std::ostream& out, const std::vector<Op>& ops, const GenOptions& opts) {
-  out << fmt::format("# faultline generated op log: seed {}, {} ops, max file {:#x}{}{}\n", opts.seed, ops.size(),
-                     opts.max_file, opts.reflink ? ", reflink" : "", opts.exchange ? ", exchange" : "");
+  out << fmt::format("# faultline generated op log: seed {}, {} ops, max file {:#x}{}{}{}\n", opts.seed, ops.size(),
+                     opts.max_file, opts.reflink ? ", reflink" : "", opts.exchange ? ", exchange" : "",
+                     opts.atomic ? ", atomic" : "");
   for (const Op& op : ops) out << format_op(op) << "\n";
 }
 

@@ -20,6 +20,7 @@ struct GenOptions {
   uint64_t max_file = 1 << 20;
   bool reflink = false;   // clone_range and dedupe_range too (the kernel side needs XFS)
   bool exchange = false;  // exchange_range too (XFS made with exchange-range support)
+  bool atomic = false;    // write_atomic too (the kernel side needs XFS)
 };
 
 std::vector<Op> generate_ops(const GenOptions& opts);

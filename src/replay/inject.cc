@@ -73,6 +73,7 @@ class InjectedReplay {
     auto faulty = std::make_unique<FaultInjectingStore>(inner ? std::move(inner) : std::make_unique<MemoryStore>(),
                                                         spec.seed);
     store_ = faulty.get();
+    model_ = Model(faulty->atomic_write_unit());
     engine_ = make_engine_target(config, std::move(faulty));
     resume();
   }
@@ -88,7 +89,8 @@ class InjectedReplay {
     truncates_ = store_->injected(StoreCall::truncate);
     Outcome got = engine_->apply(op, data);
     bool injected = all_injected(*store_) > faults;
-    if (op.kind == OpKind::dwrite && writeback_faults(*store_) > wb) unknown_[0] = unknown_[1] = true;
+    bool direct = op.kind == OpKind::dwrite || op.kind == OpKind::write_atomic;
+    if (direct && writeback_faults(*store_) > wb) unknown_[0] = unknown_[1] = true;
     if (op.kind == OpKind::fsync) return fsync(op, got, r);
     if (op.kind == OpKind::mapwrite && msync_failed(op, got)) return msync_reported(op, got, data, r);
     if ((got.err || got.sigbus) && injected) return failed(op, got, r);
@@ -210,7 +212,9 @@ class InjectedReplay {
       return fail(fmt::format("line {}: {}: failed with {}, which no fault was", op.line, format_op(op),
                               std::strerror(got.err)));
     ++r.failed_ops;
-    if (reads_only(op.kind) || op.kind == OpKind::write) return true;  // nothing changed
+    // Nothing changed: a read; a write whose read-in failed; an atomic
+    // write, which promises that (G2), checked from here on.
+    if (reads_only(op.kind) || op.kind == OpKind::write || op.kind == OpKind::write_atomic) return same_size(op);
     ++r.resyncs;
     out_ << fmt::format("line {}: {}: {} (injected); its range is undefined: the model takes the engine's "
                         "contents\n",
@@ -263,7 +267,7 @@ class InjectedReplay {
   // The model becomes what the engine holds (read with faults paused).
   void resync() {
     pause();
-    model_ = Model();
+    model_ = Model(model_.atomic_write_unit());
     Op op;
     op.kind = OpKind::truncate;
     op.len = engine_->size();
@@ -306,7 +310,6 @@ InjectSpec parse_inject_spec(const std::string& spec) {
 
 InjectReport replay_injected(const std::vector<Op>& ops, const Config& config, const InjectSpec& spec,
                              std::ostream& out, std::unique_ptr<Store> inner) {
-  check_replayable(ops);
   InjectReport r;
   InjectedReplay rep(config, spec, std::move(inner), out);
   for (const Op& op : ops) {

@@ -35,7 +35,7 @@ struct InjectSpec {
 
 // "CALL=ERR@P[,...][,seed=N]": CALL a store call (read, write, truncate,
 // punch_hole, zero_range, collapse_range, insert_range, sync, clone_range,
-// exchange_range), ERR EIO,
+// exchange_range, write_atomic), ERR EIO,
 // ENOSPC or short (a write that writes half, then ENOSPC), P a probability
 // in [0, 1]. E.g. "read=EIO@0.02,write=ENOSPC@0.01,sync=EIO@0.05".
 // Throws std::invalid_argument naming the item that is wrong.

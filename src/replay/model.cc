@@ -26,6 +26,17 @@ bool page_aligned(const Op& op) { return ((op.off | op.len) & (kPageSize - 1)) =
 // generic_write_checks: EFBIG at or past the maximum, else cut short there.
 int write_errno(const Op& op) { return op.len && op.off >= kMax ? EFBIG : 0; }
 
+// RWF_ATOMIC (see File::write_atomic): a store without atomic writes
+// first, then a power of two within the unit, naturally aligned, and not
+// cut short at the maximum size.
+int atomic_errno(const Op& op, AtomicWriteUnit unit) {
+  if (!unit.supported()) return EOPNOTSUPP;
+  bool pow2 = (op.len & (op.len - 1)) == 0;
+  if (op.len < unit.min || op.len > unit.max || !pow2 || op.off % op.len) return EINVAL;
+  if (int e = write_errno(op)) return e;
+  return op.len > kMax - op.off ? EINVAL : 0;
+}
+
 }  // namespace
 
 std::vector<std::byte> op_data(const Op& op) {
@@ -39,7 +50,9 @@ std::vector<std::byte> op_data(const Op& op) {
   return v;
 }
 
-bool writes_data(OpKind k) { return k == OpKind::write || k == OpKind::mapwrite || k == OpKind::dwrite; }
+bool writes_data(OpKind k) {
+  return k == OpKind::write || k == OpKind::mapwrite || k == OpKind::dwrite || k == OpKind::write_atomic;
+}
 
 bool skipped_at_replay(const Op& op, uint64_t size) {
   if (op.skip) return true;
@@ -147,6 +160,8 @@ int Model::check(const Op& op) const {
       if (bad_rw_area(op)) return EINVAL;
       if (int e = write_errno(op)) return e;
       return op.len && ((op.off | op.len) & 511) ? EINVAL : 0;
+    case OpKind::write_atomic:
+      return bad_rw_area(op) ? EINVAL : op.len ? atomic_errno(op, atomic_) : 0;
     case OpKind::truncate:
       return op.len > kLoffMax ? EINVAL : op.len > kMax ? EFBIG : 0;
     case OpKind::dontneed:
@@ -246,6 +261,10 @@ Outcome Model::apply(const Op& op, std::span<const std::byte> data) {
       out.written = op.len ? std::min(op.len, kMax - op.off) : 0;
       put(op.off, data.first(out.written));
       break;
+    case OpKind::write_atomic:  // whole: check() refused what would be cut short
+      out.written = op.len;
+      put(op.off, data);
+      break;
     case OpKind::mapwrite:
       put(op.off, data);
       out.eof_tail = eof_tail(op);
@@ -276,17 +295,19 @@ Outcome Model::apply(const Op& op, std::span<const std::byte> data) {
 namespace {
 class ModelTarget final : public Target {
  public:
+  explicit ModelTarget(AtomicWriteUnit atomic) : m_(atomic) {}
   const char* name() const override { return "model"; }
   Outcome apply(const Op& op, std::span<const std::byte> data) override { return m_.apply(op, data); }
   uint64_t size() override { return m_.size(); }
   std::vector<std::byte> contents(uint64_t off, uint64_t len) override { return m_.read(off, len); }
   std::vector<Range> data_ranges() override { return m_.data_ranges(); }
+  AtomicWriteUnit atomic_write_unit() override { return m_.atomic_write_unit(); }
 
  private:
   Model m_;
 };
 }  // namespace
 
-std::unique_ptr<Target> make_model_target() { return std::make_unique<ModelTarget>(); }
+std::unique_ptr<Target> make_model_target(AtomicWriteUnit atomic) { return std::make_unique<ModelTarget>(atomic); }
 
 }  // namespace faultline::replay

@@ -16,6 +16,7 @@
 #include <span>
 #include <vector>
 
+#include "faultline/store.h"
 #include "replay/oplog.h"
 #include "replay/target.h"
 
@@ -23,10 +24,13 @@ namespace faultline::replay {
 
 class Model {
  public:
+  // `atomic`: the lengths write_atomic takes, as the store it stands for.
+  explicit Model(AtomicWriteUnit atomic = MemoryStore::kDefaultAtomicUnit) : atomic_(atomic) {}
   Outcome apply(const Op& op, std::span<const std::byte> data);
   // The errno `op` must fail with on this file before any I/O, or 0.
   int expected_errno(const Op& op) const { return check(op); }
   uint64_t size() const { return size_; }
+  AtomicWriteUnit atomic_write_unit() const { return atomic_; }
   // [off, off+len) clipped to the size; holes read as zeros.
   std::vector<std::byte> read(uint64_t off, uint64_t len) const;
   // The pages that may hold non-zero bytes, as merged byte ranges.
@@ -47,6 +51,7 @@ class Model {
   void shift_pages(uint64_t from_page, uint64_t by_pages, bool down);
   std::vector<std::byte> eof_tail(const Op& op) const;
 
+  AtomicWriteUnit atomic_;
   std::map<uint64_t, Page> pages_;  // page index -> bytes; absent: zeros
   uint64_t size_ = 0;               // nothing at or past it is non-zero
 };

@@ -37,8 +37,6 @@ struct ReplayReport {
   uint64_t ops = 0, executed = 0, skipped = 0, bytes_compared = 0;
 };
 
-// Throws ParseError naming the first op no replay can execute yet.
-void check_replayable(const std::vector<Op>& ops);
 // `given`, or $TMPDIR, or /tmp.
 std::string default_tmpdir(const std::string& given = {});
 

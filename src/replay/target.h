@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "faultline/engine.h"
+#include "faultline/store.h"
 #include "replay/oplog.h"
 
 namespace faultline::replay {
@@ -44,23 +45,29 @@ class Target {
   // comparison reads these ranges of the reference (all of a file small
   // enough to read whole).
   virtual std::vector<Range> data_ranges() { return {{0, size()}}; }
+  // The lengths write_atomic takes here ({0, 0}: none).
+  virtual AtomicWriteUnit atomic_write_unit() { return {}; }
 };
 
-// The engine over an in-memory store, or over a real file in `file_dir`
-// (a PosixStore) when that is not empty.
-std::unique_ptr<Target> make_engine_target(const Config& config, const std::string& file_dir = {});
+// The engine over an in-memory store taking atomic writes of `atomic`, or
+// over a real file in `file_dir` (a PosixStore, with its filesystem's
+// atomic writes) when that is not empty.
+std::unique_ptr<Target> make_engine_target(const Config& config, const std::string& file_dir = {},
+                                           AtomicWriteUnit atomic = MemoryStore::kDefaultAtomicUnit);
 // The engine's store for a replay: in memory, or a real file in `dir`
 // (unlinked at once) when that is not empty.
-std::unique_ptr<Store> make_replay_store(const std::string& dir);
+std::unique_ptr<Store> make_replay_store(const std::string& dir,
+                                         AtomicWriteUnit atomic = MemoryStore::kDefaultAtomicUnit);
 // The engine over the given store (a FaultInjectingStore, say).
 std::unique_ptr<Target> make_engine_target(const Config& config, std::unique_ptr<Store> store);
 // A real file in `dir` ($TMPDIR). Throws std::runtime_error naming the op,
 // its first line and the fix if the filesystem there lacks one that `ops`
-// run (collapse/insert range, clone/dedupe/exchange range).
+// run (collapse/insert range, clone/dedupe/exchange range, write_atomic).
 std::unique_ptr<Target> make_kernel_target(const std::string& dir, const std::vector<Op>& ops = {});
 
-// The model (replay/model.h) as a target: what every op must observe.
-std::unique_ptr<Target> make_model_target();
+// The model (replay/model.h) as a target: what every op must observe, with
+// atomic writes of `atomic` (the other side's).
+std::unique_ptr<Target> make_model_target(AtomicWriteUnit atomic = MemoryStore::kDefaultAtomicUnit);
 
 // Maps a mapped access to the same two steps on both targets: pages that
 // overlap [off, off+len) from the page-aligned start.

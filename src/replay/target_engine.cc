@@ -10,8 +10,8 @@
 namespace faultline::replay {
 // The real file is unlinked as soon as it is open: however the replay
 // ends (an exception, a signal, a crash), nothing is left behind.
-std::unique_ptr<Store> make_replay_store(const std::string& dir) {
-  if (dir.empty()) return std::make_unique<MemoryStore>();
+std::unique_ptr<Store> make_replay_store(const std::string& dir, AtomicWriteUnit atomic) {
+  if (dir.empty()) return std::make_unique<MemoryStore>(atomic);
   std::string path = dir + "/faultline-engine-" + std::to_string(::getpid());
   auto store = open_posix_store(path, OpenMode::truncate);
   ::unlink(path.c_str());
@@ -42,6 +42,7 @@ class EngineTarget final : public Target {
   }
 
   uint64_t size() override { return file_.size(); }
+  AtomicWriteUnit atomic_write_unit() override { return file_.atomic_write_unit(); }
 
   std::vector<std::byte> contents(uint64_t off, uint64_t len) override {
     std::vector<std::byte> v(std::min(len, off < file_.size() ? file_.size() - off : 0));
@@ -79,7 +80,7 @@ class EngineTarget final : public Target {
       case OpKind::clone_range: file_.clone_range(op.off, op.len, op.dest); break;
       case OpKind::dedupe_range: out.differs = !file_.dedupe_range(op.off, op.len, op.dest); break;
       case OpKind::exchange_range: file_.exchange_range(op.off, op.len, op.dest); break;
-      case OpKind::write_atomic: break;  // not replayed yet: refused before the replay starts
+      case OpKind::write_atomic: out.written = file_.write_atomic(op.off, data); break;
     }
   }
 
@@ -134,8 +135,9 @@ class EngineTarget final : public Target {
 
 }  // namespace
 
-std::unique_ptr<Target> make_engine_target(const Config& config, const std::string& file_dir) {
-  return std::make_unique<EngineTarget>(config, make_replay_store(file_dir));
+std::unique_ptr<Target> make_engine_target(const Config& config, const std::string& file_dir,
+                                           AtomicWriteUnit atomic) {
+  return std::make_unique<EngineTarget>(config, make_replay_store(file_dir, atomic));
 }
 
 std::unique_ptr<Target> make_engine_target(const Config& config, std::unique_ptr<Store> store) {

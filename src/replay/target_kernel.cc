@@ -5,7 +5,8 @@
 // longjmps out of the copy (the replayer is single-threaded). Direct I/O
 // uses a second descriptor opened with O_DIRECT and a page-aligned buffer;
 // if the filesystem refuses O_DIRECT it falls back to buffered I/O, which
-// has the same contents semantics.
+// has the same contents semantics. write_atomic is pwritev2(RWF_ATOMIC) on
+// the O_DIRECT descriptor, with the unit statx reports.
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <setjmp.h>
@@ -25,6 +26,7 @@
 
 #include "faultline/engine.h"
 #include "replay/target.h"
+#include "store/atomic_write.h"
 
 namespace faultline::replay {
 namespace {
@@ -115,6 +117,8 @@ class KernelTarget final : public Target {
     return v;
   }
 
+  AtomicWriteUnit atomic_write_unit() override { return detail::statx_atomic_write_unit(anchor_); }
+
   // SEEK_DATA/SEEK_HOLE: the extents the filesystem says hold data.
   std::vector<Range> data_ranges() override {
     std::vector<Range> r;
@@ -134,6 +138,10 @@ class KernelTarget final : public Target {
   // Whether the filesystem can do `kind` at all, tried on two blocks of the
   // (still empty) file; errno says why not.
   bool can(OpKind kind) {
+    if (kind == OpKind::write_atomic) {
+      errno = EOPNOTSUPP;
+      return atomic_write_unit().supported();
+    }
     static char block[2 * 4096];
     bool ok = ::pwrite(anchor_, block, sizeof block, 0) == static_cast<ssize_t>(sizeof block);
     Outcome out;
@@ -155,7 +163,7 @@ class KernelTarget final : public Target {
   // line, and the fix.
   void probe(const std::string& dir, const std::vector<Op>& ops) {
     for (OpKind kind : {OpKind::collapse_range, OpKind::insert_range, OpKind::clone_range, OpKind::dedupe_range,
-                        OpKind::exchange_range}) {
+                        OpKind::exchange_range, OpKind::write_atomic}) {
       auto first = std::find_if(ops.begin(), ops.end(), [kind](const Op& o) { return !o.skip && o.kind == kind; });
       if (first == ops.end() || can(kind)) continue;
       int e = errno;
@@ -199,6 +207,19 @@ class KernelTarget final : public Target {
     return rw(write, fd_, op.off, buf.p, op.len, out);
   }
 
+  bool atomic(const Op& op, std::span<const std::byte> data, Outcome& out) {
+    if (dfd_ < 0) {
+      errno = EOPNOTSUPP;  // RWF_ATOMIC needs O_DIRECT
+      return false;
+    }
+    AlignedBuf buf(op.len);
+    if (!data.empty()) std::memcpy(buf.p, data.data(), data.size());
+    ssize_t n = detail::pwrite_atomic(dfd_, buf.p, op.len, static_cast<off_t>(op.off));
+    if (n < 0) return false;
+    out.written = static_cast<uint64_t>(n);
+    return true;
+  }
+
   bool run(const Op& op, std::span<const std::byte> data, Outcome& out) {
     switch (op.kind) {
       case OpKind::read: {
@@ -228,7 +249,7 @@ class KernelTarget final : public Target {
       case OpKind::clone_range:
       case OpKind::dedupe_range:
       case OpKind::exchange_range: return remap(op, fd_, out);
-      case OpKind::write_atomic: return true;  // not replayed yet: refused before the replay starts
+      case OpKind::write_atomic: return atomic(op, data, out);
     }
     return true;
   }

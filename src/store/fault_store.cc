@@ -20,7 +20,8 @@ namespace faultline {
 
 const char* store_call_name(StoreCall call) noexcept {
   constexpr const char* kNames[kStoreCalls] = {"read",         "write", "truncate",    "punch_hole",    "zero_range",
-                                               "collapse_range", "insert_range", "sync", "clone_range", "exchange_range"};
+                                               "collapse_range", "insert_range", "sync", "clone_range", "exchange_range",
+                                               "write_atomic"};
   auto i = static_cast<unsigned>(call);
   return i < kStoreCalls ? kNames[i] : "?";
 }
@@ -145,6 +146,14 @@ void FaultInjectingStore::clone_range(uint64_t src, uint64_t dst, uint64_t len) 
 void FaultInjectingStore::exchange_range(uint64_t a, uint64_t b, uint64_t len) {
   impl_->fail_if_drawn(StoreCall::exchange_range, a);
   impl_->inner->exchange_range(a, b, len);
+}
+
+AtomicWriteUnit FaultInjectingStore::atomic_write_unit() const { return impl_->inner->atomic_write_unit(); }
+
+// A failing atomic write writes nothing: that is its promise.
+void FaultInjectingStore::write_atomic(uint64_t off, std::span<const std::byte> buf) {
+  impl_->fail_if_drawn(StoreCall::write_atomic, off);
+  impl_->inner->write_atomic(off, buf);
 }
 
 void FaultInjectingStore::sync() {

@@ -12,6 +12,8 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "faultline/engine.h"
 #include "faultline/error.h"
@@ -27,6 +29,8 @@ using Block = std::array<std::byte, B>;
 }  // namespace
 
 struct MemoryStore::Impl {
+  explicit Impl(AtomicWriteUnit u) : atomic(u) {}
+  const AtomicWriteUnit atomic;
   mutable sync::Mutex lock{sync::LockClass::store};
   std::map<uint64_t, std::shared_ptr<Block>> blocks;  // by block number; shared by clones
   uint64_t size = 0;
@@ -62,7 +66,7 @@ struct MemoryStore::Impl {
   }
 };
 
-MemoryStore::MemoryStore() : impl_(std::make_unique<Impl>()) {}
+MemoryStore::MemoryStore(AtomicWriteUnit atomic) : impl_(std::make_unique<Impl>(atomic)) {}
 MemoryStore::~MemoryStore() = default;
 
 uint64_t MemoryStore::size() const {
@@ -90,6 +94,27 @@ void MemoryStore::write(uint64_t off, std::span<const std::byte> buf) {
     std::memcpy(impl_->writable(pos / B)->data() + pos % B, buf.data() + done, n);
     done += n;
   }
+  impl_->size = std::max<uint64_t>(impl_->size, off + buf.size());
+}
+
+AtomicWriteUnit MemoryStore::atomic_write_unit() const { return impl_->atomic; }
+
+// All new blocks are made before any is put in place: a failed allocation
+// leaves the range as it was (the map's own nodes are the only allocation
+// left in the second loop, one per block that was a hole).
+void MemoryStore::write_atomic(uint64_t off, std::span<const std::byte> buf) {
+  sync::Guard<sync::Mutex> g(impl_->lock);
+  std::vector<std::pair<uint64_t, std::shared_ptr<Block>>> fresh;
+  for (size_t done = 0; done < buf.size();) {
+    uint64_t pos = off + done;
+    size_t n = std::min<uint64_t>(buf.size() - done, B - pos % B);
+    auto it = impl_->blocks.find(pos / B);
+    auto blk = it != impl_->blocks.end() ? std::make_shared<Block>(*it->second) : std::make_shared<Block>(Block{});
+    std::memcpy(blk->data() + pos % B, buf.data() + done, n);
+    fresh.emplace_back(pos / B, std::move(blk));
+    done += n;
+  }
+  for (auto& [n, blk] : fresh) impl_->blocks[n] = std::move(blk);
   impl_->size = std::max<uint64_t>(impl_->size, off + buf.size());
 }
 

@@ -4,7 +4,10 @@
 // Owns: the file descriptor. The system calls are thread safe; the block-
 // moving fallocate modes fall back to copying when the filesystem lacks
 // them (tmpfs has no collapse/insert), which the engine calls only with the
-// range evicted and the file's locks held.
+// range evicted and the file's locks held. Atomic writes are the
+// filesystem's own (RWF_ATOMIC through a second, O_DIRECT descriptor, made
+// at open where statx reports a unit); there is no fallback, since a copy
+// could tear.
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -14,11 +17,14 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "faultline/error.h"
 #include "faultline/store.h"
+#include "store/atomic_write.h"
 
 namespace faultline {
 namespace {
@@ -30,8 +36,11 @@ namespace {
 
 class PosixStore final : public Store {
  public:
-  PosixStore(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  ~PosixStore() override { ::close(fd_); }
+  PosixStore(int fd, std::string path) : fd_(fd), path_(std::move(path)) { open_direct(); }
+  ~PosixStore() override {
+    ::close(fd_);
+    if (dfd_ >= 0) ::close(dfd_);
+  }
 
   uint64_t size() const override {
     struct stat st;
@@ -96,6 +105,25 @@ class PosixStore final : public Store {
     if (::fsync(fd_) != 0) fail("fsync", path_);
   }
 
+  AtomicWriteUnit atomic_write_unit() const override { return atomic_; }
+
+  // The engine checked the length and alignment against the unit; the
+  // kernel checks them again. O_DIRECT wants an aligned buffer.
+  void write_atomic(uint64_t off, std::span<const std::byte> buf) override {
+    if (dfd_ < 0) Store::write_atomic(off, buf);  // throws not_supported
+    std::unique_ptr<void, decltype(&std::free)> bounce(std::aligned_alloc(4096, (buf.size() + 4095) & ~size_t{4095}),
+                                                      &std::free);
+    if (!bounce) throw Error(Errc::out_of_memory, fmt::format("write_atomic: no buffer of {:#x} bytes", buf.size()));
+    std::memcpy(bounce.get(), buf.data(), buf.size());
+    ssize_t n;
+    do n = detail::pwrite_atomic(dfd_, bounce.get(), buf.size(), static_cast<off_t>(off));
+    while (n < 0 && errno == EINTR);
+    if (n < 0) fail(fmt::format("pwritev2(RWF_ATOMIC, {:#x}, {:#x})", off, buf.size()), path_);
+    if (static_cast<size_t>(n) != buf.size())  // RWF_ATOMIC is never short; a kernel that was is a broken promise
+      throw Error(Errc::io_error, fmt::format("pwritev2(RWF_ATOMIC) {}: wrote {:#x} of {:#x} bytes", path_, n,
+                                              buf.size()), EIO);
+  }
+
   // FICLONERANGE where the filesystem shares blocks (XFS, btrfs); a copy
   // where it cannot (EOPNOTSUPP, EXDEV, or EINVAL for a range it will not
   // clone as asked).
@@ -144,8 +172,18 @@ class PosixStore final : public Store {
     }
   }
 
+  // The O_DIRECT descriptor atomic writes need, where statx offers them.
+  void open_direct() {
+    AtomicWriteUnit unit = detail::statx_atomic_write_unit(fd_);
+    if (!unit.supported()) return;
+    dfd_ = ::open(fmt::format("/proc/self/fd/{}", fd_).c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (dfd_ >= 0) atomic_ = unit;
+  }
+
   int fd_;
+  int dfd_ = -1;
   std::string path_;
+  AtomicWriteUnit atomic_;
 };
 
 }  // namespace

@@ -1,12 +1,16 @@
 // src/store/store.cc — the Store interface's default block operations.
 //
 // Owns: clone_range and exchange_range for a store that cannot share
-// blocks: they copy, a megabyte at a time, through read() and write().
+// blocks: they copy, a megabyte at a time, through read() and write(); and
+// write_atomic for a store without atomic writes: refused.
 // The engine holds the file's i_rwsem and invalidate_lock around them, so
 // nothing else touches the ranges meanwhile.
 #include <algorithm>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "faultline/error.h"
 #include "faultline/store.h"
 
 namespace faultline {
@@ -36,6 +40,11 @@ void Store::exchange_range(uint64_t a, uint64_t b, uint64_t len) {
     write(b + done, std::span(x).first(n));
     done += n;
   }
+}
+
+void Store::write_atomic(uint64_t off, std::span<const std::byte> buf) {
+  throw Error(Errc::not_supported,
+              fmt::format("write_atomic: [{:#x}, +{:#x}): the store has no atomic writes", off, buf.size()), EOPNOTSUPP);
 }
 
 }  // namespace faultline
