@@ -236,12 +236,16 @@ std::string slurp(const std::string& file) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-// The command's exit status; its standard output and error into out, err.
+// The command's exit status; its standard output and error into out, err
+// (through files of this process's own: ctest runs tests side by side).
 int run_both(const std::string& args, std::string& out, std::string& err) {
-  std::string o = ::testing::TempDir() + "/stdout.txt", e = ::testing::TempDir() + "/stderr.txt";
+  std::string stem = ::testing::TempDir() + "/faultline-command-" + std::to_string(::getpid());
+  std::string o = stem + ".out", e = stem + ".err";
   int rc = std::system((std::string(FAULTLINE_BIN) + " " + args + " > " + o + " 2> " + e).c_str());
   out = slurp(o);
   err = slurp(e);
+  ::unlink(o.c_str());
+  ::unlink(e.c_str());
   return WEXITSTATUS(rc);
 }
 

@@ -95,7 +95,9 @@ class InjectedReplay {
     if (op.kind == OpKind::mapwrite && msync_failed(op, got)) return msync_reported(op, got, data, r);
     if ((got.err || got.sigbus) && injected) return failed(op, got, r);
     if (op.kind == OpKind::mapwrite && !got.err && !got.sigbus && !msync_was_clean(op, wb)) return false;
-    if (op.kind == OpKind::write && injected && !got.err && got.written < op.len) return short_write(op, got, data);
+    // A write, or a copy, whose read-in failed part way stops short there.
+    bool copies = op.kind == OpKind::write || op.kind == OpKind::copy_range;
+    if (copies && injected && !got.err && got.written < op.len) return short_write(op, got, data);
     Outcome want = model_.apply(op, data);
     r.bytes_compared += got.data.size() + got.eof_tail.size();
     return same(op, got, want);
@@ -223,11 +225,11 @@ class InjectedReplay {
     return true;
   }
 
-  // A write whose read-in failed part way: what it wrote, it wrote.
+  // A write or copy whose read-in failed part way: what it wrote, it wrote.
   bool short_write(const Op& op, const Outcome& got, std::span<const std::byte> data) {
     Op part = op;
     part.len = got.written;
-    model_.apply(part, data.first(got.written));
+    model_.apply(part, data.first(std::min<size_t>(got.written, data.size())));
     return same_size(op);
   }
 
