@@ -279,7 +279,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{1} << 18, uint64_t{1} << 32));
   gen->add_option("-o,--output", out_path, "output file (default: standard output)");
   gen->add_flag("--reflink", g.reflink, "emit clone_range and dedupe_range too (replay them with --fs xfs)");
-  gen->add_flag("--exchange", g.exchange, "emit exchange_range too (the engine against the model)");
+  gen->add_flag("--exchange", g.exchange, "emit exchange_range too (replay them with --fs xfs)");
   gen->add_flag("--atomic", g.atomic, "emit write_atomic too (replay them with --fs xfs)");
 
   BenchArgs ba;

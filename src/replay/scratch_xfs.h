@@ -2,7 +2,8 @@
 // replay (faultline replay --fs xfs, the XFS tests).
 //
 // ext4 and tmpfs lack the reflink family; XFS has it. A ScratchXfs makes a
-// sparse image file in a directory, runs mkfs.xfs on it, mounts it with
+// sparse image file in a directory, runs mkfs.xfs on it (with
+// exchange-range where the kernel has it: see scratch_xfs.cc), mounts it with
 // `mount -o loop` on a fresh directory, and on destruction unmounts it and
 // removes both. A SIGINT, SIGTERM or SIGHUP meanwhile does the same before
 // the process dies of it, so an interrupted replay leaves nothing mounted.

@@ -171,7 +171,7 @@ class KernelTarget final : public Target {
       throw std::runtime_error(fmt::format(
           "line {}: {}: the filesystem of {} cannot do it ({}); replay on XFS with --fs xfs{}", first->line,
           op_name(kind), dir, std::strerror(e),
-          kind == OpKind::exchange_range ? " made with exchange-range support (mkfs.xfs -i exchange=1)" : ""));
+          kind == OpKind::exchange_range ? " (exchange-range needs Linux 6.10 or later)" : ""));
     }
   }
 
