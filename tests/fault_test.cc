@@ -66,6 +66,58 @@ TEST(Fault, PrivateMappingCopiesOnWrite) {
   EXPECT_EQ(read_file(fx.file, kPageSize, 1)[0], pattern(kPageSize + 1, 1)[kPageSize]);
 }
 
+// The software TLB (Config::soft_tlb) never serves a translation that is
+// gone: each change below leaves a TLB entry behind on this thread or
+// another, and the next access must see the change.
+TEST(Tlb, AnEntryDiesWithItsTranslation) {
+  Fixture fx(4 * kPageSize);
+  uint64_t a = fx.mm.mmap(fx.file, 0, 4 * kPageSize, kProtRead | kProtWrite, MapType::shared);
+  EXPECT_EQ(load(fx.mm, a, 8), pattern(8, 1));  // fills the entry
+  fx.file.punch_hole(0, kPageSize);              // zaps the PTE
+  EXPECT_TRUE(all_equal(load(fx.mm, a, 8), 0));
+  fx.file.truncate(kPageSize);
+  expect_error(Errc::bus_error, "past EOF", [&] { load(fx.mm, a + kPageSize, 1); });
+  fx.mm.munmap(a, 4 * kPageSize);
+  expect_error(Errc::segv, "no mapping", [&] { load(fx.mm, a, 1); });
+}
+
+// Writeback write-protects the PTE (folio_mkclean): a writable entry left
+// in the TLB would let the next store land without dirtying the folio, and
+// the next fsync would not write it (G6).
+TEST(Tlb, WritebackWriteProtectsCachedEntries) {
+  Fixture fx(kPageSize);
+  uint64_t a = fx.mm.mmap(fx.file, 0, kPageSize, kProtRead | kProtWrite, MapType::shared);
+  fx.mm.store(a, bytes(8, 1));  // a writable entry
+  fx.file.fsync();
+  fx.mm.store(a, bytes(8, 2));
+  fx.file.fsync();
+  std::vector<std::byte> disk(8);
+  fx.store_ptr->read(0, disk);
+  EXPECT_TRUE(all_equal(disk, 2));
+}
+
+// A copy-on-write fault in one thread replaces the PTE another thread of
+// the same address space has in its TLB: that thread must see the copy.
+TEST(Tlb, CopyOnWriteReachesEveryThreadOfTheAddressSpace) {
+  Fixture fx(kPageSize);
+  uint64_t p = fx.mm.mmap(fx.file, 0, kPageSize, kProtRead | kProtWrite, MapType::private_cow);
+  EXPECT_EQ(load(fx.mm, p, 8), pattern(8, 1));  // this thread: a read-only entry for the file page
+  std::thread([&] { fx.mm.store(p, bytes(8, 0xEE)); }).join();
+  EXPECT_TRUE(all_equal(load(fx.mm, p, 8), 0xEE));
+}
+
+// Migration moves the page to a new frame: the old frame's entry must not
+// be used, and a store must reach the new one.
+TEST(Tlb, MigrationKillsTheEntryOfTheOldFrame) {
+  Fixture fx(kPageSize);
+  uint64_t a = fx.mm.mmap(fx.file, 0, kPageSize, kProtRead | kProtWrite, MapType::shared);
+  fx.mm.store(a, bytes(8, 3));
+  EXPECT_EQ(fx.file.migrate(0, kPageSize), 1u);
+  fx.mm.store(a, bytes(8, 4));
+  EXPECT_TRUE(all_equal(read_file(fx.file, 0, 8), 4));
+  EXPECT_EQ(fx.engine.check_mappings(), "");
+}
+
 TEST(Fault, BusErrorPastEofAndZeroTail) {
   Fixture fx(kPageSize + 100);
   uint64_t a = fx.mm.mmap(fx.file, 0, 4 * kPageSize, kProtRead, MapType::shared);

@@ -54,6 +54,9 @@ struct Config {
   unsigned fault_around_pages = 16;
   // Pages read ahead on a cache miss (read() and faults); 1 disables.
   unsigned readahead_pages = 32;
+  // A per-thread software TLB in the MMU (Mm::load/store): a hit costs a
+  // generation compare instead of a page-table walk. false: walk every time.
+  bool soft_tlb = true;
   // Fill freed frames with 0x6b (the kernel's POISON_FREE) so that a use
   // after free reads garbage; under ASan also poison them.
   bool poison_freed_frames = false;

@@ -127,6 +127,9 @@ bool folio_unmap(AddressSpace* mapping, Folio* folio, MmuGather& tlb, IMmap i_mm
 // folio_mkclean: write-protects every shared PTE of a locked folio.
 // Returns whether any PTE was changed (the caller then needs a shootdown).
 bool folio_mkclean(Folio* folio);
+// Kills every TLB entry of `mm` (bumps its tlb_gen): after a PTE was
+// cleared, replaced or write-protected, before the shootdown.
+void flush_tlb_mm(MmStruct* mm);
 // Migration: replace the PTEs of a locked folio by migration entries, and
 // afterwards by PTEs of `dst` (or of `src` again if migration failed).
 void try_to_migrate(Folio* src, MmuGather& tlb);

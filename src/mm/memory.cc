@@ -18,6 +18,7 @@
 #include "faultline/error.h"
 #include "mm/internal.h"
 #include "mm/seeded_bug.h"
+#include "sync/cpu_local.h"
 #include "sync/racy.h"
 #include "sync/rcu.h"
 
@@ -48,7 +49,11 @@ void free_tables(void* e, unsigned level) {
 }
 }  // namespace
 
-MmStruct::MmStruct(Kernel* k, uint64_t mm_id) : kernel(k), id(mm_id) {}
+// Each MmStruct's generations start 2^32 past the last one's.
+static sync::Atomic<uint64_t> g_tlb_gen_base{0};
+
+MmStruct::MmStruct(Kernel* k, uint64_t mm_id)
+    : kernel(k), id(mm_id), tlb_gen(g_tlb_gen_base.fetch_add(uint64_t{1} << 32, sync::relaxed)) {}
 
 MmStruct::~MmStruct() {
   for (auto& e : pgd.entry) free_tables(e.load(sync::relaxed), 1);
@@ -92,7 +97,33 @@ Vma* MmStruct::find_vma(uint64_t addr) const {
   return addr < v->end ? v : nullptr;
 }
 
-// ---- the shootdown -----------------------------------------------------
+// ---- the TLB and the shootdown -------------------------------------------
+
+// The MMU's TLB (Config::soft_tlb): per CPU, 512 entries direct-mapped by
+// virtual page (2 MiB of reach, as a second-level TLB has a few). An entry
+// holds where the walk found the page and the mm's tlb_gen read before that
+// walk; a hit needs the generation unchanged, checked inside the same RCU
+// read-side section as the access, so a killer's grace period waits for
+// accesses through entries exactly as for walks (G1, G3). Plain data,
+// zero-initialized: a thread's TLB costs no constructor on its hot path.
+namespace {
+struct TlbEntry {
+  const MmStruct* mm;
+  uint64_t vpn, gen;
+  std::byte* page;
+  bool write;
+};
+struct Tlb {
+  static constexpr unsigned kEntries = 512;
+  TlbEntry entry[kEntries];
+  TlbEntry& slot(uint64_t vpn) { return entry[vpn % kEntries]; }
+};
+}  // namespace
+
+// flush_tlb_mm: every translation of `mm` cached before this is dead. A
+// release RMW after the PTE changes it covers: whoever sees the new
+// generation sees them too.
+void flush_tlb_mm(MmStruct* mm) { mm->tlb_gen.fetch_add(1, sync::seq_cst); }
 
 void MmuGather::finish() {
   if (folios_.empty()) return;
@@ -346,6 +377,7 @@ VmFault install_anon(Vmf& vmf, Folio* anon, pte_t expected, bool check_eof) {
   }
   anon->mapcount.store(1, sync::relaxed);
   vmf.pte->store(mk_pte(anon, 0, true), sync::release);
+  if (expected) flush_tlb_mm(vmf.mm);  // other CPUs may hold the read-only file page
   return r;
 }
 
@@ -486,27 +518,34 @@ void handle_mm_fault(MmStruct* mm, uint64_t addr, bool write) {
   }
 }
 
-void mm_access(MmStruct* mm, uint64_t addr, std::byte* buf, size_t len, bool write) {
+// The MMU for one page: through the TLB, else the walk (which fills the
+// TLB); false if there is no translation that allows the access.
+static bool access_page(MmStruct* mm, uint64_t addr, std::byte* buf, size_t n, bool write) {
   const Kernel* k = mm->kernel;
+  uint64_t vpn = addr >> PAGE_SHIFT;
+  TlbEntry* e = k->config.soft_tlb ? &sync::this_cpu<Tlb>().slot(vpn) : nullptr;
+  sync::RcuReadGuard rcu;
+  uint64_t gen = e ? mm->tlb_gen.load(sync::acquire) : 0;
+  std::byte* page;
+  if (e && e->mm == mm && e->vpn == vpn && e->gen == gen && (e->write || !write)) {
+    page = e->page;
+  } else {
+    PteTable* t = mm->pte_table(addr);
+    pte_t p = t ? t->pte[pte_index(addr)].load(sync::acquire) : 0;
+    if (!pte_present(p) || (write && !pte_write(p))) return false;
+    page = page_address(k, p);
+    if (e) *e = {mm, vpn, gen, page, pte_write(p)};
+  }
+  std::byte* mem = page + (addr & (PAGE_SIZE - 1));
+  if (write) sync::copy_racy(mem, buf, n);
+  else sync::copy_racy(buf, mem, n);
+  return true;
+}
+
+void mm_access(MmStruct* mm, uint64_t addr, std::byte* buf, size_t len, bool write) {
   while (len) {
     size_t n = std::min<size_t>(len, PAGE_SIZE - (addr & (PAGE_SIZE - 1)));
-    for (;;) {
-      bool done = false;
-      {
-        sync::RcuReadGuard rcu;
-        if (PteTable* t = mm->pte_table(addr)) {
-          pte_t p = t->pte[pte_index(addr)].load(sync::acquire);
-          if (pte_present(p) && (!write || pte_write(p))) {
-            std::byte* mem = page_address(k, p) + (addr & (PAGE_SIZE - 1));
-            if (write) sync::copy_racy(mem, buf, n);
-            else sync::copy_racy(buf, mem, n);
-            done = true;
-          }
-        }
-      }
-      if (done) break;
-      handle_mm_fault(mm, addr, write);
-    }
+    while (!access_page(mm, addr, buf, n, write)) handle_mm_fault(mm, addr, write);
     addr += n;
     buf += n;
     len -= n;
@@ -526,6 +565,7 @@ static void zap_pte(sync::Atomic<pte_t>* pte, pte_t p, const Kernel* k, MmuGathe
 
 void zap_vma_range(Vma* vma, uint64_t start, uint64_t end, bool even_cows, MmuGather& tlb) {
   const Kernel* k = vma->mm->kernel;
+  bool zapped = false;
   const uint64_t table_span = uint64_t{kPtrsPerTable} << PAGE_SHIFT;
   for (uint64_t addr = start; addr < end;) {
     uint64_t table_end = std::min(end, (addr & ~(table_span - 1)) + table_span);
@@ -537,16 +577,19 @@ void zap_vma_range(Vma* vma, uint64_t start, uint64_t end, bool even_cows, MmuGa
         if (!p) continue;
         if (!even_cows && pte_present(p) && k->pool.pfn_to_folio(pte_pfn(p))->test(PG_anon)) continue;
         zap_pte(pte, p, k, tlb);
+        zapped = true;
       }
     }
     addr = table_end;
   }
+  if (zapped) flush_tlb_mm(vma->mm);
 }
 
 void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb) {
   pgoff_t first = std::max(folio->first_index(), vma->pgoff);
   pgoff_t last = std::min(folio->first_index() + folio->nr_pages() - 1, vma->last_index());
   const Kernel* k = vma->mm->kernel;
+  bool zapped = false;
   for (pgoff_t i = first; i <= last && first <= last; ++i) {
     uint64_t a = vma->addr_of(i);
     PteTable* t = vma->mm->pte_table(a);
@@ -554,8 +597,12 @@ void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb) {
     sync::Guard<sync::SpinLock> ptl(t->ptl);
     auto* pte = &t->pte[pte_index(a)];
     pte_t p = pte->load(sync::relaxed);
-    if (pte_present(p) && pte_pfn(p) == folio->pfn) zap_pte(pte, p, k, tlb);
+    if (pte_present(p) && pte_pfn(p) == folio->pfn) {
+      zap_pte(pte, p, k, tlb);
+      zapped = true;
+    }
   }
+  if (zapped) flush_tlb_mm(vma->mm);
 }
 
 }  // namespace faultline::detail

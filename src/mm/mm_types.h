@@ -13,7 +13,9 @@
 // Mm::store) walks the table with no lock, inside an RCU read-side section:
 // a killer that cleared a PTE waits for a grace period (the shootdown)
 // before dropping the reference, so no access through the old PTE is still
-// running when the frame is freed.
+// running when the frame is freed. The MMU caches translations in a per-CPU
+// TLB tagged with tlb_gen: whoever takes a translation away or
+// write-protects it bumps tlb_gen (flush_tlb_mm) before the grace period.
 #pragma once
 
 #include <cstdint>
@@ -85,6 +87,9 @@ struct MmStruct {
   uint64_t next_addr = uint64_t{1} << 32;          // mmap_lock (write)
   PtDir pgd;
   sync::SpinLock page_table_lock;
+  // The TLB generation: starts at a value no other MmStruct used, so a TLB
+  // entry of a dead mm never matches one made later at its address.
+  sync::Atomic<uint64_t> tlb_gen;
 
   // The leaf table covering `addr`: the lockless walk (nullptr if absent)
   // and the allocating one.

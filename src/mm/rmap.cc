@@ -92,6 +92,7 @@ bool folio_mkclean(Folio* folio) {
     pte_t p = pte->load(sync::relaxed);
     if (vma->shared && pte_present(p) && pte_write(p) && pte_pfn(p) == folio->pfn) {
       pte->store(p & ~PTE_WRITE, sync::release);
+      flush_tlb_mm(vma->mm);  // a writable entry would let stores past the clean
       changed = true;
     }
   });
@@ -100,10 +101,11 @@ bool folio_mkclean(Folio* folio) {
 
 void try_to_migrate(Folio* src, MmuGather& tlb) {
   AddressSpace* m = src->mapping.load(sync::relaxed);
-  for_each_folio_pte(m, src, [&](Vma*, sync::Atomic<pte_t>* pte, uint64_t page) {
+  for_each_folio_pte(m, src, [&](Vma* vma, sync::Atomic<pte_t>* pte, uint64_t page) {
     pte_t p = pte->load(sync::relaxed);
     if (!pte_present(p) || pte_pfn(p) != src->pfn) return;
     pte->store(mk_migration_pte(src, page), sync::release);
+    flush_tlb_mm(vma->mm);
     src->mapcount.fetch_sub(1, sync::relaxed);
     tlb.add(src);
   });

@@ -112,6 +112,7 @@ struct Exec {
 
 uint64_t g_next_word_id = 0;  // see Word
 uint32_t g_serial = 0;        // counts executions (Word::serial)
+uint64_t g_executions = 0;    // counts every execution (execution_id)
 std::vector<uint64_t> g_promise_values;  // set_promise_values
 
 // Names of words, for traces ("page 0 flags" rather than an address).
@@ -986,6 +987,9 @@ int spawn(std::function<void()> fn) {
   return id;
 }
 
+int current_cpu() { return g ? g->cur : -1; }
+uint64_t execution_id() { return g_executions; }
+
 void join(int fiber) {
   touch_all();
   block_until([fiber] { return g->fibers[fiber]->done; });
@@ -1041,6 +1045,7 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   e.mm = mm;
   e.strategy = &strategy;
   e.max_steps = max_steps;
+  ++g_executions;
   if (mm == MemoryModel::weak) e.wm = std::make_unique<weak::Memory>(++g_serial);
   catch_crashes();
   g = &e;

@@ -86,6 +86,10 @@ void rcu_barrier();
 
 // Threads: a new fiber of the running execution, and waiting for one.
 int spawn(std::function<void()> fn);
+// The running fiber's index in its execution (-1 outside one), and a
+// number that differs for every execution run (per-CPU data: cpu_local.h).
+int current_cpu();
+uint64_t execution_id();
 void join(int fiber);
 
 // Load buffering under `weak` (a store seen by a load that precedes it in
