@@ -35,7 +35,30 @@ inline void zero_racy(void* dst, size_t n) noexcept {
   for (; i < n; ++i) __atomic_store_n(d + i, 0, __ATOMIC_RELAXED);
 }
 #else
-inline void copy_racy(void* dst, const void* src, size_t n) noexcept { std::memcpy(dst, src, n); }
+// A few bytes (an 8-byte load through a mapping is the common access) are
+// two overlapping word moves: GCC expands a memcpy of unknown size inline
+// with `rep movs`, whose start-up costs more than the copy.
+inline void copy_racy(void* dst, const void* src, size_t n) noexcept {
+  auto* d = static_cast<unsigned char*>(dst);
+  auto* s = static_cast<const unsigned char*>(src);
+  if (n >= 8 && n <= 16) {
+    uint64_t head, tail;
+    std::memcpy(&head, s, 8);
+    std::memcpy(&tail, s + n - 8, 8);
+    std::memcpy(d, &head, 8);
+    std::memcpy(d + n - 8, &tail, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t head, tail;
+    std::memcpy(&head, s, 4);
+    std::memcpy(&tail, s + n - 4, 4);
+    std::memcpy(d, &head, 4);
+    std::memcpy(d + n - 4, &tail, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; ++i) d[i] = s[i];
+  } else {
+    std::memcpy(d, s, n);
+  }
+}
 inline void zero_racy(void* dst, size_t n) noexcept { std::memset(dst, 0, n); }
 #endif
 

@@ -8,10 +8,13 @@
 // period), which can hide a race but never reports a false one.
 #include "sync/rcu.h"
 
-// Inline read-side fast paths, except under TSan, which would instrument
-// liburcu's internals and report its (correct) plain accesses as races.
+// Inline read-side fast paths (rcu.h), except under TSan, which would
+// instrument liburcu's internals and report its (correct) plain accesses
+// as races.
 #ifndef FAULTLINE_TSAN
+#ifndef _LGPL_SOURCE
 #define _LGPL_SOURCE 1
+#endif
 #endif
 #include <urcu/urcu-memb.h>
 
@@ -42,6 +45,9 @@ struct Registration {
 void ensure_registered() {
   thread_local Registration reg;
   (void)reg;
+#ifdef FAULTLINE_RCU_INLINE
+  rcu_detail::registered = true;
+#endif
 }
 
 // Standard layout, so that liburcu's container_of is well defined.
@@ -61,6 +67,10 @@ void run_callback(rcu_head* head) {
 
 }  // namespace
 
+#ifdef FAULTLINE_RCU_INLINE
+thread_local bool rcu_detail::registered = false;
+void rcu_detail::register_thread() noexcept { ensure_registered(); }
+#else
 void rcu_read_lock() noexcept {
   ensure_registered();
   urcu_memb_read_lock();
@@ -70,6 +80,7 @@ void rcu_read_unlock() noexcept {
   hb_release();
   urcu_memb_read_unlock();
 }
+#endif
 
 void synchronize_rcu() noexcept {
   ensure_registered();

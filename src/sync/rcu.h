@@ -8,15 +8,38 @@
 // Native backend: liburcu's memb flavor. A thread is registered with liburcu
 // on its first read-side section and unregistered when it exits, so library
 // users may call into the engine from threads the engine did not create.
-// Read-side sections nest.
+// Read-side sections nest. Outside ThreadSanitizer (see rcu.cc) the
+// read-side fast paths are liburcu's inline ones: every access through a
+// mapping takes one, and two calls cost more than the section.
 #pragma once
 
 #include <functional>
 
+#if !defined(FAULTLINE_SYNC_MODEL) && !defined(FAULTLINE_TSAN)
+#define FAULTLINE_RCU_INLINE 1
+#ifndef _LGPL_SOURCE
+#define _LGPL_SOURCE 1
+#endif
+#include <urcu/urcu-memb.h>
+#endif
+
 namespace faultline::sync {
 
+#ifdef FAULTLINE_RCU_INLINE
+namespace rcu_detail {
+extern thread_local bool registered;
+void register_thread() noexcept;
+}  // namespace rcu_detail
+inline void rcu_read_lock() noexcept {
+  if (!rcu_detail::registered) [[unlikely]]
+    rcu_detail::register_thread();
+  urcu_memb_read_lock();
+}
+inline void rcu_read_unlock() noexcept { urcu_memb_read_unlock(); }
+#else
 void rcu_read_lock() noexcept;
 void rcu_read_unlock() noexcept;
+#endif
 // Waits until every read-side section that began before the call has ended.
 // Must not be called inside a read-side section.
 void synchronize_rcu() noexcept;
