@@ -52,6 +52,11 @@ struct Config {
   std::string protocol = "page_lock+invalidate_lock";
   // Pages mapped around a read fault (filemap_map_pages); 1 disables.
   unsigned fault_around_pages = 16;
+  // A fault, and fault-around, maps every page of a large folio that lies
+  // inside the VMA, the page table and EOF, as Linux 6.18 does (one
+  // reference and map count batch per folio); false: the faulting page
+  // alone (and fault-around its window).
+  bool map_whole_folio = true;
   // Pages read ahead on a cache miss (read() and faults); 1 disables.
   unsigned readahead_pages = 32;
   // A per-thread software TLB in the MMU (Mm::load/store): a hit costs a

@@ -87,6 +87,8 @@ inline void folio_ref_sub(Folio* f, int32_t nr) { f->refcount.fetch_sub(nr, sync
 inline void folio_get(Folio* f) { folio_ref_add(f, 1); }
 // Drops a reference; the last one returns the frames to the pool.
 void folio_put(Folio* f);
+// Drops `nr` references at once (folio_put_refs), the last ones too.
+void folio_put_refs(Folio* f, int32_t nr);
 // folio_ref_freeze(): takes the count from `expected` to 0, failing if any
 // other reference exists.
 inline bool folio_ref_freeze(Folio* f, int32_t expected) {

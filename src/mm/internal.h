@@ -27,7 +27,12 @@ class MmuGather {
   ~MmuGather() { finish(); }
   MmuGather(const MmuGather&) = delete;
   MmuGather& operator=(const MmuGather&) = delete;
-  void add(Folio* f) { folios_.push_back(f); }
+  // `nr` references of `f` to drop: consecutive adds of one folio (the
+  // PTEs of a large folio) make one entry.
+  void add(Folio* f, int32_t nr = 1) {
+    if (!folios_.empty() && folios_.back().first == f) folios_.back().second += nr;
+    else folios_.emplace_back(f, nr);
+  }
   // Waits for the shootdown, then drops the references: a killer, which
   // promises that no access to what it removed is in flight when it
   // returns (G1).
@@ -40,7 +45,7 @@ class MmuGather {
 
  private:
   Kernel* kernel_;
-  std::vector<Folio*> folios_;
+  std::vector<std::pair<Folio*, int32_t>> folios_;
 };
 
 // ---- filemap.cc: the page cache ---------------------------------------

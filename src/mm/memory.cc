@@ -129,14 +129,14 @@ void MmuGather::finish() {
   if (folios_.empty()) return;
   sync::synchronize_rcu();
   Counters::inc(kernel_->stats.shootdowns);
-  for (Folio* f : folios_) folio_put(f);
+  for (auto [f, nr] : folios_) folio_put_refs(f, nr);
   folios_.clear();
 }
 
 void MmuGather::finish_deferred() {
   if (folios_.empty()) return;
   sync::call_rcu([folios = std::move(folios_)] {
-    for (Folio* f : folios) folio_put(f);
+    for (auto [f, nr] : folios) folio_put_refs(f, nr);
   });
   folios_.clear();
 }
@@ -168,9 +168,7 @@ struct Vmf {
   MapGuard* guard;
 };
 
-std::byte* page_address(const Kernel* k, pte_t p) {
-  return k->pool.pfn_to_folio(pte_pfn(p))->address() + (pte_page(p) << PAGE_SHIFT);
-}
+std::byte* page_address(const Kernel* k, pte_t p) { return k->pool.frame_address(pte_pfn(p) + pte_page(p)); }
 
 // page_add_file_rmap: the reference and the map count a PTE will hold,
 // taken under the PTL before the PTE is written (as do_set_pte orders
@@ -258,28 +256,28 @@ void fault_release(Vmf& vmf, Folio* f, bool mkwrite) {
   if (!FL_SEEDED(fault_leaks_ref)) folio_put(f);
 }
 
-// finish_fault for a page-cache folio, with the map guard held. i_size is
-// read under the PTL: a truncate that shrank it before we look zaps this
-// PTE table after we let go of it, so either we see the new size or it
-// sees our PTE (G5, whatever the protocol).
-VmFault finish_fault(Vmf& vmf, Folio* f, bool write) {
-  sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
-  if (vmf.pte->load(sync::relaxed) != 0) return VmFault::done;  // raced; the MMU retries
-  if (vmf.pgoff >= pages_of(vmf.inode->size())) return VmFault::sigbus;
-  rmap_add(f, 1);
-  if (!vmf.guard->map_commit(*vmf.mapping, *f)) {
-    rmap_undo(f, 1);
-    return VmFault::retry;
-  }
-  vmf.pte->store(mk_pte(f, vmf.pgoff - f->first_index(), write), sync::release);
-  return VmFault::done;
+// The file pages of folio `f` that one fault may map: inside the VMA, the
+// leaf table of the fault and below `eof` (in pages, read under the PTL:
+// never a PTE past i_size, the rule generic/749 checks). Empty if lo > hi.
+struct PageRange {
+  pgoff_t lo, hi;
+};
+PageRange folio_map_range(const Vmf& vmf, const Folio* f, pgoff_t eof) {
+  uint64_t table_start = vmf.addr & ~((uint64_t{kPtrsPerTable} << PAGE_SHIFT) - 1);
+  pgoff_t table_lo = vmf.vma->index_of(std::max(vmf.vma->start, table_start));
+  pgoff_t table_hi = vmf.vma->index_of(std::min(vmf.vma->end, table_start + (uint64_t{kPtrsPerTable} << PAGE_SHIFT)) - 1);
+  pgoff_t fstart = f->first_index();
+  pgoff_t lo = std::max(fstart, table_lo);
+  pgoff_t hi = std::min(fstart + f->nr_pages() - 1, table_hi);
+  if (eof == 0) return {1, 0};
+  return {lo, std::min(hi, eof - 1)};
 }
 
-// Fault-around's mapping of folio `f` (first file page `fstart`) at file
-// pages [lo, hi], under the PTL and the map guard: take the map counts of
-// the empty PTEs, let the guard commit, then write them (the PTL keeps the
-// set of empty ones fixed). Returns the number of PTEs written.
-static uint64_t map_empty_ptes(Vmf& vmf, Folio* f, pgoff_t fstart, pgoff_t lo, pgoff_t hi) {
+// Maps folio `f` at file pages [lo, hi], under the PTL and the map guard:
+// take the map counts of the empty PTEs, let the guard commit, then write
+// them (the PTL keeps the set of empty ones fixed): one reference and map
+// count batch per folio, not per page. Returns the number of PTEs written.
+static uint64_t map_empty_ptes(Vmf& vmf, Folio* f, pgoff_t lo, pgoff_t hi, bool write) {
   auto pte_of = [&](pgoff_t i) { return &vmf.pt->pte[pte_index(vmf.vma->addr_of(i))]; };
   int32_t empty = 0;
   for (pgoff_t i = lo; i <= hi; ++i) empty += pte_of(i)->load(sync::relaxed) == 0;
@@ -289,9 +287,27 @@ static uint64_t map_empty_ptes(Vmf& vmf, Folio* f, pgoff_t fstart, pgoff_t lo, p
     rmap_undo(f, empty);
     return 0;
   }
+  pgoff_t fstart = f->first_index();
   for (pgoff_t i = lo; i <= hi; ++i)
-    if (pte_of(i)->load(sync::relaxed) == 0) pte_of(i)->store(mk_pte(f, i - fstart, false), sync::release);
+    if (pte_of(i)->load(sync::relaxed) == 0) pte_of(i)->store(mk_pte(f, i - fstart, write), sync::release);
   return static_cast<uint64_t>(empty);
+}
+
+// finish_fault for a page-cache folio, with the map guard held. i_size is
+// read under the PTL: a truncate that shrank it before we look zaps this
+// PTE table after we let go of it, so either we see the new size or it
+// sees our PTE (G5, whatever the protocol). With Config::map_whole_folio
+// (Linux 6.18) it maps every page of the folio that folio_map_range allows
+// and that has no PTE yet; a write fault maps them writable, since the
+// folio, dirty as a whole, was dirtied by it.
+VmFault finish_fault(Vmf& vmf, Folio* f, bool write) {
+  sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
+  if (vmf.pte->load(sync::relaxed) != 0) return VmFault::done;  // raced; the MMU retries
+  pgoff_t eof = pages_of(vmf.inode->size());
+  if (vmf.pgoff >= eof) return VmFault::sigbus;
+  PageRange r{vmf.pgoff, vmf.pgoff};
+  if (vmf.kernel->config.map_whole_folio) r = folio_map_range(vmf, f, eof);
+  return map_empty_ptes(vmf, f, r.lo, r.hi, write) ? VmFault::done : VmFault::retry;
 }
 
 // filemap_map_pages: maps the cached, uptodate, unlocked folios around the
@@ -313,11 +329,11 @@ void do_fault_around(Vmf& vmf) {
     pgoff_t fstart = f->first_index(), fend = fstart + f->nr_pages() - 1;
     if (f->test(PG_uptodate) && !f->test(PG_locked) && vmf.guard->map_begin(*vmf.mapping, *f, false)) {
       sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
-      // EOF under the PTL, as in finish_fault.
-      pgoff_t eof_now = pages_of(vmf.inode->size());
-      if (eof_now)
-        Counters::inc(vmf.kernel->stats.fault_around_maps,
-                      map_empty_ptes(vmf, f, fstart, std::max(fstart, first), std::min({fend, last, eof_now - 1})));
+      // EOF under the PTL, as in finish_fault; with map_whole_folio the
+      // folio's pages outside the window too (filemap_map_pages, 6.18).
+      PageRange r = folio_map_range(vmf, f, pages_of(vmf.inode->size()));
+      if (!vmf.kernel->config.map_whole_folio) r = {std::max(r.lo, first), std::min(r.hi, last)};
+      if (r.lo <= r.hi) Counters::inc(vmf.kernel->stats.fault_around_maps, map_empty_ptes(vmf, f, r.lo, r.hi, false));
       vmf.guard->map_end(*vmf.mapping, *f);
     }
     folio_put(f);
@@ -554,14 +570,37 @@ void mm_access(MmStruct* mm, uint64_t addr, std::byte* buf, size_t len, bool wri
 
 // ---- zapping -----------------------------------------------------------
 
-// Clears one PTE under its PTL, handing its reference to the gather.
-static void zap_pte(sync::Atomic<pte_t>* pte, pte_t p, const Kernel* k, MmuGather& tlb) {
-  pte->store(0, sync::release);
-  if (!pte_present(p)) return;  // a migration entry holds no reference
-  Folio* f = k->pool.pfn_to_folio(pte_pfn(p));
-  f->mapcount.fetch_sub(1, sync::relaxed);
-  tlb.add(f);
-}
+// Clears PTEs under their PTL, handing their references to the gather:
+// consecutive PTEs of one folio give up their map counts in one batch
+// (zap_present_ptes), flushed before the PTL is let go.
+class ZapBatch {
+ public:
+  ZapBatch(const Kernel* k, MmuGather& tlb) : k_(k), tlb_(tlb) {}
+  ~ZapBatch() { flush(); }
+  ZapBatch(const ZapBatch&) = delete;
+  ZapBatch& operator=(const ZapBatch&) = delete;
+  void zap(sync::Atomic<pte_t>* pte, pte_t p) {
+    pte->store(0, sync::release);
+    if (!pte_present(p)) return;  // a migration entry holds no reference
+    Folio* f = k_->pool.pfn_to_folio(pte_pfn(p));
+    if (f != folio_) flush();
+    folio_ = f;
+    ++nr_;
+  }
+  void flush() {
+    if (nr_ == 0) return;
+    folio_->mapcount.fetch_sub(nr_, sync::relaxed);
+    tlb_.add(folio_, nr_);
+    folio_ = nullptr;
+    nr_ = 0;
+  }
+
+ private:
+  const Kernel* k_;
+  MmuGather& tlb_;
+  Folio* folio_ = nullptr;
+  int32_t nr_ = 0;
+};
 
 void zap_vma_range(Vma* vma, uint64_t start, uint64_t end, bool even_cows, MmuGather& tlb) {
   const Kernel* k = vma->mm->kernel;
@@ -571,12 +610,13 @@ void zap_vma_range(Vma* vma, uint64_t start, uint64_t end, bool even_cows, MmuGa
     uint64_t table_end = std::min(end, (addr & ~(table_span - 1)) + table_span);
     if (PteTable* t = vma->mm->pte_table(addr)) {
       sync::Guard<sync::SpinLock> ptl(t->ptl);
+      ZapBatch batch(k, tlb);
       for (uint64_t a = addr; a < table_end; a += PAGE_SIZE) {
         auto* pte = &t->pte[pte_index(a)];
         pte_t p = pte->load(sync::relaxed);
         if (!p) continue;
         if (!even_cows && pte_present(p) && k->pool.pfn_to_folio(pte_pfn(p))->test(PG_anon)) continue;
-        zap_pte(pte, p, k, tlb);
+        batch.zap(pte, p);
         zapped = true;
       }
     }
@@ -598,7 +638,7 @@ void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb) {
     auto* pte = &t->pte[pte_index(a)];
     pte_t p = pte->load(sync::relaxed);
     if (pte_present(p) && pte_pfn(p) == folio->pfn) {
-      zap_pte(pte, p, k, tlb);
+      ZapBatch(k, tlb).zap(pte, p);
       zapped = true;
     }
   }

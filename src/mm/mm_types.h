@@ -84,7 +84,6 @@ struct MmStruct {
   uint64_t id;  // creation order in this Kernel
   sync::RwSem mmap_lock{sync::LockClass::mmap_lock};
   std::map<uint64_t, std::unique_ptr<Vma>> vmas;  // by start; mmap_lock
-  uint64_t next_addr = uint64_t{1} << 32;          // mmap_lock (write)
   PtDir pgd;
   sync::SpinLock page_table_lock;
   // The TLB generation: starts at a value no other MmStruct used, so a TLB

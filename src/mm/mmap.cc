@@ -7,10 +7,25 @@
 // walk never misses a VMA that still has PTEs.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "faultline/error.h"
 #include "mm/internal.h"
 
 namespace faultline::detail {
+
+// get_unmapped_area: the lowest address from 4 GiB up where `span` bytes
+// fit with a guard page on each side (an overrun faults), so that a range
+// munmap freed is used again, with its page tables, as the kernel does.
+static uint64_t get_unmapped_area(const MmStruct* mm, uint64_t span) {
+  constexpr uint64_t kMmapBase = uint64_t{1} << 32;
+  uint64_t addr = kMmapBase;
+  for (const auto& [start, vma] : mm->vmas) {
+    if (start >= addr + span + PAGE_SIZE) break;
+    addr = std::max(addr, vma->end + PAGE_SIZE);
+  }
+  return addr;
+}
 
 uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<OpenFile> vm_file, uint64_t offset, uint64_t length, unsigned prot,
                  bool shared) {
@@ -29,9 +44,8 @@ uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<Open
   vma->file = std::move(file);
   vma->vm_file = std::move(vm_file);
   sync::WriteGuard g(mm->mmap_lock);
-  vma->start = mm->next_addr;
+  vma->start = get_unmapped_area(mm, span);
   vma->end = vma->start + span;
-  mm->next_addr = vma->end + PAGE_SIZE;  // a guard gap: overruns fault
   Vma* v = vma.get();
   mm->vmas.emplace(v->start, std::move(vma));
   vma_link_file(v);

@@ -149,8 +149,10 @@ void FramePool::poison(uint64_t pfn, unsigned order, bool on) {
   }
 }
 
-void folio_put(Folio* f) {
-  if (f->refcount.fetch_sub(1, sync::acq_rel) == 1) f->pool->free(f);
+void folio_put(Folio* f) { folio_put_refs(f, 1); }
+
+void folio_put_refs(Folio* f, int32_t nr) {
+  if (f->refcount.fetch_sub(nr, sync::acq_rel) == nr) f->pool->free(f);
 }
 
 }  // namespace faultline::detail

@@ -32,7 +32,8 @@ class FramePool {
   // Returns a folio whose refcount reached zero.
   void free(Folio* folio);
 
-  std::byte* address(const Folio* f) const { return base_ + (uint64_t{f->pfn} << PAGE_SHIFT); }
+  std::byte* address(const Folio* f) const { return frame_address(f->pfn); }
+  std::byte* frame_address(uint64_t pfn) const { return base_ + (pfn << PAGE_SHIFT); }
   Folio* pfn_to_folio(uint64_t pfn) const { return &folios_[pfn]; }
   uint64_t nr_frames() const { return nr_frames_; }
   uint64_t nr_free() const { return nr_free_.load(sync::relaxed); }
