@@ -37,6 +37,7 @@ uint64_t count_allocations(Fn fn) {
 TEST(Alloc, NoAllocationOnCacheHits) {
   Config c = Fixture::small_config();
   c.fault_around_pages = 1;  // one fault per page, so the second page faults
+  c.map_whole_folio = false;
   Fixture fx(8 * kPageSize, c);
   fx.file.readahead(0, 8 * kPageSize);
   uint64_t a = fx.mm.mmap(fx.file, 0, 8 * kPageSize, kProtRead, MapType::shared);

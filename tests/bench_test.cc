@@ -78,7 +78,8 @@ TEST(LockStat, TimesContendedAcquisitionsOnlyAndPerClass) {
 
 TEST(ThreadStats, CountsThisThreadsFaultsOnly) {
   Config c;
-  c.fault_around_pages = 1;
+  c.fault_around_pages = 1;  // one fault per page
+  c.map_whole_folio = false;
   Engine e(c);
   File f = e.open(std::make_unique<MemoryStore>());
   f.truncate(16 * kPageSize);

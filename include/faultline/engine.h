@@ -57,6 +57,11 @@ struct Config {
   // reference and map count batch per folio); false: the faulting page
   // alone (and fault-around its window).
   bool map_whole_folio = true;
+  // A 512-page (2 MiB) folio at a 2 MiB-aligned place wholly inside a
+  // shared mapping and below EOF is mapped with one PMD-level entry
+  // (do_set_pmd); the MMU's walk stops there, and whatever takes part of it
+  // away splits it into PTEs first. Takes max_folio_order 9 to happen.
+  bool pmd_mapping = false;
   // Pages read ahead on a cache miss (read() and faults); 1 disables.
   unsigned readahead_pages = 32;
   // A per-thread software TLB in the MMU (Mm::load/store): a hit costs a

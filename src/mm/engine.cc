@@ -138,12 +138,30 @@ static std::string check_pte(const Kernel* k, const Vma* vma, uint64_t addr, pte
   return {};
 }
 
+// The PTE a PMD mapping stands for at `addr`, read under page_table_lock
+// with `take_locks`; 0 if there is no PMD mapping there.
+static pte_t pmd_as_pte(const MmStruct* mm, uint64_t addr, bool take_locks) {
+  sync::Atomic<void*>* slot = mm->pmd_slot(addr);
+  if (!slot) return 0;
+  auto* m = const_cast<MmStruct*>(mm);
+  if (take_locks) m->page_table_lock.lock();
+  void* e = slot->load(sync::acquire);
+  if (take_locks) m->page_table_lock.unlock();
+  if (!pmd_huge(e)) return 0;
+  return mk_pte(mm->kernel->pool.pfn_to_folio(pmd_pfn(e)), (addr >> PAGE_SHIFT) & (kPtrsPerTable - 1), pmd_write(e));
+}
+
 // Calls visit(vma, address, pte) for every present PTE of `mm`, each under
-// its PTL with `take_locks`, until visit returns false.
+// its PTL with `take_locks`, until visit returns false. A PMD mapping
+// counts as the 512 PTEs it stands for (and holds the counts of).
 template <class Visit>
 static void for_each_present_pte(const MmStruct* mm, bool take_locks, Visit visit) {
   for (const auto& [start, vma] : mm->vmas) {
     for (uint64_t a = vma->start; a < vma->end; a += PAGE_SIZE) {
+      if (pte_t huge = pmd_as_pte(mm, a, take_locks)) {
+        if (!visit(vma.get(), a, huge)) return;
+        continue;
+      }
       PteTable* t = mm->pte_table(a);
       if (!t) {
         a |= (uint64_t{kPtrsPerTable} << PAGE_SHIFT) - PAGE_SIZE;  // skip the table's range

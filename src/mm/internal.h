@@ -132,6 +132,10 @@ bool folio_unmap(AddressSpace* mapping, Folio* folio, MmuGather& tlb, IMmap i_mm
 // folio_mkclean: write-protects every shared PTE of a locked folio.
 // Returns whether any PTE was changed (the caller then needs a shootdown).
 bool folio_mkclean(Folio* folio);
+// __split_huge_pmd: the PMD mapping at `slot` (if it still is one) becomes
+// a table of 512 PTEs mapping the same pages.
+void split_huge_pmd(MmStruct* mm, sync::Atomic<void*>* slot);
+void split_huge_pmd_locked(MmStruct* mm, sync::Atomic<void*>* slot);  // page_table_lock held
 // Kills every TLB entry of `mm` (bumps its tlb_gen): after a PTE was
 // cleared, replaced or write-protected, before the shootdown.
 void flush_tlb_mm(MmStruct* mm);

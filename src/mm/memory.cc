@@ -40,7 +40,7 @@ unsigned dir_index(uint64_t addr, unsigned level) { return (addr >> kLevelShift[
 void free_tables(void* e, unsigned level) {
   if (!e) return;
   if (level == 3) {
-    delete static_cast<PteTable*>(e);
+    if (!pmd_huge(e)) delete static_cast<PteTable*>(e);
     return;
   }
   auto* d = static_cast<PtDir*>(e);
@@ -59,34 +59,44 @@ MmStruct::~MmStruct() {
   for (auto& e : pgd.entry) free_tables(e.load(sync::relaxed), 1);
 }
 
-PteTable* MmStruct::pte_table(uint64_t addr) const {
+sync::Atomic<void*>* MmStruct::pmd_slot(uint64_t addr) const {
   const PtDir* d = &pgd;
-  for (unsigned level = 0; level < 3; ++level) {
+  for (unsigned level = 0; level < 2; ++level) {
     void* e = d->entry[dir_index(addr, level)].load(sync::acquire);
     if (!e) return nullptr;
-    if (level == 2) return static_cast<PteTable*>(e);
     d = static_cast<const PtDir*>(e);
   }
-  return nullptr;
+  return const_cast<sync::Atomic<void*>*>(&d->entry[dir_index(addr, 2)]);
+}
+
+// The entry of `slot`, allocated if empty: a directory, or a leaf table.
+static void* populate(MmStruct* mm, sync::Atomic<void*>& slot, bool leaf) {
+  void* e = slot.load(sync::acquire);
+  if (e) return e;
+  sync::Guard<sync::SpinLock> g(mm->page_table_lock);
+  e = slot.load(sync::relaxed);
+  if (!e) {
+    e = leaf ? static_cast<void*>(new PteTable) : static_cast<void*>(new PtDir);
+    slot.store(e, sync::release);
+  }
+  return e;
+}
+
+sync::Atomic<void*>* MmStruct::pmd_alloc(uint64_t addr) {
+  PtDir* d = &pgd;
+  for (unsigned level = 0; level < 2; ++level) d = static_cast<PtDir*>(populate(this, d->entry[dir_index(addr, level)], false));
+  return &d->entry[dir_index(addr, 2)];
+}
+
+PteTable* MmStruct::pte_table(uint64_t addr) const {
+  sync::Atomic<void*>* slot = pmd_slot(addr);
+  void* e = slot ? slot->load(sync::acquire) : nullptr;
+  return pmd_huge(e) ? nullptr : static_cast<PteTable*>(e);
 }
 
 PteTable* MmStruct::pte_alloc(uint64_t addr) {
-  PtDir* d = &pgd;
-  for (unsigned level = 0; level < 3; ++level) {
-    auto& slot = d->entry[dir_index(addr, level)];
-    void* e = slot.load(sync::acquire);
-    if (!e) {
-      sync::Guard<sync::SpinLock> g(page_table_lock);
-      e = slot.load(sync::relaxed);
-      if (!e) {
-        e = level == 2 ? static_cast<void*>(new PteTable) : static_cast<void*>(new PtDir);
-        slot.store(e, sync::release);
-      }
-    }
-    if (level == 2) return static_cast<PteTable*>(e);
-    d = static_cast<PtDir*>(e);
-  }
-  return nullptr;
+  void* e = populate(this, *pmd_alloc(addr), true);
+  return pmd_huge(e) ? nullptr : static_cast<PteTable*>(e);
 }
 
 Vma* MmStruct::find_vma(uint64_t addr) const {
@@ -152,7 +162,7 @@ static void folio_put_deferred(Folio* f) {
 
 namespace {
 
-enum class VmFault { done, retry, sigbus, segv_nomap, segv_access };
+enum class VmFault { done, retry, sigbus, segv_nomap, segv_access, fallback };
 
 struct Vmf {
   MmStruct* mm;
@@ -333,7 +343,8 @@ void do_fault_around(Vmf& vmf) {
       // folio's pages outside the window too (filemap_map_pages, 6.18).
       PageRange r = folio_map_range(vmf, f, pages_of(vmf.inode->size()));
       if (!vmf.kernel->config.map_whole_folio) r = {std::max(r.lo, first), std::min(r.hi, last)};
-      if (r.lo <= r.hi) Counters::inc(vmf.kernel->stats.fault_around_maps, map_empty_ptes(vmf, f, r.lo, r.hi, false));
+      if (r.lo <= r.hi)
+        Counters::inc(vmf.kernel->stats.fault_around_maps, map_empty_ptes(vmf, f, r.lo, r.hi, false));
       vmf.guard->map_end(*vmf.mapping, *f);
     }
     folio_put(f);
@@ -474,8 +485,95 @@ VmFault do_fault_locked(Vmf& vmf) {
   return vmf.vma->shared ? do_shared_fault(vmf) : do_cow_fault(vmf);
 }
 
+// ---- PMD mappings (Config::pmd_mapping) --------------------------------
+
+// do_set_pmd: maps PMD-sized folio `f` with the one entry `slot`, if the
+// slot is still empty. Under page_table_lock, which a zap of the slot
+// takes too: i_size read under it is the size a truncate's zap will see
+// us by (G5, as the PTL for a PTE); the whole folio must lie below EOF.
+VmFault do_set_pmd(Vmf& vmf, sync::Atomic<void*>* slot, Folio* f) {
+  sync::Guard<sync::SpinLock> g(vmf.mm->page_table_lock);
+  void* e = slot->load(sync::relaxed);
+  if (pmd_huge(e)) return VmFault::done;  // another fault made it
+  if (e || f->first_index() + f->nr_pages() > pages_of(vmf.inode->size())) return VmFault::fallback;
+  auto nr = static_cast<int32_t>(f->nr_pages());
+  rmap_add(f, nr);
+  if (!vmf.guard->map_commit(*vmf.mapping, *f)) {
+    rmap_undo(f, nr);
+    return VmFault::retry;
+  }
+  slot->store(mk_pmd(f, vmf.write), sync::release);
+  return VmFault::done;
+}
+
+// A write to a read-only PMD mapping (do_huge_pmd_wp_page, shared): as
+// do_shared_wp, for the whole folio.
+VmFault do_huge_pmd_wp(Vmf& vmf, sync::Atomic<void*>* slot, void* orig) {
+  Folio* f = vmf.kernel->pool.pfn_to_folio(pmd_pfn(orig));
+  {
+    sync::Guard<sync::SpinLock> g(vmf.mm->page_table_lock);
+    if (slot->load(sync::relaxed) != orig) return VmFault::retry;
+    folio_get(f);
+  }
+  VmFault r = VmFault::retry;
+  if (mkwrite_lock(vmf, f)) {
+    if (vmf.guard->map_begin(*vmf.mapping, *f, true)) {
+      if (vmf.pgoff >= pages_of(vmf.inode->size())) {
+        r = VmFault::sigbus;
+      } else {
+        folio_mark_dirty(f);
+        sync::Guard<sync::SpinLock> g(vmf.mm->page_table_lock);
+        if (slot->load(sync::relaxed) == orig)
+          slot->store(reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(orig) | PMD_WRITE), sync::release);
+        r = VmFault::done;
+      }
+      vmf.guard->map_end(*vmf.mapping, *f);
+    }
+    mkwrite_unlock(vmf, f);
+  }
+  folio_put(f);
+  return r;
+}
+
+// The PMD level of a fault in a shared mapping (a private one copies on
+// write by the page, so it maps by the page): a PMD mapping there already,
+// or a PMD-sized folio at a PMD-aligned place wholly inside the VMA, which
+// one entry maps. Anything else falls back to the PTEs.
+VmFault do_huge_pmd_fault(Vmf& vmf) {
+  if (!vmf.kernel->config.pmd_mapping || !vmf.vma->shared) return VmFault::fallback;
+  sync::Atomic<void*>* slot = vmf.mm->pmd_alloc(vmf.addr);
+  void* e = slot->load(sync::acquire);
+  if (pmd_huge(e)) return !vmf.write || pmd_write(e) ? VmFault::done : do_huge_pmd_wp(vmf, slot, e);
+  uint64_t haddr = vmf.addr & ~(PMD_SIZE - 1);
+  if (e || haddr < vmf.vma->start || haddr + PMD_SIZE > vmf.vma->end) return VmFault::fallback;
+  Folio* f;
+  VmFault r = filemap_fault(vmf, &f, vmf.write);
+  if (r != VmFault::done) return r;
+  r = VmFault::fallback;
+  if (f->nr_pages() == kPtrsPerTable && f->first_index() == vmf.vma->index_of(haddr)) {
+    if (vmf.write) folio_mark_dirty(f);
+    r = do_set_pmd(vmf, slot, f);
+  }
+  fault_release(vmf, f, vmf.write);
+  return r;
+}
+
+// The PTE level of a fault. A migration entry: `*wait_on` is the folio to
+// wait for once mmap_lock is dropped (migration_entry_wait).
+VmFault do_pte_fault(Vmf& vmf, Folio** wait_on) {
+  vmf.pt = vmf.mm->pte_alloc(vmf.addr);
+  if (!vmf.pt) return VmFault::retry;  // a PMD mapping came: the MMU walks to it
+  vmf.pte = &vmf.pt->pte[pte_index(vmf.addr)];
+  pte_t p = vmf.pte->load(sync::acquire);
+  if (pte_migration(p)) {
+    *wait_on = vmf.kernel->pool.pfn_to_folio(pte_pfn(p));
+    return VmFault::retry;
+  }
+  return do_fault_locked(vmf);
+}
+
 // One attempt at a fault, under mmap_lock shared. A migration entry drops
-// the lock and sleeps until the migration is over (migration_entry_wait).
+// the lock and sleeps until the migration is over.
 VmFault do_fault(MmStruct* mm, uint64_t addr, bool write, uint64_t* file_size) {
   mm->mmap_lock.down_read();
   Vma* vma = mm->find_vma(addr);
@@ -486,24 +584,18 @@ VmFault do_fault(MmStruct* mm, uint64_t addr, bool write, uint64_t* file_size) {
   Kernel* k = mm->kernel;
   Vmf vmf{mm, vma, addr & ~(PAGE_SIZE - 1), vma->index_of(addr), write, nullptr, nullptr,
           vma->file.get(), &vma->file->i_mapping, k, k->protocol.map.get()};
-  vmf.pt = mm->pte_alloc(vmf.addr);
-  vmf.pte = &vmf.pt->pte[pte_index(vmf.addr)];
-  pte_t p = vmf.pte->load(sync::acquire);
-  if (pte_migration(p)) {
-    Folio* old = k->pool.pfn_to_folio(pte_pfn(p));
-    mm->mmap_lock.up_read();
-    folio_wait_locked(old);
-    return VmFault::retry;
-  }
   VmFault r;
+  Folio* wait_on = nullptr;
   try {
-    r = do_fault_locked(vmf);
+    r = do_huge_pmd_fault(vmf);
+    if (r == VmFault::fallback) r = do_pte_fault(vmf, &wait_on);
   } catch (...) {
     mm->mmap_lock.up_read();
     throw;
   }
   *file_size = vmf.inode->size();
   mm->mmap_lock.up_read();
+  if (wait_on) folio_wait_locked(wait_on);
   return r;
 }
 
@@ -531,6 +623,8 @@ void handle_mm_fault(MmStruct* mm, uint64_t addr, bool write) {
     case VmFault::segv_access:
       throw Error(Errc::segv, fmt_segv(addr, write ? "store to a mapping without PROT_WRITE"
                                                     : "load from a mapping without PROT_READ"));
+    case VmFault::fallback:  // do_fault never returns it
+      return;
   }
 }
 
@@ -546,11 +640,21 @@ static bool access_page(MmStruct* mm, uint64_t addr, std::byte* buf, size_t n, b
   if (e && e->mm == mm && e->vpn == vpn && e->gen == gen && (e->write || !write)) {
     page = e->page;
   } else {
-    PteTable* t = mm->pte_table(addr);
-    pte_t p = t ? t->pte[pte_index(addr)].load(sync::acquire) : 0;
-    if (!pte_present(p) || (write && !pte_write(p))) return false;
-    page = page_address(k, p);
-    if (e) *e = {mm, vpn, gen, page, pte_write(p)};
+    // The walk stops at a PMD mapping.
+    sync::Atomic<void*>* slot = mm->pmd_slot(addr);
+    void* pmd = slot ? slot->load(sync::acquire) : nullptr;
+    bool writable;
+    if (pmd_huge(pmd)) {
+      writable = pmd_write(pmd);
+      page = k->pool.frame_address(pmd_pfn(pmd) + (vpn & (kPtrsPerTable - 1)));
+    } else {
+      pte_t p = pmd ? static_cast<PteTable*>(pmd)->pte[pte_index(addr)].load(sync::acquire) : 0;
+      if (!pte_present(p)) return false;
+      writable = pte_write(p);
+      page = page_address(k, p);
+    }
+    if (write && !writable) return false;
+    if (e) *e = {mm, vpn, gen, page, writable};
   }
   std::byte* mem = page + (addr & (PAGE_SIZE - 1));
   if (write) sync::copy_racy(mem, buf, n);
@@ -602,12 +706,54 @@ class ZapBatch {
   int32_t nr_ = 0;
 };
 
+// __split_huge_pmd: the PMD mapping at `slot` becomes a table of 512 PTEs
+// to the same pages, with the same permission: the references and map
+// counts it held are theirs now, and the TLB's entries stay right.
+void split_huge_pmd(MmStruct* mm, sync::Atomic<void*>* slot) {
+  sync::Guard<sync::SpinLock> g(mm->page_table_lock);
+  split_huge_pmd_locked(mm, slot);
+}
+
+void split_huge_pmd_locked(MmStruct* mm, sync::Atomic<void*>* slot) {
+  void* e = slot->load(sync::relaxed);
+  if (!pmd_huge(e)) return;
+  const Folio* f = mm->kernel->pool.pfn_to_folio(pmd_pfn(e));
+  auto* t = new PteTable;
+  for (unsigned i = 0; i < kPtrsPerTable; ++i) t->pte[i].store(mk_pte(f, i, pmd_write(e)), sync::relaxed);
+  slot->store(t, sync::release);
+}
+
+// Clears the PMD mapping at `slot` (if it maps `only`, when given),
+// handing its references to the gather; whether it did.
+static bool zap_huge_pmd(MmStruct* mm, sync::Atomic<void*>* slot, const Folio* only, MmuGather& tlb) {
+  sync::Guard<sync::SpinLock> g(mm->page_table_lock);
+  void* e = slot->load(sync::relaxed);
+  if (!pmd_huge(e) || (only && pmd_pfn(e) != only->pfn)) return false;
+  slot->store(nullptr, sync::release);
+  Folio* f = mm->kernel->pool.pfn_to_folio(pmd_pfn(e));
+  auto nr = static_cast<int32_t>(f->nr_pages());
+  f->mapcount.fetch_sub(nr, sync::relaxed);
+  tlb.add(f, nr);
+  return true;
+}
+
+// A PMD mapping over [addr, table_end): zapped if the range covers it,
+// else split, for the PTE loop to zap its part. Whether it zapped.
+static bool zap_or_split_pmd(Vma* vma, uint64_t addr, uint64_t table_end, MmuGather& tlb) {
+  sync::Atomic<void*>* slot = vma->mm->pmd_slot(addr);
+  if (!slot || !pmd_huge(slot->load(sync::acquire))) return false;
+  if ((addr & (PMD_SIZE - 1)) == 0 && table_end - addr == PMD_SIZE) return zap_huge_pmd(vma->mm, slot, nullptr, tlb);
+  split_huge_pmd(vma->mm, slot);
+  return false;
+}
+
 void zap_vma_range(Vma* vma, uint64_t start, uint64_t end, bool even_cows, MmuGather& tlb) {
   const Kernel* k = vma->mm->kernel;
   bool zapped = false;
   const uint64_t table_span = uint64_t{kPtrsPerTable} << PAGE_SHIFT;
   for (uint64_t addr = start; addr < end;) {
     uint64_t table_end = std::min(end, (addr & ~(table_span - 1)) + table_span);
+    zapped |= zap_or_split_pmd(vma, addr, table_end, tlb);
     if (PteTable* t = vma->mm->pte_table(addr)) {
       sync::Guard<sync::SpinLock> ptl(t->ptl);
       ZapBatch batch(k, tlb);
@@ -630,6 +776,10 @@ void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb) {
   pgoff_t last = std::min(folio->first_index() + folio->nr_pages() - 1, vma->last_index());
   const Kernel* k = vma->mm->kernel;
   bool zapped = false;
+  if (first <= last) {  // a PMD mapping of the folio goes whole
+    sync::Atomic<void*>* slot = vma->mm->pmd_slot(vma->addr_of(first));
+    if (slot && pmd_huge(slot->load(sync::acquire))) zapped = zap_huge_pmd(vma->mm, slot, folio, tlb);
+  }
   for (pgoff_t i = first; i <= last && first <= last; ++i) {
     uint64_t a = vma->addr_of(i);
     PteTable* t = vma->mm->pte_table(a);

@@ -2,12 +2,18 @@
 //
 // Owns: an address space's mappings and its software page table: four
 // levels of 512 entries over 48-bit addresses, as x86-64. Upper levels are
-// published with release stores and never freed before the MmStruct (no
-// free_pgtables); each leaf table has its own page-table lock (split PTL).
+// published with release stores and never freed before the MmStruct; a
+// leaf table that munmap leaves with no VMA over its 2 MiB is freed after a
+// grace period (free_pgtables), so that a PMD mapping can go there later.
+// Each leaf table has its own page-table lock (split PTL).
 //
 // Locks:
-//   mmap_lock        the VMA tree (writers: mmap/munmap; readers: faults)
-//   page_table_lock  allocation of page-table pages
+//   mmap_lock        the VMA tree (writers: mmap/munmap; readers: faults,
+//                    which hold it across their sleeps: a fault's leaf
+//                    table stays put until it returns)
+//   page_table_lock  allocation of page-table pages, and every change of a
+//                    PMD slot (a table put in or taken out, a PMD mapping
+//                    made, write-protected, split or zapped)
 //   PteTable::ptl    the 512 PTEs of that table and the map counts they hold
 // A PTE holds one folio reference and one map count. The MMU (Mm::load and
 // Mm::store) walks the table with no lock, inside an RCU read-side section:
@@ -53,11 +59,26 @@ inline bool pte_write(pte_t p) { return p & PTE_WRITE; }
 inline bool pte_migration(pte_t p) { return p & PTE_MIGRATION; }
 
 inline constexpr unsigned kPtrsPerTable = 512;
+inline constexpr unsigned PMD_ORDER = 9;  // a PMD maps 2^9 pages: 2 MiB
+inline constexpr uint64_t PMD_SIZE = uint64_t{kPtrsPerTable} << PAGE_SHIFT;
 
 struct PteTable {
   sync::Atomic<pte_t> pte[kPtrsPerTable];
   sync::SpinLock ptl{sync::LockClass::ptl};
 };
+
+// A PMD slot holds a PteTable*, or a PMD mapping (Config::pmd_mapping): a
+// PMD-sized folio mapped by the one entry, as do_set_pmd makes it. Tagged
+// in bit 0 (tables are aligned): bits 12.. the folio's pfn, bit 1
+// writable. It holds what its 512 PTEs would: 512 references and map
+// counts, so that a split (__split_huge_pmd) only rewrites the entries.
+inline constexpr uintptr_t PMD_HUGE = 1, PMD_WRITE = 2;
+inline bool pmd_huge(const void* e) { return reinterpret_cast<uintptr_t>(e) & PMD_HUGE; }
+inline bool pmd_write(const void* e) { return reinterpret_cast<uintptr_t>(e) & PMD_WRITE; }
+inline uint64_t pmd_pfn(const void* e) { return reinterpret_cast<uintptr_t>(e) >> PAGE_SHIFT; }
+inline void* mk_pmd(const Folio* f, bool write) {
+  return reinterpret_cast<void*>((uintptr_t{f->pfn} << PAGE_SHIFT) | PMD_HUGE | (write ? PMD_WRITE : 0));
+}
 
 struct PtDir {
   sync::Atomic<void*> entry[kPtrsPerTable];
@@ -90,8 +111,13 @@ struct MmStruct {
   // entry of a dead mm never matches one made later at its address.
   sync::Atomic<uint64_t> tlb_gen;
 
-  // The leaf table covering `addr`: the lockless walk (nullptr if absent)
-  // and the allocating one.
+  // The PMD slot covering `addr`: the lockless walk (nullptr if the upper
+  // levels are absent) and the allocating one.
+  sync::Atomic<void*>* pmd_slot(uint64_t addr) const;
+  sync::Atomic<void*>* pmd_alloc(uint64_t addr);
+  // The leaf table covering `addr`: the lockless walk (nullptr if absent,
+  // or a PMD mapping) and the allocating one (nullptr if a PMD mapping is
+  // there).
   PteTable* pte_table(uint64_t addr) const;
   PteTable* pte_alloc(uint64_t addr);
   Vma* find_vma(uint64_t addr) const;  // mmap_lock held

@@ -11,6 +11,7 @@
 
 #include "faultline/error.h"
 #include "mm/internal.h"
+#include "sync/rcu.h"
 
 namespace faultline::detail {
 
@@ -72,6 +73,31 @@ static void unmap_vma_part(MmStruct* mm, Vma* vma, uint64_t start, uint64_t end,
   }
 }
 
+// Whether any VMA overlaps [start, end). mmap_lock held.
+static bool any_vma_in(const MmStruct* mm, uint64_t start, uint64_t end) {
+  auto it = mm->vmas.lower_bound(start);
+  if (it != mm->vmas.begin() && std::prev(it)->second->end > start) return true;
+  return it != mm->vmas.end() && it->second->start < end;
+}
+
+// free_pgtables: the leaf tables over [start, end) that no VMA covers any
+// more go, so that the range can take a PMD mapping later. mmap_lock held
+// for writing: no fault is in this mm, and an rmap walk reaches a table
+// only through a VMA over it. The MMU's lockless walks may still read one:
+// it is freed after a grace period.
+static void free_pgtables(MmStruct* mm, uint64_t start, uint64_t end) {
+  for (uint64_t a = start & ~(PMD_SIZE - 1); a < end; a += PMD_SIZE) {
+    sync::Atomic<void*>* slot = mm->pmd_slot(a);
+    if (!slot || any_vma_in(mm, a, a + PMD_SIZE)) continue;
+    sync::Guard<sync::SpinLock> g(mm->page_table_lock);
+    void* e = slot->load(sync::relaxed);
+    if (!e || pmd_huge(e)) continue;
+    auto* t = static_cast<PteTable*>(e);
+    slot->store(nullptr, sync::release);
+    sync::call_rcu([t] { delete t; });
+  }
+}
+
 void do_munmap(MmStruct* mm, uint64_t addr, uint64_t length) {
   if (addr & (PAGE_SIZE - 1))
     throw Error(Errc::invalid_argument, fmt::format("munmap: address {:#x} is not page aligned", addr));
@@ -88,6 +114,7 @@ void do_munmap(MmStruct* mm, uint64_t addr, uint64_t length) {
       Vma* vma = it->second.get();
       unmap_vma_part(mm, vma, std::max(addr, vma->start), std::min(end, vma->end), tlb);
     }
+    free_pgtables(mm, addr, end);
   }
   tlb.finish_deferred();
 }

@@ -84,10 +84,32 @@ static void for_each_folio_pte(AddressSpace* m, Folio* folio, Fn fn) {
   });
 }
 
+// Calls fn(vma, slot, entry) under page_table_lock for every PMD mapping
+// of `folio` (i_mmap_rwsem held shared).
+template <class Fn>
+static void for_each_folio_pmd(AddressSpace* m, Folio* folio, Fn fn) {
+  if (folio->nr_pages() != kPtrsPerTable) return;
+  sync::ReadGuard g(m->i_mmap_rwsem);
+  pgoff_t first = folio->first_index();
+  for_each_vma_in(m, first, first, [&](Vma* vma, pgoff_t, pgoff_t) {
+    sync::Atomic<void*>* slot = vma->mm->pmd_slot(vma->addr_of(first));
+    if (!slot) return;
+    sync::Guard<sync::SpinLock> ptl(vma->mm->page_table_lock);
+    void* e = slot->load(sync::relaxed);
+    if (pmd_huge(e) && pmd_pfn(e) == folio->pfn) fn(vma, slot, e);
+  });
+}
+
 bool folio_mkclean(Folio* folio) {
   AddressSpace* m = folio->mapping.load(sync::relaxed);
   if (!m) return false;
   bool changed = false;
+  for_each_folio_pmd(m, folio, [&](Vma* vma, sync::Atomic<void*>* slot, void* e) {
+    if (!pmd_write(e)) return;
+    slot->store(reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(e) & ~PMD_WRITE), sync::release);
+    flush_tlb_mm(vma->mm);
+    changed = true;
+  });
   for_each_folio_pte(m, folio, [&](Vma* vma, sync::Atomic<pte_t>* pte, uint64_t) {
     pte_t p = pte->load(sync::relaxed);
     if (vma->shared && pte_present(p) && pte_write(p) && pte_pfn(p) == folio->pfn) {
@@ -101,6 +123,8 @@ bool folio_mkclean(Folio* folio) {
 
 void try_to_migrate(Folio* src, MmuGather& tlb) {
   AddressSpace* m = src->mapping.load(sync::relaxed);
+  // A PMD mapping is split first: migration entries are per PTE.
+  for_each_folio_pmd(m, src, [&](Vma* vma, sync::Atomic<void*>* slot, void*) { split_huge_pmd_locked(vma->mm, slot); });
   for_each_folio_pte(m, src, [&](Vma* vma, sync::Atomic<pte_t>* pte, uint64_t page) {
     pte_t p = pte->load(sync::relaxed);
     if (!pte_present(p) || pte_pfn(p) != src->pfn) return;
