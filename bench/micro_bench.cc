@@ -64,16 +64,18 @@ void map_touch_unmap(benchmark::State& state, World& w) {
 
 // The fault path's history as rows: one page per fault; fault-around of
 // 16 pages (Linux 3.15); whole large folios mapped by fault and
-// fault-around (6.18), in folios of 16 pages and of 512 (PMD-sized).
+// fault-around (6.18), in folios of 16 pages and of 512; a 512-page folio
+// mapped by one PMD entry (do_set_pmd).
 struct FaultPath {
   const char* label;
   unsigned fault_around, max_folio_order;
-  bool whole_folio;
+  bool whole_folio, pmd;
 };
-const FaultPath kFaultPaths[] = {{"one page per fault", 1, 4, false},
-                                 {"fault-around 16", 16, 4, false},
-                                 {"whole folio (16 pages)", 16, 4, true},
-                                 {"whole folio (512 pages)", 16, 9, true}};
+const FaultPath kFaultPaths[] = {{"one page per fault", 1, 4, false, false},
+                                 {"fault-around 16", 16, 4, false, false},
+                                 {"whole folio (16 pages)", 16, 4, true, false},
+                                 {"whole folio (512 pages)", 16, 9, true, false},
+                                 {"PMD (512 pages)", 16, 9, true, true}};
 
 void BM_FaultCachedPage(benchmark::State& state) {
   const uint64_t pages = kFaultPages;
@@ -81,13 +83,14 @@ void BM_FaultCachedPage(benchmark::State& state) {
   Config c = bench_config(path.fault_around, "page_lock+invalidate_lock");
   c.max_folio_order = path.max_folio_order;
   c.map_whole_folio = path.whole_folio;
+  c.pmd_mapping = path.pmd;
   World w(pages * kPageSize, c);
   map_touch_unmap(state, w);
   state.SetLabel(path.label);
   state.counters["faults_per_page"] =
       static_cast<double>(w.engine.stats().faults) / static_cast<double>(state.iterations() * pages);
 }
-BENCHMARK(BM_FaultCachedPage)->DenseRange(0, 3);
+BENCHMARK(BM_FaultCachedPage)->DenseRange(0, 4);
 
 // The same loop on the kernel: a cached 4 MiB file in $TMPDIR (unlinked),
 // mapped shared, a load from every page, unmapped.

@@ -124,10 +124,16 @@ struct TlbEntry {
   bool write;
 };
 struct Tlb {
-  static constexpr unsigned kEntries = 512;
+  static constexpr unsigned kEntries = 512, kHugeEntries = 16;
   TlbEntry entry[kEntries];
+  TlbEntry huge[kHugeEntries];  // PMD mappings: vpn is addr >> 21, page the first of 512
   TlbEntry& slot(uint64_t vpn) { return entry[vpn % kEntries]; }
+  TlbEntry& huge_slot(uint64_t hvpn) { return huge[hvpn % kHugeEntries]; }
 };
+
+bool tlb_match(const TlbEntry& e, const MmStruct* mm, uint64_t vpn, uint64_t gen, bool write) {
+  return e.mm == mm && e.vpn == vpn && e.gen == gen && (e.write || !write);
+}
 }  // namespace
 
 // flush_tlb_mm: every translation of `mm` cached before this is dead. A
@@ -632,21 +638,28 @@ void handle_mm_fault(MmStruct* mm, uint64_t addr, bool write) {
 // TLB); false if there is no translation that allows the access.
 static bool access_page(MmStruct* mm, uint64_t addr, std::byte* buf, size_t n, bool write) {
   const Kernel* k = mm->kernel;
-  uint64_t vpn = addr >> PAGE_SHIFT;
-  TlbEntry* e = k->config.soft_tlb ? &sync::this_cpu<Tlb>().slot(vpn) : nullptr;
+  uint64_t vpn = addr >> PAGE_SHIFT, hvpn = addr >> 21;
+  Tlb* tlb = k->config.soft_tlb ? &sync::this_cpu<Tlb>() : nullptr;
+  TlbEntry* e = tlb ? &tlb->slot(vpn) : nullptr;
   sync::RcuReadGuard rcu;
   uint64_t gen = e ? mm->tlb_gen.load(sync::acquire) : 0;
   std::byte* page;
-  if (e && e->mm == mm && e->vpn == vpn && e->gen == gen && (e->write || !write)) {
+  if (e && tlb_match(*e, mm, vpn, gen, write)) {
     page = e->page;
+  } else if (tlb && tlb_match(tlb->huge_slot(hvpn), mm, hvpn, gen, write)) {
+    page = tlb->huge_slot(hvpn).page + ((vpn & (kPtrsPerTable - 1)) << PAGE_SHIFT);
   } else {
-    // The walk stops at a PMD mapping.
+    // The walk stops at a PMD mapping, which takes a huge TLB entry.
     sync::Atomic<void*>* slot = mm->pmd_slot(addr);
     void* pmd = slot ? slot->load(sync::acquire) : nullptr;
     bool writable;
     if (pmd_huge(pmd)) {
       writable = pmd_write(pmd);
-      page = k->pool.frame_address(pmd_pfn(pmd) + (vpn & (kPtrsPerTable - 1)));
+      if (write && !writable) return false;
+      std::byte* first = k->pool.frame_address(pmd_pfn(pmd));
+      if (tlb) tlb->huge_slot(hvpn) = {mm, hvpn, gen, first, writable};
+      page = first + ((vpn & (kPtrsPerTable - 1)) << PAGE_SHIFT);
+      e = nullptr;
     } else {
       pte_t p = pmd ? static_cast<PteTable*>(pmd)->pte[pte_index(addr)].load(sync::acquire) : 0;
       if (!pte_present(p)) return false;
