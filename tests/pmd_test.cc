@@ -3,7 +3,11 @@
 // with it, splitting it into PTEs where only part of it goes.
 #include <gtest/gtest.h>
 
+#include <iostream>
+#include <random>
+
 #include "mm/internal.h"
+#include "replay/model.h"
 #include "test_util.h"
 
 namespace faultline::test {
@@ -41,6 +45,7 @@ TEST(Pmd, OneFaultMapsTwoMegabytes) {
   uint64_t before = fx.faults();
   EXPECT_EQ(load(fx.mm, fx.base, 2 * kPmd), pattern(2 * kPmd, 3));
   EXPECT_EQ(fx.faults() - before, 2u) << "one fault per PMD";
+  EXPECT_EQ(fx.engine.stats().pmd_maps, 2u);
   EXPECT_TRUE(pmd_mapped(fx.mm, fx.base));
   EXPECT_TRUE(pmd_mapped(fx.mm, fx.base + kPmd + 7 * P));
   EXPECT_EQ(fx.engine.check_mappings(), "");
@@ -83,6 +88,7 @@ TEST(Pmd, PunchInTheMiddleSplitsIt) {
   ASSERT_TRUE(pmd_mapped(fx.mm, fx.base));
   fx.file.punch_hole(100 * P, 3 * P);
   EXPECT_FALSE(pmd_mapped(fx.mm, fx.base));
+  EXPECT_EQ(fx.engine.stats().pmd_splits, 1u);
   EXPECT_TRUE(all_equal(load(fx.mm, fx.base + 100 * P, 3 * P), 0));
   auto want = pattern(2 * kPmd, 3);
   EXPECT_EQ(load(fx.mm, fx.base + 99 * P, P), std::vector<std::byte>(want.begin() + 99 * P, want.begin() + 100 * P));
@@ -161,6 +167,72 @@ TEST(Pmd, AnUnmappedRangeCanBeMappedByPmdAgain) {
   load(fx.mm, b, kPmd);
   EXPECT_EQ(fx.engine.stats().faults - before, 1u);
   EXPECT_TRUE(pmd_mapped(fx.mm, b));
+}
+
+// Random killers, writes, migration, reclaim and remapping on an 8 MiB
+// file that a shared mapping keeps PMD-mapped (2 MiB folios read ahead
+// whole): after every op, every page read through the mapping and by
+// read() is what the model of the file says, and no PTE or PMD maps what it
+// must not (G1, G2, G4, G5).
+TEST(Pmd, RandomKillersAgainstTheModel) {
+  Config c = pmd_config();
+  c.readahead_pages = 512;
+  Fixture fx(0, c);
+  constexpr uint64_t kMax = 8 << 20;
+  uint64_t base = fx.mm.mmap(fx.file, 0, kMax, kProtRead | kProtWrite, MapType::shared);
+  replay::Model model;
+  std::mt19937_64 rng(7);
+  auto below = [&](uint64_t n) { return n ? rng() % n : 0; };
+  auto apply = [&](replay::OpKind kind, uint64_t off, uint64_t len) {
+    replay::Op op;
+    op.kind = kind;
+    op.off = off;
+    op.len = len;
+    op.line = 2;
+    auto data = replay::writes_data(kind) ? replay::op_data(op) : std::vector<std::byte>{};
+    model.apply(op, data);
+    switch (kind) {
+      case replay::OpKind::write: fx.file.write(off, data); break;
+      case replay::OpKind::truncate: fx.file.truncate(len); break;
+      case replay::OpKind::punch_hole: fx.file.punch_hole(off, len); break;
+      case replay::OpKind::zero_range: fx.file.zero_range(off, len, true); break;
+      case replay::OpKind::collapse_range: fx.file.collapse_range(off, len); break;
+      case replay::OpKind::insert_range: fx.file.insert_range(off, len); break;
+      default: break;
+    }
+  };
+  apply(replay::OpKind::write, 0, 6 << 20);
+  for (int step = 0; step < 600; ++step) {
+    uint64_t size = model.size();
+    switch (below(10)) {
+      case 0: apply(replay::OpKind::write, below(kMax - 65536), 1 + below(65536)); break;
+      case 1: apply(replay::OpKind::truncate, 0, below(kMax)); break;
+      case 2: apply(replay::OpKind::punch_hole, below(size + 1), 1 + below(3 * P)); break;
+      case 3: apply(replay::OpKind::zero_range, below(size + 1), 1 + below(3 * P)); break;
+      case 4:
+        if (size > 2 * P) apply(replay::OpKind::collapse_range, below((size - P) / P) * P, P);
+        break;
+      case 5:
+        if (size && size + P <= kMax) apply(replay::OpKind::insert_range, below(size / P) * P, P);
+        break;
+      case 6: fx.file.migrate(below(size + 1), kPmd); break;
+      case 7: fx.engine.reclaim(below(1024)); break;
+      case 8:  // mapped again: split ranges take PMD mappings anew
+        fx.mm.munmap(base, kMax);
+        base = fx.mm.mmap(fx.file, 0, kMax, kProtRead | kProtWrite, MapType::shared);
+        break;
+      default: fx.file.readahead(0, kMax); break;
+    }
+    ASSERT_EQ(fx.engine.check_mappings(), "") << "step " << step;
+    uint64_t now = model.size();
+    for (uint64_t off = 0; off + P <= now; off += 37 * P) {  // a page of each stretch, through the mapping
+      ASSERT_EQ(load(fx.mm, base + off, P), model.read(off, P)) << "step " << step << " offset " << off;
+    }
+    ASSERT_EQ(read_file(fx.file, 0, now), model.read(0, now)) << "step " << step;
+  }
+  std::cout << fx.engine.stats().pmd_maps << " PMD mappings made, " << fx.engine.stats().pmd_splits << " split\n";
+  EXPECT_GT(fx.engine.stats().pmd_maps, 20u);
+  EXPECT_GT(fx.engine.stats().pmd_splits, 10u);
 }
 
 }  // namespace

@@ -77,6 +77,8 @@ struct Stats {
   uint64_t faults = 0;          // handle_mm_fault calls
   uint64_t fault_retries = 0;   // faults that lost a race and retried
   uint64_t fault_around_maps = 0;
+  uint64_t pmd_maps = 0;        // PMD mappings made (Config::pmd_mapping)
+  uint64_t pmd_splits = 0;      // PMD mappings split into PTEs
   uint64_t folios_created = 0;
   uint64_t folios_reclaimed = 0;
   uint64_t folios_migrated = 0;

@@ -307,6 +307,8 @@ Stats Engine::stats() const {
   s.faults = r(c.faults);
   s.fault_retries = r(c.fault_retries);
   s.fault_around_maps = r(c.fault_around_maps);
+  s.pmd_maps = r(c.pmd_maps);
+  s.pmd_splits = r(c.pmd_splits);
   s.folios_created = r(c.folios_created);
   s.folios_reclaimed = r(c.folios_reclaimed);
   s.folios_migrated = r(c.folios_migrated);

@@ -23,7 +23,7 @@ namespace faultline::detail {
 struct MmStruct;
 
 struct Counters {
-  sync::StatCounter faults, fault_retries, fault_around_maps, folios_created, folios_reclaimed, folios_migrated,
+  sync::StatCounter faults, fault_retries, fault_around_maps, pmd_maps, pmd_splits, folios_created, folios_reclaimed, folios_migrated,
       writebacks, shootdowns;
   static void inc(sync::StatCounter& c, uint64_t n = 1) { c.add(n); }
 };

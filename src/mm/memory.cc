@@ -242,6 +242,13 @@ VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
   uint32_t miss = vmf.mapping->mmap_miss.get();
   pgoff_t ra = fault_ra_pages(vmf, miss);
   pgoff_t ra_start = vmf.pgoff >= ra / 2 ? vmf.pgoff - ra / 2 : 0;
+  // A mapping that takes PMD mappings reads ahead the aligned 2 MiB around
+  // the fault, as one folio where it can (do_sync_mmap_readahead with
+  // VM_HUGEPAGE).
+  if (vmf.kernel->config.pmd_mapping && vmf.vma->shared && ra >= kPtrsPerTable) {
+    ra_start = vmf.pgoff & ~pgoff_t{kPtrsPerTable - 1};
+    ra = kPtrsPerTable;
+  }
   bool missed = false;
   Folio* f = nullptr;
   try {
@@ -509,6 +516,7 @@ VmFault do_set_pmd(Vmf& vmf, sync::Atomic<void*>* slot, Folio* f) {
     return VmFault::retry;
   }
   slot->store(mk_pmd(f, vmf.write), sync::release);
+  Counters::inc(vmf.kernel->stats.pmd_maps);
   return VmFault::done;
 }
 
@@ -734,6 +742,7 @@ void split_huge_pmd_locked(MmStruct* mm, sync::Atomic<void*>* slot) {
   auto* t = new PteTable;
   for (unsigned i = 0; i < kPtrsPerTable; ++i) t->pte[i].store(mk_pte(f, i, pmd_write(e)), sync::relaxed);
   slot->store(t, sync::release);
+  Counters::inc(mm->kernel->stats.pmd_splits);
 }
 
 // Clears the PMD mapping at `slot` (if it maps `only`, when given),
