@@ -76,8 +76,8 @@ const char* kAccessors[] = {"fault", "faultaround", "readahead", "read", "cow", 
 const char* kKillerPairs[] = {"punch-vs-dontneed", "truncate-vs-migrate", "reclaim-vs-punch", "zero-vs-reclaim"};
 
 struct World {
-  World(const std::string& protocol, const std::string& accessor, bool straddle)
-      : engine(config(protocol, accessor)) {
+  World(const std::string& protocol, const std::string& accessor, bool straddle, bool whole_folio)
+      : engine(config(protocol, accessor, whole_folio)) {
     auto store = std::make_unique<fl::MemoryStore>();
     // Pages 0 and 1 hold 0xAA, page 2 0xCC: what clone and exchange move
     // into page 0 must differ from what was there.
@@ -157,13 +157,14 @@ struct World {
         model::name_word(&t->pte[fl::detail::pte_index(addr)], fmt::format("PTE of page {} (mm {})", page, id));
     }
   }
-  static fl::Config config(const std::string& protocol, const std::string& accessor) {
+  static fl::Config config(const std::string& protocol, const std::string& accessor, bool whole_folio) {
     fl::Config c;
     c.frames = 64;
     c.max_folio_order = 1;
     c.protocol = protocol;
     c.fault_around_pages = accessor == "faultaround" ? 4 : 1;
     c.readahead_pages = 1;
+    c.map_whole_folio = whole_folio;
     return c;
   }
 
@@ -495,7 +496,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     if (opts.seconds > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > opts.seconds)
       break;
     strategy->begin(static_cast<unsigned>(e));
-    auto world = std::make_unique<World>(protocol, accessor, killer.straddle);
+    auto world = std::make_unique<World>(protocol, accessor, killer.straddle, opts.whole_folio);
     World* w = world.get();
     std::vector<std::pair<std::string, std::function<void()>>> cpus;
     w->pair = is_killer_pair(scenario);
