@@ -31,7 +31,8 @@ std::string default_tmpdir() {
 
 std::unique_ptr<Peer> make_peer(const std::string& config, const RunSpec& spec, const BenchOptions& opts) {
   if (config == "kernel") return make_kernel_peer(opts.tmpdir.empty() ? default_tmpdir() : opts.tmpdir);
-  return make_engine_peer(config == "ideal" ? kIdealProtocol : config, engine_frames(spec));
+  bool ideal = engine_config_protocol(config) == "ideal";
+  return make_engine_peer(ideal ? kIdealProtocol + config.substr(5) : config, engine_frames(spec));
 }
 
 Spread spread_of(std::vector<double> v) {
@@ -113,7 +114,8 @@ void validate(const BenchOptions& opts) {
       throw Error(Errc::invalid_argument,
                   fmt::format("unknown workload '{}' (known: {}, or all)", w, fmt::join(ws, ", ")));
   for (const auto& c : opts.configs)
-    if (c != "ideal" && c != "kernel") detail::make_protocol(c);  // throws naming the bad part
+    if (std::string p = engine_config_protocol(c); p != "ideal" && c != "kernel")
+      detail::make_protocol(p);  // throws naming the bad part
   if (opts.threads.empty()) throw Error(Errc::invalid_argument, "--threads: give at least one thread count");
   for (unsigned t : opts.threads)
     if (t < 1 || t > 256) throw Error(Errc::invalid_argument, fmt::format("thread count {} is not in 1..256", t));

@@ -3,6 +3,8 @@
 // runs, with no fast path of its own.
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "bench/peer.h"
 #include "faultline/faultline.h"
 
@@ -42,14 +44,26 @@ class EngineSpace final : public Space {
   const std::vector<File>& files_;
 };
 
+// The fault path of a PATH (make_engine_peer's): the Config switches each
+// step of the kernel's history turned on.
+void set_fault_path(Config& c, const std::string& path) {
+  c.fault_around_pages = path == "page" ? 1 : 16;
+  c.map_whole_folio = path == "folio" || path == "pmd";
+  if (path == "pmd") {
+    c.max_folio_order = 9;
+    c.pmd_mapping = true;
+    c.readahead_pages = 512;
+  }
+}
+
 class EnginePeer final : public Peer {
  public:
   EnginePeer(const std::string& protocol, uint64_t frames) : engine_(config(protocol, frames)) {}
   bool is_kernel() const override { return false; }
   unsigned create_file(uint64_t size, bool fill) override {
     File f = engine_.open(std::make_unique<MemoryStore>());
-    if (fill) {
-      std::vector<std::byte> chunk(1 << 16, std::byte{0x5a});
+    if (fill) {  // in 2 MiB writes, so that folios as large as the Config allows form
+      std::vector<std::byte> chunk(2 << 20, std::byte{0x5a});
       for (uint64_t off = 0; off < size; off += chunk.size())
         f.write(off, std::span(chunk).first(std::min<uint64_t>(chunk.size(), size - off)));
     } else {
@@ -73,10 +87,11 @@ class EnginePeer final : public Peer {
   }
 
  private:
-  static Config config(const std::string& protocol, uint64_t frames) {
+  static Config config(const std::string& spec, uint64_t frames) {
     Config c;
-    c.protocol = protocol;
+    c.protocol = engine_config_protocol(spec);
     c.frames = frames;
+    set_fault_path(c, spec.size() > c.protocol.size() ? spec.substr(c.protocol.size() + 1) : "folio");
     return c;
   }
   Engine engine_;
@@ -85,8 +100,18 @@ class EnginePeer final : public Peer {
 
 }  // namespace
 
-std::unique_ptr<Peer> make_engine_peer(const std::string& protocol, uint64_t frames) {
-  return std::make_unique<EnginePeer>(protocol, frames);
+std::unique_ptr<Peer> make_engine_peer(const std::string& config, uint64_t frames) {
+  return std::make_unique<EnginePeer>(config, frames);
+}
+
+std::string engine_config_protocol(const std::string& config) {
+  auto at = config.find('@');
+  if (at == std::string::npos) return config;
+  std::string path = config.substr(at + 1);
+  if (path != "page" && path != "around" && path != "folio" && path != "pmd")
+    throw Error(Errc::invalid_argument,
+                fmt::format("configuration '{}': fault path '{}' is not page, around, folio or pmd", config, path));
+  return config.substr(0, at);
 }
 
 }  // namespace faultline::bench

@@ -267,6 +267,51 @@ void targets(Document& d, const Facts& f) {
   d.bullets(items);
 }
 
+// ---- the fault path, step by step ----------------------------------------
+
+struct FaultStep {
+  const char* path;  // the configuration's @PATH ("" for the default)
+  const char* what;
+};
+constexpr FaultStep kFaultSteps[] = {
+    {"@page", "one page per fault"},
+    {"@around", "fault-around, 16 pages (Linux 3.15)"},
+    {"", "whole large folios mapped by the fault and fault-around (6.18; the default)"},
+    {"@pmd", "2 MiB folios mapped by one PMD entry (do_set_pmd)"},
+};
+
+// page_fault3 with one thread, the default protocol at each step of the
+// kernel's fault-path history, and the kernel beside them.
+std::vector<Row> run_fault_path(const BenchOptions& main, std::ostream& err) {
+  BenchOptions b = main;
+  b.configs.clear();
+  for (const auto& s : kFaultSteps) b.configs.push_back(std::string(kDefaultProtocol) + s.path);
+  b.configs.push_back("kernel");
+  b.workloads = {"page_fault3"};
+  b.threads = {1};
+  b.progress = nullptr;
+  err << "[report 2/3] the fault path, step by step\n";
+  return run_bench(b);
+}
+
+void fault_path_section(Document& d, const std::vector<Row>& rows) {
+  d.heading(2, "The fault path, step by step");
+  d.paragraph(fmt::format("page_fault3 with one thread (a shared mapping of the thread's own file, a store to each "
+                          "page, unmap), `{}` at each step of the kernel's fault-path history, the kernel beside them.",
+                          kDefaultProtocol));
+  std::vector<std::vector<std::string>> table;
+  for (const auto& s : kFaultSteps) {
+    const Row* r = find_row(rows, "page_fault3", std::string(kDefaultProtocol) + s.path, 1);
+    if (!r) continue;
+    double pages = r->pages_per_sec_per_thread.median;
+    table.push_back({s.what, format_rate(pages), fmt::format("{:.4f}", pages > 0 ? r->faults_per_sec.median / pages : 0),
+                     format_ratio(r->ratio_to_kernel)});
+  }
+  if (const Row* k = find_row(rows, "page_fault3", "kernel", 1))
+    table.push_back({"the kernel (this machine)", format_rate(k->pages_per_sec_per_thread.median), "–", "1.00×"});
+  d.table({"step", "pages/s", "faults/page", "×kernel"}, table);
+}
+
 void bench_tables(Document& d, const Facts& f, const std::vector<std::string>& figures) {
   d.heading(2, "Benchmark");
   d.paragraph(fmt::format(
@@ -369,6 +414,7 @@ int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
   auto verdicts = summarize_verdicts(cells);
   BenchOptions b = bench_options(o);
   auto rows = run_benchmarks(b, err);
+  auto fault_path = run_fault_path(b, err);
   auto replays = run_replays(o, err);
   Facts f{rows, verdicts, b};
 
@@ -384,6 +430,7 @@ int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
   d.paragraph(machine_line(o) + fmt::format(" Took {:.0f} s.", since(t0)));
   joined_table(d, f);
   targets(d, f);
+  fault_path_section(d, fault_path);
   bench_tables(d, f, figs);
   checker_section(d, verdicts, checker_fig, o.quick);
   d.heading(2, "Differential replay");
@@ -394,9 +441,11 @@ int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
   if (!plots) d.paragraph("gnuplot was not found: no figures (install gnuplot-nox).");
   d.heading(2, "How to measure it again");
   d.code(fmt::format("faultline report{} --out {}\nfaultline bench --protocol {} --workload {} --threads {} --seconds "
-                     "{} --rounds {}\nfaultline check --strategy pct --executions {}",
+                     "{} --rounds {}\nfaultline bench --protocol {p}@page,{p}@around,{p},{p}@pmd,kernel --workload "
+                     "page_fault3 --threads 1 --seconds {} --rounds {}\nfaultline check --strategy pct --executions {}",
                      o.quick ? " --quick" : "", o.out_dir, o.quick ? fmt::format("{}", fmt::join(b.configs, ",")) : "all",
-                     "all", fmt::format("{}", fmt::join(b.threads, ",")), b.seconds, b.rounds, o.quick ? 100 : 1000));
+                     "all", fmt::format("{}", fmt::join(b.threads, ",")), b.seconds, b.rounds, b.seconds, b.rounds,
+                     o.quick ? 100 : 1000, fmt::arg("p", kDefaultProtocol)));
   const std::string md = d.markdown();
   try {
     write_text(o.out_dir + "/report.md", md);
