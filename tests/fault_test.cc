@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "mm/internal.h"
 #include "sync/atomic.h"
 #include "sync/rcu.h"
 #include "test_util.h"
@@ -115,6 +116,68 @@ TEST(Tlb, MigrationKillsTheEntryOfTheOldFrame) {
   EXPECT_EQ(fx.file.migrate(0, kPageSize), 1u);
   fx.mm.store(a, bytes(8, 4));
   EXPECT_TRUE(all_equal(read_file(fx.file, 0, 8), 4));
+  EXPECT_EQ(fx.engine.check_mappings(), "");
+}
+
+// Per-VMA locks (Config::per_vma_lock): a fault needs no mmap_lock, so
+// one that runs while another thread holds it for writing (an mmap or
+// munmap elsewhere in the address space) completes.
+TEST(VmaLock, AFaultDoesNotWaitForMmapLock) {
+  Config c = Fixture::small_config();
+  c.per_vma_lock = true;
+  Fixture fx(4 * kPageSize, c);
+  uint64_t a = fx.mm.mmap(fx.file, 0, 4 * kPageSize, kProtRead, MapType::shared);
+  sync::Atomic<bool> done{false};
+  fx.mm.mm()->mmap_lock.down_write();
+  std::thread t([&] {
+    load(fx.mm, a, 4 * kPageSize);
+    done.store(true, sync::release);
+  });
+  for (int i = 0; i < 1000 && !done.load(sync::acquire); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  bool finished = done.load(sync::acquire);
+  fx.mm.mm()->mmap_lock.up_write();
+  t.join();
+  EXPECT_TRUE(finished) << "the fault waited for mmap_lock";
+}
+
+// Faults racing munmap of their own VMA under per-VMA locks: each either
+// completes before the unmap (munmap waits for it) or finds the VMA
+// detached and gets SIGSEGV under mmap_lock; and munmap of part of a VMA
+// leaves the rest faultable.
+TEST(VmaLock, FaultsRaceMunmapAndMmap) {
+  Config c = Fixture::small_config();
+  c.per_vma_lock = true;
+  Fixture fx(64 * kPageSize, c);
+  uint64_t keep = fx.mm.mmap(fx.file, 0, 64 * kPageSize, kProtRead, MapType::shared);
+  sync::Atomic<bool> stop{false};
+  sync::Atomic<uint64_t> bad{0}, loads{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r)
+    readers.emplace_back([&] {
+      auto want = pattern(64 * kPageSize, 1);
+      std::byte b{};
+      while (!stop.load(sync::relaxed)) {
+        for (uint64_t p = 0; p < 64; ++p) {
+          fx.mm.load(keep + p * kPageSize, {&b, 1});
+          if (b != want[p * kPageSize]) bad.fetch_add(1, sync::relaxed);
+          loads.fetch_add(1, sync::relaxed);
+        }
+      }
+    });
+  const auto file = pattern(32 * kPageSize, 1);
+  const std::vector<std::byte> page16(file.begin() + 16 * kPageSize, file.begin() + 16 * kPageSize + 8);
+  for (int i = 0; i < 300; ++i) {
+    uint64_t a = fx.mm.mmap(fx.file, 0, 32 * kPageSize, kProtRead, MapType::shared);
+    EXPECT_EQ(load(fx.mm, a, 32 * kPageSize), file);
+    fx.mm.munmap(a, 16 * kPageSize);
+    EXPECT_EQ(load(fx.mm, a + 16 * kPageSize, 8), page16);
+    expect_error(Errc::segv, "no mapping", [&] { load(fx.mm, a, 1); });
+    fx.mm.munmap(a + 16 * kPageSize, 16 * kPageSize);
+  }
+  stop.store(true, sync::relaxed);
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(bad.load(sync::relaxed), 0u);
+  EXPECT_GT(loads.load(sync::relaxed), 0u);
   EXPECT_EQ(fx.engine.check_mappings(), "");
 }
 

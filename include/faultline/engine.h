@@ -62,6 +62,11 @@ struct Config {
   // (do_set_pmd); the MMU's walk stops there, and whatever takes part of it
   // away splits it into PTEs first. Takes max_folio_order 9 to happen.
   bool pmd_mapping = false;
+  // Faults find their VMA without mmap_lock and hold the VMA's own lock
+  // (Linux 6.4, lock_vma_under_rcu), so that mmap and munmap in one thread
+  // do not stall faults in another; they fall back to mmap_lock where the
+  // kernel does (munmap holds the VMA, or it is gone).
+  bool per_vma_lock = false;
   // Pages read ahead on a cache miss (read() and faults); 1 disables.
   unsigned readahead_pages = 32;
   // A per-thread software TLB in the MMU (Mm::load/store): a hit costs a

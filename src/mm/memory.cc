@@ -57,6 +57,15 @@ MmStruct::MmStruct(Kernel* k, uint64_t mm_id)
 
 MmStruct::~MmStruct() {
   for (auto& e : pgd.entry) free_tables(e.load(sync::relaxed), 1);
+  delete vma_index.load(sync::relaxed);
+}
+
+Vma* VmaIndex::find(uint64_t addr) const {
+  auto it = std::upper_bound(by_start.begin(), by_start.end(), addr,
+                             [](uint64_t a, const Vma* v) { return a < v->start; });
+  if (it == by_start.begin()) return nullptr;
+  Vma* v = *--it;
+  return addr < v->end ? v : nullptr;
 }
 
 sync::Atomic<void*>* MmStruct::pmd_slot(uint64_t addr) const {
@@ -599,13 +608,50 @@ VmFault do_pte_fault(Vmf& vmf, Folio** wait_on) {
   return do_fault_locked(vmf);
 }
 
-// One attempt at a fault, under mmap_lock shared. A migration entry drops
-// the lock and sleeps until the migration is over.
+// lock_vma_under_rcu: the VMA containing `addr`, found without mmap_lock
+// and returned with its lock held shared; nullptr if the lookup misses,
+// munmap holds the lock (a trylock), or the VMA is detached. The fault
+// then takes mmap_lock, as Linux does.
+Vma* lock_vma_under_rcu(MmStruct* mm, uint64_t addr) {
+  sync::RcuReadGuard rcu;
+  const VmaIndex* idx = mm->vma_index.load(sync::acquire);
+  Vma* v = idx ? idx->find(addr) : nullptr;
+  if (!v || !v->vm_lock.down_read_trylock()) return nullptr;
+  if (!v->detached) return v;
+  v->vm_lock.up_read();
+  return nullptr;
+}
+
+// What a fault holds across its sleeps: the VMA's lock (Config::per_vma_lock)
+// or mmap_lock, shared.
+class FaultLock {
+ public:
+  FaultLock(MmStruct* mm, uint64_t addr) : mm_(mm) {
+    if (mm->kernel->config.per_vma_lock) vma_ = lock_vma_under_rcu(mm, addr);
+    per_vma_ = vma_ != nullptr;
+    if (per_vma_) return;
+    mm->mmap_lock.down_read();
+    vma_ = mm->find_vma(addr);
+  }
+  Vma* vma() const { return vma_; }
+  void unlock() {
+    if (per_vma_) vma_->vm_lock.up_read();
+    else mm_->mmap_lock.up_read();
+  }
+
+ private:
+  MmStruct* mm_;
+  Vma* vma_ = nullptr;
+  bool per_vma_ = false;
+};
+
+// One attempt at a fault, under the VMA's lock or mmap_lock. A migration
+// entry drops the lock and sleeps until the migration is over.
 VmFault do_fault(MmStruct* mm, uint64_t addr, bool write, uint64_t* file_size) {
-  mm->mmap_lock.down_read();
-  Vma* vma = mm->find_vma(addr);
+  FaultLock lock(mm, addr);
+  Vma* vma = lock.vma();
   if (!vma || !(vma->prot & kProtRead) || (write && !(vma->prot & kProtWrite))) {
-    mm->mmap_lock.up_read();
+    lock.unlock();
     return vma ? VmFault::segv_access : VmFault::segv_nomap;
   }
   Kernel* k = mm->kernel;
@@ -617,11 +663,11 @@ VmFault do_fault(MmStruct* mm, uint64_t addr, bool write, uint64_t* file_size) {
     r = do_huge_pmd_fault(vmf);
     if (r == VmFault::fallback) r = do_pte_fault(vmf, &wait_on);
   } catch (...) {
-    mm->mmap_lock.up_read();
+    lock.unlock();
     throw;
   }
   *file_size = vmf.inode->size();
-  mm->mmap_lock.up_read();
+  lock.unlock();
   if (wait_on) folio_wait_locked(wait_on);
   return r;
 }

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "mm/folio.h"
 #include "sync/atomic.h"
@@ -84,6 +85,9 @@ struct PtDir {
   sync::Atomic<void*> entry[kPtrsPerTable];
 };
 
+// A VMA never changes once an mm's lookups can see it: munmap makes new
+// VMAs of the pieces that survive and retires the old one, freed after a
+// grace period (a fault may have found it by the RCU lookup).
 struct Vma {
   MmStruct* mm = nullptr;
   uint64_t start = 0, end = 0;  // [start, end), page aligned
@@ -92,10 +96,26 @@ struct Vma {
   bool shared = false;
   std::shared_ptr<Inode> file;
   std::shared_ptr<OpenFile> vm_file;  // whose writeback errors msync reports
+  // The per-VMA lock (Config::per_vma_lock, Linux 6.4): a fault holds it
+  // shared instead of mmap_lock; munmap takes it exclusive, under
+  // mmap_lock, to wait for the faults in the VMA and mark it detached, after
+  // which a fault that finds it retries under mmap_lock. Counted as
+  // mmap_lock in the lock statistics.
+  sync::RwSem vm_lock{sync::LockClass::mmap_lock};
+  bool detached = false;  // vm_lock
 
   uint64_t addr_of(pgoff_t index) const { return start + ((index - pgoff) << PAGE_SHIFT); }
   pgoff_t index_of(uint64_t addr) const { return pgoff + ((addr - start) >> PAGE_SHIFT); }
   pgoff_t last_index() const { return pgoff + ((end - start) >> PAGE_SHIFT) - 1; }
+};
+
+// The VMAs by start address, as a snapshot a fault searches under RCU
+// (lock_vma_under_rcu; the kernel's maple tree). Replaced whole by every
+// mmap and munmap (with mmap_lock held for writing); the old one is freed
+// after a grace period.
+struct VmaIndex {
+  std::vector<Vma*> by_start;
+  Vma* find(uint64_t addr) const;  // the VMA containing addr, or nullptr
 };
 
 struct MmStruct {
@@ -105,6 +125,7 @@ struct MmStruct {
   uint64_t id;  // creation order in this Kernel
   sync::RwSem mmap_lock{sync::LockClass::mmap_lock};
   std::map<uint64_t, std::unique_ptr<Vma>> vmas;  // by start; mmap_lock
+  sync::Atomic<const VmaIndex*> vma_index{nullptr};  // published under mmap_lock (write)
   PtDir pgd;
   sync::SpinLock page_table_lock;
   // The TLB generation: starts at a value no other MmStruct used, so a TLB

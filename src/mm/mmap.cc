@@ -1,13 +1,18 @@
 // src/mm/mmap.cc — creating and destroying mappings (mmap, munmap).
 //
-// Owns: the VMA tree of an MmStruct and linking VMAs into their file's
-// i_mmap. mmap_lock is held for writing across both; i_mmap_rwsem for
-// writing only to link or unlink. munmap zaps the PTEs before it unlinks
-// the VMA (as unmap_region before free_pgtables), so that a killer's rmap
-// walk never misses a VMA that still has PTEs.
+// Owns: the VMA tree of an MmStruct, its RCU snapshot for lockless fault
+// lookups (VmaIndex), and linking VMAs into their file's i_mmap. mmap_lock
+// is held for writing across all of it; i_mmap_rwsem for writing only to
+// link or unlink. munmap takes each VMA's lock exclusive and marks it
+// detached first (vma_start_write: faults under the per-VMA lock are done
+// and new ones go elsewhere), zaps the PTEs before it unlinks the VMA (as
+// unmap_region before free_pgtables), so that a killer's rmap walk never
+// misses a VMA that still has PTEs, and retires it: freed after a grace
+// period, since a fault may have found it by the lockless lookup.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "faultline/error.h"
 #include "mm/internal.h"
@@ -26,6 +31,41 @@ static uint64_t get_unmapped_area(const MmStruct* mm, uint64_t span) {
     addr = std::max(addr, vma->end + PAGE_SIZE);
   }
   return addr;
+}
+
+// Publishes a new VmaIndex of mm->vmas; the old one goes after a grace period.
+static void publish_vmas(MmStruct* mm) {
+  auto* idx = new VmaIndex;
+  idx->by_start.reserve(mm->vmas.size());
+  for (const auto& [start, vma] : mm->vmas) idx->by_start.push_back(vma.get());
+  const VmaIndex* old = mm->vma_index.load(sync::relaxed);
+  mm->vma_index.store(idx, sync::release);
+  if (old) sync::call_rcu([old] { delete old; });
+}
+
+// Frees a detached VMA after a grace period. Its file references go now, in
+// this thread: a fault that finds it detached touches nothing else, and the
+// last reference to an inode must not be dropped on the RCU callback
+// thread (its teardown waits for grace periods).
+static void retire_vma(std::unique_ptr<Vma> vma) {
+  Vma* v = vma.release();
+  v->file.reset();
+  v->vm_file.reset();
+  sync::call_rcu([v] { delete v; });
+}
+
+// A VMA of [start, end) of `v`: the same file, offset, protection and kind.
+static std::unique_ptr<Vma> vma_piece(const Vma& v, uint64_t start, uint64_t end) {
+  auto p = std::make_unique<Vma>();
+  p->mm = v.mm;
+  p->start = start;
+  p->end = end;
+  p->pgoff = v.index_of(start);
+  p->prot = v.prot;
+  p->shared = v.shared;
+  p->file = v.file;
+  p->vm_file = v.vm_file;
+  return p;
 }
 
 uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<OpenFile> vm_file, uint64_t offset, uint64_t length, unsigned prot,
@@ -50,27 +90,32 @@ uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<Open
   Vma* v = vma.get();
   mm->vmas.emplace(v->start, std::move(vma));
   vma_link_file(v);
+  publish_vmas(mm);
   return v->start;
 }
 
-// Removes [start, end) from one VMA, keeping the pieces outside it.
+// vma_start_write: waits for the faults in the VMA under its lock and
+// turns later ones away.
+static void vma_detach(Vma* vma) {
+  sync::WriteGuard g(vma->vm_lock);
+  vma->detached = true;
+}
+
+// Removes [start, end) from one VMA; the pieces outside it survive as new
+// VMAs.
 static void unmap_vma_part(MmStruct* mm, Vma* vma, uint64_t start, uint64_t end, MmuGather& tlb) {
+  vma_detach(vma);
   zap_vma_range(vma, start, end, true, tlb);
   vma_unlink_file(vma);
   auto node = mm->vmas.extract(vma->start);
   std::unique_ptr<Vma> whole = std::move(node.mapped());
-  if (end < whole->end) {  // the tail survives
-    auto tail = std::make_unique<Vma>(*whole);
-    tail->pgoff = whole->index_of(end);
-    tail->start = end;
-    vma_link_file(tail.get());
-    mm->vmas.emplace(end, std::move(tail));
+  for (auto [lo, hi] : {std::pair{whole->start, start}, std::pair{end, whole->end}}) {
+    if (lo >= hi) continue;
+    auto piece = vma_piece(*whole, lo, hi);
+    vma_link_file(piece.get());
+    mm->vmas.emplace(lo, std::move(piece));
   }
-  if (start > whole->start) {  // the head survives
-    whole->end = start;
-    vma_link_file(whole.get());
-    mm->vmas.emplace(whole->start, std::move(whole));
-  }
+  retire_vma(std::move(whole));
 }
 
 // Whether any VMA overlaps [start, end). mmap_lock held.
@@ -82,8 +127,9 @@ static bool any_vma_in(const MmStruct* mm, uint64_t start, uint64_t end) {
 
 // free_pgtables: the leaf tables over [start, end) that no VMA covers any
 // more go, so that the range can take a PMD mapping later. mmap_lock held
-// for writing: no fault is in this mm, and an rmap walk reaches a table
-// only through a VMA over it. The MMU's lockless walks may still read one:
+// for writing: a fault holds mmap_lock or the lock of its VMA (and stays
+// inside it), and the VMAs that were here are detached; an rmap walk
+// reaches a table only through a VMA over it. The MMU's lockless walks may still read one:
 // it is freed after a grace period.
 static void free_pgtables(MmStruct* mm, uint64_t start, uint64_t end) {
   for (uint64_t a = start & ~(PMD_SIZE - 1); a < end; a += PMD_SIZE) {
@@ -115,6 +161,7 @@ void do_munmap(MmStruct* mm, uint64_t addr, uint64_t length) {
       unmap_vma_part(mm, vma, std::max(addr, vma->start), std::min(end, vma->end), tlb);
     }
     free_pgtables(mm, addr, end);
+    publish_vmas(mm);
   }
   tlb.finish_deferred();
 }
@@ -123,10 +170,13 @@ void exit_mmap(MmStruct* mm) {
   MmuGather tlb(mm->kernel);
   sync::WriteGuard g(mm->mmap_lock);
   for (auto& [start, vma] : mm->vmas) {
+    vma_detach(vma.get());
     zap_vma_range(vma.get(), vma->start, vma->end, true, tlb);
     vma_unlink_file(vma.get());
+    retire_vma(std::move(vma));
   }
   mm->vmas.clear();
+  publish_vmas(mm);
   tlb.finish();
 }
 
