@@ -140,47 +140,6 @@ TEST(VmaLock, AFaultDoesNotWaitForMmapLock) {
   EXPECT_TRUE(finished) << "the fault waited for mmap_lock";
 }
 
-// Faults racing munmap of their own VMA under per-VMA locks: each either
-// completes before the unmap (munmap waits for it) or finds the VMA
-// detached and gets SIGSEGV under mmap_lock; and munmap of part of a VMA
-// leaves the rest faultable.
-TEST(VmaLock, FaultsRaceMunmapAndMmap) {
-  Config c = Fixture::small_config();
-  c.per_vma_lock = true;
-  Fixture fx(64 * kPageSize, c);
-  uint64_t keep = fx.mm.mmap(fx.file, 0, 64 * kPageSize, kProtRead, MapType::shared);
-  sync::Atomic<bool> stop{false};
-  sync::Atomic<uint64_t> bad{0}, loads{0};
-  std::vector<std::thread> readers;
-  for (int r = 0; r < 2; ++r)
-    readers.emplace_back([&] {
-      auto want = pattern(64 * kPageSize, 1);
-      std::byte b{};
-      while (!stop.load(sync::relaxed)) {
-        for (uint64_t p = 0; p < 64; ++p) {
-          fx.mm.load(keep + p * kPageSize, {&b, 1});
-          if (b != want[p * kPageSize]) bad.fetch_add(1, sync::relaxed);
-          loads.fetch_add(1, sync::relaxed);
-        }
-      }
-    });
-  const auto file = pattern(32 * kPageSize, 1);
-  const std::vector<std::byte> page16(file.begin() + 16 * kPageSize, file.begin() + 16 * kPageSize + 8);
-  for (int i = 0; i < 300; ++i) {
-    uint64_t a = fx.mm.mmap(fx.file, 0, 32 * kPageSize, kProtRead, MapType::shared);
-    EXPECT_EQ(load(fx.mm, a, 32 * kPageSize), file);
-    fx.mm.munmap(a, 16 * kPageSize);
-    EXPECT_EQ(load(fx.mm, a + 16 * kPageSize, 8), page16);
-    expect_error(Errc::segv, "no mapping", [&] { load(fx.mm, a, 1); });
-    fx.mm.munmap(a + 16 * kPageSize, 16 * kPageSize);
-  }
-  stop.store(true, sync::relaxed);
-  for (auto& t : readers) t.join();
-  EXPECT_EQ(bad.load(sync::relaxed), 0u);
-  EXPECT_GT(loads.load(sync::relaxed), 0u);
-  EXPECT_EQ(fx.engine.check_mappings(), "");
-}
-
 TEST(Fault, BusErrorPastEofAndZeroTail) {
   Fixture fx(kPageSize + 100);
   uint64_t a = fx.mm.mmap(fx.file, 0, 4 * kPageSize, kProtRead, MapType::shared);

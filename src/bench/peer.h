@@ -66,13 +66,14 @@ class Peer {
 
 // The engine under `protocol` ("unlocked" for the ideal), with `frames`
 // frames; files over MemoryStore.
-// `config` is a protocol name, or PROTOCOL@PATH with PATH one step of the
-// kernel's fault-path history: `page` (one page per fault), `around`
-// (fault-around of 16 pages, Linux 3.15), `folio` (whole folios mapped,
-// 6.18: the default), `pmd` (2 MiB folios mapped by one PMD entry).
+// `config` is a protocol name, then any of these steps of the kernel's
+// fault-path history, each after an @: `page` (one page per fault),
+// `around` (fault-around of 16 pages, Linux 3.15), `folio` (whole folios
+// mapped, 6.18: the default), `pmd` (2 MiB folios mapped by one PMD
+// entry); and `vma` (faults under per-VMA locks, 6.4, not mmap_lock).
 std::unique_ptr<Peer> make_engine_peer(const std::string& config, uint64_t frames);
-// The protocol of `config` (before any @PATH); throws Error(invalid_argument)
-// for an unknown PATH.
+// The protocol of `config` (before any @); throws Error(invalid_argument)
+// for an unknown step.
 std::string engine_config_protocol(const std::string& config);
 // The kernel: files under `tmpdir` (unlinked at once), real mmap and
 // system calls. Throws std::runtime_error naming the directory if it cannot

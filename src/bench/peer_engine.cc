@@ -1,6 +1,9 @@
 // src/bench/peer_engine.cc — the engine as a benchmark peer, through the
 // public API only (Engine, File, Mm): the benchmark runs the code a user
 // runs, with no fast path of its own.
+#include <algorithm>
+#include <iterator>
+#include <string>
 #include <vector>
 
 #include <fmt/format.h>
@@ -44,16 +47,32 @@ class EngineSpace final : public Space {
   const std::vector<File>& files_;
 };
 
-// The fault path of a PATH (make_engine_peer's): the Config switches each
-// step of the kernel's history turned on.
-void set_fault_path(Config& c, const std::string& path) {
-  c.fault_around_pages = path == "page" ? 1 : 16;
-  c.map_whole_folio = path == "folio" || path == "pmd";
-  if (path == "pmd") {
+// The Config switches a @STEP (make_engine_peer's) turns on or off.
+void set_step(Config& c, const std::string& step) {
+  if (step == "vma") {
+    c.per_vma_lock = true;
+    return;
+  }
+  c.fault_around_pages = step == "page" ? 1 : 16;
+  c.map_whole_folio = step == "folio" || step == "pmd";
+  if (step == "pmd") {
     c.max_folio_order = 9;
     c.pmd_mapping = true;
     c.readahead_pages = 512;
   }
+}
+
+const char* const kSteps[] = {"page", "around", "folio", "pmd", "vma"};
+
+// The @STEPs of a configuration, in order.
+std::vector<std::string> steps_of(const std::string& config) {
+  std::vector<std::string> v;
+  for (auto at = config.find('@'); at != std::string::npos;) {
+    auto next = config.find('@', at + 1);
+    v.push_back(config.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1));
+    at = next;
+  }
+  return v;
 }
 
 class EnginePeer final : public Peer {
@@ -91,7 +110,7 @@ class EnginePeer final : public Peer {
     Config c;
     c.protocol = engine_config_protocol(spec);
     c.frames = frames;
-    set_fault_path(c, spec.size() > c.protocol.size() ? spec.substr(c.protocol.size() + 1) : "folio");
+    for (const auto& step : steps_of(spec)) set_step(c, step);
     return c;
   }
   Engine engine_;
@@ -105,13 +124,11 @@ std::unique_ptr<Peer> make_engine_peer(const std::string& config, uint64_t frame
 }
 
 std::string engine_config_protocol(const std::string& config) {
-  auto at = config.find('@');
-  if (at == std::string::npos) return config;
-  std::string path = config.substr(at + 1);
-  if (path != "page" && path != "around" && path != "folio" && path != "pmd")
-    throw Error(Errc::invalid_argument,
-                fmt::format("configuration '{}': fault path '{}' is not page, around, folio or pmd", config, path));
-  return config.substr(0, at);
+  for (const auto& step : steps_of(config))
+    if (std::find(std::begin(kSteps), std::end(kSteps), step) == std::end(kSteps))
+      throw Error(Errc::invalid_argument,
+                  fmt::format("configuration '{}': '@{}' is not @page, @around, @folio, @pmd or @vma", config, step));
+  return config.substr(0, config.find('@'));
 }
 
 }  // namespace faultline::bench

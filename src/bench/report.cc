@@ -280,15 +280,17 @@ constexpr FaultStep kFaultSteps[] = {
     {"@pmd", "2 MiB folios mapped by one PMD entry (do_set_pmd)"},
 };
 
-// page_fault3 with one thread, the default protocol at each step of the
-// kernel's fault-path history, and the kernel beside them.
+// page_fault3 with one and two threads (which share one address space and
+// mmap and munmap all the time), the default protocol at each step of the
+// kernel's fault-path history and with per-VMA locks, the kernel beside.
 std::vector<Row> run_fault_path(const BenchOptions& main, std::ostream& err) {
   BenchOptions b = main;
   b.configs.clear();
   for (const auto& s : kFaultSteps) b.configs.push_back(std::string(kDefaultProtocol) + s.path);
+  b.configs.push_back(std::string(kDefaultProtocol) + "@vma");
   b.configs.push_back("kernel");
   b.workloads = {"page_fault3"};
-  b.threads = {1};
+  b.threads = {1, 2};
   b.progress = nullptr;
   err << "[report 2/3] the fault path, step by step\n";
   return run_bench(b);
@@ -310,6 +312,20 @@ void fault_path_section(Document& d, const std::vector<Row>& rows) {
   if (const Row* k = find_row(rows, "page_fault3", "kernel", 1))
     table.push_back({"the kernel (this machine)", format_rate(k->pages_per_sec_per_thread.median), "–", "1.00×"});
   d.table({"step", "pages/s", "faults/page", "×kernel"}, table);
+  d.paragraph("What mmap_lock costs: two threads of one address space, each mapping, touching and unmapping its own "
+              "file, with faults under mmap_lock and under per-VMA locks (Linux 6.4).");
+  std::vector<std::vector<std::string>> locks;
+  for (const std::string& c : {std::string(kDefaultProtocol), std::string(kDefaultProtocol) + "@vma",
+                               std::string("kernel")}) {
+    const Row* one = find_row(rows, "page_fault3", c, 1);
+    const Row* two = find_row(rows, "page_fault3", c, 2);
+    if (!one || !two) continue;
+    locks.push_back({c == "kernel" ? "the kernel" : c.find("@vma") != std::string::npos ? "per-VMA locks" : "mmap_lock",
+                     format_rate(total_rate(one)), format_rate(total_rate(two)),
+                     format_ratio(total_rate(two) / total_rate(one)),
+                     two->dominant_lock().empty() ? "–" : two->dominant_lock()});
+  }
+  d.table({"faults under", "1T pages/s", "2T pages/s", "2T/1T", "2T top lock wait"}, locks);
 }
 
 void bench_tables(Document& d, const Facts& f, const std::vector<std::string>& figures) {
@@ -441,8 +457,9 @@ int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
   if (!plots) d.paragraph("gnuplot was not found: no figures (install gnuplot-nox).");
   d.heading(2, "How to measure it again");
   d.code(fmt::format("faultline report{} --out {}\nfaultline bench --protocol {} --workload {} --threads {} --seconds "
-                     "{} --rounds {}\nfaultline bench --protocol {p}@page,{p}@around,{p},{p}@pmd,kernel --workload "
-                     "page_fault3 --threads 1 --seconds {} --rounds {}\nfaultline check --strategy pct --executions {}",
+                     "{} --rounds {}\nfaultline bench --protocol {p}@page,{p}@around,{p},{p}@pmd,{p}@vma,kernel "
+                     "--workload page_fault3 --threads 1,2 --seconds {} --rounds {}\nfaultline check --strategy pct "
+                     "--executions {}",
                      o.quick ? " --quick" : "", o.out_dir, o.quick ? fmt::format("{}", fmt::join(b.configs, ",")) : "all",
                      "all", fmt::format("{}", fmt::join(b.threads, ",")), b.seconds, b.rounds, b.seconds, b.rounds,
                      o.quick ? 100 : 1000, fmt::arg("p", kDefaultProtocol)));
