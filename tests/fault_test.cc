@@ -123,9 +123,7 @@ TEST(Tlb, MigrationKillsTheEntryOfTheOldFrame) {
 // one that runs while another thread holds it for writing (an mmap or
 // munmap elsewhere in the address space) completes.
 TEST(VmaLock, AFaultDoesNotWaitForMmapLock) {
-  Config c = Fixture::small_config();
-  c.per_vma_lock = true;
-  Fixture fx(4 * kPageSize, c);
+  Fixture fx(4 * kPageSize, per_vma_config());
   uint64_t a = fx.mm.mmap(fx.file, 0, 4 * kPageSize, kProtRead, MapType::shared);
   sync::Atomic<bool> done{false};
   fx.mm.mm()->mmap_lock.down_write();

@@ -451,9 +451,7 @@ TEST(StressKnownBugs, NoCreationGuardTearsAnAtomicWrite) {
 // detached and gets SIGSEGV under mmap_lock; and munmap of part of a VMA
 // leaves the rest faultable.
 TEST(StressVma, FaultsRaceMunmapAndMmapOfOneAddressSpace) {
-  Config c = Fixture::small_config();
-  c.per_vma_lock = true;
-  Fixture fx(64 * kPageSize, c);
+  Fixture fx(64 * kPageSize, per_vma_config());
   uint64_t keep = fx.mm.mmap(fx.file, 0, 64 * kPageSize, kProtRead, MapType::shared);
   sync::Atomic<bool> stop{false};
   sync::Atomic<uint64_t> bad{0}, loads{0};

@@ -76,6 +76,13 @@ struct Fixture {
   Mm mm;
 };
 
+// small_config() with faults under per-VMA locks.
+inline Config per_vma_config() {
+  Config c = Fixture::small_config();
+  c.per_vma_lock = true;
+  return c;
+}
+
 // A protocol name as a test name: "page_lock+invalidate_lock" ->
 // "page_lock_invalidate_lock".
 inline std::string param_name(std::string name) {
