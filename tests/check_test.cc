@@ -151,6 +151,11 @@ TEST(Check, NewPathsCatchBrokenProtocols) {
   Cell x = check_cell("page_lock", "exchange-vs-read", "sc", exhaustive(1, 0));
   EXPECT_EQ(x.verdict, "BUG");
   EXPECT_EQ(x.guarantee, "G2") << x.failure;
+  // An atomic write without a creation guard: a read caches the old blocks
+  // between its eviction and its write, and keeps them (G2).
+  Cell a = check_cell("page_lock", "atomic-vs-read", "sc", exhaustive(1, 0));
+  EXPECT_EQ(a.verdict, "BUG");
+  EXPECT_EQ(a.guarantee, "G2") << a.failure;
 }
 
 TEST(Check, ExhaustiveSearchCountsPreemptions) {
