@@ -229,7 +229,11 @@ void mkwrite_unlock(Vmf& vmf, Folio* f) {
 // do_sync_mmap_readahead: a miss reads around the fault unless faults on
 // this file keep missing (mmap_miss past MMAP_LOTSAMISS: random access,
 // where reading around only evicts what the next fault needs). A hit pays
-// a miss back. `miss` is the hint as read once by the fault.
+// a miss back. `miss` is the hint as read once by the fault. Pages mapped
+// besides the faulting one pay nothing back: Linux's filemap_map_pages
+// does, but only for folios not in the workingset (not refaulted after
+// eviction), which faultline does not track; paying back for all of them
+// kept readahead on under thrashing (giant_db: 8x slower).
 constexpr uint32_t MMAP_LOTSAMISS = 100;
 
 pgoff_t fault_ra_pages(const Vmf& vmf, uint32_t miss) {
@@ -242,13 +246,6 @@ void account_mmap_miss(Vmf& vmf, uint32_t miss, bool missed) {
   else if (!missed && miss > 0) vmf.mapping->mmap_miss.set(miss - 1);
 }
 
-// Pages mapped besides the faulting one were cached where the next faults
-// would have gone: each pays a miss back, as filemap_map_pages does (so a
-// sequential scan that maps whole folios keeps reading ahead).
-void pay_back_mmap_miss(Vmf& vmf, uint64_t pages) {
-  uint32_t miss = vmf.mapping->mmap_miss.get();
-  if (miss && pages) vmf.mapping->mmap_miss.set(pages >= miss ? 0 : miss - static_cast<uint32_t>(pages));
-}
 
 // filemap_fault: a referenced folio for vmf->pgoff that the map guard let
 // us map (and, for `mkwrite`, locked), or sigbus/retry. Creates and reads it
@@ -347,9 +344,7 @@ VmFault finish_fault(Vmf& vmf, Folio* f, bool write) {
   if (vmf.pgoff >= eof) return VmFault::sigbus;
   PageRange r{vmf.pgoff, vmf.pgoff};
   if (vmf.kernel->config.map_whole_folio) r = folio_map_range(vmf, f, eof);
-  uint64_t mapped = map_empty_ptes(vmf, f, r.lo, r.hi, write);
-  pay_back_mmap_miss(vmf, mapped ? mapped - 1 : 0);
-  return mapped ? VmFault::done : VmFault::retry;
+  return map_empty_ptes(vmf, f, r.lo, r.hi, write) ? VmFault::done : VmFault::retry;
 }
 
 // filemap_map_pages: maps the cached, uptodate, unlocked folios around the
@@ -375,11 +370,7 @@ void do_fault_around(Vmf& vmf) {
       // folio's pages outside the window too (filemap_map_pages, 6.18).
       PageRange r = folio_map_range(vmf, f, pages_of(vmf.inode->size()));
       if (!vmf.kernel->config.map_whole_folio) r = {std::max(r.lo, first), std::min(r.hi, last)};
-      if (r.lo <= r.hi) {
-        uint64_t mapped = map_empty_ptes(vmf, f, r.lo, r.hi, false);
-        Counters::inc(vmf.kernel->stats.fault_around_maps, mapped);
-        pay_back_mmap_miss(vmf, mapped);
-      }
+      if (r.lo <= r.hi) Counters::inc(vmf.kernel->stats.fault_around_maps, map_empty_ptes(vmf, f, r.lo, r.hi, false));
       vmf.guard->map_end(*vmf.mapping, *f);
     }
     folio_put(f);
