@@ -50,6 +50,11 @@ struct AddressSpace {
   // mmap_miss, kept per file here: faultline has no struct file). Past
   // MMAP_LOTSAMISS, faults stop reading around: access is random.
   sync::Hint<uint32_t> mmap_miss;
+  // Where the last fault's readahead window ended: a fault there is a
+  // sequential scan, which reads ahead rather than around (the ondemand
+  // readahead's sequential case, which faultline has instead of
+  // PG_readahead and async readahead).
+  sync::Hint<pgoff_t> mmap_ra_next;
   // Writeback errors (mm/errseq.h): each open file's fsync reports an
   // error recorded here once.
   sync::Atomic<errseq_t> wb_err{0};

@@ -256,6 +256,7 @@ VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
   uint32_t miss = vmf.mapping->mmap_miss.get();
   pgoff_t ra = fault_ra_pages(vmf, miss);
   pgoff_t ra_start = vmf.pgoff >= ra / 2 ? vmf.pgoff - ra / 2 : 0;
+  if (vmf.pgoff == vmf.mapping->mmap_ra_next.get()) ra_start = vmf.pgoff;  // sequential: ahead, not around
   // A mapping that takes PMD mappings reads ahead the aligned 2 MiB around
   // the fault, as one folio where it can (do_sync_mmap_readahead with
   // VM_HUGEPAGE).
@@ -272,6 +273,7 @@ VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
     throw Error(Errc::bus_error, fmt::format("bus error: file page {} could not be read in: {}", vmf.pgoff, e.what()));
   }
   account_mmap_miss(vmf, miss, missed);
+  if (missed && ra > 1) vmf.mapping->mmap_ra_next.set(ra_start + ra);
   if (!f) return VmFault::sigbus;
   if (mkwrite && !mkwrite_lock(vmf, f)) {
     folio_put(f);
