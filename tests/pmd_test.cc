@@ -81,6 +81,19 @@ TEST(Pmd, TruncateSplitsAndNothingMapsPastEof) {
   EXPECT_EQ(load(fx.mm, fx.base, 8), std::vector<std::byte>(want.begin(), want.begin() + 8));
 }
 
+// A 2 MiB folio that a truncate left straddling EOF (its tail zeroed, the
+// folio kept) is mapped by the page, never by a PMD entry reaching past
+// EOF (G5), as do_set_pmd checks.
+TEST(Pmd, NoPmdOverAFolioStraddlingEof) {
+  PmdFixture fx;
+  fx.file.truncate(kPmd + 100 * P);
+  auto want = pattern(2 * kPmd, 3);
+  EXPECT_EQ(load(fx.mm, fx.base + kPmd, 8), std::vector<std::byte>(want.begin() + kPmd, want.begin() + kPmd + 8));
+  EXPECT_FALSE(pmd_mapped(fx.mm, fx.base + kPmd));
+  EXPECT_EQ(fx.engine.check_mappings(), "");
+  expect_error(Errc::bus_error, "past EOF", [&] { load(fx.mm, fx.base + kPmd + 101 * P, 1); });
+}
+
 // A hole punched in the middle of a PMD mapping reads as zeros through it.
 TEST(Pmd, PunchInTheMiddleSplitsIt) {
   PmdFixture fx;
