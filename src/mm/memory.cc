@@ -246,7 +246,6 @@ void account_mmap_miss(Vmf& vmf, uint32_t miss, bool missed) {
   else if (!missed && miss > 0) vmf.mapping->mmap_miss.set(miss - 1);
 }
 
-
 // filemap_fault: a referenced folio for vmf->pgoff that the map guard let
 // us map (and, for `mkwrite`, locked), or sigbus/retry. Creates and reads it
 // in on a miss.
@@ -474,14 +473,15 @@ VmFault do_cow_wp(Vmf& vmf, pte_t orig) {
   return VmFault::done;
 }
 
-// A write to a read-only PTE of a shared mapping (do_shared_wp with
-// page_mkwrite): under the map guard, dirty the folio, then make the PTE
-// writable if it is still the one we saw.
-VmFault do_shared_wp(Vmf& vmf, pte_t orig) {
-  Folio* f = vmf.kernel->pool.pfn_to_folio(pte_pfn(orig));
+// A write to a read-only entry of a shared mapping (do_shared_wp with
+// page_mkwrite): `entry` is the atomic word (a PTE, or a PMD slot), `lock`
+// its lock, `orig` the read-only value seen. Under the map guard, dirty
+// the folio, then make the entry writable if it is still `orig`.
+template <class Word>
+VmFault shared_wp(Vmf& vmf, Folio* f, sync::SpinLock& lock, sync::Atomic<Word>* entry, Word orig, Word writable) {
   {
-    sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
-    if (vmf.pte->load(sync::relaxed) != orig) return VmFault::retry;
+    sync::Guard<sync::SpinLock> g(lock);
+    if (entry->load(sync::relaxed) != orig) return VmFault::retry;
     folio_get(f);
   }
   VmFault r = VmFault::retry;
@@ -491,8 +491,8 @@ VmFault do_shared_wp(Vmf& vmf, pte_t orig) {
         r = VmFault::sigbus;
       } else {
         folio_mark_dirty(f);
-        sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
-        if (vmf.pte->load(sync::relaxed) == orig) vmf.pte->store(orig | PTE_WRITE, sync::release);
+        sync::Guard<sync::SpinLock> g(lock);
+        if (entry->load(sync::relaxed) == orig) entry->store(writable, sync::release);
         r = VmFault::done;
       }
       vmf.guard->map_end(*vmf.mapping, *f);
@@ -501,6 +501,10 @@ VmFault do_shared_wp(Vmf& vmf, pte_t orig) {
   }
   folio_put(f);
   return r;
+}
+
+VmFault do_shared_wp(Vmf& vmf, pte_t orig) {
+  return shared_wp(vmf, vmf.kernel->pool.pfn_to_folio(pte_pfn(orig)), vmf.pt->ptl, vmf.pte, orig, orig | PTE_WRITE);
 }
 
 VmFault do_fault_locked(Vmf& vmf) {
@@ -536,32 +540,10 @@ VmFault do_set_pmd(Vmf& vmf, sync::Atomic<void*>* slot, Folio* f) {
 }
 
 // A write to a read-only PMD mapping (do_huge_pmd_wp_page, shared): as
-// do_shared_wp, for the whole folio.
+// do_shared_wp, for the whole folio, under page_table_lock.
 VmFault do_huge_pmd_wp(Vmf& vmf, sync::Atomic<void*>* slot, void* orig) {
-  Folio* f = vmf.kernel->pool.pfn_to_folio(pmd_pfn(orig));
-  {
-    sync::Guard<sync::SpinLock> g(vmf.mm->page_table_lock);
-    if (slot->load(sync::relaxed) != orig) return VmFault::retry;
-    folio_get(f);
-  }
-  VmFault r = VmFault::retry;
-  if (mkwrite_lock(vmf, f)) {
-    if (vmf.guard->map_begin(*vmf.mapping, *f, true)) {
-      if (vmf.pgoff >= pages_of(vmf.inode->size())) {
-        r = VmFault::sigbus;
-      } else {
-        folio_mark_dirty(f);
-        sync::Guard<sync::SpinLock> g(vmf.mm->page_table_lock);
-        if (slot->load(sync::relaxed) == orig)
-          slot->store(reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(orig) | PMD_WRITE), sync::release);
-        r = VmFault::done;
-      }
-      vmf.guard->map_end(*vmf.mapping, *f);
-    }
-    mkwrite_unlock(vmf, f);
-  }
-  folio_put(f);
-  return r;
+  void* writable = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(orig) | PMD_WRITE);
+  return shared_wp(vmf, vmf.kernel->pool.pfn_to_folio(pmd_pfn(orig)), vmf.mm->page_table_lock, slot, orig, writable);
 }
 
 // The PMD level of a fault in a shared mapping (a private one copies on
@@ -713,13 +695,11 @@ static bool access_page(MmStruct* mm, uint64_t addr, std::byte* buf, size_t n, b
     sync::Atomic<void*>* slot = mm->pmd_slot(addr);
     void* pmd = slot ? slot->load(sync::acquire) : nullptr;
     bool writable;
+    std::byte* first = nullptr;  // of a PMD mapping's 512 pages
     if (pmd_huge(pmd)) {
       writable = pmd_write(pmd);
-      if (write && !writable) return false;
-      std::byte* first = k->pool.frame_address(pmd_pfn(pmd));
-      if (tlb) tlb->huge_slot(hvpn) = {mm, hvpn, gen, first, writable};
+      first = k->pool.frame_address(pmd_pfn(pmd));
       page = first + ((vpn & (kPtrsPerTable - 1)) << PAGE_SHIFT);
-      e = nullptr;
     } else {
       pte_t p = pmd ? static_cast<PteTable*>(pmd)->pte[pte_index(addr)].load(sync::acquire) : 0;
       if (!pte_present(p)) return false;
@@ -727,7 +707,8 @@ static bool access_page(MmStruct* mm, uint64_t addr, std::byte* buf, size_t n, b
       page = page_address(k, p);
     }
     if (write && !writable) return false;
-    if (e) *e = {mm, vpn, gen, page, writable};
+    if (first && tlb) tlb->huge_slot(hvpn) = {mm, hvpn, gen, first, writable};
+    else if (e) *e = {mm, vpn, gen, page, writable};
   }
   std::byte* mem = page + (addr & (PAGE_SIZE - 1));
   if (write) sync::copy_racy(mem, buf, n);
