@@ -148,7 +148,9 @@ bool tlb_match(const TlbEntry& e, const MmStruct* mm, uint64_t vpn, uint64_t gen
 // flush_tlb_mm: every translation of `mm` cached before this is dead. A
 // release RMW after the PTE changes it covers: whoever sees the new
 // generation sees them too.
-void flush_tlb_mm(MmStruct* mm) { mm->tlb_gen.fetch_add(1, sync::seq_cst); }
+void flush_tlb_mm(MmStruct* mm) {
+  if (!FL_SEEDED(no_tlb_flush)) mm->tlb_gen.fetch_add(1, sync::seq_cst);
+}
 
 void MmuGather::finish() {
   if (folios_.empty()) return;
@@ -527,7 +529,8 @@ VmFault do_set_pmd(Vmf& vmf, sync::Atomic<void*>* slot, Folio* f) {
   sync::Guard<sync::SpinLock> g(vmf.mm->page_table_lock);
   void* e = slot->load(sync::relaxed);
   if (pmd_huge(e)) return VmFault::done;  // another fault made it
-  if (e || f->first_index() + f->nr_pages() > pages_of(vmf.inode->size())) return VmFault::fallback;
+  bool past_eof = f->first_index() + f->nr_pages() > pages_of(vmf.inode->size()) && !FL_SEEDED(pmd_ignores_eof);
+  if (e || past_eof) return VmFault::fallback;
   auto nr = static_cast<int32_t>(f->nr_pages());
   rmap_add(f, nr);
   if (!vmf.guard->map_commit(*vmf.mapping, *f)) {
@@ -794,9 +797,26 @@ static bool zap_huge_pmd(MmStruct* mm, sync::Atomic<void*>* slot, const Folio* o
 
 // A PMD mapping over [addr, table_end): zapped if the range covers it,
 // else split, for the PTE loop to zap its part. Whether it zapped.
+// The entry in PMD slot `slot` of `vma`, for a zap. An empty slot has no
+// table lock to take, yet a do_set_pmd may be between its checks (i_size,
+// the map guard's commit) and its store, under page_table_lock: a map
+// guard that holds no folio lock (no_new_maps) keeps no killer out while
+// it does, and a truncate that only zeroes part of a large folio kills
+// nothing for the guard to see. Taking page_table_lock orders the zap
+// after that fault: the entry it made is zapped, or the fault sees the
+// killer's i_size or kill. The PTE table's lock gives a PTE fault that
+// order. (The checker's truncate-vs-pmd and dio-vs-pmd found each hole:
+// 2 MiB mapped past EOF, and a killed folio mapped after dio returned.)
+static void* pmd_for_zap(const Vma* vma, sync::Atomic<void*>* slot) {
+  void* e = slot->load(sync::acquire);
+  if (e || !vma->shared || !vma->mm->kernel->config.pmd_mapping) return e;
+  sync::Guard<sync::SpinLock> g(vma->mm->page_table_lock);
+  return slot->load(sync::relaxed);
+}
+
 static bool zap_or_split_pmd(Vma* vma, uint64_t addr, uint64_t table_end, MmuGather& tlb) {
   sync::Atomic<void*>* slot = vma->mm->pmd_slot(addr);
-  if (!slot || !pmd_huge(slot->load(sync::acquire))) return false;
+  if (!slot || !pmd_huge(pmd_for_zap(vma, slot))) return false;
   if ((addr & (PMD_SIZE - 1)) == 0 && table_end - addr == PMD_SIZE) return zap_huge_pmd(vma->mm, slot, nullptr, tlb);
   split_huge_pmd(vma->mm, slot);
   return false;
@@ -833,7 +853,7 @@ void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb) {
   bool zapped = false;
   if (first <= last) {  // a PMD mapping of the folio goes whole
     sync::Atomic<void*>* slot = vma->mm->pmd_slot(vma->addr_of(first));
-    if (slot && pmd_huge(slot->load(sync::acquire))) zapped = zap_huge_pmd(vma->mm, slot, folio, tlb);
+    if (slot && pmd_huge(pmd_for_zap(vma, slot))) zapped = zap_huge_pmd(vma->mm, slot, folio, tlb);
   }
   for (pgoff_t i = first; i <= last && first <= last; ++i) {
     uint64_t a = vma->addr_of(i);

@@ -16,6 +16,8 @@ enum class SeededBug {
   commit_wmb,           // no_new_maps' fault has smp_wmb() where smp_mb() is needed
   try_get_relaxed,      // folio_try_get()'s cmpxchg is relaxed, not acquire
   fault_leaks_ref,      // a read fault keeps the reference it looked the folio up with
+  pmd_ignores_eof,      // do_set_pmd maps a PMD-sized folio that EOF cuts through
+  no_tlb_flush,         // flush_tlb_mm does not bump tlb_gen: TLB entries outlive their PTEs
 };
 
 #ifdef FAULTLINE_SYNC_MODEL
