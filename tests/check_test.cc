@@ -291,7 +291,7 @@ TEST_P(SeededBugs, AreCaught) {
   const Seeded& s = GetParam();
   // The PMD world's executions are long (a split writes 512 PTEs): a
   // bound-1 search takes a few hundred where random takes thousands.
-  bool pmd = std::string(s.scenario).ends_with("-vs-pmd");
+  bool pmd = std::string(s.scenario).ends_with("-vs-pmd") || std::string(s.scenario).starts_with("munmap");
   CheckOptions o = pmd ? exhaustive(1, 0) : opts("random", 20000);
   o.seeded_bug = s.bug;
   Cell c = check_cell(s.protocol, s.scenario, s.memory_model, o);
@@ -311,7 +311,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Seeded{"commit_wmb", "no_new_maps+invalidate_lock", "punch-vs-fault", "weak", "G1"},
                       Seeded{"fault_leaks_ref", "page_lock+invalidate_lock", "punch-vs-fault", "sc", "refcount"},
                       Seeded{"pmd_ignores_eof", "page_lock+invalidate_lock", "truncate-vs-pmd", "sc", "G5"},
-                      Seeded{"no_tlb_flush", "page_lock+invalidate_lock", "dio-vs-pmd", "sc", "G2"}),
+                      Seeded{"no_tlb_flush", "page_lock+invalidate_lock", "dio-vs-pmd", "sc", "G2"},
+                      Seeded{"munmap_skips_vma_lock", "page_lock+invalidate_lock", "munmap-vs-fault", "sc", "refcount"}),
     [](const ::testing::TestParamInfo<Seeded>& p) { return std::string(p.param.bug); });
 
 }  // namespace

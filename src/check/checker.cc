@@ -48,6 +48,7 @@ struct KillerKind {
   uint64_t off, len;
   bool straddle = false;  // pages 0-1 cached as one folio, which the kill leaves straddling EOF
   uint64_t dest = 0;      // the second range of clone and exchange
+  bool unmaps = false;    // munmap of the accessor's pages 0-1, under per-VMA locks
 };
 const KillerKind kKillers[] = {
     {"truncate", OpKind::truncate, 0, P / 2},  {"truncate-folio", OpKind::truncate, 0, P / 2, true},
@@ -61,6 +62,11 @@ const KillerKind kKillers[] = {
     {"clone", OpKind::clone_range, 2 * P, P}, {"exchange", OpKind::exchange_range, 0, P, false, 2 * P},
     // RWF_ATOMIC over pages 0-1: seen whole or not at all.
     {"atomic", OpKind::write_atomic, 0, 2 * P},
+    // munmap of pages 0-1 of the accessor's mapping, with faults taking
+    // the VMA's lock instead of mmap_lock (Config::per_vma_lock): no fault
+    // may map into the range once munmap has zapped it, and no access
+    // after munmap returned may succeed. The file does not change.
+    {"munmap", OpKind::read, 0, 2 * P, false, 0, true},
 };
 // What the direct and atomic writes write: no page holds it before.
 constexpr std::byte kWritten{0xBB};
@@ -81,8 +87,9 @@ const char* kAccessors[] = {"fault", "faultaround", "readahead", "read", "cow", 
 const char* kKillerPairs[] = {"punch-vs-dontneed", "truncate-vs-migrate", "reclaim-vs-punch", "zero-vs-reclaim"};
 
 struct World {
-  World(const std::string& protocol, const std::string& accessor, bool straddle, bool whole_folio)
-      : engine(config(protocol, accessor, whole_folio)) {
+  World(const std::string& protocol, const std::string& accessor, const KillerKind& killer, bool whole_folio)
+      : engine(config(protocol, accessor, killer, whole_folio)) {
+    bool straddle = killer.straddle;
     auto store = std::make_unique<fl::MemoryStore>();
     // Pages 0 and 1 hold 0xAA, page 2 0xCC: what clone and exchange move
     // into page 0 must differ from what was there. The PMD world's file
@@ -173,7 +180,8 @@ struct World {
         model::name_word(&t->pte[fl::detail::pte_index(addr)], fmt::format("PTE of page {} (mm {})", page, id));
     }
   }
-  static fl::Config config(const std::string& protocol, const std::string& accessor, bool whole_folio) {
+  static fl::Config config(const std::string& protocol, const std::string& accessor, const KillerKind& killer,
+                           bool whole_folio) {
     fl::Config c;
     c.frames = 64;
     c.max_folio_order = 1;
@@ -181,6 +189,7 @@ struct World {
     c.fault_around_pages = accessor == "faultaround" ? 4 : 1;
     c.readahead_pages = 1;
     c.map_whole_folio = whole_folio;
+    c.per_vma_lock = killer.unmaps;
     if (accessor == "pmd") {
       c.frames = 2048;  // the 2 MiB folio, its migration target, and small ones
       c.max_folio_order = 9;
@@ -200,6 +209,7 @@ struct World {
   // sees it set (with the killer's release) began after the killer
   // returned, on every memory model, and must see the file as it is now.
   fl::sync::Atomic<bool> killer_returned{false};
+  bool unmaps = false;               // the killer munmaps pages 0-1 of `mm`: accesses there may fault (SIGSEGV)
   bool atomic = false;               // the killer is an atomic write: its range is seen whole
   fl::MemoryStore* store_ = nullptr;
 };
@@ -267,6 +277,13 @@ void run_killer(World& w, const KillerKind& k) {
   bool writes = k.op == OpKind::dwrite || k.op == OpKind::write_atomic;
   std::vector<std::byte> data(writes ? k.len : 0, kWritten);
   model::note(fmt::format("{}() begins", k.name));
+  if (k.unmaps) {
+    w.mm.munmap(w.base, k.len);
+    w.killer_returned.store(true, fl::sync::release);
+    model::note("munmap() returns");
+    oracle(w, "after munmap() returned");
+    return;
+  }
   switch (k.op) {
     case OpKind::truncate: w.file.truncate(k.len); break;
     case OpKind::punch_hole: w.file.punch_hole(k.off, k.len); break;
@@ -337,6 +354,7 @@ class AtomicSightings {
 
 void run_accessor(World& w, const std::string& a, fl::Mm& mm, uint64_t base) {
   std::byte buf[3 * P];
+  const bool unmapped = w.unmaps && &mm == &w.mm;  // munmap takes pages 0-1 of this mapping
   AtomicSightings sightings(w);
   try {
     if (a == "read") {
@@ -372,11 +390,17 @@ void run_accessor(World& w, const std::string& a, fl::Mm& mm, uint64_t base) {
         model::note(fmt::format("load from file page {}", page));
         bool after = w.killer_returned.load(fl::sync::acquire);
         mm.load(base + page * P, {buf, 1});
+        if (after && unmapped)
+          model::fail(fmt::format("G1: a load of file page {} succeeded after munmap() of it returned", page));
         if (after) check_load(w, page, buf[0]);
         sightings.saw(page, buf[0]);
       }
     }
   } catch (const fl::Error& e) {
+    if (e.code() == fl::Errc::segv && unmapped) {
+      model::note("segmentation fault");
+      return;
+    }
     if (e.code() != fl::Errc::bus_error) throw;
     model::note("bus error");
   }
@@ -472,7 +496,8 @@ class SeedBug {
                                                    {"try_get_relaxed", B::try_get_relaxed},
                                                    {"fault_leaks_ref", B::fault_leaks_ref},
                                                    {"pmd_ignores_eof", B::pmd_ignores_eof},
-                                                   {"no_tlb_flush", B::no_tlb_flush}};
+                                                   {"no_tlb_flush", B::no_tlb_flush},
+                                                   {"munmap_skips_vma_lock", B::munmap_skips_vma_lock}};
     auto it = kBugs.find(name);
     if (it == kBugs.end()) throw std::invalid_argument("unknown seeded bug '" + name + "'");
     fl::detail::seeded_bug = it->second;
@@ -552,11 +577,12 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     if (opts.seconds > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > opts.seconds)
       break;
     strategy->begin(static_cast<unsigned>(e));
-    auto world = std::make_unique<World>(protocol, accessor, killer.straddle, opts.whole_folio);
+    auto world = std::make_unique<World>(protocol, accessor, killer, opts.whole_folio);
     World* w = world.get();
     std::vector<std::pair<std::string, std::function<void()>>> cpus;
     w->pair = is_killer_pair(scenario);
     w->atomic = killer.op == OpKind::write_atomic;
+    w->unmaps = killer.unmaps;
     if (w->pair) {
       std::byte b;
       w->mm.load(w->base, {&b, 1});  // page 0 mapped before the killers start

@@ -16,6 +16,7 @@
 
 #include "faultline/error.h"
 #include "mm/internal.h"
+#include "mm/seeded_bug.h"
 #include "sync/rcu.h"
 
 namespace faultline::detail {
@@ -97,6 +98,7 @@ uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<Open
 // vma_start_write: waits for the faults in the VMA under its lock and
 // turns later ones away.
 static void vma_detach(Vma* vma) {
+  if (FL_SEEDED(munmap_skips_vma_lock)) return;
   sync::WriteGuard g(vma->vm_lock);
   vma->detached = true;
 }

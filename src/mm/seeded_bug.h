@@ -18,6 +18,7 @@ enum class SeededBug {
   fault_leaks_ref,      // a read fault keeps the reference it looked the folio up with
   pmd_ignores_eof,      // do_set_pmd maps a PMD-sized folio that EOF cuts through
   no_tlb_flush,         // flush_tlb_mm does not bump tlb_gen: TLB entries outlive their PTEs
+  munmap_skips_vma_lock,  // munmap detaches a VMA without waiting for the faults under its lock
 };
 
 #ifdef FAULTLINE_SYNC_MODEL
