@@ -263,9 +263,11 @@ class Mm {
   uint64_t mmap(const File& file, uint64_t offset, uint64_t length, unsigned prot, MapType type);
   // Unmaps whole mappings or parts of them (addr page aligned).
   void munmap(uint64_t addr, uint64_t length);
-  // Copy through the mapping. Throw Error(bus_error) past EOF and
-  // Error(segv) outside every mapping or for a store to a read-only one;
-  // the bytes before the faulting page have been transferred.
+  // Copy through the mapping, any length: one translation per page, or
+  // per 2 MiB of a PMD mapping (Config::pmd_mapping), each a TLB hit once
+  // the page is mapped. Throw Error(bus_error) past EOF and Error(segv)
+  // outside every mapping or for a store to a read-only one; the bytes
+  // before the faulting page have been transferred.
   void load(uint64_t addr, std::span<std::byte> buf);
   void store(uint64_t addr, std::span<const std::byte> buf);
   // msync(MS_SYNC): writes back the files mapped in [addr, addr+length);

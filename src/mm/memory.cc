@@ -679,9 +679,12 @@ void handle_mm_fault(MmStruct* mm, uint64_t addr, bool write) {
   }
 }
 
-// The MMU for one page: through the TLB, else the walk (which fills the
-// TLB); false if there is no translation that allows the access.
-static bool access_page(MmStruct* mm, uint64_t addr, std::byte* buf, size_t n, bool write) {
+// The MMU for one translation: through the TLB, else the walk (which
+// fills the TLB). Copies up to `len` bytes from `addr` to the end of what
+// the translation covers — the page, or the 2 MiB of a PMD mapping, so a
+// bulk access takes one translation per PMD — and returns how many; 0 if
+// there is no translation that allows the access.
+static size_t access_span(MmStruct* mm, uint64_t addr, std::byte* buf, size_t len, bool write) {
   const Kernel* k = mm->kernel;
   uint64_t vpn = addr >> PAGE_SHIFT, hvpn = addr >> 21;
   Tlb* tlb = k->config.soft_tlb ? &sync::this_cpu<Tlb>() : nullptr;
@@ -689,10 +692,12 @@ static bool access_page(MmStruct* mm, uint64_t addr, std::byte* buf, size_t n, b
   sync::RcuReadGuard rcu;
   uint64_t gen = e ? mm->tlb_gen.load(sync::acquire) : 0;
   std::byte* page;
+  uint64_t reach = PAGE_SIZE;  // what the translation maps, aligned
   if (e && tlb_match(*e, mm, vpn, gen, write)) {
     page = e->page;
   } else if (tlb && tlb_match(tlb->huge_slot(hvpn), mm, hvpn, gen, write)) {
     page = tlb->huge_slot(hvpn).page + ((vpn & (kPtrsPerTable - 1)) << PAGE_SHIFT);
+    reach = PMD_SIZE;
   } else {
     // The walk stops at a PMD mapping, which takes a huge TLB entry.
     sync::Atomic<void*>* slot = mm->pmd_slot(addr);
@@ -703,26 +708,31 @@ static bool access_page(MmStruct* mm, uint64_t addr, std::byte* buf, size_t n, b
       writable = pmd_write(pmd);
       first = k->pool.frame_address(pmd_pfn(pmd));
       page = first + ((vpn & (kPtrsPerTable - 1)) << PAGE_SHIFT);
+      reach = PMD_SIZE;
     } else {
       pte_t p = pmd ? static_cast<PteTable*>(pmd)->pte[pte_index(addr)].load(sync::acquire) : 0;
-      if (!pte_present(p)) return false;
+      if (!pte_present(p)) return 0;
       writable = pte_write(p);
       page = page_address(k, p);
     }
-    if (write && !writable) return false;
+    if (write && !writable) return 0;
     if (first && tlb) tlb->huge_slot(hvpn) = {mm, hvpn, gen, first, writable};
     else if (e) *e = {mm, vpn, gen, page, writable};
   }
+  size_t n = std::min<uint64_t>(len, reach - (addr & (reach - 1)));
   std::byte* mem = page + (addr & (PAGE_SIZE - 1));
   if (write) sync::copy_racy(mem, buf, n);
   else sync::copy_racy(buf, mem, n);
-  return true;
+  return n;
 }
 
 void mm_access(MmStruct* mm, uint64_t addr, std::byte* buf, size_t len, bool write) {
   while (len) {
-    size_t n = std::min<size_t>(len, PAGE_SIZE - (addr & (PAGE_SIZE - 1)));
-    while (!access_page(mm, addr, buf, n, write)) handle_mm_fault(mm, addr, write);
+    size_t n = access_span(mm, addr, buf, len, write);
+    if (n == 0) {
+      handle_mm_fault(mm, addr, write);
+      continue;
+    }
     addr += n;
     buf += n;
     len -= n;
