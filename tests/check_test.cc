@@ -227,6 +227,29 @@ INSTANTIATE_TEST_SUITE_P(Check, RightProtocols,
                            return p.param.substr(0, p.param.find('+'));
                          });
 
+// docs/history.md, row by row: the bug as it was reproduces, its fix
+// verifies, in the same cell at the same bound.
+struct HistoryRow {
+  const char *name, *bug_protocol, *fix_protocol, *scenario, *guarantee;
+};
+
+class History : public ::testing::TestWithParam<HistoryRow> {};
+
+TEST_P(History, ReproducesAndItsFixVerifies) {
+  const HistoryRow& h = GetParam();
+  Cell bug = check_cell(h.bug_protocol, h.scenario, "sc", exhaustive(2, 0));
+  EXPECT_EQ(bug.verdict, "BUG") << h.name;
+  EXPECT_EQ(bug.guarantee, h.guarantee) << bug.failure;
+  Cell fix = check_cell(h.fix_protocol, h.scenario, "sc", exhaustive(2, 0));
+  EXPECT_EQ(fix.verdict, "VERIFIED") << h.name << ": " << fix.failure << "\n" << fix.trace;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Check, History,
+    ::testing::Values(HistoryRow{"wilcox_i_mmap_rwsem", "i_mmap_rwsem_as_posted+invalidate_lock",
+                                 "i_mmap_rwsem+invalidate_lock", "punch-vs-fault", "G1"}),
+    [](const ::testing::TestParamInfo<HistoryRow>& p) { return std::string(p.param.name); });
+
 TEST(Check, CommandPrintsTheTableAndExitsByVerdict) {
   CheckOptions o = opts("random", 3000);
   o.protocols = {"unlocked+invalidate_lock"};
@@ -310,6 +333,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Seeded{"commit_without_mb", "no_new_maps+invalidate_lock", "punch-vs-fault", "weak", "G1"},
                       Seeded{"commit_wmb", "no_new_maps+invalidate_lock", "punch-vs-fault", "weak", "G1"},
                       Seeded{"fault_leaks_ref", "page_lock+invalidate_lock", "punch-vs-fault", "sc", "refcount"},
+                      Seeded{"whole_folio_past_eof", "page_lock+invalidate_lock", "truncate-folio-vs-fault", "sc", "G5"},
                       Seeded{"pmd_ignores_eof", "page_lock+invalidate_lock", "truncate-vs-pmd", "sc", "G5"},
                       Seeded{"no_tlb_flush", "page_lock+invalidate_lock", "dio-vs-pmd", "sc", "G2"},
                       Seeded{"munmap_skips_vma_lock", "page_lock+invalidate_lock", "munmap-vs-fault", "sc", "refcount"}),

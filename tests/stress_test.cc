@@ -511,6 +511,15 @@ TEST(StressKnownBugs, UnlockedLeavesAStalePageMapped) {
   std::cout << "found: " << err << "\n";
 }
 
+// Wilcox's sketch with the killers as they were (the seed, 2020-09-17):
+// the fault's i_mmap_rwsem excludes neither the killer's unmap (which
+// takes it shared) nor its removal (which does not take it).
+TEST(StressKnownBugs, IMmapRwsemAsPostedLeavesAStalePageMapped) {
+  std::string err = run_stress("i_mmap_rwsem_as_posted+invalidate_lock", 30);
+  EXPECT_NE(err.find("G1"), std::string::npos) << "no violation found: " << err;
+  std::cout << "found: " << err << "\n";
+}
+
 TEST(StressKnownBugs, NoCreationGuardReadsOldBlocksBack) {
   std::string err = run_stress("page_lock", 30);
   EXPECT_NE(err.find("G"), std::string::npos) << "page_lock without invalidate_lock survived 30 s: " << err;

@@ -27,7 +27,7 @@ struct CheckOptions {
   uint64_t seed = 1;
   std::string replay;                      // a schedule string: replay one execution
   std::string json;                        // write results here
-  std::string seeded_bug;                  // tests: plant a known bug (see mm/seeded_bug.h)
+  std::string seeded_bug;                  // plant a known bug (mm/seeded_bug.h; docs/history.md)
   bool whole_folio = true;                 // the world's Config::map_whole_folio (false: before 6.18)
   unsigned jobs = 1;                       // cells run in this many processes at once
   bool progress = true;

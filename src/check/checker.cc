@@ -496,10 +496,16 @@ class SeedBug {
                                                    {"try_get_relaxed", B::try_get_relaxed},
                                                    {"fault_leaks_ref", B::fault_leaks_ref},
                                                    {"pmd_ignores_eof", B::pmd_ignores_eof},
+                                                   {"whole_folio_past_eof", B::whole_folio_past_eof},
                                                    {"no_tlb_flush", B::no_tlb_flush},
                                                    {"munmap_skips_vma_lock", B::munmap_skips_vma_lock}};
     auto it = kBugs.find(name);
-    if (it == kBugs.end()) throw std::invalid_argument("unknown seeded bug '" + name + "'");
+    if (it == kBugs.end()) {
+      std::string known;
+      for (const auto& [n, b] : kBugs)
+        if (!n.empty()) known += (known.empty() ? "" : ", ") + n;
+      throw std::invalid_argument(fmt::format("unknown seeded bug '{}' (one of {})", name, known));
+    }
     fl::detail::seeded_bug = it->second;
   }
   ~SeedBug() { fl::detail::seeded_bug = fl::detail::SeededBug::none; }

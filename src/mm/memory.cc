@@ -309,6 +309,7 @@ PageRange folio_map_range(const Vmf& vmf, const Folio* f, pgoff_t eof) {
   pgoff_t fstart = f->first_index();
   pgoff_t lo = std::max(fstart, table_lo);
   pgoff_t hi = std::min(fstart + f->nr_pages() - 1, table_hi);
+  if (FL_SEEDED(whole_folio_past_eof)) return {lo, hi};
   if (eof == 0) return {1, 0};
   return {lo, std::min(hi, eof - 1)};
 }

@@ -17,6 +17,7 @@ enum class SeededBug {
   try_get_relaxed,      // folio_try_get()'s cmpxchg is relaxed, not acquire
   fault_leaks_ref,      // a read fault keeps the reference it looked the folio up with
   pmd_ignores_eof,      // do_set_pmd maps a PMD-sized folio that EOF cuts through
+  whole_folio_past_eof,   // whole-folio mapping without the EOF clamp (generic/749, before its fix)
   no_tlb_flush,         // flush_tlb_mm does not bump tlb_gen: TLB entries outlive their PTEs
   munmap_skips_vma_lock,  // munmap detaches a VMA without waiting for the faults under its lock
 };

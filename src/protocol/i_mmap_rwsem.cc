@@ -14,6 +14,16 @@
 // killer exclude each other on the rwsem. The cost Wilcox feared: a
 // file-wide lock, shared, taken by every fault ("weirdos with giant
 // databases mmap the whole thing"), and written by every killed folio.
+//
+// Map guard `i_mmap_rwsem_as_posted`: the fault as sketched, the killers
+// as they were. truncate_cleanup_page() unmapped through
+// unmap_mapping_pages(), which takes i_mmap_rwsem shared for its rmap walk
+// only, and delete_from_page_cache() cleared ->mapping after that, under
+// the i_pages lock alone. A fault holding the rwsem shared excludes
+// neither step: it can check ->mapping after the unmap and map the folio
+// before its removal, leaving a PTE to a folio the cache no longer holds
+// (G1). The checker finds it; the rules above are the fix: the killer's
+// unmap and removal both under the rwsem, taken exclusive.
 #include "mm/folio.h"
 #include "mm/fs.h"
 #include "protocol/protocol.h"
@@ -23,7 +33,8 @@ namespace {
 
 class IMmapRwsemGuard final : public MapGuard {
  public:
-  std::string_view name() const override { return "i_mmap_rwsem"; }
+  explicit IMmapRwsemGuard(bool as_posted) : as_posted_(as_posted) {}
+  std::string_view name() const override { return as_posted_ ? "i_mmap_rwsem_as_posted" : "i_mmap_rwsem"; }
 
   bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) override {
     if (wait) mapping.i_mmap_rwsem.down_read();
@@ -36,14 +47,23 @@ class IMmapRwsemGuard final : public MapGuard {
   void map_end(AddressSpace& mapping, Folio&) override { mapping.i_mmap_rwsem.up_read(); }
 
   void kill_folio(AddressSpace& mapping, Folio&, KillOps& ops) override {
+    if (as_posted_) {
+      ops.unmap(false);  // the rmap walk takes i_mmap_rwsem shared, and drops it
+      ops.remove();
+      return;
+    }
     sync::WriteGuard g(mapping.i_mmap_rwsem);
     ops.unmap(true);
     ops.remove();
   }
+
+ private:
+  bool as_posted_;
 };
 
 }  // namespace
 
-std::unique_ptr<MapGuard> make_i_mmap_rwsem_guard() { return std::make_unique<IMmapRwsemGuard>(); }
+std::unique_ptr<MapGuard> make_i_mmap_rwsem_guard() { return std::make_unique<IMmapRwsemGuard>(false); }
+std::unique_ptr<MapGuard> make_i_mmap_rwsem_as_posted_guard() { return std::make_unique<IMmapRwsemGuard>(true); }
 
 }  // namespace faultline::detail

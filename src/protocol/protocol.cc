@@ -23,6 +23,7 @@ const std::pair<const char*, MapFactory> kMapGuards[] = {
     {"page_lock", make_page_lock_guard},
     {"page_lock_fair", make_page_lock_fair_guard},
     {"i_mmap_rwsem", make_i_mmap_rwsem_guard},
+    {"i_mmap_rwsem_as_posted", make_i_mmap_rwsem_as_posted_guard},
     {"private_lock", make_private_lock_guard},
     {"no_new_maps", make_no_new_maps_guard},
     {"no_new_maps_as_posted", make_no_new_maps_as_posted_guard},

@@ -98,6 +98,7 @@ std::vector<std::string> creation_guard_names();
 std::unique_ptr<MapGuard> make_page_lock_guard();
 std::unique_ptr<MapGuard> make_page_lock_fair_guard();
 std::unique_ptr<MapGuard> make_i_mmap_rwsem_guard();
+std::unique_ptr<MapGuard> make_i_mmap_rwsem_as_posted_guard();
 std::unique_ptr<MapGuard> make_private_lock_guard();
 std::unique_ptr<MapGuard> make_no_new_maps_guard();
 std::unique_ptr<MapGuard> make_no_new_maps_as_posted_guard();
