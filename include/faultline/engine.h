@@ -89,6 +89,11 @@ struct Stats {
   uint64_t folios_migrated = 0;
   uint64_t writebacks = 0;
   uint64_t shootdowns = 0;      // grace periods waited by killers
+  uint64_t collapses = 0;       // ranges khugepaged_collapse made one PMD-sized folio
+  // Small folios a collapse found mapped again after it had locked and
+  // unmapped them (the 2020 kernel's VM_BUG_ON_PAGE(page_mapped) in
+  // collapse_file): only a map guard that maps without the folio lock.
+  uint64_t collapse_mapped_races = 0;
   uint64_t free_frames = 0;
 };
 
@@ -212,6 +217,15 @@ class File {
   // Config::readahead_pages, whichever is more, per call, as Linux caps it
   // at the larger of the device's largest I/O and the readahead window.
   void readahead(uint64_t off, uint64_t len);
+  // khugepaged's collapse_file (or MADV_COLLAPSE): the 2 MiB at `off`
+  // (a multiple of 2 MiB, wholly below EOF), cached as clean, uptodate
+  // small folios, become one PMD-sized folio that a fault can map with one
+  // PMD entry (Config::pmd_mapping). Returns false, changing nothing, when
+  // the range cannot be collapsed now: a hole, a dirty or locked folio, a
+  // reference someone else holds, no 2 MiB of free frames. Throws
+  // Error(invalid_argument) for an unaligned offset, Error(not_supported)
+  // below Config::max_folio_order 9.
+  bool khugepaged_collapse(uint64_t off);
   // Moves every cached folio in the range to new frames, as page migration
   // does; returns how many moved.
   uint64_t migrate(uint64_t off, uint64_t len);

@@ -48,7 +48,9 @@ struct KillerKind {
   uint64_t off, len;
   bool straddle = false;  // pages 0-1 cached as one folio, which the kill leaves straddling EOF
   uint64_t dest = 0;      // the second range of clone and exchange
-  bool unmaps = false;    // munmap of the accessor's pages 0-1, under per-VMA locks
+  // Killers that are not a file op (`op` unused): munmap of the accessor's
+  // pages 0-1 under per-VMA locks; khugepaged's collapse of the first 2 MiB.
+  enum class Extra : uint8_t { none, munmap, khugepaged } extra = Extra::none;
 };
 const KillerKind kKillers[] = {
     {"truncate", OpKind::truncate, 0, P / 2},  {"truncate-folio", OpKind::truncate, 0, P / 2, true},
@@ -66,7 +68,13 @@ const KillerKind kKillers[] = {
     // the VMA's lock instead of mmap_lock (Config::per_vma_lock): no fault
     // may map into the range once munmap has zapped it, and no access
     // after munmap returned may succeed. The file does not change.
-    {"munmap", OpKind::read, 0, 2 * P, false, 0, true},
+    {"munmap", OpKind::read, 0, 2 * P, false, 0, KillerKind::Extra::munmap},
+    // khugepaged's collapse_file over a file whose first 2 MiB are cached
+    // as 512 one-page folios (the small-folio world): lock each, unmap it
+    // if mapped, check it is unmapped, copy, swap in one PMD-sized folio.
+    // The file does not change. Hugh Dickins' VM_BUG_ON (2020) is the
+    // check after the unmap.
+    {"khugepaged", OpKind::read, 0, 0, false, 0, KillerKind::Extra::khugepaged},
 };
 // What the direct and atomic writes write: no page holds it before.
 constexpr std::byte kWritten{0xBB};
@@ -94,9 +102,9 @@ struct World {
     // Pages 0 and 1 hold 0xAA, page 2 0xCC: what clone and exchange move
     // into page 0 must differ from what was there. The PMD world's file
     // goes on two pages past its 2 MiB folio, so that EOF does not stop
-    // the PMD mapping.
-    bool pmd = accessor == "pmd";
-    uint64_t size = pmd ? fl::detail::PMD_SIZE + 2 * P : kFileSize;
+    // the PMD mapping; so does the small-folio world's, for khugepaged.
+    bool pmd = accessor == "pmd", small = !pmd && killer.extra == KillerKind::Extra::khugepaged;
+    uint64_t size = pmd || small ? fl::detail::PMD_SIZE + 2 * P : kFileSize;
     std::vector<std::byte> data(size, std::byte{0xAA});
     std::fill(data.begin() + 2 * P, data.begin() + 3 * P, std::byte{0xCC});
     store->write(0, data);
@@ -115,9 +123,12 @@ struct World {
     // leaves straddling EOF: a fault on page 1 must see the new size.
     // The PMD world's 2 MiB come in by one write() (readahead reads at most
     // 1 MiB at a time), written back so that the folio is clean.
+    // The small-folio world's come in a page at a time.
     if (pmd) {
       file.write(0, {data.data(), fl::detail::PMD_SIZE});
       file.fsync();
+    } else if (small) {
+      for (uint64_t off = 0; off < fl::detail::PMD_SIZE; off += P) file.readahead(off, P);
     } else {
       file.readahead(0, straddle ? 2 * P : P);
     }
@@ -189,9 +200,9 @@ struct World {
     c.fault_around_pages = accessor == "faultaround" ? 4 : 1;
     c.readahead_pages = 1;
     c.map_whole_folio = whole_folio;
-    c.per_vma_lock = killer.unmaps;
-    if (accessor == "pmd") {
-      c.frames = 2048;  // the 2 MiB folio, its migration target, and small ones
+    c.per_vma_lock = killer.extra == KillerKind::Extra::munmap;
+    if (accessor == "pmd" || killer.extra == KillerKind::Extra::khugepaged) {
+      c.frames = 2048;  // a 2 MiB folio and its migration target, or 512 small ones and their collapse
       c.max_folio_order = 9;
       c.pmd_mapping = true;
     }
@@ -267,6 +278,22 @@ void oracle(World& w, const char* when) {
   if (std::string err = violations(w, false); !err.empty()) model::fail(fmt::format("{} ({})", err, when));
 }
 
+// munmap and khugepaged: the file does not change.
+void run_extra_killer(World& w, const KillerKind& k) {
+  if (k.extra == KillerKind::Extra::munmap) {
+    w.mm.munmap(w.base, k.len);
+  } else {
+    w.file.khugepaged_collapse(0);
+    if (uint64_t n = w.engine.stats().collapse_mapped_races)
+      model::fail(fmt::format("VM_BUG_ON_PAGE(page_mapped(page)): collapse_file found {} small folio(s) mapped "
+                              "after it had locked and unmapped them",
+                              n));
+  }
+  w.killer_returned.store(true, fl::sync::release);
+  model::note(fmt::format("{}() returns", k.name));
+  oracle(w, fmt::format("after {}() returned", k.name).c_str());
+}
+
 void run_killer(World& w, const KillerKind& k) {
   Op op;
   op.kind = k.op;
@@ -277,11 +304,8 @@ void run_killer(World& w, const KillerKind& k) {
   bool writes = k.op == OpKind::dwrite || k.op == OpKind::write_atomic;
   std::vector<std::byte> data(writes ? k.len : 0, kWritten);
   model::note(fmt::format("{}() begins", k.name));
-  if (k.unmaps) {
-    w.mm.munmap(w.base, k.len);
-    w.killer_returned.store(true, fl::sync::release);
-    model::note("munmap() returns");
-    oracle(w, "after munmap() returned");
+  if (k.extra != KillerKind::Extra::none) {
+    run_extra_killer(w, k);
     return;
   }
   switch (k.op) {
@@ -418,6 +442,7 @@ std::string guarantee_of(const std::string& failure) {
   if (failure.rfind("crash:", 0) == 0) return "crash";
   if (failure.rfind("livelock:", 0) == 0) return "livelock";
   if (failure.rfind("refcount:", 0) == 0) return "refcount";
+  if (failure.rfind("VM_BUG_ON", 0) == 0) return "VM_BUG_ON";
   return failure.empty() ? "" : "error";
 }
 
@@ -588,7 +613,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     std::vector<std::pair<std::string, std::function<void()>>> cpus;
     w->pair = is_killer_pair(scenario);
     w->atomic = killer.op == OpKind::write_atomic;
-    w->unmaps = killer.unmaps;
+    w->unmaps = killer.extra == KillerKind::Extra::munmap;
     if (w->pair) {
       std::byte b;
       w->mm.load(w->base, {&b, 1});  // page 0 mapped before the killers start

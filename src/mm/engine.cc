@@ -314,6 +314,8 @@ Stats Engine::stats() const {
   s.folios_migrated = r(c.folios_migrated);
   s.writebacks = r(c.writebacks);
   s.shootdowns = r(c.shootdowns);
+  s.collapses = r(c.collapses);
+  s.collapse_mapped_races = r(c.collapse_mapped_races);
   s.free_frames = kernel_->pool.nr_free();
   return s;
 }
@@ -433,6 +435,18 @@ void File::readahead(uint64_t off, uint64_t len) {
   if (len == 0 || off >= inode->size()) return;
   pgoff_t max_pages = std::max<pgoff_t>(io_pages, inode->kernel->config.readahead_pages);
   page_cache_ra(inode, first, std::min<pgoff_t>(last - first + 1, max_pages));
+}
+
+bool File::khugepaged_collapse(uint64_t off) {
+  Inode* inode = live(inode_);
+  if (off % detail::PMD_SIZE != 0)
+    throw Error(Errc::invalid_argument,
+                fmt::format("khugepaged_collapse: offset {:#x} is not a multiple of 2 MiB", off));
+  if (inode->kernel->config.max_folio_order < 9)
+    throw Error(Errc::not_supported,
+                fmt::format("khugepaged_collapse: Config::max_folio_order is {}; a PMD-sized folio takes 9",
+                            inode->kernel->config.max_folio_order));
+  return collapse_file(inode, off >> PAGE_SHIFT);
 }
 
 uint64_t File::migrate(uint64_t off, uint64_t len) {

@@ -177,6 +177,9 @@ size_t write_atomic(Inode* inode, uint64_t off, std::span<const std::byte> buf);
 
 // ---- migrate.cc --------------------------------------------------------
 uint64_t migrate_mapping_range(Inode* inode, pgoff_t start, pgoff_t end);
+// collapse_file (mm/khugepaged.c): file pages [start, start + 512), start
+// a multiple of 512, into one PMD-sized folio; whether it did.
+bool collapse_file(Inode* inode, pgoff_t start);
 
 // ---- mmap.cc -----------------------------------------------------------
 uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<OpenFile> vm_file, uint64_t offset, uint64_t length, unsigned prot,

@@ -291,7 +291,7 @@ VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
 
 // Undoes filemap_fault's guard (and mkwrite lock) and reference.
 void fault_release(Vmf& vmf, Folio* f, bool mkwrite) {
-  vmf.guard->map_end(*vmf.mapping, *f);
+  vmf.guard->map_end(*vmf.mapping, *f, true);
   if (mkwrite) mkwrite_unlock(vmf, f);
   if (!FL_SEEDED(fault_leaks_ref)) folio_put(f);
 }
@@ -318,13 +318,14 @@ PageRange folio_map_range(const Vmf& vmf, const Folio* f, pgoff_t eof) {
 // take the map counts of the empty PTEs, let the guard commit, then write
 // them (the PTL keeps the set of empty ones fixed): one reference and map
 // count batch per folio, not per page. Returns the number of PTEs written.
-static uint64_t map_empty_ptes(Vmf& vmf, Folio* f, pgoff_t lo, pgoff_t hi, bool write) {
+// `wait`: as the map guard was taken (false in fault-around).
+static uint64_t map_empty_ptes(Vmf& vmf, Folio* f, pgoff_t lo, pgoff_t hi, bool write, bool wait) {
   auto pte_of = [&](pgoff_t i) { return &vmf.pt->pte[pte_index(vmf.vma->addr_of(i))]; };
   int32_t empty = 0;
   for (pgoff_t i = lo; i <= hi; ++i) empty += pte_of(i)->load(sync::relaxed) == 0;
   if (empty == 0) return 0;
   rmap_add(f, empty);
-  if (!vmf.guard->map_commit(*vmf.mapping, *f)) {
+  if (!vmf.guard->map_commit(*vmf.mapping, *f, wait)) {
     rmap_undo(f, empty);
     return 0;
   }
@@ -348,7 +349,7 @@ VmFault finish_fault(Vmf& vmf, Folio* f, bool write) {
   if (vmf.pgoff >= eof) return VmFault::sigbus;
   PageRange r{vmf.pgoff, vmf.pgoff};
   if (vmf.kernel->config.map_whole_folio) r = folio_map_range(vmf, f, eof);
-  return map_empty_ptes(vmf, f, r.lo, r.hi, write) ? VmFault::done : VmFault::retry;
+  return map_empty_ptes(vmf, f, r.lo, r.hi, write, true) ? VmFault::done : VmFault::retry;
 }
 
 // filemap_map_pages: maps the cached, uptodate, unlocked folios around the
@@ -374,8 +375,8 @@ void do_fault_around(Vmf& vmf) {
       // folio's pages outside the window too (filemap_map_pages, 6.18).
       PageRange r = folio_map_range(vmf, f, pages_of(vmf.inode->size()));
       if (!vmf.kernel->config.map_whole_folio) r = {std::max(r.lo, first), std::min(r.hi, last)};
-      if (r.lo <= r.hi) Counters::inc(vmf.kernel->stats.fault_around_maps, map_empty_ptes(vmf, f, r.lo, r.hi, false));
-      vmf.guard->map_end(*vmf.mapping, *f);
+      if (r.lo <= r.hi) Counters::inc(vmf.kernel->stats.fault_around_maps, map_empty_ptes(vmf, f, r.lo, r.hi, false, false));
+      vmf.guard->map_end(*vmf.mapping, *f, false);
     }
     folio_put(f);
     index = fend + 1;
@@ -498,7 +499,7 @@ VmFault shared_wp(Vmf& vmf, Folio* f, sync::SpinLock& lock, sync::Atomic<Word>* 
         if (entry->load(sync::relaxed) == orig) entry->store(writable, sync::release);
         r = VmFault::done;
       }
-      vmf.guard->map_end(*vmf.mapping, *f);
+      vmf.guard->map_end(*vmf.mapping, *f, true);
     }
     mkwrite_unlock(vmf, f);
   }
@@ -534,7 +535,7 @@ VmFault do_set_pmd(Vmf& vmf, sync::Atomic<void*>* slot, Folio* f) {
   if (e || past_eof) return VmFault::fallback;
   auto nr = static_cast<int32_t>(f->nr_pages());
   rmap_add(f, nr);
-  if (!vmf.guard->map_commit(*vmf.mapping, *f)) {
+  if (!vmf.guard->map_commit(*vmf.mapping, *f, true)) {
     rmap_undo(f, nr);
     return VmFault::retry;
   }

@@ -43,8 +43,8 @@ class IMmapRwsemGuard final : public MapGuard {
     mapping.i_mmap_rwsem.up_read();
     return false;
   }
-  bool map_commit(AddressSpace&, Folio&) override { return true; }
-  void map_end(AddressSpace& mapping, Folio&) override { mapping.i_mmap_rwsem.up_read(); }
+  bool map_commit(AddressSpace&, Folio&, bool) override { return true; }
+  void map_end(AddressSpace& mapping, Folio&, bool) override { mapping.i_mmap_rwsem.up_read(); }
 
   void kill_folio(AddressSpace& mapping, Folio&, KillOps& ops) override {
     if (as_posted_) {

@@ -38,12 +38,12 @@ class NoNewMapsGuard final : public MapGuard {
 
   bool map_begin(AddressSpace& mapping, Folio& folio, bool) override { return folio_is_live(mapping, folio); }
   // The map count is up; the PTE is not written yet (under the PTL).
-  bool map_commit(AddressSpace& mapping, Folio& folio) override {
+  bool map_commit(AddressSpace& mapping, Folio& folio, bool) override {
     if (FL_SEEDED(commit_wmb)) sync::wmb();
     else if (!FL_SEEDED(commit_without_mb)) sync::mb();
     return folio_is_live(mapping, folio);
   }
-  void map_end(AddressSpace&, Folio&) override {}
+  void map_end(AddressSpace&, Folio&, bool) override {}
 
   void kill_folio(AddressSpace&, Folio& folio, KillOps& ops) override {
     if (page_kill_mappings(folio)) ops.unmap(false);

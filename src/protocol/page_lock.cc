@@ -26,7 +26,7 @@ bool PageLockGuard::map_begin(AddressSpace& mapping, Folio& folio, bool wait) {
   return false;
 }
 
-void PageLockGuard::map_end(AddressSpace&, Folio& folio) { folio_unlock(&folio); }
+void PageLockGuard::map_end(AddressSpace&, Folio& folio, bool) { folio_unlock(&folio); }
 
 void PageLockGuard::kill_folio(AddressSpace&, Folio& folio, KillOps& ops) {
   if (folio_mapped(&folio)) ops.unmap(false);

@@ -14,8 +14,8 @@ class PageLockGuard final : public MapGuard {
   bool holds_folio_lock() const override { return true; }
   bool fair_folio_lock() const override { return fair_; }
   bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) override;
-  bool map_commit(AddressSpace&, Folio&) override { return true; }
-  void map_end(AddressSpace& mapping, Folio& folio) override;
+  bool map_commit(AddressSpace&, Folio&, bool) override { return true; }
+  void map_end(AddressSpace& mapping, Folio& folio, bool wait) override;
   void kill_folio(AddressSpace& mapping, Folio& folio, KillOps& ops) override;
 
  private:

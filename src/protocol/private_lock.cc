@@ -28,11 +28,11 @@ class PrivateLockGuard final : public MapGuard {
   std::string_view name() const override { return "private_lock"; }
 
   bool map_begin(AddressSpace& mapping, Folio& folio, bool) override { return folio_is_live(mapping, folio); }
-  bool map_commit(AddressSpace& mapping, Folio& folio) override {
+  bool map_commit(AddressSpace& mapping, Folio& folio, bool) override {
     sync::Guard<sync::SpinLock> g(mapping.private_lock);
     return folio.mapping.load(sync::relaxed) == &mapping;
   }
-  void map_end(AddressSpace&, Folio&) override {}
+  void map_end(AddressSpace&, Folio&, bool) override {}
 
   void kill_folio(AddressSpace& mapping, Folio& folio, KillOps& ops) override {
     {

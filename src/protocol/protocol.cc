@@ -27,6 +27,7 @@ const std::pair<const char*, MapFactory> kMapGuards[] = {
     {"private_lock", make_private_lock_guard},
     {"no_new_maps", make_no_new_maps_guard},
     {"no_new_maps_as_posted", make_no_new_maps_as_posted_guard},
+    {"map_pages_lockless", make_map_pages_lockless_guard},
     {"unlocked", make_unlocked_guard},
 };
 const std::pair<const char*, CreateFactory> kCreationGuards[] = {

@@ -12,11 +12,11 @@
 // Fault side, for one folio (the caller holds a reference on it):
 //   map_begin(wait)  -> false: the folio is being killed; drop it and retry
 //   [engine: take the PTL, check i_size, take the map counts (rmap)]
-//   map_commit()     -> under the PTL, map counts taken, PTEs not yet
+//   map_commit(wait) -> under the PTL, map counts taken, PTEs not yet
 //                       written; false: the engine gives the map counts
 //                       back and retries
 //   [engine: write the PTEs, drop the PTL]
-//   map_end()
+//   map_end(wait)
 // A write fault on a shared mapping also holds the folio lock around all
 // of this (page_mkwrite), taken before map_begin unless the guard holds it.
 // A write fault on a private mapping (do_cow_fault) maps a copy of the
@@ -63,8 +63,9 @@ class MapGuard {
   virtual bool fair_folio_lock() const { return false; }
   // `wait` is false in fault-around, which must not sleep.
   virtual bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) = 0;
-  virtual bool map_commit(AddressSpace& mapping, Folio& folio) = 0;
-  virtual void map_end(AddressSpace& mapping, Folio& folio) = 0;
+  // `wait`, here and in map_end: as given to map_begin.
+  virtual bool map_commit(AddressSpace& mapping, Folio& folio, bool wait) = 0;
+  virtual void map_end(AddressSpace& mapping, Folio& folio, bool wait) = 0;
   virtual void kill_folio(AddressSpace& mapping, Folio& folio, KillOps& ops) = 0;
 };
 
@@ -99,6 +100,7 @@ std::unique_ptr<MapGuard> make_page_lock_guard();
 std::unique_ptr<MapGuard> make_page_lock_fair_guard();
 std::unique_ptr<MapGuard> make_i_mmap_rwsem_guard();
 std::unique_ptr<MapGuard> make_i_mmap_rwsem_as_posted_guard();
+std::unique_ptr<MapGuard> make_map_pages_lockless_guard();
 std::unique_ptr<MapGuard> make_private_lock_guard();
 std::unique_ptr<MapGuard> make_no_new_maps_guard();
 std::unique_ptr<MapGuard> make_no_new_maps_as_posted_guard();

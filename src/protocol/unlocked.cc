@@ -22,8 +22,8 @@ class UnlockedGuard final : public MapGuard {
   bool map_begin(AddressSpace&, Folio& folio, bool) override {
     return folio.flags.load(sync::relaxed) & PG_uptodate;
   }
-  bool map_commit(AddressSpace&, Folio&) override { return true; }
-  void map_end(AddressSpace&, Folio&) override {}
+  bool map_commit(AddressSpace&, Folio&, bool) override { return true; }
+  void map_end(AddressSpace&, Folio&, bool) override {}
   void kill_folio(AddressSpace&, Folio& folio, KillOps& ops) override {
     folio.flags.clear_bits(PG_uptodate, sync::relaxed);
     if (folio.mapcount.load(sync::relaxed) > 0) ops.unmap(false);

@@ -1,0 +1,67 @@
+// src/protocol/map_pages_lockless.cc — map guard `map_pages_lockless`.
+//
+// Source: Linus Torvalds, "Some more lock_page work" (linux-mm, October
+// 2020): filemap_map_pages (fault-around) mapping cached pages without
+// the page trylock — raise the map count, then re-check — and Hugh
+// Dickins' reply: khugepaged's collapse_file() relies on the page lock to
+// keep new maps out of the small pages it is about to replace, and hit its
+// VM_BUG_ON_PAGE(page_mapped(page)).
+// Rules:
+//   fault:        as `page_lock`: lock the folio, check, map, unlock.
+//   fault-around: no lock: take the map count (under the PTL, PTEs not yet
+//                 written), full barrier, re-check that the folio is
+//                 uptodate and still this file's; if not, give the map
+//                 count back. (It still skips a folio it sees locked, as
+//                 next_uptodate_folio does: a racy test, not a lock.)
+//   killer:       with the folio locked, clear uptodate, full barrier,
+//                 unmap if mapped, remove: the fault-around's re-check
+//                 and the killer's are no_new_maps' pair.
+// Against the page killers this holds. What it breaks is what the page
+// lock promised besides: that nobody maps a folio someone else holds
+// locked. collapse_file locks the small folios, unmaps them and then
+// counts on them staying unmapped; a fault-around that passed its skip
+// test just before the lock maps one anyway. `page_lock` maps nothing
+// without the lock, and its row stays VERIFIED.
+#include "mm/folio.h"
+#include "mm/fs.h"
+#include "protocol/page_lock.h"
+
+namespace faultline::detail {
+namespace {
+
+class MapPagesLocklessGuard final : public MapGuard {
+ public:
+  std::string_view name() const override { return "map_pages_lockless"; }
+  // A fault (wait) holds the folio lock from map_begin to map_end, as
+  // page_lock's; fault-around holds nothing.
+  bool holds_folio_lock() const override { return true; }
+
+  bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) override {
+    return wait ? locked_.map_begin(mapping, folio, true) : folio_is_live(mapping, folio);
+  }
+  // Fault-around: the map count is up, the PTEs not yet written.
+  bool map_commit(AddressSpace& mapping, Folio& folio, bool wait) override {
+    if (wait) return true;
+    sync::mb();
+    return folio_is_live(mapping, folio);
+  }
+  void map_end(AddressSpace& mapping, Folio& folio, bool wait) override {
+    if (wait) locked_.map_end(mapping, folio, true);
+  }
+
+  void kill_folio(AddressSpace&, Folio& folio, KillOps& ops) override {
+    folio.flags.clear_bits(PG_uptodate, sync::relaxed);  // no new maps by fault-around
+    sync::mb();
+    if (folio_mapped(&folio)) ops.unmap(false);
+    ops.remove();
+  }
+
+ private:
+  PageLockGuard locked_{false};
+};
+
+}  // namespace
+
+std::unique_ptr<MapGuard> make_map_pages_lockless_guard() { return std::make_unique<MapPagesLocklessGuard>(); }
+
+}  // namespace faultline::detail
