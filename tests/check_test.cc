@@ -213,7 +213,7 @@ TEST_P(RightProtocols, AreVerifiedInEveryScenarioUnderEveryModel) {
   for (const auto& s : all_scenarios())
     for (const char* mm : {"sc", "tso", "weak"}) {
       if (s.starts_with("khugepaged-")) continue;  // 24,000 executions at bound 1: History covers it
-      bool sc = std::string(mm) == "sc", long_cell = s.ends_with("2faults") || s.ends_with("-vs-pmd");
+      bool sc = std::string(mm) == "sc", long_cell = s.ends_with("2faults") || big_world(s);
       bool single = s.size() > 9 && s.compare(s.size() - 9, 9, "-vs-fault") == 0;
       unsigned bound = full ? 2 : sc ? (long_cell ? 1 : 2) : single ? 1 : 0;
       Cell c = check_cell(GetParam(), s, mm, exhaustive(bound, sc ? 0 : 1));

@@ -49,6 +49,9 @@ struct Cell {
 };
 
 std::vector<std::string> all_scenarios();
+// The scenarios of the 2 MiB worlds (accessor pmd, killer khugepaged),
+// whose executions run to thousands of steps: searched at lower bounds.
+bool big_world(const std::string& scenario);
 std::vector<std::string> all_protocols();
 // Runs one cell; throws std::invalid_argument for an unknown name.
 Cell check_cell(const std::string& protocol, const std::string& scenario, const std::string& memory_model,

@@ -578,6 +578,10 @@ std::vector<std::string> all_scenarios() {
   return v;
 }
 
+bool big_world(const std::string& scenario) {
+  return scenario.ends_with("-vs-pmd") || scenario.starts_with("khugepaged-");
+}
+
 std::vector<std::string> all_protocols() {
   std::vector<std::string> v;
   for (const auto& m : fl::detail::map_guard_names()) v.push_back(m + "+invalidate_lock");
