@@ -497,8 +497,10 @@ TEST_P(StressProtocols, KillersAgainstFaultsReadersAndWriters) {
 
 std::vector<std::string> protocols_under_stress() {
   if (const char* p = std::getenv("FAULTLINE_STRESS_PROTOCOL")) return {p};
-  return {"page_lock+invalidate_lock", "page_lock_fair+invalidate_lock", "i_mmap_rwsem+invalidate_lock",
-          "private_lock+invalidate_lock", "no_new_maps+invalidate_lock", "no_new_maps_as_posted+invalidate_lock"};
+  return {"page_lock+invalidate_lock",          "page_lock_fair+invalidate_lock",
+          "page_lock_unfair+invalidate_lock",   "i_mmap_rwsem+invalidate_lock",
+          "private_lock+invalidate_lock",       "no_new_maps+invalidate_lock",
+          "no_new_maps_as_posted+invalidate_lock", "map_pages_lockless+invalidate_lock"};
 }
 
 INSTANTIATE_TEST_SUITE_P(Stress, StressProtocols, ::testing::ValuesIn(protocols_under_stress()),

@@ -1,6 +1,8 @@
 // The native sync backend: locks exclude, rwsems prefer writers, RCU waits.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "sync/atomic.h"
@@ -46,6 +48,52 @@ TEST(Sync, BitLockExcludes) {
     void unlock() { bit_unlock(word, 1, 2); }
   } l;
   hammer(l);
+}
+
+TEST(Sync, HandoffBitLockExcludes) {
+  struct BitLock {
+    Atomic<uint32_t> word{0};
+    void lock() { bit_lock_handoff(word, 1, 2, 4, 5, LockClass::other); }
+    void unlock() { bit_unlock_handoff(word, 1, 2, 4); }
+  } l;
+  hammer(l);
+}
+
+// Controlled unfairness (Linux 5.9): a waiter that has been woken in vain
+// `unfairness` times asks for the lock, and the next unlock leaves it
+// taken — for the waiter: nobody can re-take it before the waiter has had
+// it. (The waiter here asks at once, unfairness 0: on two CPUs a woken
+// waiter too often wins the race to the free lock for five vain wake-ups
+// to come on their own.)
+TEST(Sync, AWaiterThatAskedIsHandedTheLock) {
+  constexpr uint32_t kBit = 1, kWaiters = 2, kHandoff = 4;
+  Atomic<uint32_t> word{0};
+  Atomic<bool> waiter_had_it{false};
+  bit_lock_handoff(word, kBit, kWaiters, kHandoff, 5, LockClass::other);
+  Thread waiter([&] {
+    bit_lock_handoff(word, kBit, kWaiters, kHandoff, 0, LockClass::other);
+    waiter_had_it.store(true, relaxed);
+    bit_unlock_handoff(word, kBit, kWaiters, kHandoff);
+  });
+  while (!(word.load(acquire) & kHandoff)) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  bit_unlock_handoff(word, kBit, kWaiters, kHandoff);
+  bool took = bit_trylock(word, kBit);
+  EXPECT_TRUE(!took || waiter_had_it.load(relaxed)) << "re-taken before the waiter had it";
+  if (took) bit_unlock_handoff(word, kBit, kWaiters, kHandoff);
+  waiter.join();
+  EXPECT_TRUE(waiter_had_it.load(relaxed));
+  EXPECT_EQ(word.load(relaxed) & (kBit | kHandoff), 0u);
+}
+
+// The unlock itself: with a request pending it keeps the lock bit, clears
+// the request and leaves the waiters bit for the next unlock to act on.
+TEST(Sync, AnUnlockWithARequestPendingHandsOver) {
+  Atomic<uint32_t> word{1 | 2 | 4};
+  bit_unlock_handoff(word, 1, 2, 4);
+  EXPECT_EQ(word.load(relaxed), 1u | 2u);
+  EXPECT_FALSE(bit_trylock(word, 1));
+  bit_unlock_handoff(word, 1, 2, 4);
+  EXPECT_EQ(word.load(relaxed), 0u);
 }
 
 TEST(Sync, RwSemReadersShareWritersExclude) {

@@ -69,7 +69,7 @@ static const Config& checked(const Config& c) {
 Kernel::Kernel(const Config& c)
     : config(checked(c)), pool(c.frames, c.max_folio_order, c.poison_freed_frames), protocol(make_protocol(c.protocol)) {
   lru_head.lru_next = lru_head.lru_prev = &lru_head;
-  pool.set_fair_folio_locks(protocol.map->fair_folio_lock());
+  pool.set_folio_lock_kind(protocol.map->folio_lock_kind());
 }
 
 Kernel::~Kernel() { sync::rcu_barrier(); }

@@ -42,7 +42,18 @@ enum : uint32_t {
   PG_anon = 1u << 6,
   PG_lru = 1u << 7,
   PG_error = 1u << 8,
+  PG_handoff = 1u << 9,  // a waiter asked for the lock to be handed over (FolioLockKind::handoff)
 };
+
+// How the folio lock passes between threads: the protocol's choice
+// (MapGuard::folio_lock_kind), fixed before first use.
+enum class FolioLockKind : uint8_t {
+  handoff,  // Linux 5.9 to today: unfair, but a waiter woken 5 times in vain is handed it
+  unfair,   // before 5.9: whoever gets there first, for ever
+  fair,     // 5.9-rc: FIFO hand-off to the first waiter, always
+};
+// sysctl_page_lock_unfairness: wake-ups a waiter lets pass before it asks.
+inline constexpr unsigned kPageLockUnfairness = 5;
 
 struct Folio {
   sync::Atomic<uint32_t> flags{0};
@@ -54,7 +65,7 @@ struct Folio {
   sync::Atomic<uint32_t> lock_tickets{0};  // the fair folio lock (page_lock_fair)
   uint32_t pfn = 0;           // fixed: the first frame
   FramePool* pool = nullptr;  // fixed
-  bool fair_lock = false;     // fixed before first use: the protocol's choice
+  FolioLockKind lock_kind = FolioLockKind::handoff;  // fixed before first use
   Folio* lru_prev = nullptr;
   Folio* lru_next = nullptr;
 
@@ -96,16 +107,25 @@ inline bool folio_ref_freeze(Folio* f, int32_t expected) {
 }
 inline void folio_ref_unfreeze(Folio* f, int32_t count) { f->refcount.store(count, sync::release); }
 
-// The folio lock: PG_locked, a sleeping bit lock; when the protocol asks for
-// fair locks (page_lock_fair), a FIFO ticket lock that also keeps PG_locked
-// set while held, so that trylock-and-skip and waiters on the bit still work.
-inline bool folio_locks_fair(const Folio* f) { return f->fair_lock; }
+// The folio lock: PG_locked, a sleeping bit lock, with hand-off after
+// kPageLockUnfairness vain wake-ups (or without: FolioLockKind::unfair);
+// when the protocol asks for fair locks (page_lock_fair), a FIFO ticket
+// lock that also keeps PG_locked set while held, so that trylock-and-skip
+// and waiters on the bit still work.
+inline bool folio_locks_fair(const Folio* f) { return f->lock_kind == FolioLockKind::fair; }
 inline void folio_lock(Folio* f) {
-  if (folio_locks_fair(f)) {
-    sync::ticket_lock(f->lock_tickets, sync::LockClass::folio_lock);
-    f->flags.fetch_or(PG_locked, sync::acquire);
-  } else {
-    sync::bit_lock(f->flags, PG_locked, PG_waiters, sync::LockClass::folio_lock);
+  switch (f->lock_kind) {
+    case FolioLockKind::handoff:
+      sync::bit_lock_handoff(f->flags, PG_locked, PG_waiters, PG_handoff, kPageLockUnfairness,
+                             sync::LockClass::folio_lock);
+      break;
+    case FolioLockKind::unfair:
+      sync::bit_lock(f->flags, PG_locked, PG_waiters, sync::LockClass::folio_lock);
+      break;
+    case FolioLockKind::fair:
+      sync::ticket_lock(f->lock_tickets, sync::LockClass::folio_lock);
+      f->flags.fetch_or(PG_locked, sync::acquire);
+      break;
   }
 }
 inline bool folio_trylock(Folio* f) {
@@ -115,6 +135,10 @@ inline bool folio_trylock(Folio* f) {
   return true;
 }
 inline void folio_unlock(Folio* f) {
+  if (f->lock_kind == FolioLockKind::handoff) {
+    sync::bit_unlock_handoff(f->flags, PG_locked, PG_waiters, PG_handoff);
+    return;
+  }
   sync::bit_unlock(f->flags, PG_locked, PG_waiters);
   if (folio_locks_fair(f)) sync::ticket_unlock(f->lock_tickets);
 }

@@ -39,8 +39,8 @@ class FramePool {
   uint64_t nr_free() const { return nr_free_.load(sync::relaxed); }
   unsigned max_order() const { return max_order_; }
   // Set once, before any folio is handed out (the protocol's choice).
-  void set_fair_folio_locks(bool fair) {
-    for (uint64_t pfn = 0; pfn < nr_frames_; ++pfn) folios_[pfn].fair_lock = fair;
+  void set_folio_lock_kind(FolioLockKind kind) {
+    for (uint64_t pfn = 0; pfn < nr_frames_; ++pfn) folios_[pfn].lock_kind = kind;
   }
 
  private:

@@ -57,7 +57,7 @@ class MapPagesLocklessGuard final : public MapGuard {
   }
 
  private:
-  PageLockGuard locked_{false};
+  PageLockGuard locked_{FolioLockKind::handoff};
 };
 
 }  // namespace

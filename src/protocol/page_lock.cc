@@ -1,7 +1,11 @@
 // src/protocol/page_lock.cc — map guard `page_lock`: Linux up to today.
 //
 // Source: mm/filemap.c (filemap_fault, filemap_map_pages, next_uptodate_folio)
-// and mm/truncate.c, every kernel since 2.6.
+// and mm/truncate.c, every kernel since 2.6; the folio lock as it has been
+// since 5.9 (Linus Torvalds, "mm: allow a controlled amount of unfairness
+// in the page lock"): unfair, except that a waiter woken five times
+// (sysctl_page_lock_unfairness) without getting it is handed it at the
+// next unlock.
 // Rules:
 //   fault:  lock the folio (trylock in fault-around); check that
 //           folio->mapping is still this file and the folio is uptodate;
@@ -28,11 +32,20 @@ bool PageLockGuard::map_begin(AddressSpace& mapping, Folio& folio, bool wait) {
 
 void PageLockGuard::map_end(AddressSpace&, Folio& folio, bool) { folio_unlock(&folio); }
 
+std::string_view PageLockGuard::name() const {
+  switch (kind_) {
+    case FolioLockKind::unfair: return "page_lock_unfair";
+    case FolioLockKind::fair: return "page_lock_fair";
+    case FolioLockKind::handoff: break;
+  }
+  return "page_lock";
+}
+
 void PageLockGuard::kill_folio(AddressSpace&, Folio& folio, KillOps& ops) {
   if (folio_mapped(&folio)) ops.unmap(false);
   ops.remove();
 }
 
-std::unique_ptr<MapGuard> make_page_lock_guard() { return std::make_unique<PageLockGuard>(false); }
+std::unique_ptr<MapGuard> make_page_lock_guard() { return std::make_unique<PageLockGuard>(FolioLockKind::handoff); }
 
 }  // namespace faultline::detail

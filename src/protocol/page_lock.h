@@ -1,6 +1,7 @@
 // src/protocol/page_lock.h — the folio-lock map guard, shared by
-// `page_lock` (page_lock.cc) and `page_lock_fair` (page_lock_fair.cc),
-// which differ only in how the folio lock passes between threads.
+// `page_lock` (page_lock.cc), `page_lock_unfair` (page_lock_unfair.cc) and
+// `page_lock_fair` (page_lock_fair.cc), which differ only in how the folio
+// lock passes between threads (FolioLockKind).
 #pragma once
 
 #include "protocol/protocol.h"
@@ -9,17 +10,17 @@ namespace faultline::detail {
 
 class PageLockGuard final : public MapGuard {
  public:
-  explicit PageLockGuard(bool fair) : fair_(fair) {}
-  std::string_view name() const override { return fair_ ? "page_lock_fair" : "page_lock"; }
+  explicit PageLockGuard(FolioLockKind kind) : kind_(kind) {}
+  std::string_view name() const override;
   bool holds_folio_lock() const override { return true; }
-  bool fair_folio_lock() const override { return fair_; }
+  FolioLockKind folio_lock_kind() const override { return kind_; }
   bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) override;
   bool map_commit(AddressSpace&, Folio&, bool) override { return true; }
   void map_end(AddressSpace& mapping, Folio& folio, bool wait) override;
   void kill_folio(AddressSpace& mapping, Folio& folio, KillOps& ops) override;
 
  private:
-  bool fair_;
+  FolioLockKind kind_;
 };
 
 }  // namespace faultline::detail

@@ -7,10 +7,11 @@
 // Rules: those of `page_lock` (page_lock.cc), with every folio lock of the
 // engine a FIFO ticket lock (src/sync/ticket_lock.h): an unlocking thread
 // cannot take the lock back before the threads already waiting for it.
+#include "mm/folio.h"
 #include "protocol/page_lock.h"
 
 namespace faultline::detail {
 
-std::unique_ptr<MapGuard> make_page_lock_fair_guard() { return std::make_unique<PageLockGuard>(true); }
+std::unique_ptr<MapGuard> make_page_lock_fair_guard() { return std::make_unique<PageLockGuard>(FolioLockKind::fair); }
 
 }  // namespace faultline::detail

@@ -22,6 +22,7 @@ using CreateFactory = std::unique_ptr<CreationGuard> (*)();
 const std::pair<const char*, MapFactory> kMapGuards[] = {
     {"page_lock", make_page_lock_guard},
     {"page_lock_fair", make_page_lock_fair_guard},
+    {"page_lock_unfair", make_page_lock_unfair_guard},
     {"i_mmap_rwsem", make_i_mmap_rwsem_guard},
     {"i_mmap_rwsem_as_posted", make_i_mmap_rwsem_as_posted_guard},
     {"private_lock", make_private_lock_guard},
@@ -56,6 +57,8 @@ std::string names_of(const Table& table) {
 }
 
 }  // namespace
+
+FolioLockKind MapGuard::folio_lock_kind() const { return FolioLockKind::handoff; }
 
 bool folio_is_live(const AddressSpace& mapping, const Folio& folio) {
   return folio.mapping.load(sync::acquire) == &mapping && folio.test(PG_uptodate);

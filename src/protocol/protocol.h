@@ -39,6 +39,7 @@ namespace faultline::detail {
 
 struct AddressSpace;
 struct Folio;
+enum class FolioLockKind : uint8_t;
 
 // What the engine offers a killer's side of a map guard.
 class KillOps {
@@ -59,8 +60,9 @@ class MapGuard {
   virtual std::string_view name() const = 0;
   // map_begin holds the folio lock until map_end (page_lock).
   virtual bool holds_folio_lock() const { return false; }
-  // Folio locks hand off to waiters in FIFO order (page_lock_fair).
-  virtual bool fair_folio_lock() const { return false; }
+  // How folio locks pass between threads (mm/folio.h): by default as in
+  // Linux since 5.9, handed over to a waiter after five vain wake-ups.
+  virtual FolioLockKind folio_lock_kind() const;
   // `wait` is false in fault-around, which must not sleep.
   virtual bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) = 0;
   // `wait`, here and in map_end: as given to map_begin.
@@ -98,6 +100,7 @@ std::vector<std::string> creation_guard_names();
 // Factories, one per guard file.
 std::unique_ptr<MapGuard> make_page_lock_guard();
 std::unique_ptr<MapGuard> make_page_lock_fair_guard();
+std::unique_ptr<MapGuard> make_page_lock_unfair_guard();
 std::unique_ptr<MapGuard> make_i_mmap_rwsem_guard();
 std::unique_ptr<MapGuard> make_i_mmap_rwsem_as_posted_guard();
 std::unique_ptr<MapGuard> make_map_pages_lockless_guard();

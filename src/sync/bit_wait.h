@@ -5,8 +5,9 @@
 // flags word, with a "waiters" bit so that an unlock with nobody waiting
 // costs no system call (PG_locked and PG_waiters in the kernel). The wait is a
 // futex wait on the flags word itself: any change of the word wakes a waiter,
-// which re-checks its bit. This is the unfair lock of Linux up to today: an
-// unlocking thread may re-take the lock before a woken waiter runs.
+// which re-checks its bit. bit_lock is the unfair lock of Linux before 5.9:
+// an unlocking thread may re-take the lock before a woken waiter runs, for
+// ever; bit_lock_handoff bounds that (5.9 to today).
 #pragma once
 
 #include <cstdint>
@@ -41,6 +42,58 @@ inline void bit_lock(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters, LockCl
 
 inline void bit_unlock(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters) noexcept {
   uint32_t old = w.fetch_and(~(bit | waiters), release);
+  if (old & waiters) w.notify_all();
+}
+
+// The same lock with controlled unfairness (Linux 5.9, "mm: allow a
+// controlled amount of unfairness in the page lock"): a waiter woken
+// `unfairness` times (sysctl_page_lock_unfairness, 5) only to find the
+// lock taken again asks for it to be handed over, by setting `handoff` in
+// the locked word (one asker at a time). The next unlock then leaves `bit`
+// set, clears `handoff` and wakes the waiters: the asker owns the lock,
+// and nobody could take it in between. Unlocks pair with
+// bit_unlock_handoff.
+inline void bit_lock_handoff(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters, uint32_t handoff,
+                             unsigned unfairness, LockClass c) noexcept {
+  ContentionTimer timer(c);
+  unsigned failed = 0;  // wake-ups that found the lock taken
+  bool asked = false;
+  for (unsigned spins = 0;; ++spins) {
+    uint32_t f = w.load(asked ? acquire : relaxed);
+    if (asked) {
+      if (!(f & handoff)) return;  // handed over: `bit` still set, for us
+      w.wait(f, relaxed);
+      continue;
+    }
+    if (!(f & bit)) {
+      if (bit_trylock(w, bit)) return;
+      continue;
+    }
+    timer.start();
+    if (spins < 64) {
+      cpu_relax();
+      continue;
+    }
+    if (failed >= unfairness && !(f & handoff)) {
+      asked = w.cmpxchg(f, f | handoff | waiters, relaxed);
+      continue;
+    }
+    w.fetch_or(waiters, relaxed);
+    w.wait(f | waiters, relaxed);
+    ++failed;
+  }
+}
+
+inline void bit_unlock_handoff(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters, uint32_t handoff) noexcept {
+  uint32_t old = w.load(relaxed);
+  for (;;) {
+    if (old & handoff) {
+      if (!w.cmpxchg(old, old & ~handoff, release)) continue;
+      w.notify_all();  // the asker among them
+      return;
+    }
+    if (w.cmpxchg(old, old & ~(bit | waiters), release)) break;
+  }
   if (old & waiters) w.notify_all();
 }
 
