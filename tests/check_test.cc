@@ -2,7 +2,9 @@
 // known"): it finds the bugs known to exist, under the memory models where
 // they exist, and passes the protocols known to be right.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -313,6 +315,37 @@ TEST(Check, WorkerProcessesPrintTheSameTable) {
   EXPECT_EQ(rc, 1);  // unlocked
   EXPECT_EQ(rows(one.str()), rows(two.str()));
   EXPECT_NE(two.str().find("VERIFIED"), std::string::npos);
+}
+
+// --shard I/N runs every N-th cell; `merge` of the shards' JSON prints the
+// table of the unsharded run, and refuses a shard missing or given twice.
+TEST(Check, ShardsMergeToTheUnshardedTable) {
+  CheckOptions o = exhaustive(1, 0);
+  o.protocols = {"page_lock+invalidate_lock", "unlocked+invalidate_lock"};
+  o.scenarios = {"punch-vs-fault", "truncate-vs-read", "dontneed-vs-faultaround"};
+  o.memory_models = {"sc", "weak"};
+  o.progress = false;
+  std::ostringstream whole, err;
+  int rc = run_check(o, whole, err);
+  std::vector<std::string> files;
+  for (unsigned i = 0; i < 3; ++i) {
+    files.push_back(::testing::TempDir() + "shard-" + std::to_string(::getpid()) + "-" + std::to_string(i) + ".json");
+    CheckOptions so = o;
+    so.shard = i;
+    so.shards = 3;
+    so.json = files.back();
+    std::ostringstream out;
+    run_check(so, out, err);
+  }
+  std::ostringstream merged;
+  EXPECT_EQ(run_check_merge({files[2], files[0], files[1]}, merged, err), rc);
+  EXPECT_EQ(rows(merged.str()), rows(whole.str()));
+  std::ostringstream out, why;
+  EXPECT_EQ(run_check_merge({files[0], files[1]}, out, why), 2);
+  EXPECT_NE(why.str().find("a shard is missing"), std::string::npos) << why.str();
+  EXPECT_EQ(run_check_merge({files[0], files[0], files[1], files[2]}, out, why), 2);
+  EXPECT_NE(why.str().find("too"), std::string::npos) << why.str();
+  for (const auto& f : files) std::remove(f.c_str());
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <climits>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -224,6 +225,20 @@ bool writable(const std::string& path, const char* command) {
 }
 
 // A schedule is what a BUG printed: digits and lower-case letters.
+// --shard I/N: 1 <= I <= N; co.shard is 0-based.
+bool parse_shard(const std::string& s, unsigned* shard, unsigned* shards) {
+  unsigned i = 0, n = 0;
+  char slash = 0, extra = 0;
+  if (std::sscanf(s.c_str(), "%u%c%u%c", &i, &slash, &n, &extra) != 3 || slash != '/' || i < 1 || i > n ||
+      n > 100000) {
+    std::cerr << "faultline check: --shard '" << s << "' is not I/N with 1 <= I <= N <= 100000\n";
+    return false;
+  }
+  *shard = i - 1;
+  *shards = n;
+  return true;
+}
+
 bool schedule_ok(const std::string& s) {
   if (std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'); }))
     return true;
@@ -329,6 +344,13 @@ int main(int argc, char** argv) {
   check->add_option("--json", co.json, "write one object per cell to this file");
   check->add_option("--seeded-bug", co.seeded_bug,
                     "plant a known bug in the engine, by name (src/mm/seeded_bug.h; docs/history.md)");
+  std::string shard;
+  check->add_option("--shard", shard,
+                    "I/N: run only the I-th of N shares of the table (1 <= I <= N); merge their --json with "
+                    "'faultline check merge'");
+  std::vector<std::string> merge_files;
+  auto* merge = check->add_subcommand("merge", "Merge the --json files of sharded runs into the one table");
+  merge->add_option("files", merge_files, "the shards' JSON files")->required()->check(CLI::ExistingFile);
 
   bench::ReportOptions ro;
   auto* report = app.add_subcommand(
@@ -363,7 +385,9 @@ int main(int argc, char** argv) {
   if (*benchc) return run_bench_command(ba, bo);
 #ifdef FAULTLINE_HAVE_CHECK
   if (*report) return bench::run_report(ro, std::cout, std::cerr);
+  if (*check && *merge) return faultline_check::run_check_merge(merge_files, std::cout, std::cerr);
   if (*check) {
+    if (!shard.empty() && !parse_shard(shard, &co.shard, &co.shards)) return 2;
     if (given_in_vain(check, {"--bound", "--reorder-bound", "--no-reduction"}, co.strategy != "exhaustive",
                       "without --strategy exhaustive") ||
         given_in_vain(check, {"--depth"}, co.strategy != "pct", "without --strategy pct"))

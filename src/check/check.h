@@ -30,6 +30,7 @@ struct CheckOptions {
   std::string seeded_bug;                  // plant a known bug (mm/seeded_bug.h; docs/history.md)
   bool whole_folio = true;                 // the world's Config::map_whole_folio (false: before 6.18)
   unsigned jobs = 1;                       // cells run in this many processes at once
+  unsigned shard = 0, shards = 1;          // run only the cells whose place % shards == shard
   bool progress = true;
 };
 
@@ -46,6 +47,7 @@ struct Cell {
   std::string schedule, failure;
   std::string trace;       // the engine's steps, one column per CPU
   std::string full_trace;  // every step, the synchronization primitives' too
+  uint64_t index = 0, of = 0;  // its place in the whole table (of `of` cells), shards or not
 };
 
 std::vector<std::string> all_scenarios();
@@ -59,8 +61,14 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
 // Runs the cells in opts.jobs forked worker processes (src/check/workers.cc);
 // the result is in the order of `keys`.
 std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err);
-// The command: runs the table, prints it (and each BUG's trace), writes
-// JSON if asked. Returns the exit status (0: no BUG, 1: a BUG, 2: bad input).
+// The command: runs the table (or the shard of it opts.shard names),
+// prints it (and each BUG's trace), writes JSON if asked. Returns the exit
+// status (0: no BUG, 1: a BUG, 2: bad input).
 int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err);
+// `faultline check merge`: the shards' JSON files (--json of runs with
+// --shard I/N, in any order) printed as the one table an unsharded run
+// prints. Exit status as run_check's; 2 for a file that is not a shard,
+// a cell twice, or a shard missing.
+int run_check_merge(const std::vector<std::string>& files, std::ostream& out, std::ostream& err);
 
 }  // namespace faultline_check

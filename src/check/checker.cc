@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "check/check.h"
+#include "check/table.h"
 #include "faultline/faultline.h"
 #include "mm/internal.h"
 #include "mm/seeded_bug.h"
@@ -692,12 +693,17 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
   auto scenarios = opts.scenarios.empty() ? all_scenarios() : opts.scenarios;
   std::vector<std::string> mms = opts.memory_models.empty() ? std::vector<std::string>{"sc", "tso", "weak"}
                                                             : opts.memory_models;
-  std::vector<CellKey> keys;
+  std::vector<CellKey> all, keys;
   for (const auto& p : protocols)
     for (const auto& s : scenarios)
-      for (const auto& m : mms) keys.push_back({p, s, m});
+      for (const auto& m : mms) all.push_back({p, s, m});
+  std::vector<uint64_t> places;  // of `keys` in `all`
+  for (uint64_t i = 0; i < all.size(); ++i)
+    if (i % opts.shards == opts.shard) {
+      keys.push_back(all[i]);
+      places.push_back(i);
+    }
   std::vector<Cell> cells;
-  uint64_t total_exec = 0, total_steps = 0;
   auto t0 = std::chrono::steady_clock::now();
   try {
     for (const auto& k : keys) validate(k);
@@ -706,38 +712,16 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
     err << "\nfaultline check: " << e.what() << "\n";
     return 2;
   }
-  for (const auto& c : cells) {
-    total_exec += c.executions;
-    total_steps += c.steps;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    cells[i].index = places[i];
+    cells[i].of = all.size();
   }
   if (opts.progress) err << "\r" << std::string(72, ' ') << "\r";
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", "protocol", "scenario", "mm", "verdict", "detail");
-  bool bug = false;
-  for (const auto& c : cells) {
-    std::string detail = c.verdict == "BUG"        ? fmt::format("{} after {} executions", c.guarantee, c.executions)
-                         : c.verdict == "VERIFIED" ? fmt::format("all {} executions with <= {} preemptions", c.executions,
-                                                                 c.bound)
-                         : c.bound >= 0 ? fmt::format("bound {} not exhausted after {} executions", c.bound, c.executions)
-                                        : fmt::format("{} {} executions", c.strategy, c.executions);
-    out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", c.protocol, c.scenario, c.memory_model, c.verdict, detail);
-    bug |= c.verdict == "BUG";
-  }
-  out << fmt::format("{} cells, {} executions, {} steps in {:.1f} s: {:.0f} executions/s, {:.0f} steps/s\n",
-                     cells.size(), total_exec, total_steps, secs, total_exec / std::max(secs, 1e-9),
-                     total_steps / std::max(secs, 1e-9));
-  for (const auto& c : cells)
-    if (c.verdict == "BUG")
-      out << fmt::format("\nBUG: {} / {} / {}: {}\nreplay: faultline check --protocol {} --scenario {} "
-                         "--memory-model {} --replay {}\n{}",
-                         c.protocol, c.scenario, c.memory_model, c.failure, c.protocol, c.scenario, c.memory_model,
-                         c.schedule, c.trace);
+  bool bug = print_table(cells, secs, out);
   if (!opts.json.empty()) {
     nlohmann::json j = nlohmann::json::array();
-    for (const auto& c : cells)
-      j.push_back({{"protocol", c.protocol}, {"scenario", c.scenario}, {"memory_model", c.memory_model},
-                   {"strategy", c.strategy}, {"verdict", c.verdict}, {"executions", c.executions},
-                   {"bound", c.bound >= 0 ? nlohmann::json(c.bound) : nlohmann::json(nullptr)}, {"guarantee", c.guarantee}, {"schedule", c.schedule}, {"trace", c.full_trace}});
+    for (const auto& c : cells) j.push_back(cell_json(c));
     std::ofstream(opts.json) << j.dump(2) << "\n";
   }
   return bug ? 1 : 0;

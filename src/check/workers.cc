@@ -20,36 +20,10 @@
 #include <nlohmann/json.hpp>
 
 #include "check/check.h"
+#include "check/table.h"
 
 namespace faultline_check {
 namespace {
-
-nlohmann::json to_json(const Cell& c) {
-  return {{"protocol", c.protocol}, {"scenario", c.scenario},   {"memory_model", c.memory_model},
-          {"strategy", c.strategy}, {"verdict", c.verdict},     {"bound", c.bound},
-          {"executions", c.executions}, {"steps", c.steps},     {"seconds", c.seconds},
-          {"guarantee", c.guarantee}, {"schedule", c.schedule}, {"failure", c.failure},
-          {"trace", c.trace},       {"full_trace", c.full_trace}};
-}
-
-Cell from_json(const nlohmann::json& j) {
-  Cell c;
-  c.protocol = j.at("protocol");
-  c.scenario = j.at("scenario");
-  c.memory_model = j.at("memory_model");
-  c.strategy = j.at("strategy");
-  c.verdict = j.at("verdict");
-  c.bound = j.at("bound");
-  c.executions = j.at("executions");
-  c.steps = j.at("steps");
-  c.seconds = j.at("seconds");
-  c.guarantee = j.at("guarantee");
-  c.schedule = j.at("schedule");
-  c.failure = j.at("failure");
-  c.trace = j.at("trace");
-  c.full_trace = j.at("full_trace");
-  return c;
-}
 
 struct Pipe {
   int r = -1, w = -1;
@@ -69,7 +43,7 @@ struct Pipe {
   while (::read(todo, &i, sizeof i) == static_cast<ssize_t>(sizeof i)) {
     nlohmann::json line;
     try {
-      line = to_json(check_cell(keys[i].protocol, keys[i].scenario, keys[i].memory_model, opts));
+      line = cell_json(check_cell(keys[i].protocol, keys[i].scenario, keys[i].memory_model, opts));
     } catch (const std::exception& e) {
       line = {{"error", e.what()}};
     }
@@ -130,7 +104,7 @@ std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const C
     for (std::string line; std::getline(in, line);) {
       auto j = nlohmann::json::parse(line);
       if (j.contains("error")) error = j.at("error").get<std::string>();
-      else cells.at(j.at("index").get<size_t>()) = from_json(j);
+      else cells.at(j.at("index").get<size_t>()) = cell_from_json(j);
     }
     std::remove(path.c_str());
   }

@@ -1,0 +1,168 @@
+// src/check/table.cc — the verdict table: text, JSON, and merging shards
+// (`faultline check merge`). See table.h.
+#include "check/table.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <stdexcept>
+
+namespace faultline_check {
+
+nlohmann::json cell_json(const Cell& c) {
+  return {{"protocol", c.protocol},
+          {"scenario", c.scenario},
+          {"memory_model", c.memory_model},
+          {"strategy", c.strategy},
+          {"verdict", c.verdict},
+          {"executions", c.executions},
+          {"bound", c.bound >= 0 ? nlohmann::json(c.bound) : nlohmann::json(nullptr)},
+          {"guarantee", c.guarantee},
+          {"schedule", c.schedule},
+          {"failure", c.failure},
+          {"steps", c.steps},
+          {"seconds", c.seconds},
+          {"summary", c.trace},
+          {"trace", c.full_trace},
+          {"cell", c.index},
+          {"cells", c.of}};
+}
+
+namespace {
+
+template <class T>
+T field(const nlohmann::json& j, const char* name) {
+  if (!j.is_object() || !j.contains(name))
+    throw std::invalid_argument(fmt::format("a cell without the field '{}'", name));
+  try {
+    return j.at(name).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw std::invalid_argument(fmt::format("a cell whose '{}' is {}", name, j.at(name).dump()));
+  }
+}
+
+}  // namespace
+
+Cell cell_from_json(const nlohmann::json& j) {
+  Cell c;
+  c.protocol = field<std::string>(j, "protocol");
+  c.scenario = field<std::string>(j, "scenario");
+  c.memory_model = field<std::string>(j, "memory_model");
+  c.strategy = field<std::string>(j, "strategy");
+  c.verdict = field<std::string>(j, "verdict");
+  c.executions = field<uint64_t>(j, "executions");
+  c.bound = j.contains("bound") && j.at("bound").is_number_integer() ? j.at("bound").get<int>() : -1;
+  c.guarantee = field<std::string>(j, "guarantee");
+  c.schedule = field<std::string>(j, "schedule");
+  c.failure = field<std::string>(j, "failure");
+  c.steps = field<uint64_t>(j, "steps");
+  c.seconds = field<double>(j, "seconds");
+  c.trace = field<std::string>(j, "summary");
+  c.full_trace = field<std::string>(j, "trace");
+  c.index = field<uint64_t>(j, "cell");
+  c.of = field<uint64_t>(j, "cells");
+  return c;
+}
+
+bool print_table(const std::vector<Cell>& cells, double secs, std::ostream& out) {
+  uint64_t total_exec = 0, total_steps = 0;
+  for (const auto& c : cells) {
+    total_exec += c.executions;
+    total_steps += c.steps;
+  }
+  out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", "protocol", "scenario", "mm", "verdict", "detail");
+  bool bug = false;
+  for (const auto& c : cells) {
+    std::string detail = c.verdict == "BUG"        ? fmt::format("{} after {} executions", c.guarantee, c.executions)
+                         : c.verdict == "VERIFIED" ? fmt::format("all {} executions with <= {} preemptions", c.executions,
+                                                                 c.bound)
+                         : c.bound >= 0 ? fmt::format("bound {} not exhausted after {} executions", c.bound, c.executions)
+                                        : fmt::format("{} {} executions", c.strategy, c.executions);
+    out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", c.protocol, c.scenario, c.memory_model, c.verdict, detail);
+    bug |= c.verdict == "BUG";
+  }
+  out << fmt::format("{} cells, {} executions, {} steps in {:.1f} s: {:.0f} executions/s, {:.0f} steps/s\n",
+                     cells.size(), total_exec, total_steps, secs, total_exec / std::max(secs, 1e-9),
+                     total_steps / std::max(secs, 1e-9));
+  for (const auto& c : cells)
+    if (c.verdict == "BUG")
+      out << fmt::format("\nBUG: {} / {} / {}: {}\nreplay: faultline check --protocol {} --scenario {} "
+                         "--memory-model {} --replay {}\n{}",
+                         c.protocol, c.scenario, c.memory_model, c.failure, c.protocol, c.scenario, c.memory_model,
+                         c.schedule, c.trace);
+  return bug;
+}
+
+namespace {
+
+// The cells of one shard's JSON file.
+std::vector<Cell> read_shard(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument(fmt::format("{}: cannot be read", path));
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(fmt::format("{}: not JSON ({})", path, e.what()));
+  }
+  if (!j.is_array()) throw std::invalid_argument(fmt::format("{}: not an array of cells", path));
+  std::vector<Cell> cells;
+  for (const auto& c : j) {
+    try {
+      cells.push_back(cell_from_json(c));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(fmt::format("{}: {}", path, e.what()));
+    }
+  }
+  return cells;
+}
+
+// Far more than any table (protocols x scenarios x 3 models is a few
+// thousand): a bigger count in a file is a bad file, not a table to make.
+constexpr uint64_t kMaxCells = 100'000;
+
+// Puts every cell at its place in the whole table; each place once.
+std::vector<Cell> place_cells(const std::vector<std::string>& files) {
+  std::vector<Cell> table;
+  std::vector<std::string> from;  // the file each place was filled from
+  for (const auto& path : files)
+    for (Cell& c : read_shard(path)) {
+      if (table.empty()) {
+        if (c.of == 0 || c.of > kMaxCells)
+          throw std::invalid_argument(fmt::format("{}: a table of {} cells (at most {})", path, c.of, kMaxCells));
+        table.resize(c.of);
+        from.resize(c.of);
+      }
+      if (c.of != table.size() || c.index >= c.of)
+        throw std::invalid_argument(fmt::format("{}: cell {} of {} does not belong to a table of {} cells", path,
+                                                c.index, c.of, table.size()));
+      if (!from[c.index].empty())
+        throw std::invalid_argument(fmt::format("{}: cell {} ({} / {} / {}) is in {} too", path, c.index, c.protocol,
+                                                c.scenario, c.memory_model, from[c.index]));
+      from[c.index] = path;
+      table[c.index] = std::move(c);
+    }
+  for (size_t i = 0; i < table.size(); ++i)
+    if (from[i].empty())
+      throw std::invalid_argument(fmt::format("cell {} of {} is in none of the files: a shard is missing", i,
+                                              table.size()));
+  if (table.empty()) throw std::invalid_argument("no cells in the files");
+  return table;
+}
+
+}  // namespace
+
+int run_check_merge(const std::vector<std::string>& files, std::ostream& out, std::ostream& err) {
+  std::vector<Cell> cells;
+  try {
+    cells = place_cells(files);
+  } catch (const std::invalid_argument& e) {
+    err << "faultline check merge: " << e.what() << "\n";
+    return 2;
+  }
+  double secs = 0;
+  for (const auto& c : cells) secs += c.seconds;
+  return print_table(cells, secs, out) ? 1 : 0;
+}
+
+}  // namespace faultline_check

@@ -1,0 +1,26 @@
+// src/check/table.h — the verdict table of `faultline check`: its text,
+// its JSON, and the merge of shards' JSON into the one table an unsharded
+// run prints.
+//
+// The JSON of a cell carries every field of Cell, and its place in the
+// whole table ("cell", of "cells"), so that shards run anywhere — worker
+// processes, the jobs of a Slurm array — merge back in order.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <vector>
+
+#include "check/check.h"
+
+namespace faultline_check {
+
+nlohmann::json cell_json(const Cell& c);
+// Throws std::invalid_argument naming a missing or mistyped field.
+Cell cell_from_json(const nlohmann::json& j);
+// The table: a row per cell, the totals line (`seconds` of wall time),
+// then each BUG's replay command and trace. Returns whether any cell is a
+// BUG.
+bool print_table(const std::vector<Cell>& cells, double seconds, std::ostream& out);
+
+}  // namespace faultline_check
