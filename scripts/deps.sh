@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config liburcu-dev libgtest-dev libgmock-dev
       libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev relacy-dev
-      libboost-context-dev gnuplot-nox clang libclang-rt-14-dev xfsprogs)
+      libboost-context-dev gnuplot-nox clang libclang-rt-14-dev xfsprogs slurm-wlm munge)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
