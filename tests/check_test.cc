@@ -302,12 +302,18 @@ std::string rows(const std::string& table) {
   return r;
 }
 
-TEST(Check, WorkerProcessesPrintTheSameTable) {
+// Twelve cells, a BUG among them, for the tests of how a table is run.
+CheckOptions small_table() {
   CheckOptions o = exhaustive(1, 0);
   o.protocols = {"page_lock+invalidate_lock", "unlocked+invalidate_lock"};
   o.scenarios = {"punch-vs-fault", "truncate-vs-read", "dontneed-vs-faultaround"};
   o.memory_models = {"sc", "weak"};
   o.progress = false;
+  return o;
+}
+
+TEST(Check, WorkerProcessesPrintTheSameTable) {
+  CheckOptions o = small_table();
   std::ostringstream one, two, err;
   int rc = run_check(o, one, err);
   o.jobs = 2;
@@ -320,11 +326,7 @@ TEST(Check, WorkerProcessesPrintTheSameTable) {
 // --shard I/N runs every N-th cell; `merge` of the shards' JSON prints the
 // table of the unsharded run, and refuses a shard missing or given twice.
 TEST(Check, ShardsMergeToTheUnshardedTable) {
-  CheckOptions o = exhaustive(1, 0);
-  o.protocols = {"page_lock+invalidate_lock", "unlocked+invalidate_lock"};
-  o.scenarios = {"punch-vs-fault", "truncate-vs-read", "dontneed-vs-faultaround"};
-  o.memory_models = {"sc", "weak"};
-  o.progress = false;
+  CheckOptions o = small_table();
   std::ostringstream whole, err;
   int rc = run_check(o, whole, err);
   std::vector<std::string> files;

@@ -10,6 +10,7 @@
 // ever; bit_lock_handoff bounds that (5.9 to today).
 #pragma once
 
+#include <climits>
 #include <cstdint>
 
 #include "sync/atomic.h"
@@ -21,31 +22,12 @@ inline bool bit_trylock(Atomic<uint32_t>& w, uint32_t bit) noexcept {
   return !(w.fetch_or(bit, acquire) & bit);
 }
 
-inline void bit_lock(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters, LockClass c) noexcept {
-  ContentionTimer timer(c);
-  for (unsigned spins = 0;; ++spins) {
-    uint32_t f = w.load(relaxed);
-    if (!(f & bit)) {
-      if (bit_trylock(w, bit)) return;
-      continue;
-    }
-    timer.start();
-    if (spins < 64) {
-      cpu_relax();
-      continue;
-    }
-    w.fetch_or(waiters, relaxed);
-    f |= waiters;
-    w.wait(f, relaxed);
-  }
-}
-
 inline void bit_unlock(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters) noexcept {
   uint32_t old = w.fetch_and(~(bit | waiters), release);
   if (old & waiters) w.notify_all();
 }
 
-// The same lock with controlled unfairness (Linux 5.9, "mm: allow a
+// The bit lock with controlled unfairness (Linux 5.9, "mm: allow a
 // controlled amount of unfairness in the page lock"): a waiter woken
 // `unfairness` times (sysctl_page_lock_unfairness, 5) only to find the
 // lock taken again asks for it to be handed over, by setting `handoff` in
@@ -82,6 +64,11 @@ inline void bit_lock_handoff(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters
     w.wait(f | waiters, relaxed);
     ++failed;
   }
+}
+
+// The plain unfair lock: nobody ever asks for a hand-off.
+inline void bit_lock(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters, LockClass c) noexcept {
+  bit_lock_handoff(w, bit, waiters, 0, UINT_MAX, c);
 }
 
 inline void bit_unlock_handoff(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters, uint32_t handoff) noexcept {
