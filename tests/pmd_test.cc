@@ -51,6 +51,22 @@ TEST(Pmd, OneFaultMapsTwoMegabytes) {
   EXPECT_EQ(fx.engine.check_mappings(), "");
 }
 
+// A mapping placed after another one still lines up with its file
+// offset modulo 2 MiB (thp_get_unmapped_area), so it takes PMD entries.
+TEST(Pmd, AMappingIsPlacedWhereItsFileOffsetLinesUp) {
+  PmdFixture fx;
+  fx.mm.mmap(fx.file, 0, 3 * P, kProtRead, MapType::shared);  // something in the way
+  uint64_t a = fx.mm.mmap(fx.file, 0, 2 * kPmd, kProtRead, MapType::shared);
+  EXPECT_EQ(a % kPmd, 0u);
+  uint64_t b = fx.mm.mmap(fx.file, kPmd, kPmd, kProtRead, MapType::shared);
+  EXPECT_EQ(b % kPmd, 0u);
+  load(fx.mm, a, kPmd);
+  load(fx.mm, b, kPmd);
+  EXPECT_TRUE(pmd_mapped(fx.mm, a));
+  EXPECT_TRUE(pmd_mapped(fx.mm, b));
+  EXPECT_EQ(fx.engine.check_mappings(), "");
+}
+
 // Off, the same file takes a fault per fault-around window.
 TEST(Pmd, OffMapsByThePage) {
   Config c = pmd_config();

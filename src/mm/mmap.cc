@@ -24,12 +24,16 @@ namespace faultline::detail {
 // get_unmapped_area: the lowest address from 4 GiB up where `span` bytes
 // fit with a guard page on each side (an overrun faults), so that a range
 // munmap freed is used again, with its page tables, as the kernel does.
-static uint64_t get_unmapped_area(const MmStruct* mm, uint64_t span) {
+// A file mapping of 2 MiB or more that may take PMD entries goes where its
+// file offset and its address agree modulo 2 MiB (thp_get_unmapped_area),
+// or no 2 MiB of the file could ever be mapped by one entry.
+static uint64_t get_unmapped_area(const MmStruct* mm, uint64_t span, uint64_t offset, bool pmd_align) {
   constexpr uint64_t kMmapBase = uint64_t{1} << 32;
-  uint64_t addr = kMmapBase;
+  auto place = [&](uint64_t a) { return pmd_align ? a + ((offset - a) & (PMD_SIZE - 1)) : a; };
+  uint64_t addr = place(kMmapBase);
   for (const auto& [start, vma] : mm->vmas) {
     if (start >= addr + span + PAGE_SIZE) break;
-    addr = std::max(addr, vma->end + PAGE_SIZE);
+    addr = place(std::max(addr, vma->end + PAGE_SIZE));
   }
   return addr;
 }
@@ -86,7 +90,7 @@ uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<Open
   vma->file = std::move(file);
   vma->vm_file = std::move(vm_file);
   sync::WriteGuard g(mm->mmap_lock);
-  vma->start = get_unmapped_area(mm, span);
+  vma->start = get_unmapped_area(mm, span, offset, shared && span >= PMD_SIZE && mm->kernel->config.pmd_mapping);
   vma->end = vma->start + span;
   Vma* v = vma.get();
   mm->vmas.emplace(v->start, std::move(vma));
