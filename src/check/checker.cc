@@ -471,6 +471,7 @@ std::string lock_event(const model::StepText& st) {
       {"down_read", "takes {} shared"}, {"down_read_trylock", "takes {} shared"}, {"down_write", "takes {}"},
       {"down_write_trylock", "takes {}"}, {"up_read", "releases {} (shared)"}, {"up_write", "releases {}"},
       {"bit_lock", "takes {}"}, {"bit_trylock", "takes {}"}, {"bit_unlock", "releases {}"},
+      {"bit_lock_handoff", "asks to be handed {}"}, {"bit_unlock_handoff", "releases {}"},
       {"ticket_lock", "queues for {}"}, {"ticket_trylock", "takes {}"}, {"ticket_unlock", "releases {}"},
       {"lock", "takes {}"}, {"try_lock", "takes {}"}, {"unlock", "releases {}"}};
   for (auto [name, verb] : kVerbs)
