@@ -357,7 +357,7 @@ int main(int argc, char** argv) {
       "report", "The main job: the checker's table, the benchmark and a differential replay, joined in one report");
   report->add_option("--out", ro.out_dir, "directory for report.md, report.html, report.json and the figures")
       ->capture_default_str();
-  report->add_flag("--quick", ro.quick, "a smaller run (about a minute): fewer protocols, threads and executions");
+  report->add_flag("--quick", ro.quick, "a smaller run (about two minutes): fewer protocols, threads and executions");
   report->add_option("--tmpdir", ro.tmpdir, "directory for the kernel's files (default $TMPDIR or /tmp)");
   report->add_option("--jobs", ro.jobs, "checker worker processes")->check(CLI::Range(1u, 256u))->capture_default_str();
 #endif
