@@ -4,13 +4,17 @@
 // links both engines).
 //
 // A scenario is a small world — one file of three pages, one address space
-// mapping it — and two simulated CPUs: an accessor (a faulting thread,
-// fault-around, readahead or a read() reader) and a killer (truncate,
-// punch, zero, collapse, insert, direct-I/O write, DONTNEED, migration or
-// reclaim). The oracle runs, with the world stopped, right after the killer
-// returns and again at the end: no PTE may map a folio that left the cache,
-// the wrong index or a page past EOF (G1, G4, G5), and every clean cached
-// page must hold what the file now holds (G2: no old block read back in).
+// mapping it; or, for PMD mappings and khugepaged, a file of 2 MiB and two
+// pages — and two simulated CPUs: an accessor (a faulting thread,
+// fault-around, readahead, a read() reader, a writer) and a killer
+// (truncate, punch, zero, collapse, insert, direct-I/O or atomic write,
+// the reflink family, DONTNEED, migration, reclaim, munmap, khugepaged).
+// The oracle runs, with the world stopped, right after the killer returns
+// and again at the end: no PTE may map a folio that left the cache, the
+// wrong index or a page past EOF (G1, G4, G5), and every clean cached page
+// must hold what the file now holds (G2: no old block read back in); and
+// an access that began after the killer returned must see the file as it
+// is now.
 #include <fmt/format.h>
 
 #include <malloc.h>
