@@ -132,6 +132,12 @@ bool folio_unmap(AddressSpace* mapping, Folio* folio, MmuGather& tlb, IMmap i_mm
 // folio_mkclean: write-protects every shared PTE of a locked folio.
 // Returns whether any PTE was changed (the caller then needs a shootdown).
 bool folio_mkclean(Folio* folio);
+// Whether faults in `vma` may map a PMD-sized folio with one PMD entry
+// (Config::pmd_mapping; a shared mapping: a private one copies on write
+// by the page). Read by the fault, by zaps (which must then lock an empty
+// slot: pmd_for_zap) and by mmap's placement.
+inline bool vma_pmd_mappable(const Vma* vma) { return vma->shared && vma->mm->kernel->config.pmd_mapping; }
+
 // __split_huge_pmd: the PMD mapping at `slot` (if it still is one) becomes
 // a table of 512 PTEs mapping the same pages.
 void split_huge_pmd(MmStruct* mm, sync::Atomic<void*>* slot);

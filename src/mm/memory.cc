@@ -261,7 +261,7 @@ VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
   // A mapping that takes PMD mappings reads ahead the aligned 2 MiB around
   // the fault, as one folio where it can (do_sync_mmap_readahead with
   // VM_HUGEPAGE).
-  if (vmf.kernel->config.pmd_mapping && vmf.vma->shared && ra >= kPtrsPerTable) {
+  if (vma_pmd_mappable(vmf.vma) && ra >= kPtrsPerTable) {
     ra_start = vmf.pgoff & ~pgoff_t{kPtrsPerTable - 1};
     ra = kPtrsPerTable;
   }
@@ -556,7 +556,7 @@ VmFault do_huge_pmd_wp(Vmf& vmf, sync::Atomic<void*>* slot, void* orig) {
 // or a PMD-sized folio at a PMD-aligned place wholly inside the VMA, which
 // one entry maps. Anything else falls back to the PTEs.
 VmFault do_huge_pmd_fault(Vmf& vmf) {
-  if (!vmf.kernel->config.pmd_mapping || !vmf.vma->shared) return VmFault::fallback;
+  if (!vma_pmd_mappable(vmf.vma)) return VmFault::fallback;
   sync::Atomic<void*>* slot = vmf.mm->pmd_alloc(vmf.addr);
   void* e = slot->load(sync::acquire);
   if (pmd_huge(e)) return !vmf.write || pmd_write(e) ? VmFault::done : do_huge_pmd_wp(vmf, slot, e);
@@ -807,8 +807,6 @@ static bool zap_huge_pmd(MmStruct* mm, sync::Atomic<void*>* slot, const Folio* o
   return true;
 }
 
-// A PMD mapping over [addr, table_end): zapped if the range covers it,
-// else split, for the PTE loop to zap its part. Whether it zapped.
 // The entry in PMD slot `slot` of `vma`, for a zap. An empty slot has no
 // table lock to take, yet a do_set_pmd may be between its checks (i_size,
 // the map guard's commit) and its store, under page_table_lock: a map
@@ -821,11 +819,13 @@ static bool zap_huge_pmd(MmStruct* mm, sync::Atomic<void*>* slot, const Folio* o
 // 2 MiB mapped past EOF, and a killed folio mapped after dio returned.)
 static void* pmd_for_zap(const Vma* vma, sync::Atomic<void*>* slot) {
   void* e = slot->load(sync::acquire);
-  if (e || !vma->shared || !vma->mm->kernel->config.pmd_mapping) return e;
+  if (e || !vma_pmd_mappable(vma)) return e;
   sync::Guard<sync::SpinLock> g(vma->mm->page_table_lock);
   return slot->load(sync::relaxed);
 }
 
+// A PMD mapping over [addr, table_end): zapped if the range covers it,
+// else split, for the PTE loop to zap its part. Whether it zapped.
 static bool zap_or_split_pmd(Vma* vma, uint64_t addr, uint64_t table_end, MmuGather& tlb) {
   sync::Atomic<void*>* slot = vma->mm->pmd_slot(addr);
   if (!slot || !pmd_huge(pmd_for_zap(vma, slot))) return false;

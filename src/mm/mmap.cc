@@ -90,7 +90,7 @@ uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<Open
   vma->file = std::move(file);
   vma->vm_file = std::move(vm_file);
   sync::WriteGuard g(mm->mmap_lock);
-  vma->start = get_unmapped_area(mm, span, offset, shared && span >= PMD_SIZE && mm->kernel->config.pmd_mapping);
+  vma->start = get_unmapped_area(mm, span, offset, span >= PMD_SIZE && vma_pmd_mappable(vma.get()));
   vma->end = vma->start + span;
   Vma* v = vma.get();
   mm->vmas.emplace(v->start, std::move(vma));
