@@ -23,12 +23,13 @@
 // test just before the lock maps one anyway. `page_lock` maps nothing
 // without the lock, and its row stays VERIFIED.
 #include "mm/folio.h"
-#include "mm/fs.h"
 #include "protocol/page_lock.h"
 
 namespace faultline::detail {
 namespace {
 
+// The two guards it is made of: page_lock's for a fault, no_new_maps' for
+// fault-around and for every kill.
 class MapPagesLocklessGuard final : public MapGuard {
  public:
   std::string_view name() const override { return "map_pages_lockless"; }
@@ -37,27 +38,24 @@ class MapPagesLocklessGuard final : public MapGuard {
   bool holds_folio_lock() const override { return true; }
 
   bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) override {
-    return wait ? locked_.map_begin(mapping, folio, true) : folio_is_live(mapping, folio);
+    return of(wait).map_begin(mapping, folio, wait);
   }
-  // Fault-around: the map count is up, the PTEs not yet written.
   bool map_commit(AddressSpace& mapping, Folio& folio, bool wait) override {
-    if (wait) return true;
-    sync::mb();
-    return folio_is_live(mapping, folio);
+    return of(wait).map_commit(mapping, folio, wait);
   }
-  void map_end(AddressSpace& mapping, Folio& folio, bool wait) override {
-    if (wait) locked_.map_end(mapping, folio, true);
-  }
-
-  void kill_folio(AddressSpace&, Folio& folio, KillOps& ops) override {
-    folio.flags.clear_bits(PG_uptodate, sync::relaxed);  // no new maps by fault-around
-    sync::mb();
-    if (folio_mapped(&folio)) ops.unmap(false);
-    ops.remove();
+  void map_end(AddressSpace& mapping, Folio& folio, bool wait) override { of(wait).map_end(mapping, folio, wait); }
+  // With the folio locked: no_new_maps' kill (clear uptodate, full
+  // barrier, unmap if mapped, remove), which fault-around's re-check pairs
+  // with; a fault holds the lock and never meets it.
+  void kill_folio(AddressSpace& mapping, Folio& folio, KillOps& ops) override {
+    lockless_->kill_folio(mapping, folio, ops);
   }
 
  private:
+  MapGuard& of(bool wait) { return wait ? static_cast<MapGuard&>(locked_) : *lockless_; }
+
   PageLockGuard locked_{FolioLockKind::handoff};
+  std::unique_ptr<MapGuard> lockless_ = make_no_new_maps_guard();
 };
 
 }  // namespace

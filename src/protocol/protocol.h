@@ -58,7 +58,7 @@ class MapGuard {
  public:
   virtual ~MapGuard() = default;
   virtual std::string_view name() const = 0;
-  // map_begin holds the folio lock until map_end (page_lock).
+  // map_begin(wait = true) holds the folio lock until map_end (page_lock).
   virtual bool holds_folio_lock() const { return false; }
   // How folio locks pass between threads (mm/folio.h): by default as in
   // Linux since 5.9, handed over to a waiter after five vain wake-ups.
