@@ -175,7 +175,7 @@ TEST(Check, ExhaustiveSearchCountsPreemptions) {
 // outcome is lost on random programs).
 TEST(Check, SleepSetsReachTheSameVerdictsInFewerExecutions) {
   CheckOptions full = exhaustive(2);
-  full.reduce = false;
+  full.reduction = "none";
   Cell r = check_cell("page_lock+invalidate_lock", "punch-vs-fault", "sc", exhaustive(2));
   Cell f = check_cell("page_lock+invalidate_lock", "punch-vs-fault", "sc", full);
   EXPECT_EQ(r.verdict, "VERIFIED");

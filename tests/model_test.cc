@@ -89,8 +89,8 @@ struct Explored {
   uint64_t executions = 0;
 };
 
-Explored explore(const Program& p, MemoryModel mm, unsigned bound, bool reduce) {
-  auto strategy = make_exhaustive_strategy(bound, 1, reduce);
+Explored explore(const Program& p, MemoryModel mm, unsigned bound, Reduction reduction) {
+  auto strategy = make_exhaustive_strategy(bound, 1, reduction);
   Explored r;
   r.executions = each_execution(*strategy, [&](unsigned e) {
     // Each execution's memory at a new address, as the checker's worlds
@@ -117,25 +117,31 @@ Explored explore(const Program& p, MemoryModel mm, unsigned bound, bool reduce) 
   return r;
 }
 
-TEST(ExhaustiveSearch, SleepSetsKeepEveryOutcomeWithinTheBound) {
+// Both reductions against the unreduced search, on the same programs.
+TEST(ExhaustiveSearch, ReductionsKeepEveryOutcomeWithinTheBound) {
   std::mt19937_64 rng(2026);
-  uint64_t full = 0, reduced = 0;
+  uint64_t total[3] = {0, 0, 0};  // by Reduction
   for (int i = 0; i < 60; ++i) {
     Program p = random_program(rng);
     for (MemoryModel mm : {MemoryModel::sc, MemoryModel::tso, MemoryModel::weak})
       for (unsigned bound = 0; bound <= 2; ++bound) {
-        Explored a = explore(p, mm, bound, false);
-        Explored b = explore(p, mm, bound, true);
-        ASSERT_EQ(a.outcomes, b.outcomes) << "program " << i << " " << memory_model_name(mm) << " bound " << bound;
-        EXPECT_LE(b.executions, a.executions);
-        full += a.executions;
-        reduced += b.executions;
+        Explored full = explore(p, mm, bound, Reduction::none);
+        total[0] += full.executions;
+        for (Reduction r : {Reduction::sleep_sets, Reduction::dpor}) {
+          Explored red = explore(p, mm, bound, r);
+          ASSERT_EQ(full.outcomes, red.outcomes) << reduction_name(r) << ": program " << i << " "
+                                                 << memory_model_name(mm) << " bound " << bound;
+          EXPECT_LE(red.executions, full.executions);
+          total[static_cast<int>(r)] += red.executions;
+        }
       }
   }
-  // The reduction must reduce: it runs far fewer executions overall.
-  EXPECT_LT(reduced * 10, full * 8) << reduced << " of " << full;
-  std::printf("executions: %llu without the reduction, %llu with it\n", static_cast<unsigned long long>(full),
-              static_cast<unsigned long long>(reduced));
+  // Each must reduce, DPOR more than sleep sets alone.
+  EXPECT_LT(total[1] * 10, total[0] * 8) << total[1] << " of " << total[0];
+  EXPECT_LT(total[2], total[1]);
+  std::printf("executions: %llu without a reduction, %llu with sleep sets, %llu with dpor\n",
+              static_cast<unsigned long long>(total[0]), static_cast<unsigned long long>(total[1]),
+              static_cast<unsigned long long>(total[2]));
 }
 
 // Store buffers that still hold stores when every CPU has finished drain in
@@ -144,7 +150,7 @@ TEST(ExhaustiveSearch, SleepSetsKeepEveryOutcomeWithinTheBound) {
 // preemptions and no early flushes allowed.
 TEST(ExhaustiveSearch, BufferedStoresToOneWordReachMemoryInEitherOrder) {
   for (MemoryModel mm : {MemoryModel::tso, MemoryModel::weak}) {
-    auto strategy = make_exhaustive_strategy(0, 0, true);
+    auto strategy = make_exhaustive_strategy(0, 0);
     std::set<uint64_t> finals;
     each_execution(*strategy, [&](unsigned) {
       Word x;

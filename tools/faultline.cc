@@ -328,8 +328,13 @@ int main(int argc, char** argv) {
                    "exhaustive: stores held back (tso: in the store buffer; weak: propagating late)")
       ->check(CLI::Range(0u, 8u));
   bool no_reduction = false;
+  check
+      ->add_option("--reduction", co.reduction,
+                   "exhaustive: dpor (dynamic partial-order reduction with sleep sets), sleep-sets, or none")
+      ->check(CLI::IsMember({"dpor", "sleep-sets", "none"}))
+      ->capture_default_str();
   check->add_flag("--no-reduction", no_reduction,
-                  "exhaustive: run every schedule within the bounds (no sleep sets), for cross-checking");
+                  "exhaustive: run every schedule within the bounds (--reduction none), for cross-checking");
   check->add_option("--depth", co.depth, "PCT depth d (d-1 priority change points)")->check(CLI::Range(1u, 10u));
   check
       ->add_option("--executions", co.executions,
@@ -388,11 +393,11 @@ int main(int argc, char** argv) {
   if (*check && *merge) return faultline_check::run_check_merge(merge_files, std::cout, std::cerr);
   if (*check) {
     if (!shard.empty() && !parse_shard(shard, &co.shard, &co.shards)) return 2;
-    if (given_in_vain(check, {"--bound", "--reorder-bound", "--no-reduction"}, co.strategy != "exhaustive",
+    if (given_in_vain(check, {"--bound", "--reorder-bound", "--reduction", "--no-reduction"}, co.strategy != "exhaustive",
                       "without --strategy exhaustive") ||
         given_in_vain(check, {"--depth"}, co.strategy != "pct", "without --strategy pct"))
       return 2;
-    co.reduce = !no_reduction;
+    if (no_reduction) co.reduction = "none";
     if (cp != "all") co.protocols = {cp};
     if (cs != "all") co.scenarios = {cs};
     if (cm != "all") co.memory_models = {cm};

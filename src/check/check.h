@@ -20,7 +20,7 @@ struct CheckOptions {
   std::string strategy = "pct";            // random | pct | exhaustive
   unsigned bound = 2;                      // exhaustive: preemption bound k
   unsigned reorder_bound = 1;              // exhaustive: stores held back (tso, weak)
-  bool reduce = true;                      // exhaustive: sleep sets (false: run every schedule)
+  std::string reduction = "dpor";          // exhaustive: dpor | sleep-sets | none (every schedule)
   unsigned depth = 3;                      // PCT depth (d)
   uint64_t executions = 0;                 // per cell; 0: random, pct 1000, exhaustive no cap
   double seconds = 0;                      // per cell, 0: no limit

@@ -552,11 +552,18 @@ uint64_t executions_for(const CheckOptions& opts) {
   return opts.strategy == "exhaustive" ? UINT64_MAX : 1000;
 }
 
+model::Reduction reduction(const std::string& name) {
+  for (auto r : {model::Reduction::none, model::Reduction::sleep_sets, model::Reduction::dpor})
+    if (name == model::reduction_name(r)) return r;
+  throw std::invalid_argument("unknown reduction '" + name + "' (dpor, sleep-sets, none)");
+}
+
 std::unique_ptr<model::Strategy> make_strategy(const CheckOptions& opts) {
   if (!opts.replay.empty()) return model::make_replay_strategy(opts.replay);
   if (opts.strategy == "random") return model::make_random_strategy(opts.seed);
   if (opts.strategy == "pct") return model::make_pct_strategy(opts.seed, opts.depth, 300);
-  if (opts.strategy == "exhaustive") return model::make_exhaustive_strategy(opts.bound, opts.reorder_bound, opts.reduce);
+  if (opts.strategy == "exhaustive")
+    return model::make_exhaustive_strategy(opts.bound, opts.reorder_bound, reduction(opts.reduction));
   throw std::invalid_argument("unknown strategy '" + opts.strategy + "' (random, pct, exhaustive)");
 }
 

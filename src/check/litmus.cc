@@ -602,7 +602,7 @@ Litmus parse_litmus(const std::string& text) { return Parser(text).parse(); }
 LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound, unsigned reorder_bound) {
   model::MemoryModel mm = memory_model(mm_name);
   const LitmusProgram& p = *t.program;
-  auto strategy = model::make_exhaustive_strategy(bound, reorder_bound, true);
+  auto strategy = model::make_exhaustive_strategy(bound, reorder_bound);
   LitmusRun r;
   model::set_promise_values(p.constants);
   struct Off {

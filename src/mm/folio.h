@@ -43,6 +43,7 @@ enum : uint32_t {
   PG_lru = 1u << 7,
   PG_error = 1u << 8,
   PG_handoff = 1u << 9,  // a waiter asked for the lock to be handed over (FolioLockKind::handoff)
+  PG_handed = 1u << 10,  // ... and an unlock handed it: the asker owns it
 };
 
 // How the folio lock passes between threads: the protocol's choice
@@ -112,12 +113,12 @@ inline void folio_ref_unfreeze(Folio* f, int32_t count) { f->refcount.store(coun
 // when the protocol asks for fair locks (page_lock_fair), a FIFO ticket
 // lock that also keeps PG_locked set while held, so that trylock-and-skip
 // and waiters on the bit still work.
+constexpr sync::HandoffBits kFolioLockBits{PG_locked, PG_waiters, PG_handoff, PG_handed};
 inline bool folio_locks_fair(const Folio* f) { return f->lock_kind == FolioLockKind::fair; }
 inline void folio_lock(Folio* f) {
   switch (f->lock_kind) {
     case FolioLockKind::handoff:
-      sync::bit_lock_handoff(f->flags, PG_locked, PG_waiters, PG_handoff, kPageLockUnfairness,
-                             sync::LockClass::folio_lock);
+      sync::bit_lock_handoff(f->flags, kFolioLockBits, kPageLockUnfairness, sync::LockClass::folio_lock);
       break;
     case FolioLockKind::unfair:
       sync::bit_lock(f->flags, PG_locked, PG_waiters, sync::LockClass::folio_lock);
@@ -136,7 +137,7 @@ inline bool folio_trylock(Folio* f) {
 }
 inline void folio_unlock(Folio* f) {
   if (f->lock_kind == FolioLockKind::handoff) {
-    sync::bit_unlock_handoff(f->flags, PG_locked, PG_waiters, PG_handoff);
+    sync::bit_unlock_handoff(f->flags, kFolioLockBits);
     return;
   }
   sync::bit_unlock(f->flags, PG_locked, PG_waiters);

@@ -19,6 +19,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <csetjmp>
 #include <csignal>
 #include <cstring>
@@ -63,6 +64,7 @@ struct Fiber {
   char* stack = nullptr;      // its lowest address
   bool done = false;
   std::function<bool()> until;  // blocked until this holds
+  const Word* until_word = nullptr;  // ... which reads only this word (a futex wait)
   std::deque<Pending> buf;      // the store buffer
   unsigned rcu_nesting = 0;
   uint64_t rcu_gen = 0;
@@ -227,8 +229,9 @@ void yield() {
 void drain(Fiber* f);
 
 // Sleeping (a futex wait, a grace period) is a system call: a full
-// barrier, so the sleeper's buffered stores drain first.
-void block_until(std::function<bool()> pred) {
+// barrier, so the sleeper's buffered stores drain first. `word`: the one
+// word `pred` reads, if it reads one (what the wake-up conflicts with).
+void block_until(std::function<bool()> pred, const Word* word = nullptr) {
   if (!scheduling()) {
     if (!pred()) fail("a blocking wait outside the scheduler would never end");
     return;
@@ -236,6 +239,7 @@ void block_until(std::function<bool()> pred) {
   drain(self());
   if (g->mm == MemoryModel::weak) wm().full_barrier(g->cur);
   self()->until = std::move(pred);
+  self()->until_word = word;
   yield();
 }
 
@@ -473,7 +477,9 @@ bool schedule_once() {
   }
   g->cur = g->last = runnable[pick];
   Fiber* f = g->fibers[g->cur].get();
-  if (f->until) g->fp.global = true;  // woken by memory: it read whatever its wait read
+  // Woken by memory: it read whatever its wait read.
+  if (f->until && f->until_word) g->fp.add(f->until_word->id, false);
+  else if (f->until) g->fp.global = true;
   f->until = nullptr;
   to_fiber(f);
   g->cur = -1;
@@ -879,7 +885,7 @@ void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_lo
   uint64_t now = weak_model() ? wm().read(const_cast<Word*>(w), self()->id, 0, kRelaxed) & mask : view(w, mask);
   if (now != old) return;
   trace(StepKind::sleep, loc, w, old);
-  block_until([w, mask, old] { return (w->v & mask) != old; });
+  block_until([w, mask, old] { return (w->v & mask) != old; }, w);
 }
 
 // A spin loop re-checks its condition once after every change of memory;
@@ -1169,13 +1175,15 @@ class PctStrategy final : public Strategy {
 
 class ExhaustiveStrategy final : public Strategy {
  public:
-  ExhaustiveStrategy(unsigned bound, unsigned reorder_bound, bool reduce)
-      : bound_(bound), reorder_bound_(reorder_bound), reduce_(reduce) {}
+  ExhaustiveStrategy(unsigned bound, unsigned reorder_bound, Reduction reduction)
+      : bound_(bound), reorder_bound_(reorder_bound), reduce_(reduction != Reduction::none),
+        dpor_(reduction == Reduction::dpor) {}
   void begin(unsigned) override {
     depth_ = 0;
     sleep_.clear();
     redundant_ = false;
     pending_ = kNone;
+    races_.begin();
   }
 
   size_t pick(const std::vector<int>& runnable, size_t flushable, int current) override {
@@ -1211,18 +1219,24 @@ class ExhaustiveStrategy final : public Strategy {
   }
 
   void executed(int fiber, const Footprint& fp) override {
+    size_t decision = pending_;
     if (pending_ != kNone) {
       Decision& d = path_[pending_];
       if (d.chosen == d.def) d.def_fp = fp;
       pending_ = kNone;
     }
     if (!reduce_) return;
+    // Past the point where the execution became redundant its races were
+    // all seen in the execution it is equivalent to.
+    bool counted = !redundant_ && fiber >= 0;
     // A transition wakes every sleeper it conflicts with; running a
     // sleeping CPU (it was the only choice) makes the rest redundant.
     std::erase_if(sleep_, [&](const Sleeper& s) {
       if (s.fiber == fiber) redundant_ = true;
       return s.fiber == fiber || s.fp.conflicts(fp);
     });
+    if (dpor_ && counted && !redundant_)
+      races_.record(fiber, fp, decision, [this](size_t at, int cpu) { add_alternative(at, cpu); });
   }
 
   bool next() override {
@@ -1259,16 +1273,132 @@ class ExhaustiveStrategy final : public Strategy {
     int def_fiber = -1;          // the default's fiber
     bool def_goes_on = false;    // the default is the current CPU going on
     Footprint def_fp;            // what the default's transition touched
-    size_t runnable = 0;         // options below this run a fiber
+    std::vector<int> runnable;   // options below runnable.size() run these fibers
     std::vector<Sleeper> sleep;  // the sleep set on arrival
     Cost cost_before, cost_after;
     std::vector<Alt> alts;
     size_t next_alt = 0;
+    uint64_t tried = 0;  // options run or queued (dpor), by bit
   };
 
-  bool asleep(int fiber) const {
-    return std::any_of(sleep_.begin(), sleep_.end(), [&](const Sleeper& s) { return s.fiber == fiber; });
+  // The races of one execution, found as its transitions run (the vector
+  // clocks of DPOR): each transition is ordered after its CPU's previous
+  // one and after every earlier transition it conflicts with. A transition
+  // that conflicts with an earlier one of another CPU which nothing orders
+  // before it races with it; on_race(decision, cpu) is told the decision
+  // that chose the earlier one (kNone: it was the only choice) and the
+  // later one's CPU, and, for the bound, the decision where the earlier
+  // one's CPU was switched to.
+  //
+  // Of another CPU's transitions only its latest conflicting one can race:
+  // its earlier ones are ordered before that one by program order, and
+  // that one is either ordered before this or joined into its clock as a
+  // race. So each word keeps, per CPU, its latest access and latest write,
+  // and the search for races costs words times CPUs, not the execution's
+  // length.
+  class Races {
+   public:
+    static constexpr int kCpus = 8;
+    using Clock = std::array<uint32_t, kCpus>;
+    using PerCpu = std::array<int64_t, kCpus>;  // an event's index, -1: none
+    void begin() {
+      events_.clear();
+      last_.fill(-1);
+      last_global_.fill(-1);
+      count_.fill(0);
+      ++generation_;
+    }
+    template <class OnRace>
+    void record(int fiber, const Footprint& fp, size_t decision, OnRace on_race) {
+      if (fiber >= kCpus) fail("exhaustive search: dpor covers at most 8 CPUs; use --reduction sleep-sets");
+      auto p = static_cast<size_t>(fiber);
+      auto j = static_cast<int64_t>(events_.size());
+      Clock v = last_[p] < 0 ? Clock{} : events_[static_cast<size_t>(last_[p])].clock;
+      PerCpu latest = conflicting(p, fp);
+      for (size_t q; (q = newest(latest)) < kCpus;) {
+        const Event& e = events_[static_cast<size_t>(latest[q])];
+        latest[q] = -1;
+        if (e.seq <= v[q]) continue;  // already ordered before this one
+        on_race(e.decision, fiber);
+        if (size_t s = switched_to(e); s != kNone) on_race(s, fiber);
+        join(v, e.clock);
+      }
+      v[p] = ++count_[p];
+      last_[p] = j;
+      if (fp.global) last_global_[p] = j;
+      for (int k = 0; k < fp.n; ++k)
+        if (Access* a = access(fp.word[k])) {
+          a->any[p] = j;
+          if (fp.write[k]) a->write[p] = j;
+        }
+      events_.push_back({fiber, v[p], decision, v});
+    }
+
+   private:
+    struct Event {
+      int fiber;
+      uint32_t seq;  // its place among its CPU's transitions, from 1
+      size_t decision;
+      Clock clock;
+    };
+    struct Access {  // one word's latest accesses in this execution
+      uint64_t generation = 0;
+      PerCpu any, write;
+    };
+    static constexpr uint64_t kMaxWords = uint64_t{1} << 20;  // past this a word counts as global
+
+    Access* access(uint64_t id) {
+      if (id >= kMaxWords) return nullptr;
+      if (id >= words_.size()) words_.resize(id + 1);
+      Access& a = words_[id];
+      if (a.generation != generation_) {
+        a.generation = generation_;
+        a.any.fill(-1);
+        a.write.fill(-1);
+      }
+      return &a;
+    }
+    // Per other CPU, its latest transition that conflicts with `fp`.
+    PerCpu conflicting(size_t p, const Footprint& fp) {
+      bool global = fp.global;
+      for (int k = 0; k < fp.n && !global; ++k) global = fp.word[k] >= kMaxWords;
+      PerCpu latest = global ? last_ : last_global_;
+      for (int k = 0; k < fp.n && !global; ++k) {
+        const Access& a = *access(fp.word[k]);
+        const PerCpu& by = fp.write[k] ? a.any : a.write;
+        for (size_t q = 0; q < kCpus; ++q) latest[q] = std::max(latest[q], by[q]);
+      }
+      latest[p] = -1;
+      return latest;
+    }
+    static size_t newest(const PerCpu& latest) {
+      size_t best = kCpus;
+      for (size_t q = 0; q < kCpus; ++q)
+        if (latest[q] >= 0 && (best == kCpus || latest[q] > latest[best])) best = q;
+      return best;
+    }
+    static void join(Clock& v, const Clock& o) {
+      for (size_t q = 0; q < kCpus; ++q) v[q] = std::max(v[q], o[q]);
+    }
+    // The decision that switched to `e`'s CPU for the run of its
+    // transitions that `e` is in, if that is before `e` (kNone otherwise).
+    size_t switched_to(const Event& e) const {
+      size_t i = static_cast<size_t>(&e - events_.data());
+      size_t first = i;
+      while (first > 0 && events_[first - 1].fiber == e.fiber) --first;
+      return first == i ? kNone : events_[first].decision;
+    }
+    std::vector<Event> events_;
+    std::vector<Access> words_;
+    uint64_t generation_ = 0;
+    PerCpu last_{}, last_global_{};  // per CPU: its latest transition, its latest global one
+    Clock count_{};
+  };
+
+  bool asleep(const std::vector<Sleeper>& set, int fiber) const {
+    return std::any_of(set.begin(), set.end(), [&](const Sleeper& s) { return s.fiber == fiber; });
   }
+  bool asleep(int fiber) const { return asleep(sleep_, fiber); }
 
   // The CPU that ran last goes on if it can; else the first one awake (any
   // choice is free then); with no CPU runnable, the first flush (the others
@@ -1290,45 +1420,62 @@ class ExhaustiveStrategy final : public Strategy {
     pending_ = depth_++;
     if (reduce_) {
       sleep_ = d.sleep;
-      if (d.chosen != d.def && d.def_goes_on && d.chosen < d.runnable) sleep_.push_back({d.def_fiber, d.def_fp});
+      if (d.chosen != d.def && d.def_goes_on && d.chosen < d.runnable.size()) sleep_.push_back({d.def_fiber, d.def_fp});
       if (d.chosen < runnable.size() && asleep(runnable[d.chosen])) redundant_ = true;
     }
     return d.chosen;
   }
 
-  // A new decision: the default first; every other option is an
-  // alternative if the preemptions it costs fit the bound and it does not
-  // run a sleeping CPU. Which buffered store reaches memory when is free:
-  // holding it back was the reordering.
+  // Queues option `opt` of pick decision `d` unless it was tried, runs a
+  // CPU asleep there, or costs more preemptions than the bound allows.
+  void queue(Decision& d, size_t opt) {
+    if (opt >= 64 || (d.tried >> opt & 1)) return;
+    d.tried |= uint64_t{1} << opt;
+    bool flush = opt >= d.runnable.size();
+    if (!flush && asleep(d.sleep, d.runnable[opt])) return;
+    Cost c = d.cost_before;
+    if (!flush && d.def_goes_on) ++c.preemptions;
+    if (c.preemptions <= bound_) d.alts.push_back({opt, c});
+  }
+
+  // DPOR: a race says CPU `cpu` should also run first at decision `at`;
+  // if it could not run there, every CPU that could is tried.
+  void add_alternative(size_t at, int cpu) {
+    if (at == kNone) return;  // the only choice: no other CPU could run
+    Decision& d = path_[at];
+    auto it = std::find(d.runnable.begin(), d.runnable.end(), cpu);
+    if (it != d.runnable.end()) return queue(d, static_cast<size_t>(it - d.runnable.begin()));
+    for (size_t opt = 0; opt < d.runnable.size(); ++opt) queue(d, opt);
+  }
+
+  // A new decision: the default first. Flushes are alternatives at once
+  // (which buffered store reaches memory when is free: holding it back was
+  // the reordering); other CPUs too without dpor, and under dpor when a
+  // race asks for them.
   Decision decide(const std::vector<int>& runnable, size_t flushable, int current) {
     Decision d;
     d.options = runnable.size() + flushable;
-    d.runnable = runnable.size();
+    d.runnable = runnable;
     d.cost_before = path_.empty() ? Cost{} : path_.back().cost_after;
     d.cost_after = d.cost_before;
-    bool current_can_run = std::find(runnable.begin(), runnable.end(), current) != runnable.end();
+    d.def_goes_on = std::find(runnable.begin(), runnable.end(), current) != runnable.end();
     d.def = d.chosen = default_option(runnable, current);
     d.def_fiber = runnable.empty() ? -1 : runnable[d.def];
-    d.def_goes_on = current_can_run;
+    d.tried = uint64_t{1} << d.def;
     if (reduce_) d.sleep = sleep_;
     if (!runnable.empty() && asleep(d.def_fiber)) redundant_ = true;  // every CPU asleep
-    for (size_t opt = 0; opt < d.options; ++opt) {
-      bool flush = opt >= runnable.size();
-      if (opt == d.def || (!flush && asleep(runnable[opt]))) continue;
-      Cost c = d.cost_before;
-      if (!flush && current_can_run) ++c.preemptions;
-      if (c.preemptions <= bound_) d.alts.push_back({opt, c});
-    }
+    for (size_t opt = dpor_ ? runnable.size() : 0; opt < d.options; ++opt) queue(d, opt);
     return d;
   }
 
   unsigned bound_, reorder_bound_;
-  bool reduce_;
+  bool reduce_, dpor_;
   std::vector<Decision> path_;
   size_t depth_ = 0;
   std::vector<Sleeper> sleep_;  // transitions that need not run here
   bool redundant_ = false;      // every execution from here on is equivalent to one already run
   size_t pending_ = kNone;      // the decision whose chosen step runs next
+  Races races_;
 };
 
 class ReplayStrategy final : public Strategy {
@@ -1358,8 +1505,16 @@ std::unique_ptr<Strategy> make_random_strategy(uint64_t seed) { return std::make
 std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint64_t expected_steps) {
   return std::make_unique<PctStrategy>(seed, depth, expected_steps);
 }
-std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned reorder_bound, bool reduce) {
-  return std::make_unique<ExhaustiveStrategy>(bound, reorder_bound, reduce);
+const char* reduction_name(Reduction r) {
+  switch (r) {
+    case Reduction::none: return "none";
+    case Reduction::sleep_sets: return "sleep-sets";
+    case Reduction::dpor: return "dpor";
+  }
+  return "?";
+}
+std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned reorder_bound, Reduction reduction) {
+  return std::make_unique<ExhaustiveStrategy>(bound, reorder_bound, reduction);
 }
 std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule) {
   return std::make_unique<ReplayStrategy>(schedule);

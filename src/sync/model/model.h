@@ -135,7 +135,7 @@ class Atomically {
 // one flush of a store buffer. The exhaustive search's sleep sets treat two
 // transitions as independent when neither is `global` and they share no
 // word that either writes. Global: whatever may touch more than it can
-// name: waking from a block, spinning, RCU grace periods and callbacks,
+// name: waking from a block other than a futex wait (which reads its word), spinning, RCU grace periods and callbacks,
 // spawning, the oracle's Atomically sections, flushes chosen by the
 // scheduler, and footprints of more than kMax words.
 struct Footprint {
@@ -236,16 +236,32 @@ std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint6
 // a held-back store left readable, and when a buffered store reaches
 // memory, are free choices.
 //
-// With `reduce`, sleep sets (Godefroid 1996) prune executions equivalent
-// to ones already run: after a preemption, the preempted CPU's next
-// transition sleeps until some CPU does a transition that conflicts with
-// it (see Footprint), and the search does not switch to a sleeping CPU.
-// Only the preempted CPU's own transition is put to sleep, never the other
-// alternatives': moving it back to where it was preempted never adds a
-// preemption, so every execution within the bound is either run or
-// equivalent to one that was run within the bound (plain sleep sets lose
-// that under a bound: Coons, Musuvathi and McKinley, OOPSLA 2013).
-std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned reorder_bound, bool reduce = true);
+// The reductions prune executions equivalent to ones already run (the same
+// transitions, independent ones swapped; see Footprint):
+//
+// - `sleep_sets` (Godefroid 1996): after a preemption, the preempted CPU's
+//   next transition sleeps until some CPU does a transition that conflicts
+//   with it, and the search does not switch to a sleeping CPU. Only the
+//   preempted CPU's own transition is put to sleep, never the other
+//   alternatives': moving it back to where it was preempted never adds a
+//   preemption, so every execution within the bound is either run or
+//   equivalent to one that was run within the bound (plain sleep sets lose
+//   that under a bound: Coons, Musuvathi and McKinley, OOPSLA 2013).
+// - `dpor`, the default: the sleep sets, and a decision's other CPUs are
+//   tried only where the execution shows a reason to (dynamic partial-order
+//   reduction, Flanagan and Godefroid, POPL 2005): two conflicting
+//   transitions of different CPUs that no third transition orders (a race,
+//   by vector clocks over the conflicts) make the later one's CPU an
+//   alternative where the earlier one was chosen, or every CPU when the
+//   later one's could not run there. Under the bound an alternative may
+//   cost a preemption it cannot pay, so each is also added where the
+//   earlier transition's CPU was last switched to (bounded POR, Coons et
+//   al.), where running another CPU costs what running it did. Flushes and
+//   the memory model's choices inside a step are all tried, as before.
+enum class Reduction { none, sleep_sets, dpor };
+const char* reduction_name(Reduction r);
+std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned reorder_bound,
+                                                   Reduction reduction = Reduction::dpor);
 // Replays a schedule string printed by a previous execution.
 std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule);
 
