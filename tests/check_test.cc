@@ -354,6 +354,49 @@ TEST(Check, ShardsMergeToTheUnshardedTable) {
   for (const auto& f : files) std::remove(f.c_str());
 }
 
+// --split-depth: a shard is a part of every cell's schedule space (the
+// prefixes of the first decisions, round robin). The parts of a VERIFIED
+// cell add up to the executions of the one search with the same depth;
+// the parts of a BUG cell give the BUG that search finds first (the same
+// schedule), though not the executions it took to get there.
+TEST(Check, PartsOfASplitCellMergeToTheWholeSearch) {
+  CheckOptions o = exhaustive(2);
+  o.protocols = {"page_lock+invalidate_lock", "unlocked+invalidate_lock"};
+  o.scenarios = {"punch-vs-fault"};
+  o.memory_models = {"sc"};
+  o.split_depth = 100;
+  o.progress = false;
+  std::ostringstream whole, err;
+  EXPECT_EQ(run_check(o, whole, err), 1);
+  std::vector<std::string> files;
+  for (unsigned i = 0; i < 3; ++i) {
+    files.push_back(::testing::TempDir() + "part-" + std::to_string(::getpid()) + "-" + std::to_string(i) + ".json");
+    CheckOptions po = o;
+    po.shard = i;
+    po.shards = 3;
+    po.json = files.back();
+    std::ostringstream out;
+    run_check(po, out, err);
+    EXPECT_NE(out.str().find("(part " + std::to_string(i + 1) + " of 3)"), std::string::npos) << out.str();
+  }
+  std::ostringstream merged;
+  EXPECT_EQ(run_check_merge(files, merged, err), 1);
+  auto line = [](const std::string& table, const std::string& start) {
+    std::istringstream in(table);
+    for (std::string l; std::getline(in, l);)
+      if (l.starts_with(start)) return l;
+    return std::string("(none)");
+  };
+  EXPECT_EQ(line(merged.str(), "page_lock+invalidate_lock"), line(whole.str(), "page_lock+invalidate_lock"));
+  EXPECT_NE(line(whole.str(), "page_lock+invalidate_lock").find("VERIFIED"), std::string::npos) << whole.str();
+  EXPECT_EQ(line(merged.str(), "replay:"), line(whole.str(), "replay:"));
+  EXPECT_NE(line(merged.str(), "unlocked+invalidate_lock").find("BUG"), std::string::npos) << merged.str();
+  std::ostringstream out, why;
+  EXPECT_EQ(run_check_merge({files[0], files[2]}, out, why), 2);
+  EXPECT_NE(why.str().find("part 2 of 3, is in none of the files"), std::string::npos) << why.str();
+  for (const auto& f : files) std::remove(f.c_str());
+}
+
 }  // namespace
 }  // namespace faultline_check
 

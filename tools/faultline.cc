@@ -353,6 +353,11 @@ int main(int argc, char** argv) {
   check->add_option("--shard", shard,
                     "I/N: run only the I-th of N shares of the table (1 <= I <= N); merge their --json with "
                     "'faultline check merge'");
+  check
+      ->add_option("--split-depth", co.split_depth,
+                   "exhaustive: split each cell's schedule space by its first K decisions; a --shard is then a "
+                   "part of every cell, not a share of the cells")
+      ->check(CLI::Range(0u, 1000000u));
   std::vector<std::string> merge_files;
   auto* merge = check->add_subcommand("merge", "Merge the --json files of sharded runs into the one table");
   merge->add_option("files", merge_files, "the shards' JSON files")->required()->check(CLI::ExistingFile);
@@ -393,7 +398,7 @@ int main(int argc, char** argv) {
   if (*check && *merge) return faultline_check::run_check_merge(merge_files, std::cout, std::cerr);
   if (*check) {
     if (!shard.empty() && !parse_shard(shard, &co.shard, &co.shards)) return 2;
-    if (given_in_vain(check, {"--bound", "--reorder-bound", "--reduction", "--no-reduction"}, co.strategy != "exhaustive",
+    if (given_in_vain(check, {"--bound", "--reorder-bound", "--reduction", "--no-reduction", "--split-depth"}, co.strategy != "exhaustive",
                       "without --strategy exhaustive") ||
         given_in_vain(check, {"--depth"}, co.strategy != "pct", "without --strategy pct"))
       return 2;

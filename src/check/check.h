@@ -31,6 +31,8 @@ struct CheckOptions {
   bool whole_folio = true;                 // the world's Config::map_whole_folio (false: before 6.18)
   unsigned jobs = 1;                       // cells run in this many processes at once
   unsigned shard = 0, shards = 1;          // run only the cells whose place % shards == shard
+  unsigned split_depth = 0;                // exhaustive, > 0: a shard is a part of every cell's schedule
+                                           // space (its prefixes at this depth), not a share of the cells
   bool progress = true;
 };
 
@@ -48,6 +50,8 @@ struct Cell {
   std::string trace;       // the engine's steps, one column per CPU
   std::string full_trace;  // every step, the synchronization primitives' too
   uint64_t index = 0, of = 0;  // its place in the whole table (of `of` cells), shards or not
+  unsigned part = 0, parts = 1;  // with --split-depth: the part of the cell's schedule space searched
+  uint64_t bug_prefix = 0;       // the prefix a BUG was found in (merging parts keeps the first)
 };
 
 std::vector<std::string> all_scenarios();

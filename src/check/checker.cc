@@ -558,12 +558,18 @@ model::Reduction reduction(const std::string& name) {
   throw std::invalid_argument("unknown reduction '" + name + "' (dpor, sleep-sets, none)");
 }
 
+// With a split depth, the shard is the part of each cell's schedule space.
+model::Split split(const CheckOptions& opts) {
+  if (opts.split_depth == 0) return {};
+  return {opts.split_depth, opts.shard, opts.shards};
+}
+
 std::unique_ptr<model::Strategy> make_strategy(const CheckOptions& opts) {
   if (!opts.replay.empty()) return model::make_replay_strategy(opts.replay);
   if (opts.strategy == "random") return model::make_random_strategy(opts.seed);
   if (opts.strategy == "pct") return model::make_pct_strategy(opts.seed, opts.depth, 300);
   if (opts.strategy == "exhaustive")
-    return model::make_exhaustive_strategy(opts.bound, opts.reorder_bound, reduction(opts.reduction));
+    return model::make_exhaustive_strategy(opts.bound, opts.reorder_bound, reduction(opts.reduction), split(opts));
   throw std::invalid_argument("unknown strategy '" + opts.strategy + "' (random, pct, exhaustive)");
 }
 
@@ -602,6 +608,13 @@ std::vector<std::string> all_protocols() {
   return v;
 }
 
+// A stopped world holds locks and references: it cannot be torn down.
+// Keep it (and so everything its fibers point to) until the process ends.
+static void keep_world(std::unique_ptr<World> world) {
+  static auto* abandoned = new std::vector<std::unique_ptr<World>>;  // never destroyed
+  abandoned->push_back(std::move(world));
+}
+
 Cell check_cell(const std::string& protocol, const std::string& scenario, const std::string& mm_name,
                 const CheckOptions& opts) {
   const KillerKind& killer = killer_of(scenario);
@@ -619,6 +632,10 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
   cell.verdict = "PASSED";
   bool exhaustive = opts.replay.empty() && opts.strategy == "exhaustive";
   if (exhaustive) cell.bound = static_cast<int>(opts.bound);
+  if (exhaustive && opts.split_depth > 0) {
+    cell.part = opts.shard;
+    cell.parts = opts.shards;
+  }
   auto t0 = std::chrono::steady_clock::now();
   uint64_t n = executions_for(opts);
   for (uint64_t e = 0; e < n; ++e) {
@@ -644,6 +661,14 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     }
     cpus.push_back({killer.name, [w, &killer] { run_killer(*w, killer); }});
     model::Outcome o = model::run(cpus, *strategy, mm, 200000);
+    if (strategy->skipping()) {  // another part's: it only found where the next prefix begins
+      if (!strategy->next()) {
+        cell.verdict = "VERIFIED";
+        break;
+      }
+      if (!o.failure.empty() || o.deadlock || o.step_limit) keep_world(std::move(world));
+      continue;
+    }
     ++cell.executions;
     cell.steps += o.steps;
     strategy->observe(o.steps);
@@ -658,10 +683,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
       }
       o.failure = err + " (at the end)";
     }
-    // A stopped world holds locks and references: it cannot be torn down.
-    // Keep it (and so everything its fibers point to) until the process ends.
-    static auto* abandoned = new std::vector<std::unique_ptr<World>>;  // never destroyed
-    abandoned->push_back(std::move(world));
+    keep_world(std::move(world));
     // A spin that never ends (a fault busy-retrying instead of sleeping)
     // only shows as an execution that runs out of steps: a BUG too.
     if (o.step_limit && o.failure.empty())
@@ -670,6 +692,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     cell.guarantee = o.deadlock ? "deadlock" : guarantee_of(o.failure);
     cell.failure = o.deadlock ? "deadlock: every CPU is blocked" : o.failure;
     cell.schedule = o.schedule;
+    cell.bug_prefix = strategy->prefix();
     w->name_words();
     cell.trace = format_trace(o, false);
     cell.full_trace = format_trace(o, true);
@@ -711,7 +734,7 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
       for (const auto& m : mms) all.push_back({p, s, m});
   std::vector<uint64_t> places;  // of `keys` in `all`
   for (uint64_t i = 0; i < all.size(); ++i)
-    if (i % opts.shards == opts.shard) {
+    if (opts.split_depth > 0 || i % opts.shards == opts.shard) {
       keys.push_back(all[i]);
       places.push_back(i);
     }

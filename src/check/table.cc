@@ -25,7 +25,10 @@ nlohmann::json cell_json(const Cell& c) {
           {"summary", c.trace},
           {"trace", c.full_trace},
           {"cell", c.index},
-          {"cells", c.of}};
+          {"cells", c.of},
+          {"part", c.part},
+          {"parts", c.parts},
+          {"bug_prefix", c.bug_prefix}};
 }
 
 namespace {
@@ -61,6 +64,11 @@ Cell cell_from_json(const nlohmann::json& j) {
   c.full_trace = field<std::string>(j, "trace");
   c.index = field<uint64_t>(j, "cell");
   c.of = field<uint64_t>(j, "cells");
+  c.part = field<unsigned>(j, "part");
+  c.parts = field<unsigned>(j, "parts");
+  c.bug_prefix = field<uint64_t>(j, "bug_prefix");
+  if (c.parts == 0 || c.part >= c.parts)
+    throw std::invalid_argument(fmt::format("a cell that is part {} of {}", c.part, c.parts));
   return c;
 }
 
@@ -78,6 +86,7 @@ bool print_table(const std::vector<Cell>& cells, double secs, std::ostream& out)
                                                                  c.bound)
                          : c.bound >= 0 ? fmt::format("bound {} not exhausted after {} executions", c.bound, c.executions)
                                         : fmt::format("{} {} executions", c.strategy, c.executions);
+    if (c.parts > 1) detail += fmt::format(" (part {} of {})", c.part + 1, c.parts);
     out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", c.protocol, c.scenario, c.memory_model, c.verdict, detail);
     bug |= c.verdict == "BUG";
   }
@@ -121,33 +130,72 @@ std::vector<Cell> read_shard(const std::string& path) {
 // thousand): a bigger count in a file is a bad file, not a table to make.
 constexpr uint64_t kMaxCells = 100'000;
 
-// Puts every cell at its place in the whole table; each place once.
-std::vector<Cell> place_cells(const std::vector<std::string>& files) {
-  std::vector<Cell> table;
-  std::vector<std::string> from;  // the file each place was filled from
+// Puts every cell (every part of a split cell) at its place in the whole
+// table; each place and part once.
+std::vector<std::vector<Cell>> place_cells(const std::vector<std::string>& files) {
+  std::vector<std::vector<Cell>> table;    // by place, by part
+  std::vector<std::vector<std::string>> from;  // the file each part was filled from
   for (const auto& path : files)
     for (Cell& c : read_shard(path)) {
       if (table.empty()) {
         if (c.of == 0 || c.of > kMaxCells)
           throw std::invalid_argument(fmt::format("{}: a table of {} cells (at most {})", path, c.of, kMaxCells));
-        table.resize(c.of);
-        from.resize(c.of);
+        if (c.parts > kMaxCells / c.of)
+          throw std::invalid_argument(fmt::format("{}: {} parts of {} cells (at most {} in all)", path, c.parts, c.of,
+                                                  kMaxCells));
+        table.assign(c.of, std::vector<Cell>(c.parts));
+        from.assign(c.of, std::vector<std::string>(c.parts));
       }
-      if (c.of != table.size() || c.index >= c.of)
-        throw std::invalid_argument(fmt::format("{}: cell {} of {} does not belong to a table of {} cells", path,
-                                                c.index, c.of, table.size()));
-      if (!from[c.index].empty())
-        throw std::invalid_argument(fmt::format("{}: cell {} ({} / {} / {}) is in {} too", path, c.index, c.protocol,
-                                                c.scenario, c.memory_model, from[c.index]));
-      from[c.index] = path;
-      table[c.index] = std::move(c);
+      if (c.of != table.size() || c.index >= c.of || c.parts != table[0].size())
+        throw std::invalid_argument(fmt::format("{}: cell {} of {} (part {} of {}) does not belong to a table of {} "
+                                                "cells in {} parts",
+                                                path, c.index, c.of, c.part + 1, c.parts, table.size(),
+                                                table[0].size()));
+      std::string& was = from[c.index][c.part];
+      if (!was.empty())
+        throw std::invalid_argument(fmt::format("{}: cell {} ({} / {} / {}) part {} is in {} too", path, c.index,
+                                                c.protocol, c.scenario, c.memory_model, c.part + 1, was));
+      was = path;
+      table[c.index][c.part] = std::move(c);
     }
-  for (size_t i = 0; i < table.size(); ++i)
-    if (from[i].empty())
-      throw std::invalid_argument(fmt::format("cell {} of {} is in none of the files: a shard is missing", i,
-                                              table.size()));
   if (table.empty()) throw std::invalid_argument("no cells in the files");
+  for (size_t i = 0; i < table.size(); ++i)
+    for (size_t p = 0; p < table[i].size(); ++p)
+      if (from[i][p].empty())
+        throw std::invalid_argument(fmt::format("cell {} of {}, part {} of {}, is in none of the files: a shard is "
+                                                "missing",
+                                                i, table.size(), p + 1, table[i].size()));
   return table;
+}
+
+// One cell from the parts of its schedule space: VERIFIED if every part
+// is, a BUG if any is (the one in the earliest prefix: the first an
+// unsplit search meets), executions and steps added up.
+Cell join_parts(std::vector<Cell> parts) {
+  Cell c = parts[0];
+  c.executions = c.steps = 0;
+  c.seconds = 0;
+  const Cell* bug = nullptr;
+  bool all_verified = true;
+  for (const Cell& p : parts) {
+    c.executions += p.executions;
+    c.steps += p.steps;
+    c.seconds += p.seconds;
+    all_verified &= p.verdict == "VERIFIED";
+    if (p.verdict == "BUG" && (!bug || p.bug_prefix < bug->bug_prefix)) bug = &p;
+  }
+  c.verdict = bug ? "BUG" : all_verified ? "VERIFIED" : "PASSED";
+  if (bug) {
+    c.guarantee = bug->guarantee;
+    c.failure = bug->failure;
+    c.schedule = bug->schedule;
+    c.trace = bug->trace;
+    c.full_trace = bug->full_trace;
+    c.bug_prefix = bug->bug_prefix;
+  }
+  c.part = 0;
+  c.parts = 1;
+  return c;
 }
 
 }  // namespace
@@ -155,7 +203,7 @@ std::vector<Cell> place_cells(const std::vector<std::string>& files) {
 int run_check_merge(const std::vector<std::string>& files, std::ostream& out, std::ostream& err) {
   std::vector<Cell> cells;
   try {
-    cells = place_cells(files);
+    for (auto& parts : place_cells(files)) cells.push_back(join_parts(std::move(parts)));
   } catch (const std::invalid_argument& e) {
     err << "faultline check merge: " << e.what() << "\n";
     return 2;

@@ -1175,9 +1175,9 @@ class PctStrategy final : public Strategy {
 
 class ExhaustiveStrategy final : public Strategy {
  public:
-  ExhaustiveStrategy(unsigned bound, unsigned reorder_bound, Reduction reduction)
+  ExhaustiveStrategy(unsigned bound, unsigned reorder_bound, Reduction reduction, Split split)
       : bound_(bound), reorder_bound_(reorder_bound), reduce_(reduction != Reduction::none),
-        dpor_(reduction == Reduction::dpor) {}
+        dpor_(reduction == Reduction::dpor), split_(split) {}
   void begin(unsigned) override {
     depth_ = 0;
     sleep_.clear();
@@ -1185,10 +1185,13 @@ class ExhaustiveStrategy final : public Strategy {
     pending_ = kNone;
     races_.begin();
   }
+  bool skipping() const override { return prefix_ % split_.parts != split_.part; }
+  uint64_t prefix() const override { return prefix_; }
 
   size_t pick(const std::vector<int>& runnable, size_t flushable, int current) override {
     size_t n = runnable.size() + flushable;
     if (depth_ < path_.size()) return replay(runnable, n);
+    if (below_foreign_prefix()) redundant_ = true;
     if (redundant_) return default_option(runnable, current);  // nothing below needs running
     path_.push_back(decide(runnable, flushable, current));
     pending_ = depth_++;
@@ -1204,6 +1207,7 @@ class ExhaustiveStrategy final : public Strategy {
       if (d.options != n || !d.inner) fail("exhaustive search: the world is not deterministic (a choice changed)");
       return d.chosen;
     }
+    if (below_foreign_prefix()) redundant_ = true;
     if (redundant_) return 0;
     Decision d;
     d.inner = true;
@@ -1247,6 +1251,7 @@ class ExhaustiveStrategy final : public Strategy {
         d.chosen = d.alts[d.next_alt].option;
         d.cost_after = d.alts[d.next_alt].cost;
         ++d.next_alt;
+        if (path_.size() <= split_.depth) ++prefix_;  // a choice inside the prefix: the next prefix
         return true;
       }
       path_.pop_back();
@@ -1395,6 +1400,9 @@ class ExhaustiveStrategy final : public Strategy {
     Clock count_{};
   };
 
+  // A new decision past the prefix of an execution in another part.
+  bool below_foreign_prefix() const { return path_.size() >= split_.depth && skipping(); }
+
   bool asleep(const std::vector<Sleeper>& set, int fiber) const {
     return std::any_of(set.begin(), set.end(), [&](const Sleeper& s) { return s.fiber == fiber; });
   }
@@ -1464,7 +1472,8 @@ class ExhaustiveStrategy final : public Strategy {
     d.tried = uint64_t{1} << d.def;
     if (reduce_) d.sleep = sleep_;
     if (!runnable.empty() && asleep(d.def_fiber)) redundant_ = true;  // every CPU asleep
-    for (size_t opt = dpor_ ? runnable.size() : 0; opt < d.options; ++opt) queue(d, opt);
+    bool in_prefix = path_.size() < split_.depth;  // every option tried: the parts' subtrees are independent
+    for (size_t opt = dpor_ && !in_prefix ? runnable.size() : 0; opt < d.options; ++opt) queue(d, opt);
     return d;
   }
 
@@ -1476,6 +1485,8 @@ class ExhaustiveStrategy final : public Strategy {
   bool redundant_ = false;      // every execution from here on is equivalent to one already run
   size_t pending_ = kNone;      // the decision whose chosen step runs next
   Races races_;
+  Split split_;
+  uint64_t prefix_ = 0;  // the number of the prefix the current execution is in
 };
 
 class ReplayStrategy final : public Strategy {
@@ -1513,8 +1524,11 @@ const char* reduction_name(Reduction r) {
   }
   return "?";
 }
-std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned reorder_bound, Reduction reduction) {
-  return std::make_unique<ExhaustiveStrategy>(bound, reorder_bound, reduction);
+std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned reorder_bound, Reduction reduction,
+                                                   Split split) {
+  if (split.parts == 0 || split.part >= split.parts)
+    throw std::invalid_argument(fmt::format("exhaustive search: part {} of {}", split.part, split.parts));
+  return std::make_unique<ExhaustiveStrategy>(bound, reorder_bound, reduction, split);
 }
 std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule) {
   return std::make_unique<ReplayStrategy>(schedule);

@@ -201,6 +201,12 @@ class Strategy {
     (void)fiber;
     (void)fp;
   }
+  // An exhaustive search split into parts (Split): whether the execution
+  // that just ran belongs to another part (it ran only to find where the
+  // next prefix begins: count nothing of it), and which prefix of the
+  // schedule space it is in.
+  virtual bool skipping() const { return false; }
+  virtual uint64_t prefix() const { return 0; }
 };
 
 struct Outcome {
@@ -258,10 +264,24 @@ std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint6
 //   earlier transition's CPU was last switched to (bounded POR, Coons et
 //   al.), where running another CPU costs what running it did. Flushes and
 //   the memory model's choices inside a step are all tried, as before.
+//
+// A split search: the first `depth` decisions of every execution try every
+// option the bounds allow (whatever the reduction), so the schedule space
+// falls into prefixes — the choices made there — numbered in the order
+// the depth-first search meets them, whose subtrees are searched
+// independently. Part `part` of `parts` searches the prefixes whose number
+// is `part` modulo `parts`; an execution that meets another part's prefix
+// runs without branching below it and is skipped (Strategy::skipping).
+// The parts' executions add up to those of the one search with the same
+// depth and one part.
 enum class Reduction { none, sleep_sets, dpor };
 const char* reduction_name(Reduction r);
+struct Split {
+  unsigned depth = 0;
+  unsigned part = 0, parts = 1;
+};
 std::unique_ptr<Strategy> make_exhaustive_strategy(unsigned bound, unsigned reorder_bound,
-                                                   Reduction reduction = Reduction::dpor);
+                                                   Reduction reduction = Reduction::dpor, Split split = {});
 // Replays a schedule string printed by a previous execution.
 std::unique_ptr<Strategy> make_replay_strategy(const std::string& schedule);
 
