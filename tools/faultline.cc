@@ -317,8 +317,10 @@ int main(int argc, char** argv) {
   faultline_check::CheckOptions co;
   std::string cp = "all", cs = "all", cm = "all";
   auto* check = app.add_subcommand("check", "Run protocols x scenarios x memory models under the model checker");
-  check->add_option("--protocol", cp, "MAPGUARD[+CREATIONGUARD], or all");
-  check->add_option("--scenario", cs, "KILLER-vs-ACCESSOR (e.g. punch-vs-fault), or all");
+  check->add_option("--protocol", cp, "MAPGUARD[+CREATIONGUARD], a comma-separated list or shell patterns of them, or all");
+  check->add_option("--scenario", cs,
+                    "KILLER-vs-ACCESSOR (e.g. punch-vs-fault), a comma-separated list or shell patterns "
+                    "('*-vs-2faults'), or all");
   check->add_option("--memory-model", cm, "sc, tso, weak, or all")->check(CLI::IsMember({"sc", "tso", "weak", "all"}));
   check->add_option("--strategy", co.strategy, "random, pct or exhaustive")
       ->check(CLI::IsMember({"random", "pct", "exhaustive"}));
@@ -403,8 +405,8 @@ int main(int argc, char** argv) {
         given_in_vain(check, {"--depth"}, co.strategy != "pct", "without --strategy pct"))
       return 2;
     if (no_reduction) co.reduction = "none";
-    if (cp != "all") co.protocols = {cp};
-    if (cs != "all") co.scenarios = {cs};
+    co.protocols = split_list(cp);
+    co.scenarios = split_list(cs);
     if (cm != "all") co.memory_models = {cm};
     co.progress = ::isatty(2);
     if (!writable(co.json, "check") || !schedule_ok(co.replay)) return 2;

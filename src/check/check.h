@@ -14,8 +14,8 @@
 namespace faultline_check {
 
 struct CheckOptions {
-  std::vector<std::string> protocols;      // empty: all
-  std::vector<std::string> scenarios;      // empty: all
+  std::vector<std::string> protocols;      // names or shell patterns ("no_new_maps*"); empty: all
+  std::vector<std::string> scenarios;      // names or shell patterns ("*-vs-2faults"); empty: all
   std::vector<std::string> memory_models;  // empty: all
   std::string strategy = "pct";            // random | pct | exhaustive
   unsigned bound = 2;                      // exhaustive: preemption bound k

@@ -17,6 +17,7 @@
 // is now.
 #include <fmt/format.h>
 
+#include <fnmatch.h>
 #include <malloc.h>
 
 #include <chrono>
@@ -723,9 +724,34 @@ std::vector<Cell> run_cells_here(const std::vector<CellKey>& keys, const CheckOp
 
 }  // namespace
 
+// The names a list of names and shell patterns ('*-vs-2faults') stands
+// for, in the order of `all` for a pattern; empty: all of them.
+static std::vector<std::string> expand(const std::vector<std::string>& given, const std::vector<std::string>& all,
+                                const char* what) {
+  if (given.empty()) return all;
+  std::vector<std::string> v;
+  for (const auto& g : given) {
+    if (g.find_first_of("*?[") == std::string::npos) {
+      v.push_back(g);
+      continue;
+    }
+    size_t before = v.size();
+    for (const auto& a : all)
+      if (::fnmatch(g.c_str(), a.c_str(), 0) == 0) v.push_back(a);
+    if (v.size() == before) throw std::invalid_argument(fmt::format("no {} matches '{}'", what, g));
+  }
+  return v;
+}
+
 int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
-  auto protocols = opts.protocols.empty() ? all_protocols() : opts.protocols;
-  auto scenarios = opts.scenarios.empty() ? all_scenarios() : opts.scenarios;
+  std::vector<std::string> protocols, scenarios;
+  try {
+    protocols = expand(opts.protocols, all_protocols(), "protocol");
+    scenarios = expand(opts.scenarios, all_scenarios(), "scenario");
+  } catch (const std::invalid_argument& e) {
+    err << "faultline check: " << e.what() << "\n";
+    return 2;
+  }
   std::vector<std::string> mms = opts.memory_models.empty() ? std::vector<std::string>{"sc", "tso", "weak"}
                                                             : opts.memory_models;
   std::vector<CellKey> all, keys;
