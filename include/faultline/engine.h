@@ -94,6 +94,11 @@ struct Stats {
   // unmapped them (the 2020 kernel's VM_BUG_ON_PAGE(page_mapped) in
   // collapse_file): only a map guard that maps without the folio lock.
   uint64_t collapse_mapped_races = 0;
+  uint64_t folios_split = 0;    // large folios truncate or a hole split into pages
+  // Faults whose page-cache lookup came back with a folio that a split had
+  // just cut away from the faulting index, and that looked again (early
+  // 2026 kernels hit VM_BUG_ON_FOLIO(!folio_contains) there).
+  uint64_t split_lookup_races = 0;
   uint64_t free_frames = 0;
 };
 
@@ -229,6 +234,12 @@ class File {
   // Moves every cached folio in the range to new frames, as page migration
   // does; returns how many moved.
   uint64_t migrate(uint64_t off, uint64_t len);
+  // Splits every cached large folio in the range into one-page folios, as
+  // the kernel's debugfs split_huge_pages does for a file range (and as
+  // reclaim and truncate split them); returns how many were split. A folio
+  // someone else holds a reference to (a lookup, a read() copying from it)
+  // is left whole. The file does not change.
+  uint64_t split_huge_pages(uint64_t off, uint64_t len);
 
   // Within this file, with fsx's argument order (source offset, length,
   // destination offset) and the kernel's checks (invalid_argument for

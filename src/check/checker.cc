@@ -52,11 +52,11 @@ struct KillerKind {
   const char* name;
   OpKind op;
   uint64_t off, len;
-  bool straddle = false;  // pages 0-1 cached as one folio, which the kill leaves straddling EOF
+  bool straddle = false;  // pages 0-1 cached as one folio (which truncate splits, or leaves straddling EOF)
   uint64_t dest = 0;      // the second range of clone and exchange
   // Killers that are not a file op (`op` unused): munmap of the accessor's
   // pages 0-1 under per-VMA locks; khugepaged's collapse of the first 2 MiB.
-  enum class Extra : uint8_t { none, munmap, khugepaged } extra = Extra::none;
+  enum class Extra : uint8_t { none, munmap, khugepaged, split } extra = Extra::none;
 };
 const KillerKind kKillers[] = {
     {"truncate", OpKind::truncate, 0, P / 2},  {"truncate-folio", OpKind::truncate, 0, P / 2, true},
@@ -81,6 +81,12 @@ const KillerKind kKillers[] = {
     // The file does not change. Hugh Dickins' VM_BUG_ON (2020) is the
     // check after the unmap.
     {"khugepaged", OpKind::read, 0, 0, false, 0, KillerKind::Extra::khugepaged},
+    // The folio of pages 0-1 split into two, as reclaim splits a large
+    // folio under memory pressure (File::split_huge_pages). The file does
+    // not change. A lookup that loaded the folio before the split and took
+    // its reference after must not come back with page 0's folio for page
+    // 1 (early 2026: VM_BUG_ON_FOLIO(!folio_contains) in filemap_fault).
+    {"split", OpKind::read, 0, 2 * P, true, 0, KillerKind::Extra::split},
 };
 // What the direct and atomic writes write: no page holds it before.
 constexpr std::byte kWritten{0xBB};
@@ -273,6 +279,12 @@ const KillerKind& killer_named(const std::string& name) {
 // the accessor wrote (its writes land in either order with the killer's).
 std::string violations(World& w, bool at_end) {
   model::Atomically stop;
+  // Where the kernel of early 2026 stopped with a BUG, the engine looks
+  // again: the count says the kernel's check would have fired.
+  if (uint64_t n = w.engine.stats().split_lookup_races)
+    return fmt::format("VM_BUG_ON_FOLIO(!folio_contains(folio, index)): {} fault(s) got back from the page cache a "
+                       "folio that a split had cut away from the faulting index",
+                       n);
   std::string err = fl::detail::check_mappings(&w.engine.kernel(), false);
   if (!err.empty() || (!at_end && (w.writes || w.pair))) return err;
   err = fl::detail::check_cache(w.file.inode(), w.writes ? w.stored() : w.expected);
@@ -284,10 +296,12 @@ void oracle(World& w, const char* when) {
   if (std::string err = violations(w, false); !err.empty()) model::fail(fmt::format("{} ({})", err, when));
 }
 
-// munmap and khugepaged: the file does not change.
+// munmap, khugepaged and split: the file does not change.
 void run_extra_killer(World& w, const KillerKind& k) {
   if (k.extra == KillerKind::Extra::munmap) {
     w.mm.munmap(w.base, k.len);
+  } else if (k.extra == KillerKind::Extra::split) {
+    w.file.split_huge_pages(k.off, k.len);
   } else {
     w.file.khugepaged_collapse(0);
     if (uint64_t n = w.engine.stats().collapse_mapped_races)
@@ -530,7 +544,8 @@ class SeedBug {
                                                    {"pmd_ignores_eof", B::pmd_ignores_eof},
                                                    {"whole_folio_past_eof", B::whole_folio_past_eof},
                                                    {"no_tlb_flush", B::no_tlb_flush},
-                                                   {"munmap_skips_vma_lock", B::munmap_skips_vma_lock}};
+                                                   {"munmap_skips_vma_lock", B::munmap_skips_vma_lock},
+                                                   {"lookup_recheck_head", B::lookup_recheck_head}};
     auto it = kBugs.find(name);
     if (it == kBugs.end()) {
       std::string known;

@@ -316,6 +316,8 @@ Stats Engine::stats() const {
   s.shootdowns = r(c.shootdowns);
   s.collapses = r(c.collapses);
   s.collapse_mapped_races = r(c.collapse_mapped_races);
+  s.folios_split = r(c.folios_split);
+  s.split_lookup_races = r(c.split_lookup_races);
   s.free_frames = kernel_->pool.nr_free();
   return s;
 }
@@ -452,6 +454,11 @@ bool File::khugepaged_collapse(uint64_t off) {
 uint64_t File::migrate(uint64_t off, uint64_t len) {
   auto [first, last] = page_range("migrate", off, len);
   return migrate_mapping_range(live(inode_), first, last);
+}
+
+uint64_t File::split_huge_pages(uint64_t off, uint64_t len) {
+  auto [first, last] = page_range("split_huge_pages", off, len);
+  return split_mapping_range(live(inode_), first, last);
 }
 
 uint64_t File::copy_range(uint64_t src, uint64_t len, uint64_t dst) {

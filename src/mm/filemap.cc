@@ -28,7 +28,8 @@ Folio* filemap_get_folio(AddressSpace* mapping, pgoff_t index) {
       sync::cpu_relax();
       continue;
     }
-    if (mapping->i_pages.load(index) == f) return f;
+    // The slot looked up, not the folio's first: after a split they differ.
+    if (mapping->i_pages.load(FL_SEEDED(lookup_recheck_head) ? f->first_index() : index) == f) return f;
     folio_put(f);
   }
 }

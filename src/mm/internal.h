@@ -129,6 +129,10 @@ void unmap_mapping_range(AddressSpace* mapping, uint64_t holebegin, uint64_t hol
 // or the caller holds it.
 enum class IMmap { take, trylock, held };
 bool folio_unmap(AddressSpace* mapping, Folio* folio, MmuGather& tlb, IMmap i_mmap);
+// Splits a large folio of `mapping` into order-0 folios (huge_memory.cc):
+// the caller holds its lock and a reference, which stay with the first
+// page. False, and nothing changed, if anyone else holds a reference.
+bool split_folio(AddressSpace* mapping, Folio* folio);
 // folio_mkclean: write-protects every shared PTE of a locked folio.
 // Returns whether any PTE was changed (the caller then needs a shootdown).
 bool folio_mkclean(Folio* folio);
@@ -183,6 +187,8 @@ size_t write_atomic(Inode* inode, uint64_t off, std::span<const std::byte> buf);
 
 // ---- migrate.cc --------------------------------------------------------
 uint64_t migrate_mapping_range(Inode* inode, pgoff_t start, pgoff_t end);
+// Splits the large folios of [start, end] (huge_memory.cc); returns how many.
+uint64_t split_mapping_range(Inode* inode, pgoff_t start, pgoff_t end);
 // collapse_file (mm/khugepaged.c): file pages [start, start + 512), start
 // a multiple of 512, into one PMD-sized folio; whether it did.
 bool collapse_file(Inode* inode, pgoff_t start);

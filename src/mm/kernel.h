@@ -24,7 +24,7 @@ struct MmStruct;
 
 struct Counters {
   sync::StatCounter faults, fault_retries, fault_around_maps, pmd_maps, pmd_splits, folios_created, folios_reclaimed, folios_migrated,
-      writebacks, shootdowns, collapses, collapse_mapped_races;
+      writebacks, shootdowns, collapses, collapse_mapped_races, folios_split, split_lookup_races;
   static void inc(sync::StatCounter& c, uint64_t n = 1) { c.add(n); }
 };
 

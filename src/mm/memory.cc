@@ -276,6 +276,14 @@ VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
   account_mmap_miss(vmf, miss, missed);
   if (missed && ra > 1) vmf.mapping->mmap_ra_next.set(ra_start + ra);
   if (!f) return VmFault::sigbus;
+  // Our reference keeps the folio from being split from here on; a split
+  // between the lookup and the reference would show here (the kernel's
+  // VM_BUG_ON_FOLIO(!folio_contains(folio, index)), reached in 2026).
+  if (vmf.pgoff < f->first_index() || vmf.pgoff >= f->first_index() + f->nr_pages()) {
+    Counters::inc(vmf.kernel->stats.split_lookup_races);
+    folio_put(f);
+    return VmFault::retry;
+  }
   if (mkwrite && !mkwrite_lock(vmf, f)) {
     folio_put(f);
     return VmFault::retry;

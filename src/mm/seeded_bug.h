@@ -20,6 +20,7 @@ enum class SeededBug {
   whole_folio_past_eof,   // whole-folio mapping without the EOF clamp (generic/749, before its fix)
   no_tlb_flush,         // flush_tlb_mm does not bump tlb_gen: TLB entries outlive their PTEs
   munmap_skips_vma_lock,  // munmap detaches a VMA without waiting for the faults under its lock
+  lookup_recheck_head,  // a lookup re-checks its folio's first slot, not its own (early 2026's split race)
 };
 
 #ifdef FAULTLINE_SYNC_MODEL

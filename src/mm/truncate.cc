@@ -9,7 +9,9 @@
 // The kernel's order of steps for a truncate (truncate_setsize +
 // truncate_pagecache): set the size first, so that new faults past it get
 // SIGBUS; unmap; lock and remove each folio, unmapping again any that a
-// racing fault mapped; zero the tail of a partial folio; unmap again for
+// racing fault mapped; split a large folio the new EOF cuts through and
+// remove its pages past EOF (or, when the split backs off because someone
+// else holds a reference, zero its tail and keep it); unmap again for
 // private COW copies made during the race; then free the blocks, all under
 // the creation guard held exclusive; then the shootdown (MmuGather).
 #include <algorithm>
@@ -60,17 +62,18 @@ void truncate_inode_pages_range(AddressSpace* mapping, uint64_t lstart, uint64_t
   pgoff_t last = lend >> PAGE_SHIFT;
   while (Folio* f = filemap_get_next_folio(mapping, &index, last)) {
     folio_lock(f);
+    bool split = false;  // then its pages are looked at again, one by one
     if (f->mapping.load(sync::relaxed) == mapping) {
       folio_wait_writeback(f);
       uint64_t fstart = f->first_index() << PAGE_SHIFT;
       uint64_t fend = fstart + f->size() - 1;
       if (fstart >= lstart && fend <= lend) truncate_inode_folio(mapping, f, tlb);
-      else truncate_partial_folio(f, lstart, lend);
+      else if (!(split = f->nr_pages() > 1 && split_folio(mapping, f))) truncate_partial_folio(f, lstart, lend);
     }
-    index = f->first_index() + f->nr_pages();
+    index = f->first_index() + (split ? 0 : f->nr_pages());
     folio_unlock(f);
     folio_put(f);
-    if (index == 0) break;
+    if (index == 0 && !split) break;  // wrapped past the last index
   }
 }
 

@@ -1179,6 +1179,11 @@ class ExhaustiveStrategy final : public Strategy {
       : bound_(bound), reorder_bound_(reorder_bound), reduce_(reduction != Reduction::none),
         dpor_(reduction == Reduction::dpor), split_(split) {}
   void begin(unsigned) override {
+    // The execution's world is built next: its words count from 0, as
+    // every earlier execution's did, whatever was made since the last one
+    // ended (the oracle's own words after it): the reductions compare
+    // words of one execution with another's by these ids.
+    g_next_word_id = 0;
     depth_ = 0;
     sleep_.clear();
     redundant_ = false;
