@@ -57,6 +57,11 @@ struct Config {
   // reference and map count batch per folio); false: the faulting page
   // alone (and fault-around its window).
   bool map_whole_folio = true;
+  // Truncate and hole punching split a large folio they cut through and
+  // drop its pages past the cut (truncate_inode_partial_folio); false:
+  // they zero the cut part and keep the folio whole, as the kernel does
+  // when the split fails.
+  bool split_on_truncate = true;
   // A 512-page (2 MiB) folio at a 2 MiB-aligned place wholly inside a
   // shared mapping and below EOF is mapped with one PMD-level entry
   // (do_set_pmd); the MMU's walk stops there, and whatever takes part of it

@@ -35,15 +35,12 @@ static void make_tail_folio(Folio* t, AddressSpace* m, pgoff_t index, uint32_t f
   t->refcount.store(1, sync::release);  // the cache's
 }
 
-bool split_folio(AddressSpace* m, Folio* f) {
+bool split_folio(AddressSpace* m, Folio* f, MmuGather& tlb) {
   uint64_t nr = f->nr_pages();
   if (nr == 1) return true;
   Kernel* k = m->host->kernel;
-  {
-    MmuGather tlb(k);
-    folio_unmap(m, f, tlb, IMmap::take);
-    tlb.finish();
-  }
+  folio_unmap(m, f, tlb, IMmap::take);
+  tlb.finish();  // the references of every PTE it zapped, the caller's earlier zaps' too
   if (!folio_ref_freeze(f, 2)) return false;  // the cache's and the caller's, nothing more
   pgoff_t index = f->first_index();
   uint32_t flags = f->flags.load(sync::relaxed) & (PG_uptodate | PG_dirty | PG_referenced);
@@ -65,13 +62,14 @@ bool split_folio(AddressSpace* m, Folio* f) {
 
 uint64_t split_mapping_range(Inode* inode, pgoff_t start, pgoff_t end) {
   AddressSpace* m = &inode->i_mapping;
+  MmuGather tlb(inode->kernel);
   uint64_t split = 0;
   pgoff_t index = start;
   while (Folio* f = filemap_get_next_folio(m, &index, end)) {
     index = f->first_index() + f->nr_pages();
     if (f->nr_pages() > 1) {
       folio_lock(f);
-      if (f->mapping.load(sync::relaxed) == m && !f->test(PG_writeback)) split += split_folio(m, f);
+      if (f->mapping.load(sync::relaxed) == m && !f->test(PG_writeback)) split += split_folio(m, f, tlb);
       folio_unlock(f);
     }
     folio_put(f);

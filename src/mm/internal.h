@@ -131,8 +131,10 @@ enum class IMmap { take, trylock, held };
 bool folio_unmap(AddressSpace* mapping, Folio* folio, MmuGather& tlb, IMmap i_mmap);
 // Splits a large folio of `mapping` into order-0 folios (huge_memory.cc):
 // the caller holds its lock and a reference, which stay with the first
-// page. False, and nothing changed, if anyone else holds a reference.
-bool split_folio(AddressSpace* mapping, Folio* folio);
+// page. Unmaps it into `tlb` and finishes `tlb` (the caller's pending
+// zaps hold references too). False, and nothing changed but the unmap, if
+// anyone else holds a reference.
+bool split_folio(AddressSpace* mapping, Folio* folio, MmuGather& tlb);
 // folio_mkclean: write-protects every shared PTE of a locked folio.
 // Returns whether any PTE was changed (the caller then needs a shootdown).
 bool folio_mkclean(Folio* folio);

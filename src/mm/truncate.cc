@@ -60,6 +60,7 @@ static void truncate_partial_folio(Folio* folio, uint64_t lstart, uint64_t lend)
 void truncate_inode_pages_range(AddressSpace* mapping, uint64_t lstart, uint64_t lend, MmuGather& tlb) {
   pgoff_t index = lstart >> PAGE_SHIFT;
   pgoff_t last = lend >> PAGE_SHIFT;
+  bool splits = mapping->host->kernel->config.split_on_truncate;
   while (Folio* f = filemap_get_next_folio(mapping, &index, last)) {
     folio_lock(f);
     bool split = false;  // then its pages are looked at again, one by one
@@ -68,7 +69,8 @@ void truncate_inode_pages_range(AddressSpace* mapping, uint64_t lstart, uint64_t
       uint64_t fstart = f->first_index() << PAGE_SHIFT;
       uint64_t fend = fstart + f->size() - 1;
       if (fstart >= lstart && fend <= lend) truncate_inode_folio(mapping, f, tlb);
-      else if (!(split = f->nr_pages() > 1 && split_folio(mapping, f))) truncate_partial_folio(f, lstart, lend);
+      else if (!(split = f->nr_pages() > 1 && splits && split_folio(mapping, f, tlb)))
+        truncate_partial_folio(f, lstart, lend);
     }
     index = f->first_index() + (split ? 0 : f->nr_pages());
     folio_unlock(f);
