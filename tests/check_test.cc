@@ -89,7 +89,8 @@ TEST(Check, WeakCatchesSmpWmbForSmpMb) {
 // folio may read what it held before it was freed and reused, and the
 // fault maps the wrong page (G4) or reads a frame already gone — a crash
 // inside the engine, which must come out as a verdict with a schedule
-// that replays it, not kill the checker.
+// that replays it, not kill the checker; or, since the fault checks that
+// its folio contains the index, the VM_BUG_ON that check stands for.
 // It shows when each of the two faults looks its page up, as before Linux
 // 6.18 (with whole folios mapped, the fault on page 0 maps page 1 too, and
 // no execution at this bound finds it: checked in every migrate- and
@@ -99,13 +100,15 @@ TEST(Check, WeakCatchesARelaxedFolioTryGet) {
   o.whole_folio = false;
   o.seeded_bug = "try_get_relaxed";
   Cell c = check_cell("page_lock+invalidate_lock", "migrate-vs-readahead", "weak", o);
+  // The fault's folio_contains check may see the reused folio first.
+  auto caught = [](const std::string& g) { return g == "G4" || g == "crash" || g == "VM_BUG_ON"; };
   EXPECT_EQ(c.verdict, "BUG");
-  EXPECT_TRUE(c.guarantee == "G4" || c.guarantee == "crash") << c.failure;
+  EXPECT_TRUE(caught(c.guarantee)) << c.failure;
   CheckOptions replay = o;
   replay.replay = c.schedule;
   Cell again = check_cell("page_lock+invalidate_lock", "migrate-vs-readahead", "weak", replay);
   EXPECT_EQ(again.verdict, "BUG");  // whether a freed frame is still mapped decides which
-  EXPECT_TRUE(again.guarantee == "G4" || again.guarantee == "crash") << again.failure;
+  EXPECT_TRUE(caught(again.guarantee)) << again.failure;
   o.seeded_bug.clear();
   EXPECT_EQ(check_cell("page_lock+invalidate_lock", "migrate-vs-readahead", "weak", o).verdict, "VERIFIED");
 }
@@ -117,11 +120,15 @@ TEST(Check, WeakCatchesARelaxedFolioTryGet) {
 TEST(Check, WhatScFindsTsoAndWeakFindAtTheSameBound) {
   struct Case {
     const char *bug, *protocol, *scenario;
+    unsigned bound;
   };
-  for (const Case& k : {Case{"kill_without_unmap", "page_lock+invalidate_lock", "punch-vs-readahead"},
-                        Case{"kill_without_unmap", "no_new_maps+invalidate_lock", "dontneed-vs-faultaround"},
-                        Case{"truncate_size_last", "page_lock+invalidate_lock", "truncate-folio-vs-fault"}}) {
-    CheckOptions o = exhaustive(1);
+  // truncate_size_last takes two preemptions under sc since truncate splits
+  // the folio it cuts through (the page past EOF is gone before the size
+  // shrinks, unless a fault reads it in again in between).
+  for (const Case& k : {Case{"kill_without_unmap", "page_lock+invalidate_lock", "punch-vs-readahead", 1},
+                        Case{"kill_without_unmap", "no_new_maps+invalidate_lock", "dontneed-vs-faultaround", 1},
+                        Case{"truncate_size_last", "page_lock+invalidate_lock", "truncate-folio-vs-fault", 2}}) {
+    CheckOptions o = exhaustive(k.bound);
     o.seeded_bug = k.bug;
     for (const char* mm : {"sc", "tso", "weak"}) {
       Cell c = check_cell(k.protocol, k.scenario, mm, o);

@@ -100,9 +100,11 @@ struct Stats {
   // collapse_file): only a map guard that maps without the folio lock.
   uint64_t collapse_mapped_races = 0;
   uint64_t folios_split = 0;    // large folios truncate or a hole split into pages
-  // Faults whose page-cache lookup came back with a folio that a split had
-  // just cut away from the faulting index, and that looked again (early
-  // 2026 kernels hit VM_BUG_ON_FOLIO(!folio_contains) there).
+  // Faults whose page-cache lookup came back with a folio that does not
+  // contain the faulting index (split, or freed and reused, between the
+  // lookup's load and its reference), and that looked again (early 2026
+  // kernels hit VM_BUG_ON_FOLIO(!folio_contains) there). Zero unless the
+  // lookup is broken: it re-checks its slot after taking the reference.
   uint64_t split_lookup_races = 0;
   uint64_t free_frames = 0;
 };

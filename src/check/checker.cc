@@ -289,7 +289,8 @@ std::string violations(World& w, bool at_end) {
   // again: the count says the kernel's check would have fired.
   if (uint64_t n = w.engine.stats().split_lookup_races)
     return fmt::format("VM_BUG_ON_FOLIO(!folio_contains(folio, index)): {} fault(s) got back from the page cache a "
-                       "folio that a split had cut away from the faulting index",
+                       "folio that does not contain the faulting index (split, or freed and reused, between the "
+                       "lookup's load and its reference)",
                        n);
   std::string err = fl::detail::check_mappings(&w.engine.kernel(), false);
   if (!err.empty() || (!at_end && (w.writes || w.pair))) return err;
