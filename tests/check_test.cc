@@ -341,22 +341,32 @@ TEST(Check, WorkerProcessesPrintTheSameTable) {
   EXPECT_NE(two.str().find("VERIFIED"), std::string::npos);
 }
 
+// Runs `o` as shards 1..n of n, each writing its JSON to a file of its
+// own (named after `tag`); returns the files, and each shard's table in
+// `tables`.
+std::vector<std::string> run_shards(const CheckOptions& o, unsigned n, const std::string& tag,
+                                    std::vector<std::string>* tables = nullptr) {
+  std::vector<std::string> files;
+  for (unsigned i = 0; i < n; ++i) {
+    files.push_back(::testing::TempDir() + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(i) + ".json");
+    CheckOptions so = o;
+    so.shard = i;
+    so.shards = n;
+    so.json = files.back();
+    std::ostringstream out, err;
+    run_check(so, out, err);
+    if (tables) tables->push_back(out.str());
+  }
+  return files;
+}
+
 // --shard I/N runs every N-th cell; `merge` of the shards' JSON prints the
 // table of the unsharded run, and refuses a shard missing or given twice.
 TEST(Check, ShardsMergeToTheUnshardedTable) {
   CheckOptions o = small_table();
   std::ostringstream whole, err;
   int rc = run_check(o, whole, err);
-  std::vector<std::string> files;
-  for (unsigned i = 0; i < 3; ++i) {
-    files.push_back(::testing::TempDir() + "shard-" + std::to_string(::getpid()) + "-" + std::to_string(i) + ".json");
-    CheckOptions so = o;
-    so.shard = i;
-    so.shards = 3;
-    so.json = files.back();
-    std::ostringstream out;
-    run_check(so, out, err);
-  }
+  std::vector<std::string> files = run_shards(o, 3, "shard");
   std::ostringstream merged;
   EXPECT_EQ(run_check_merge({files[2], files[0], files[1]}, merged, err), rc);
   EXPECT_EQ(rows(merged.str()), rows(whole.str()));
@@ -382,17 +392,10 @@ TEST(Check, PartsOfASplitCellMergeToTheWholeSearch) {
   o.progress = false;
   std::ostringstream whole, err;
   EXPECT_EQ(run_check(o, whole, err), 1);
-  std::vector<std::string> files;
-  for (unsigned i = 0; i < 3; ++i) {
-    files.push_back(::testing::TempDir() + "part-" + std::to_string(::getpid()) + "-" + std::to_string(i) + ".json");
-    CheckOptions po = o;
-    po.shard = i;
-    po.shards = 3;
-    po.json = files.back();
-    std::ostringstream out;
-    run_check(po, out, err);
-    EXPECT_NE(out.str().find("(part " + std::to_string(i + 1) + " of 3)"), std::string::npos) << out.str();
-  }
+  std::vector<std::string> tables;
+  std::vector<std::string> files = run_shards(o, 3, "part", &tables);
+  for (unsigned i = 0; i < 3; ++i)
+    EXPECT_NE(tables[i].find("(part " + std::to_string(i + 1) + " of 3)"), std::string::npos) << tables[i];
   std::ostringstream merged;
   EXPECT_EQ(run_check_merge(files, merged, err), 1);
   auto line = [](const std::string& table, const std::string& start) {

@@ -84,6 +84,11 @@ struct Folio {
   bool test_and_clear(uint32_t flag) { return flags.fetch_and(~flag, sync::acq_rel) & flag; }
 };
 
+// folio_contains(): whether `index` is one of the folio's pages.
+inline bool folio_contains(const Folio* f, pgoff_t index) {
+  return index >= f->first_index() && index - f->first_index() < f->nr_pages();
+}
+
 // folio_try_get(): a speculative reference, refused once the count is zero
 // (the folio is free, or frozen by migration or reclaim).
 inline bool folio_try_get(Folio* f) {

@@ -135,6 +135,8 @@ bool folio_unmap(AddressSpace* mapping, Folio* folio, MmuGather& tlb, IMmap i_mm
 // zaps hold references too). False, and nothing changed but the unmap, if
 // anyone else holds a reference.
 bool split_folio(AddressSpace* mapping, Folio* folio, MmuGather& tlb);
+// Splits the large folios of [start, end] (huge_memory.cc); returns how many.
+uint64_t split_mapping_range(Inode* inode, pgoff_t start, pgoff_t end);
 // folio_mkclean: write-protects every shared PTE of a locked folio.
 // Returns whether any PTE was changed (the caller then needs a shootdown).
 bool folio_mkclean(Folio* folio);
@@ -189,8 +191,6 @@ size_t write_atomic(Inode* inode, uint64_t off, std::span<const std::byte> buf);
 
 // ---- migrate.cc --------------------------------------------------------
 uint64_t migrate_mapping_range(Inode* inode, pgoff_t start, pgoff_t end);
-// Splits the large folios of [start, end] (huge_memory.cc); returns how many.
-uint64_t split_mapping_range(Inode* inode, pgoff_t start, pgoff_t end);
 // collapse_file (mm/khugepaged.c): file pages [start, start + 512), start
 // a multiple of 512, into one PMD-sized folio; whether it did.
 bool collapse_file(Inode* inode, pgoff_t start);

@@ -279,7 +279,7 @@ VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
   // Our reference keeps the folio from being split from here on; a split
   // between the lookup and the reference would show here (the kernel's
   // VM_BUG_ON_FOLIO(!folio_contains(folio, index)), reached in 2026).
-  if (vmf.pgoff < f->first_index() || vmf.pgoff >= f->first_index() + f->nr_pages()) {
+  if (!folio_contains(f, vmf.pgoff)) {
     Counters::inc(vmf.kernel->stats.split_lookup_races);
     folio_put(f);
     return VmFault::retry;
