@@ -1,6 +1,8 @@
-// The model backend's exhaustive search: its sleep-set reduction loses
-// nothing within the bounds. Random small programs of loads, stores, RMWs,
-// compare-and-swaps, barriers and a futex lock run under every memory model
+// The model backend's exhaustive search: its reductions lose nothing
+// within the bounds. Random small programs of loads, stores, RMWs,
+// compare-and-swaps, barriers, a futex lock, a spinlock that waits on its
+// word (spin_while), RCU readers, grace periods and callbacks (whose
+// footprints are RCU's state, not everything) run under every memory model
 // at preemption bounds 0 to 2, with and without the reduction; the set of
 // outcomes (every value each CPU read, and memory at the end) must be the
 // same, with no more executions reduced than not. And one program pins the
@@ -24,7 +26,11 @@ namespace {
 constexpr uint64_t kMask = ~uint64_t{0};
 constexpr int kRelaxed = 0, kAcquire = 2, kRelease = 3, kSeqCst = 5;
 
-enum class OpKind { load, store, store_release, add, set_bits, cas, mb, before_atomic, locked_add };
+enum class OpKind {
+  load, store, store_release, add, set_bits, cas, mb, before_atomic, locked_add,
+  spin_locked_add, rcu_reader, synchronize_rcu, call_rcu
+};
+constexpr int kOpKinds = 13;
 struct Op {
   OpKind kind;
   int word;
@@ -36,6 +42,8 @@ struct Memory {
   std::array<Word, 3> words;
   Word lock;
   uint64_t locked = 0;  // plain data under the lock
+  Word spin;
+  uint64_t spin_locked = 0;  // plain data under the spinlock
 };
 
 void lock(Memory& m, const std::source_location& l) {
@@ -43,6 +51,15 @@ void lock(Memory& m, const std::source_location& l) {
     uint64_t expected = 0;
     if (cas(&m.lock, kMask, expected, 1, kAcquire, l)) return;
     wait_while(&m.lock, kMask, 1, l);
+  }
+}
+
+// Test-and-test-and-set, waiting for the lock word to change.
+void spin_lock(Memory& m, const std::source_location& l) {
+  for (;;) {
+    uint64_t expected = 0;
+    if (load(&m.spin, kMask, kRelaxed, l) == 0 && cas(&m.spin, kMask, expected, 1, kAcquire, l)) return;
+    spin_while(&m.spin, kMask, 1, l);
   }
 }
 
@@ -70,6 +87,26 @@ void run_ops(Memory& m, const std::vector<Op>& ops, std::vector<uint64_t>& seen)
         m.locked += op.value;
         store(&m.lock, kMask, 0, kRelease, l);
         break;
+      case OpKind::spin_locked_add:
+        spin_lock(m, l);
+        seen.push_back(m.spin_locked);
+        m.spin_locked += op.value;
+        store(&m.spin, kMask, 0, kRelease, l);
+        break;
+      case OpKind::rcu_reader:  // two loads inside one read-side section
+        rcu_read_lock();
+        seen.push_back(load(w, kMask, kRelaxed, l));
+        seen.push_back(load(&m.words[static_cast<size_t>(op.word + 1) % 3], kMask, kRelaxed, l));
+        rcu_read_unlock();
+        break;
+      case OpKind::synchronize_rcu:  // a store, a grace period, a load
+        store(w, kMask, op.value, kRelaxed, l);
+        synchronize_rcu(l);
+        seen.push_back(load(&m.words[static_cast<size_t>(op.word + 1) % 3], kMask, kRelaxed, l));
+        break;
+      case OpKind::call_rcu:  // the callback stores, after the readers of now
+        call_rcu([w, v = op.value + 4, l] { store(w, kMask, v, kRelaxed, l); });
+        break;
     }
   }
 }
@@ -79,7 +116,7 @@ Program random_program(std::mt19937_64& rng) {
   for (auto& cpu : p) {
     size_t n = 2 + rng() % 3;
     for (size_t i = 0; i < n; ++i)
-      cpu.push_back({static_cast<OpKind>(rng() % 9), static_cast<int>(rng() % 3), 1 + rng() % 3});
+      cpu.push_back({static_cast<OpKind>(rng() % kOpKinds), static_cast<int>(rng() % 3), 1 + rng() % 3});
   }
   return p;
 }
@@ -112,7 +149,7 @@ Explored explore(const Program& p, MemoryModel mm, unsigned bound, Reduction red
       key += "|";
     }
     for (const Word& w : m.words) key += std::to_string(w.v) + ",";
-    key += std::to_string(m.locked);
+    key += std::to_string(m.locked) + "," + std::to_string(m.spin_locked);
     r.outcomes.insert(key);
   });
   return r;

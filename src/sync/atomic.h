@@ -56,6 +56,12 @@ class Atomic {
   void wait(T old, Order o) const noexcept { v_.wait(old, o); }
   void notify_all() noexcept { v_.notify_all(); }
   void notify_one() noexcept { v_.notify_one(); }
+  // A spin loop's pause after it read `seen` here and must wait for the
+  // word to change (the kernel's smp_cond_load_relaxed(); arm64 waits for
+  // the word's cache line with WFE): cpu_relax(). The model backend sleeps
+  // until the word holds something else, so the wait depends on this word
+  // alone, not on every store (as a plain cpu_relax() does).
+  void relax_while(T seen) const noexcept;
 
  private:
   static constexpr Order failure_order(Order o) noexcept {
@@ -138,6 +144,11 @@ inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
+}
+
+template <class T>
+inline void Atomic<T>::relax_while(T) const noexcept {
+  cpu_relax();
 }
 
 // Gives up the CPU in a long spin (the model backend: sleeps until memory changes).

@@ -65,7 +65,7 @@ inline void bit_lock_handoff(Atomic<uint32_t>& w, const HandoffBits& b, unsigned
     }
     timer.start();
     if (spins < 64) {
-      cpu_relax();
+      w.relax_while(f);
       continue;
     }
     if (failed >= unfairness && !(f & (b.asked | b.handed))) {

@@ -23,7 +23,7 @@ class SpinLock {
     for (unsigned spins = 0;; ++spins) {
       if (!locked_.load(relaxed) && !locked_.exchange(true, acquire)) return;
       timer.start();
-      if (spins < 128) cpu_relax();
+      if (spins < 128) locked_.relax_while(true);
       else yield_cpu();
     }
   }

@@ -21,7 +21,7 @@ inline void ticket_lock(Atomic<uint32_t>& w, LockClass c) noexcept {
     uint32_t v = w.load(acquire);
     if ((v & 0xffff) == (mine & 0xffff)) return;
     timer.start();
-    if (spins < 64) cpu_relax();
+    if (spins < 64) w.relax_while(v);
     else w.wait(v, acquire);
   }
 }

@@ -63,6 +63,7 @@ class Atomic {
   }
 
   void wait(T old, Order, Loc l = Loc::current()) const noexcept { model::wait_while(&w_, kMask, raw(old), l); }
+  void relax_while(T seen, Loc l = Loc::current()) const noexcept { model::spin_while(&w_, kMask, raw(seen), l); }
   // Waiters re-check memory on every scheduling decision: nothing to do.
   void notify_all() noexcept {}
   void notify_one() noexcept {}

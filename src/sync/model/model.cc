@@ -65,9 +65,11 @@ struct Fiber {
   bool done = false;
   std::function<bool()> until;  // blocked until this holds
   const Word* until_word = nullptr;  // ... which reads only this word (a futex wait)
+  bool until_rcu = false;            // ... which reads only RCU's state (a grace period)
   std::deque<Pending> buf;      // the store buffer
   unsigned rcu_nesting = 0;
   uint64_t rcu_gen = 0;
+  Word rcu_state;  // stands for the two above in footprints (see touch_rcu)
   bool before_atomic = false;   // smp_mb__before_atomic() pending
   uint64_t spin_epoch = ~uint64_t{0};  // memory's epoch at this fiber's last spin
   // Load buffering (set_promise_values): the promises its loads read or
@@ -98,6 +100,7 @@ struct Exec {
   std::vector<int> runnable;                     // schedule_once's options,
   std::vector<std::pair<int, size_t>> flushes;   // kept to reuse their storage
   std::vector<Deferred> callbacks;
+  Word rcu_queue;  // stands for `callbacks` in footprints (see touch_rcu)
   std::unique_ptr<weak::Memory> wm;  // under `weak`: the histories and views
   struct Promise {
     int cpu;
@@ -218,6 +221,21 @@ void trace(StepKind k, const std::source_location& loc, const void* w = nullptr,
 }
 
 bool weak_model() { return g && g->mm == MemoryModel::weak && scheduling(); }
+
+// RCU's state in footprints, so that a grace period or a call_rcu()
+// conflicts only with what it depends on: each CPU's read-side section
+// (its rcu_state, written by its outermost rcu_read_lock/unlock), read by
+// every grace period and call_rcu, and the callback queue. Under `weak` a
+// grace period also orders every CPU's memory: it conflicts with all.
+void touch_rcu_state(Footprint& fp) {
+  for (auto& f : g->fibers) fp.add(f->rcu_state.id, false);
+  fp.add(g->rcu_queue.id, true);
+}
+void touch_rcu() {
+  if (!g || g->cur < 0) return;
+  if (weak_model()) return touch_all();
+  touch_rcu_state(g->fp);
+}
 weak::Memory& wm() { return *g->wm; }
 
 // Hands control to the scheduler; returns when this fiber is picked again.
@@ -229,9 +247,10 @@ void yield() {
 void drain(Fiber* f);
 
 // Sleeping (a futex wait, a grace period) is a system call: a full
-// barrier, so the sleeper's buffered stores drain first. `word`: the one
-// word `pred` reads, if it reads one (what the wake-up conflicts with).
-void block_until(std::function<bool()> pred, const Word* word = nullptr) {
+// barrier, so the sleeper's buffered stores drain first. What the wake-up
+// conflicts with: `word`, the one word `pred` reads, if it reads one;
+// with `rcu`, RCU's state (touch_rcu); else everything.
+void block_until(std::function<bool()> pred, const Word* word = nullptr, bool rcu = false) {
   if (!scheduling()) {
     if (!pred()) fail("a blocking wait outside the scheduler would never end");
     return;
@@ -240,6 +259,7 @@ void block_until(std::function<bool()> pred, const Word* word = nullptr) {
   if (g->mm == MemoryModel::weak) wm().full_barrier(g->cur);
   self()->until = std::move(pred);
   self()->until_word = word;
+  self()->until_rcu = rcu;
   yield();
 }
 
@@ -479,6 +499,7 @@ bool schedule_once() {
   Fiber* f = g->fibers[g->cur].get();
   // Woken by memory: it read whatever its wait read.
   if (f->until && f->until_word) g->fp.add(f->until_word->id, false);
+  else if (f->until && f->until_rcu && !weak_model()) touch_rcu_state(g->fp);
   else if (f->until) g->fp.global = true;
   f->until = nullptr;
   to_fiber(f);
@@ -533,7 +554,8 @@ std::string describe_op(const Outcome& o, const Step& st, const std::string& w) 
     case StepKind::fence: return kFences[st.fence];
     case StepKind::sleep: return fmt::format("sleep while {}{:#x}", w, st.a);
     case StepKind::spin: return "spin";
-    case StepKind::spin_sleep: return "spin: sleep until memory changes";
+    case StepKind::spin_sleep:
+      return st.word ? fmt::format("spin: sleep while {}{:#x}", w, st.a) : "spin: sleep until memory changes";
     case StepKind::synchronize_rcu: return fmt::format("synchronize_rcu: wait for {} reader(s)", st.a);
     case StepKind::flush: return fmt::format("CPU {}'s store buffer: a store {}reaches memory", st.a, w.empty() ? "" : "to " + w);
     case StepKind::note: return o.notes[st.a];
@@ -909,6 +931,19 @@ void spin(const std::source_location& loc) {
   block_until([e] { return g->epoch != e; });
 }
 
+// A spin loop waiting for one word: the same as spin() under `weak` (a
+// stale read must be able to go on), otherwise a sleep until the word, as
+// the spinning CPU sees it, holds something other than what it read. It
+// reads only that word, so only that word's writes race with it.
+void spin_while(const Word* w, uint64_t mask, uint64_t seen, const std::source_location& loc) {
+  if (!scheduling()) return;
+  if (g->mm == MemoryModel::weak) return spin(loc);
+  touch(w, false);
+  if (view(w, mask) != seen) return;
+  trace(StepKind::spin_sleep, loc, w, seen);
+  block_until([w, mask, seen] { return (w->v & mask) != seen; }, w);
+}
+
 // ---- RCU -------------------------------------------------------------------
 
 void rcu_read_lock() {
@@ -917,6 +952,7 @@ void rcu_read_lock() {
   yield();
   if (f->rcu_nesting++ > 0) return;
   ++f->rcu_gen;
+  touch(&f->rcu_state, true);
   if (weak_model()) {
     wm().rcu_read_lock(f->id);
     ordering_point(f);
@@ -925,7 +961,9 @@ void rcu_read_lock() {
 
 void rcu_read_unlock() {
   Fiber* f = self();
-  if (f && --f->rcu_nesting == 0 && weak_model()) {
+  if (!f || --f->rcu_nesting > 0) return;
+  touch(&f->rcu_state, true);
+  if (weak_model()) {
     wm().rcu_read_unlock(f->id);
     ordering_point(f);
   }
@@ -934,7 +972,7 @@ void rcu_read_unlock() {
 void synchronize_rcu(const std::source_location& loc) {
   if (!self()) return;
   yield();
-  touch_all();  // a grace period, and the callbacks it runs
+  touch_rcu();  // a grace period, and the callbacks it runs
   auto readers = readers_now(false);
   trace(StepKind::synchronize_rcu, loc, nullptr, readers.size());
   bool weak = weak_model();
@@ -947,7 +985,7 @@ void synchronize_rcu(const std::source_location& loc) {
       Fiber& f = *g->fibers[r.first];
       return f.rcu_nesting == 0 || f.rcu_gen != r.second;
     });
-  });
+  }, nullptr, true);
   if (weak) {
     std::vector<int> ids;
     for (auto& r : readers) ids.push_back(r.first);
@@ -961,7 +999,7 @@ void call_rcu(std::function<void()> fn) {
     fn();
     return;
   }
-  touch_all();  // the order of callbacks is the order they run in
+  touch_rcu();  // the order of callbacks is the order they run in
   g->callbacks.push_back({std::move(fn), readers_now(true)});
 }
 
@@ -971,7 +1009,7 @@ void rcu_barrier() {
     run_callbacks(true);
     return;
   }
-  touch_all();
+  touch_rcu();
   block_until([] {
     return std::all_of(g->callbacks.begin(), g->callbacks.end(), [](const Deferred& cb) {
       return std::all_of(cb.readers.begin(), cb.readers.end(), [](auto& r) {
@@ -979,7 +1017,7 @@ void rcu_barrier() {
         return f.rcu_nesting == 0 || f.rcu_gen != r.second;
       });
     });
-  });
+  }, nullptr, true);
   run_callbacks(false);
 }
 

@@ -76,6 +76,9 @@ void fence(Fence f, const std::source_location& loc);
 void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_location& loc);
 // cpu_relax in a spin loop: sleeps until some other fiber stores anything.
 void spin(const std::source_location& loc);
+// cpu_relax in a spin loop that read `seen` from `w` (Atomic::relax_while):
+// sleeps until *w differs, so only w's writes wake it.
+void spin_while(const Word* w, uint64_t mask, uint64_t seen, const std::source_location& loc);
 
 // RCU.
 void rcu_read_lock();
@@ -139,7 +142,7 @@ class Atomically {
 // spawning, the oracle's Atomically sections, flushes chosen by the
 // scheduler, and footprints of more than kMax words.
 struct Footprint {
-  static constexpr int kMax = 6;
+  static constexpr int kMax = 8;
   uint64_t word[kMax];  // Word ids
   bool write[kMax];
   int n = 0;
