@@ -4,7 +4,8 @@
 // readahead(2) entry point. It runs under the creation guard (shared
 // invalidate_lock by default): a killer that evicted a range and has not yet
 // freed its blocks holds the guard exclusive, so no folio can be created
-// there from the old blocks.
+// there from the old blocks. It takes the i_pages lock only to wait for a
+// removal that is half-way through a large folio's slots.
 #include <algorithm>
 
 #include "mm/guards.h"
@@ -32,8 +33,17 @@ void page_cache_ra(Inode* inode, pgoff_t index, pgoff_t nr) {
     pgoff_t run_end = free_run_end(mapping, i, end);
     if (run_end <= i) {  // occupied: skip that folio
       Folio* f = filemap_get_folio(mapping, i);
-      i = f ? f->first_index() + f->nr_pages() : i + 1;
-      if (f) folio_put(f);
+      if (!f) {
+        // A folio covering i sits in a later slot while i's own slot is
+        // empty: its removal is half-way through the slots, under the
+        // i_pages lock. Wait for it there, as the kernel's creator would
+        // spin on xa_lock; skipping i instead sends read() round again
+        // without ever waiting (the checker's livelock at bound 3).
+        sync::Guard<sync::SpinLock> settled(mapping->i_pages.lock);
+        continue;
+      }
+      i = f->first_index() + f->nr_pages();
+      folio_put(f);
       continue;
     }
     unsigned got;
