@@ -46,21 +46,30 @@ struct Memory {
   uint64_t spin_locked = 0;  // plain data under the spinlock
 };
 
-void lock(Memory& m, const std::source_location& l) {
+void futex_lock(Word& lock, const std::source_location& l) {
   for (;;) {
     uint64_t expected = 0;
-    if (cas(&m.lock, kMask, expected, 1, kAcquire, l)) return;
-    wait_while(&m.lock, kMask, 1, l);
+    if (cas(&lock, kMask, expected, 1, kAcquire, l)) return;
+    wait_while(&lock, kMask, 1, l);
   }
 }
 
 // Test-and-test-and-set, waiting for the lock word to change.
-void spin_lock(Memory& m, const std::source_location& l) {
+void spin_lock(Word& lock, const std::source_location& l) {
   for (;;) {
     uint64_t expected = 0;
-    if (load(&m.spin, kMask, kRelaxed, l) == 0 && cas(&m.spin, kMask, expected, 1, kAcquire, l)) return;
-    spin_while(&m.spin, kMask, 1, l);
+    if (load(&lock, kMask, kRelaxed, l) == 0 && cas(&lock, kMask, expected, 1, kAcquire, l)) return;
+    spin_while(&lock, kMask, 1, l);
   }
+}
+
+// Adds `v` to plain data under a lock that `take` takes; reads it first.
+void add_locked(void (*take)(Word&, const std::source_location&), Word& lock, uint64_t& data, uint64_t v,
+                std::vector<uint64_t>& seen, const std::source_location& l) {
+  take(lock, l);
+  seen.push_back(data);
+  data += v;
+  store(&lock, kMask, 0, kRelease, l);
 }
 
 // One CPU's ops; every value it reads goes to `seen`.
@@ -81,18 +90,8 @@ void run_ops(Memory& m, const std::vector<Op>& ops, std::vector<uint64_t>& seen)
       }
       case OpKind::mb: fence(Fence::full, l); break;
       case OpKind::before_atomic: fence(Fence::before_atomic, l); break;
-      case OpKind::locked_add:
-        lock(m, l);
-        seen.push_back(m.locked);
-        m.locked += op.value;
-        store(&m.lock, kMask, 0, kRelease, l);
-        break;
-      case OpKind::spin_locked_add:
-        spin_lock(m, l);
-        seen.push_back(m.spin_locked);
-        m.spin_locked += op.value;
-        store(&m.spin, kMask, 0, kRelease, l);
-        break;
+      case OpKind::locked_add: add_locked(futex_lock, m.lock, m.locked, op.value, seen, l); break;
+      case OpKind::spin_locked_add: add_locked(spin_lock, m.spin, m.spin_locked, op.value, seen, l); break;
       case OpKind::rcu_reader:  // two loads inside one read-side section
         rcu_read_lock();
         seen.push_back(load(w, kMask, kRelaxed, l));
