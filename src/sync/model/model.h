@@ -135,12 +135,15 @@ class Atomically {
 
 // What one transition touched: a fiber's run from one scheduling point to
 // the next (its synchronization operation and the plain code after it), or
-// one flush of a store buffer. The exhaustive search's sleep sets treat two
-// transitions as independent when neither is `global` and they share no
-// word that either writes. Global: whatever may touch more than it can
-// name: waking from a block other than a futex wait (which reads its word), spinning, RCU grace periods and callbacks,
-// spawning, the oracle's Atomically sections, flushes chosen by the
-// scheduler, and footprints of more than kMax words.
+// one flush of a store buffer. The exhaustive search's reductions treat
+// two transitions as independent when neither is `global` and they share
+// no word that either writes. A wake-up reads what its wait read: a futex
+// wait's or spin_while's word, or RCU's state (each CPU's read-side state
+// and the callback queue, which RCU's calls touch too). Global: whatever
+// may touch more than it can name: a spin() and its wake-up, spawning and
+// joining, the oracle's Atomically sections, flushes chosen by the
+// scheduler, RCU's calls under `weak`, and footprints of more than kMax
+// words.
 struct Footprint {
   static constexpr int kMax = 8;
   uint64_t word[kMax];  // Word ids
