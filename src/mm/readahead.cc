@@ -4,22 +4,27 @@
 // readahead(2) entry point. It runs under the creation guard (shared
 // invalidate_lock by default): a killer that evicted a range and has not yet
 // freed its blocks holds the guard exclusive, so no folio can be created
-// there from the old blocks. It takes the i_pages lock only to wait for a
-// removal that is half-way through a large folio's slots.
+// there from the old blocks.
 #include <algorithm>
 
 #include "mm/guards.h"
 #include "mm/internal.h"
+#include "sync/rcu.h"
 
 namespace faultline::detail {
 
-// The end of the run of free slots starting at `index`, at most `limit`.
+// The end of the run of free slots starting at `index`, at most `limit`:
+// the first occupied slot, not the first index of the folio in it. While a
+// large folio's removal is half-way through its slots (under the i_pages
+// lock) its later slots still hold it, and a run ending at its first
+// index would call the cleared ones occupied; as free slots, the folio
+// created there waits for the removal in filemap_add_folio(), on the lock,
+// as the kernel's creator spins on xa_lock. (Calling them occupied sent
+// read() round for ever: the checker's livelock at bound 3.)
 static pgoff_t free_run_end(AddressSpace* mapping, pgoff_t index, pgoff_t limit) {
+  sync::RcuReadGuard rcu;
   pgoff_t next = index;
-  Folio* f = filemap_get_next_folio(mapping, &next, limit - 1);
-  if (!f) return limit;
-  folio_put(f);
-  return std::max(next, index);
+  return mapping->i_pages.find(&next, limit - 1) ? next : limit;
 }
 
 void page_cache_ra(Inode* inode, pgoff_t index, pgoff_t nr) {
@@ -33,15 +38,7 @@ void page_cache_ra(Inode* inode, pgoff_t index, pgoff_t nr) {
     pgoff_t run_end = free_run_end(mapping, i, end);
     if (run_end <= i) {  // occupied: skip that folio
       Folio* f = filemap_get_folio(mapping, i);
-      if (!f) {
-        // A folio covering i sits in a later slot while i's own slot is
-        // empty: its removal is half-way through the slots, under the
-        // i_pages lock. Wait for it there, as the kernel's creator would
-        // spin on xa_lock; skipping i instead sends read() round again
-        // without ever waiting (the checker's livelock at bound 3).
-        sync::Guard<sync::SpinLock> settled(mapping->i_pages.lock);
-        continue;
-      }
+      if (!f) continue;  // removed since: look again
       i = f->first_index() + f->nr_pages();
       folio_put(f);
       continue;
