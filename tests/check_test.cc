@@ -203,7 +203,8 @@ TEST(Check, ReductionsReachTheSameVerdictsInFewerExecutions) {
 // invalidation was half-way through a two-page folio's slots under the
 // i_pages lock (slot 0 cleared, slot 1 not): readahead took page 0 as
 // occupied, found its slot empty, skipped it, and never waited for the
-// lock holder. It waits on the i_pages lock now (mm/readahead.cc).
+// lock holder. A free run now ends at the first occupied slot, and the
+// folio created there waits in filemap_add_folio (mm/readahead.cc).
 TEST(Check, ReadWaitsForAFolioHalfRemoved) {
   Cell c = check_cell("page_lock+invalidate_lock", "dio-vs-read", "sc", exhaustive(3, 0));
   EXPECT_EQ(c.verdict, "VERIFIED") << c.failure << "\n" << c.trace.substr(0, 20000);
