@@ -363,6 +363,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> merge_files;
   auto* merge = check->add_subcommand("merge", "Merge the --json files of sharded runs into the one table");
   merge->add_option("files", merge_files, "the shards' JSON files")->required()->check(CLI::ExistingFile);
+  for (auto* cmd : {check, merge})
+    cmd->add_option("--traces", co.traces,
+                    "none, first (one trace per distinct bug, the shortest) or all (one per BUG cell)")
+        ->check(CLI::IsMember({"none", "first", "all"}))
+        ->capture_default_str();
 
   bench::ReportOptions ro;
   auto* report = app.add_subcommand(
@@ -397,7 +402,7 @@ int main(int argc, char** argv) {
   if (*benchc) return run_bench_command(ba, bo);
 #ifdef FAULTLINE_HAVE_CHECK
   if (*report) return bench::run_report(ro, std::cout, std::cerr);
-  if (*check && *merge) return faultline_check::run_check_merge(merge_files, std::cout, std::cerr);
+  if (*check && *merge) return faultline_check::run_check_merge(merge_files, co.traces, std::cout, std::cerr);
   if (*check) {
     if (!shard.empty() && !parse_shard(shard, &co.shard, &co.shards)) return 2;
     if (given_in_vain(check, {"--bound", "--reorder-bound", "--reduction", "--no-reduction", "--split-depth"}, co.strategy != "exhaustive",

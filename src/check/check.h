@@ -33,6 +33,7 @@ struct CheckOptions {
   unsigned shard = 0, shards = 1;          // run only the cells whose place % shards == shard
   unsigned split_depth = 0;                // exhaustive, > 0: a shard is a part of every cell's schedule
                                            // space (its prefixes at this depth), not a share of the cells
+  std::string traces = "first";            // none | first (one per distinct bug) | all (one per BUG cell)
   bool progress = true;
 };
 
@@ -52,6 +53,9 @@ struct Cell {
   uint64_t index = 0, of = 0;  // its place in the whole table (of `of` cells), shards or not
   unsigned part = 0, parts = 1;  // with --split-depth: the part of the cell's schedule space searched
   uint64_t bug_prefix = 0;       // the prefix a BUG was found in (merging parts keeps the first)
+  // A property the protocol does not claim (protocol.h's Claim) that an
+  // execution broke: said beside the verdict, which it does not change.
+  std::string unclaimed;
 };
 
 std::vector<std::string> all_scenarios();
@@ -73,6 +77,7 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err);
 // --shard I/N, in any order) printed as the one table an unsharded run
 // prints. Exit status as run_check's; 2 for a file that is not a shard,
 // a cell twice, or a shard missing.
-int run_check_merge(const std::vector<std::string>& files, std::ostream& out, std::ostream& err);
+int run_check_merge(const std::vector<std::string>& files, const std::string& traces, std::ostream& out,
+                    std::ostream& err);
 
 }  // namespace faultline_check

@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 
 namespace faultline_check {
@@ -28,7 +30,8 @@ nlohmann::json cell_json(const Cell& c) {
           {"cells", c.of},
           {"part", c.part},
           {"parts", c.parts},
-          {"bug_prefix", c.bug_prefix}};
+          {"bug_prefix", c.bug_prefix},
+          {"unclaimed", c.unclaimed}};
 }
 
 namespace {
@@ -67,12 +70,114 @@ Cell cell_from_json(const nlohmann::json& j) {
   c.part = field<unsigned>(j, "part");
   c.parts = field<unsigned>(j, "parts");
   c.bug_prefix = field<uint64_t>(j, "bug_prefix");
+  c.unclaimed = j.value("unclaimed", std::string());  // absent in files of before it was
   if (c.parts == 0 || c.part >= c.parts)
     throw std::invalid_argument(fmt::format("a cell that is part {} of {}", c.part, c.parts));
   return c;
 }
 
-bool print_table(const std::vector<Cell>& cells, double secs, std::ostream& out) {
+namespace {
+
+// Where a failure happened, without the numbers that differ between
+// cells (addresses, pages, sizes) and the moment it was seen ("(after
+// truncate() returned)"): two BUG cells of one protocol with the same
+// guarantee and site are one bug, found twice.
+std::string site_of(const std::string& failure) {
+  std::string s = failure;
+  if (!s.empty() && s.back() == ')')
+    if (auto open = s.rfind(" ("); open != std::string::npos) s.erase(open);
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    bool hex = s.compare(i, 2, "0x") == 0;
+    if (!hex && !std::isdigit(static_cast<unsigned char>(s[i]))) {
+      out += s[i++];
+      continue;
+    }
+    i += hex ? 2 : 0;
+    while (i < s.size() && std::isxdigit(static_cast<unsigned char>(s[i]))) ++i;
+    out += 'N';
+  }
+  return out;
+}
+
+// One distinct bug: the BUG cells that share protocol, guarantee and site.
+struct Bug {
+  std::vector<const Cell*> cells;
+  const Cell* shortest = nullptr;  // the one with the shortest trace: the one to read
+};
+
+std::vector<Bug> distinct_bugs(const std::vector<Cell>& cells) {
+  std::vector<Bug> bugs;
+  std::map<std::string, size_t> by_key;
+  for (const auto& c : cells) {
+    if (c.verdict != "BUG") continue;
+    auto [it, fresh] = by_key.try_emplace(c.protocol + "\n" + c.guarantee + "\n" + site_of(c.failure), bugs.size());
+    if (fresh) bugs.emplace_back();
+    Bug& b = bugs[it->second];
+    b.cells.push_back(&c);
+    if (!b.shortest || c.trace.size() < b.shortest->trace.size()) b.shortest = &c;
+  }
+  return bugs;
+}
+
+std::string row_detail(const Cell& c) {
+  std::string d = c.verdict == "BUG"        ? fmt::format("{} after {} executions", c.guarantee, c.executions)
+                  : c.verdict == "VERIFIED" ? fmt::format("all {} executions with <= {} preemptions", c.executions, c.bound)
+                  : c.bound >= 0 ? fmt::format("bound {} not exhausted after {} executions", c.bound, c.executions)
+                                 : fmt::format("{} {} executions", c.strategy, c.executions);
+  if (c.parts > 1) d += fmt::format(" (part {} of {})", c.part + 1, c.parts);
+  if (!c.unclaimed.empty()) d += "; unclaimed property broken (below)";
+  return d;
+}
+
+void print_bug_trace(const Cell& c, std::ostream& out) {
+  out << fmt::format("replay: faultline check --protocol {} --scenario {} --memory-model {} --replay {}\n{}", c.protocol,
+                     c.scenario, c.memory_model, c.schedule, c.trace);
+}
+
+// Each distinct bug once: what broke, in which cells, and (unless
+// `traces` is none) the shortest trace of it; with `traces` all, every
+// BUG cell's.
+void print_bugs(const std::vector<Cell>& cells, const std::string& traces, std::ostream& out) {
+  std::vector<Bug> bugs = distinct_bugs(cells);
+  if (bugs.empty()) return;
+  size_t n = 0;
+  for (const Bug& b : bugs) n += b.cells.size();
+  out << fmt::format("\n{} distinct bug{} in {} BUG cell{} (docs/verdicts.md says what each kind means):\n", bugs.size(),
+                     bugs.size() == 1 ? "" : "s", n, n == 1 ? "" : "s");
+  for (size_t i = 0; i < bugs.size(); ++i) {
+    const Cell& c = *bugs[i].shortest;
+    std::string where;
+    for (const Cell* o : bugs[i].cells) where += fmt::format("{}{} {}", where.empty() ? "" : ", ", o->scenario, o->memory_model);
+    out << fmt::format("\nBUG {}: {}: {}\n  in {} cell{}: {}\n", i + 1, c.protocol, c.failure, bugs[i].cells.size(),
+                       bugs[i].cells.size() == 1 ? "" : "s", where);
+    if (traces == "first") print_bug_trace(c, out);
+  }
+  if (traces != "all") return;
+  for (const auto& c : cells)
+    if (c.verdict == "BUG") {
+      out << fmt::format("\nBUG: {} / {} / {}: {}\n", c.protocol, c.scenario, c.memory_model, c.failure);
+      print_bug_trace(c, out);
+    }
+}
+
+// The properties a protocol does not claim that cells saw broken, each
+// once per protocol.
+void print_unclaimed(const std::vector<Cell>& cells, std::ostream& out) {
+  std::map<std::string, std::vector<const Cell*>> seen;  // protocol + site -> cells
+  for (const auto& c : cells)
+    if (!c.unclaimed.empty()) seen[c.protocol + ": " + site_of(c.unclaimed)].push_back(&c);
+  for (const auto& [key, cs] : seen) {
+    std::string where;
+    for (const Cell* o : cs) where += fmt::format("{}{} {}", where.empty() ? "" : ", ", o->scenario, o->memory_model);
+    out << fmt::format("\nNot a bug of {} (a property it does not claim): {}\n  in {} cell{}: {}\n", cs[0]->protocol,
+                       cs[0]->unclaimed, cs.size(), cs.size() == 1 ? "" : "s", where);
+  }
+}
+
+}  // namespace
+
+bool print_table(const std::vector<Cell>& cells, double secs, const std::string& traces, std::ostream& out) {
   uint64_t total_exec = 0, total_steps = 0;
   for (const auto& c : cells) {
     total_exec += c.executions;
@@ -81,24 +186,14 @@ bool print_table(const std::vector<Cell>& cells, double secs, std::ostream& out)
   out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", "protocol", "scenario", "mm", "verdict", "detail");
   bool bug = false;
   for (const auto& c : cells) {
-    std::string detail = c.verdict == "BUG"        ? fmt::format("{} after {} executions", c.guarantee, c.executions)
-                         : c.verdict == "VERIFIED" ? fmt::format("all {} executions with <= {} preemptions", c.executions,
-                                                                 c.bound)
-                         : c.bound >= 0 ? fmt::format("bound {} not exhausted after {} executions", c.bound, c.executions)
-                                        : fmt::format("{} {} executions", c.strategy, c.executions);
-    if (c.parts > 1) detail += fmt::format(" (part {} of {})", c.part + 1, c.parts);
-    out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", c.protocol, c.scenario, c.memory_model, c.verdict, detail);
+    out << fmt::format("{:<40} {:<24} {:<5} {:<7} {}\n", c.protocol, c.scenario, c.memory_model, c.verdict, row_detail(c));
     bug |= c.verdict == "BUG";
   }
   out << fmt::format("{} cells, {} executions, {} steps in {:.1f} s: {:.0f} executions/s, {:.0f} steps/s\n",
                      cells.size(), total_exec, total_steps, secs, total_exec / std::max(secs, 1e-9),
                      total_steps / std::max(secs, 1e-9));
-  for (const auto& c : cells)
-    if (c.verdict == "BUG")
-      out << fmt::format("\nBUG: {} / {} / {}: {}\nreplay: faultline check --protocol {} --scenario {} "
-                         "--memory-model {} --replay {}\n{}",
-                         c.protocol, c.scenario, c.memory_model, c.failure, c.protocol, c.scenario, c.memory_model,
-                         c.schedule, c.trace);
+  print_bugs(cells, traces, out);
+  print_unclaimed(cells, out);
   return bug;
 }
 
@@ -183,6 +278,7 @@ Cell join_parts(std::vector<Cell> parts) {
     c.seconds += p.seconds;
     all_verified &= p.verdict == "VERIFIED";
     if (p.verdict == "BUG" && (!bug || p.bug_prefix < bug->bug_prefix)) bug = &p;
+    if (c.unclaimed.empty()) c.unclaimed = p.unclaimed;
   }
   c.verdict = bug ? "BUG" : all_verified ? "VERIFIED" : "PASSED";
   if (bug) {
@@ -200,7 +296,8 @@ Cell join_parts(std::vector<Cell> parts) {
 
 }  // namespace
 
-int run_check_merge(const std::vector<std::string>& files, std::ostream& out, std::ostream& err) {
+int run_check_merge(const std::vector<std::string>& files, const std::string& traces, std::ostream& out,
+                    std::ostream& err) {
   std::vector<Cell> cells;
   try {
     for (auto& parts : place_cells(files)) cells.push_back(join_parts(std::move(parts)));
@@ -210,7 +307,7 @@ int run_check_merge(const std::vector<std::string>& files, std::ostream& out, st
   }
   double secs = 0;
   for (const auto& c : cells) secs += c.seconds;
-  return print_table(cells, secs, out) ? 1 : 0;
+  return print_table(cells, secs, traces, out) ? 1 : 0;
 }
 
 }  // namespace faultline_check

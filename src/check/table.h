@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <string>
 #include <vector>
 
 #include "check/check.h"
@@ -19,8 +20,11 @@ nlohmann::json cell_json(const Cell& c);
 // Throws std::invalid_argument naming a missing or mistyped field.
 Cell cell_from_json(const nlohmann::json& j);
 // The table: a row per cell, the totals line (`seconds` of wall time),
-// then each BUG's replay command and trace. Returns whether any cell is a
-// BUG.
-bool print_table(const std::vector<Cell>& cells, double seconds, std::ostream& out);
+// then each distinct bug (BUG cells of one protocol with the same
+// guarantee and site) once with its cells, and its replay command and
+// shortest trace (`traces`: "first"; "none": no trace; "all": every BUG
+// cell's), then the properties cells saw broken that their protocol does
+// not claim. Returns whether any cell is a BUG.
+bool print_table(const std::vector<Cell>& cells, double seconds, const std::string& traces, std::ostream& out);
 
 }  // namespace faultline_check

@@ -101,6 +101,8 @@ Folio* Kernel::alloc_folio(unsigned order, bool may_shrink, unsigned* got_order)
 
 Inode::Inode(Kernel* k, std::unique_ptr<Store> s) : kernel(k), store(std::move(s)) {
   i_mapping.host = this;
+  i_mapping.map_guard_state = k->protocol.map->new_state();
+  i_mapping.creation_guard_state = k->protocol.create->new_state();
   i_size.store(store->size(), sync::relaxed);
 }
 

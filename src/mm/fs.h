@@ -22,6 +22,7 @@
 #include "mm/errseq.h"
 #include "mm/folio.h"
 #include "mm/xarray.h"
+#include "protocol/protocol.h"
 #include "sync/atomic.h"
 #include "sync/rwsem.h"
 #include "sync/spinlock.h"
@@ -58,7 +59,20 @@ struct AddressSpace {
   // Writeback errors (mm/errseq.h): each open file's fsync reports an
   // error recorded here once.
   sync::Atomic<errseq_t> wb_err{0};
+  // The protocol's own per-file state (protocol/protocol.h), if its guards
+  // keep any; made with the inode, never replaced.
+  std::unique_ptr<GuardState> map_guard_state;
+  std::unique_ptr<GuardState> creation_guard_state;
 };
+
+template <class T>
+T& map_guard_state(AddressSpace& mapping) {
+  return static_cast<T&>(*mapping.map_guard_state);
+}
+template <class T>
+T& creation_guard_state(AddressSpace& mapping) {
+  return static_cast<T&>(*mapping.creation_guard_state);
+}
 
 // struct file, for what faultline needs of it: the point in the mapping's
 // error sequence this opener has reported up to (f_wb_err). File handles

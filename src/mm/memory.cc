@@ -193,6 +193,7 @@ struct Vmf {
   AddressSpace* mapping;
   Kernel* kernel;
   MapGuard* guard;
+  MapAttempt attempt;  // this fault's pass through the map guard (wait = true)
 };
 
 std::byte* page_address(const Kernel* k, pte_t p) { return k->pool.frame_address(pte_pfn(p) + pte_page(p)); }
@@ -288,7 +289,7 @@ VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
     folio_put(f);
     return VmFault::retry;
   }
-  if (!vmf.guard->map_begin(*vmf.mapping, *f, true)) {
+  if (!vmf.guard->map_begin(*vmf.mapping, *f, vmf.attempt)) {
     if (mkwrite) mkwrite_unlock(vmf, f);
     folio_put(f);
     return VmFault::retry;
@@ -299,7 +300,7 @@ VmFault filemap_fault(Vmf& vmf, Folio** out, bool mkwrite) {
 
 // Undoes filemap_fault's guard (and mkwrite lock) and reference.
 void fault_release(Vmf& vmf, Folio* f, bool mkwrite) {
-  vmf.guard->map_end(*vmf.mapping, *f, true);
+  vmf.guard->map_end(*vmf.mapping, *f, vmf.attempt);
   if (mkwrite) mkwrite_unlock(vmf, f);
   if (!FL_SEEDED(fault_leaks_ref)) folio_put(f);
 }
@@ -326,14 +327,14 @@ PageRange folio_map_range(const Vmf& vmf, const Folio* f, pgoff_t eof) {
 // take the map counts of the empty PTEs, let the guard commit, then write
 // them (the PTL keeps the set of empty ones fixed): one reference and map
 // count batch per folio, not per page. Returns the number of PTEs written.
-// `wait`: as the map guard was taken (false in fault-around).
-static uint64_t map_empty_ptes(Vmf& vmf, Folio* f, pgoff_t lo, pgoff_t hi, bool write, bool wait) {
+// `a`: the pass through the map guard that map_begin began.
+static uint64_t map_empty_ptes(Vmf& vmf, Folio* f, pgoff_t lo, pgoff_t hi, bool write, MapAttempt& a) {
   auto pte_of = [&](pgoff_t i) { return &vmf.pt->pte[pte_index(vmf.vma->addr_of(i))]; };
   int32_t empty = 0;
   for (pgoff_t i = lo; i <= hi; ++i) empty += pte_of(i)->load(sync::relaxed) == 0;
   if (empty == 0) return 0;
   rmap_add(f, empty);
-  if (!vmf.guard->map_commit(*vmf.mapping, *f, wait)) {
+  if (!vmf.guard->map_commit(*vmf.mapping, *f, a)) {
     rmap_undo(f, empty);
     return 0;
   }
@@ -357,7 +358,7 @@ VmFault finish_fault(Vmf& vmf, Folio* f, bool write) {
   if (vmf.pgoff >= eof) return VmFault::sigbus;
   PageRange r{vmf.pgoff, vmf.pgoff};
   if (vmf.kernel->config.map_whole_folio) r = folio_map_range(vmf, f, eof);
-  return map_empty_ptes(vmf, f, r.lo, r.hi, write, true) ? VmFault::done : VmFault::retry;
+  return map_empty_ptes(vmf, f, r.lo, r.hi, write, vmf.attempt) ? VmFault::done : VmFault::retry;
 }
 
 // filemap_map_pages: maps the cached, uptodate, unlocked folios around the
@@ -377,14 +378,15 @@ void do_fault_around(Vmf& vmf) {
     Folio* f = filemap_get_next_folio(vmf.mapping, &index, last);
     if (!f) break;
     pgoff_t fstart = f->first_index(), fend = fstart + f->nr_pages() - 1;
-    if (f->test(PG_uptodate) && !f->test(PG_locked) && vmf.guard->map_begin(*vmf.mapping, *f, false)) {
+    MapAttempt around{.wait = false};
+    if (f->test(PG_uptodate) && !f->test(PG_locked) && vmf.guard->map_begin(*vmf.mapping, *f, around)) {
       sync::Guard<sync::SpinLock> ptl(vmf.pt->ptl);
       // EOF under the PTL, as in finish_fault; with map_whole_folio the
       // folio's pages outside the window too (filemap_map_pages, 6.18).
       PageRange r = folio_map_range(vmf, f, pages_of(vmf.inode->size()));
       if (!vmf.kernel->config.map_whole_folio) r = {std::max(r.lo, first), std::min(r.hi, last)};
-      if (r.lo <= r.hi) Counters::inc(vmf.kernel->stats.fault_around_maps, map_empty_ptes(vmf, f, r.lo, r.hi, false, false));
-      vmf.guard->map_end(*vmf.mapping, *f, false);
+      if (r.lo <= r.hi) Counters::inc(vmf.kernel->stats.fault_around_maps, map_empty_ptes(vmf, f, r.lo, r.hi, false, around));
+      vmf.guard->map_end(*vmf.mapping, *f, around);
     }
     folio_put(f);
     index = fend + 1;
@@ -498,7 +500,7 @@ VmFault shared_wp(Vmf& vmf, Folio* f, sync::SpinLock& lock, sync::Atomic<Word>* 
   }
   VmFault r = VmFault::retry;
   if (mkwrite_lock(vmf, f)) {
-    if (vmf.guard->map_begin(*vmf.mapping, *f, true)) {
+    if (vmf.guard->map_begin(*vmf.mapping, *f, vmf.attempt)) {
       if (vmf.pgoff >= pages_of(vmf.inode->size())) {
         r = VmFault::sigbus;
       } else {
@@ -507,7 +509,7 @@ VmFault shared_wp(Vmf& vmf, Folio* f, sync::SpinLock& lock, sync::Atomic<Word>* 
         if (entry->load(sync::relaxed) == orig) entry->store(writable, sync::release);
         r = VmFault::done;
       }
-      vmf.guard->map_end(*vmf.mapping, *f, true);
+      vmf.guard->map_end(*vmf.mapping, *f, vmf.attempt);
     }
     mkwrite_unlock(vmf, f);
   }
@@ -543,7 +545,7 @@ VmFault do_set_pmd(Vmf& vmf, sync::Atomic<void*>* slot, Folio* f) {
   if (e || past_eof) return VmFault::fallback;
   auto nr = static_cast<int32_t>(f->nr_pages());
   rmap_add(f, nr);
-  if (!vmf.guard->map_commit(*vmf.mapping, *f, true)) {
+  if (!vmf.guard->map_commit(*vmf.mapping, *f, vmf.attempt)) {
     rmap_undo(f, nr);
     return VmFault::retry;
   }
@@ -644,7 +646,7 @@ VmFault do_fault(MmStruct* mm, uint64_t addr, bool write, uint64_t* file_size) {
   }
   Kernel* k = mm->kernel;
   Vmf vmf{mm, vma, addr & ~(PAGE_SIZE - 1), vma->index_of(addr), write, nullptr, nullptr,
-          vma->file.get(), &vma->file->i_mapping, k, k->protocol.map.get()};
+          vma->file.get(), &vma->file->i_mapping, k, k->protocol.map.get(), MapAttempt{}};
   VmFault r;
   Folio* wait_on = nullptr;
   try {

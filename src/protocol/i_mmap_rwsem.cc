@@ -36,15 +36,15 @@ class IMmapRwsemGuard final : public MapGuard {
   explicit IMmapRwsemGuard(bool as_posted) : as_posted_(as_posted) {}
   std::string_view name() const override { return as_posted_ ? "i_mmap_rwsem_as_posted" : "i_mmap_rwsem"; }
 
-  bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) override {
-    if (wait) mapping.i_mmap_rwsem.down_read();
+  bool map_begin(AddressSpace& mapping, Folio& folio, MapAttempt& a) override {
+    if (a.wait) mapping.i_mmap_rwsem.down_read();
     else if (!mapping.i_mmap_rwsem.down_read_trylock()) return false;
     if (folio_is_live(mapping, folio)) return true;
     mapping.i_mmap_rwsem.up_read();
     return false;
   }
-  bool map_commit(AddressSpace&, Folio&, bool) override { return true; }
-  void map_end(AddressSpace& mapping, Folio&, bool) override { mapping.i_mmap_rwsem.up_read(); }
+  bool map_commit(AddressSpace&, Folio&, MapAttempt&) override { return true; }
+  void map_end(AddressSpace& mapping, Folio&, MapAttempt&) override { mapping.i_mmap_rwsem.up_read(); }
 
   void kill_folio(AddressSpace& mapping, Folio&, KillOps& ops) override {
     if (as_posted_) {
@@ -63,7 +63,7 @@ class IMmapRwsemGuard final : public MapGuard {
 
 }  // namespace
 
-std::unique_ptr<MapGuard> make_i_mmap_rwsem_guard() { return std::make_unique<IMmapRwsemGuard>(false); }
-std::unique_ptr<MapGuard> make_i_mmap_rwsem_as_posted_guard() { return std::make_unique<IMmapRwsemGuard>(true); }
+FAULTLINE_MAP_GUARD(i_mmap_rwsem, std::make_unique<IMmapRwsemGuard>(false))
+FAULTLINE_MAP_GUARD(i_mmap_rwsem_as_posted, std::make_unique<IMmapRwsemGuard>(true))
 
 }  // namespace faultline::detail

@@ -38,7 +38,7 @@ class NoCreationGuard final : public CreationGuard {
 
 }  // namespace
 
-std::unique_ptr<CreationGuard> make_invalidate_lock_guard() { return std::make_unique<InvalidateLockGuard>(); }
-std::unique_ptr<CreationGuard> make_no_creation_guard() { return std::make_unique<NoCreationGuard>(); }
+FAULTLINE_CREATION_GUARD(invalidate_lock, std::make_unique<InvalidateLockGuard>())
+FAULTLINE_CREATION_GUARD(none, std::make_unique<NoCreationGuard>())
 
 }  // namespace faultline::detail

@@ -37,13 +37,13 @@ class MapPagesLocklessGuard final : public MapGuard {
   // page_lock's; fault-around holds nothing.
   bool holds_folio_lock() const override { return true; }
 
-  bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) override {
-    return of(wait).map_begin(mapping, folio, wait);
+  bool map_begin(AddressSpace& mapping, Folio& folio, MapAttempt& a) override {
+    return of(a).map_begin(mapping, folio, a);
   }
-  bool map_commit(AddressSpace& mapping, Folio& folio, bool wait) override {
-    return of(wait).map_commit(mapping, folio, wait);
+  bool map_commit(AddressSpace& mapping, Folio& folio, MapAttempt& a) override {
+    return of(a).map_commit(mapping, folio, a);
   }
-  void map_end(AddressSpace& mapping, Folio& folio, bool wait) override { of(wait).map_end(mapping, folio, wait); }
+  void map_end(AddressSpace& mapping, Folio& folio, MapAttempt& a) override { of(a).map_end(mapping, folio, a); }
   // With the folio locked: no_new_maps' kill (clear uptodate, full
   // barrier, unmap if mapped, remove), which fault-around's re-check pairs
   // with; a fault holds the lock and never meets it.
@@ -52,14 +52,14 @@ class MapPagesLocklessGuard final : public MapGuard {
   }
 
  private:
-  MapGuard& of(bool wait) { return wait ? static_cast<MapGuard&>(locked_) : *lockless_; }
+  MapGuard& of(const MapAttempt& a) { return a.wait ? static_cast<MapGuard&>(locked_) : *lockless_; }
 
   PageLockGuard locked_{FolioLockKind::handoff};
-  std::unique_ptr<MapGuard> lockless_ = make_no_new_maps_guard();
+  std::unique_ptr<MapGuard> lockless_ = make_map_guard("no_new_maps");
 };
 
 }  // namespace
 
-std::unique_ptr<MapGuard> make_map_pages_lockless_guard() { return std::make_unique<MapPagesLocklessGuard>(); }
+FAULTLINE_MAP_GUARD(map_pages_lockless, std::make_unique<MapPagesLocklessGuard>())
 
 }  // namespace faultline::detail

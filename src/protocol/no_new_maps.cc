@@ -36,14 +36,14 @@ class NoNewMapsGuard final : public MapGuard {
   explicit NoNewMapsGuard(bool as_posted) : as_posted_(as_posted) {}
   std::string_view name() const override { return as_posted_ ? "no_new_maps_as_posted" : "no_new_maps"; }
 
-  bool map_begin(AddressSpace& mapping, Folio& folio, bool) override { return folio_is_live(mapping, folio); }
+  bool map_begin(AddressSpace& mapping, Folio& folio, MapAttempt&) override { return folio_is_live(mapping, folio); }
   // The map count is up; the PTE is not written yet (under the PTL).
-  bool map_commit(AddressSpace& mapping, Folio& folio, bool) override {
+  bool map_commit(AddressSpace& mapping, Folio& folio, MapAttempt&) override {
     if (FL_SEEDED(commit_wmb)) sync::wmb();
     else if (!FL_SEEDED(commit_without_mb)) sync::mb();
     return folio_is_live(mapping, folio);
   }
-  void map_end(AddressSpace&, Folio&, bool) override {}
+  void map_end(AddressSpace&, Folio&, MapAttempt&) override {}
 
   void kill_folio(AddressSpace&, Folio& folio, KillOps& ops) override {
     if (page_kill_mappings(folio)) ops.unmap(false);
@@ -64,7 +64,7 @@ class NoNewMapsGuard final : public MapGuard {
 
 }  // namespace
 
-std::unique_ptr<MapGuard> make_no_new_maps_guard() { return std::make_unique<NoNewMapsGuard>(false); }
-std::unique_ptr<MapGuard> make_no_new_maps_as_posted_guard() { return std::make_unique<NoNewMapsGuard>(true); }
+FAULTLINE_MAP_GUARD(no_new_maps, std::make_unique<NoNewMapsGuard>(false))
+FAULTLINE_MAP_GUARD(no_new_maps_as_posted, std::make_unique<NoNewMapsGuard>(true))
 
 }  // namespace faultline::detail

@@ -22,15 +22,15 @@
 
 namespace faultline::detail {
 
-bool PageLockGuard::map_begin(AddressSpace& mapping, Folio& folio, bool wait) {
-  if (wait) folio_lock(&folio);
+bool PageLockGuard::map_begin(AddressSpace& mapping, Folio& folio, MapAttempt& a) {
+  if (a.wait) folio_lock(&folio);
   else if (!folio_trylock(&folio)) return false;
   if (folio_is_live(mapping, folio)) return true;
   folio_unlock(&folio);
   return false;
 }
 
-void PageLockGuard::map_end(AddressSpace&, Folio& folio, bool) { folio_unlock(&folio); }
+void PageLockGuard::map_end(AddressSpace&, Folio& folio, MapAttempt&) { folio_unlock(&folio); }
 
 std::string_view PageLockGuard::name() const {
   switch (kind_) {
@@ -46,6 +46,6 @@ void PageLockGuard::kill_folio(AddressSpace&, Folio& folio, KillOps& ops) {
   ops.remove();
 }
 
-std::unique_ptr<MapGuard> make_page_lock_guard() { return std::make_unique<PageLockGuard>(FolioLockKind::handoff); }
+FAULTLINE_MAP_GUARD(page_lock, std::make_unique<PageLockGuard>(FolioLockKind::handoff))
 
 }  // namespace faultline::detail

@@ -14,9 +14,9 @@ class PageLockGuard final : public MapGuard {
   std::string_view name() const override;
   bool holds_folio_lock() const override { return true; }
   FolioLockKind folio_lock_kind() const override { return kind_; }
-  bool map_begin(AddressSpace& mapping, Folio& folio, bool wait) override;
-  bool map_commit(AddressSpace&, Folio&, bool) override { return true; }
-  void map_end(AddressSpace& mapping, Folio& folio, bool wait) override;
+  bool map_begin(AddressSpace& mapping, Folio& folio, MapAttempt& a) override;
+  bool map_commit(AddressSpace&, Folio&, MapAttempt&) override { return true; }
+  void map_end(AddressSpace& mapping, Folio& folio, MapAttempt& a) override;
   void kill_folio(AddressSpace& mapping, Folio& folio, KillOps& ops) override;
 
  private:

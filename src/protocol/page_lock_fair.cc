@@ -12,6 +12,6 @@
 
 namespace faultline::detail {
 
-std::unique_ptr<MapGuard> make_page_lock_fair_guard() { return std::make_unique<PageLockGuard>(FolioLockKind::fair); }
+FAULTLINE_MAP_GUARD(page_lock_fair, std::make_unique<PageLockGuard>(FolioLockKind::fair))
 
 }  // namespace faultline::detail

@@ -12,8 +12,6 @@
 
 namespace faultline::detail {
 
-std::unique_ptr<MapGuard> make_page_lock_unfair_guard() {
-  return std::make_unique<PageLockGuard>(FolioLockKind::unfair);
-}
+FAULTLINE_MAP_GUARD(page_lock_unfair, std::make_unique<PageLockGuard>(FolioLockKind::unfair))
 
 }  // namespace faultline::detail

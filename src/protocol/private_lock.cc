@@ -27,12 +27,12 @@ class PrivateLockGuard final : public MapGuard {
  public:
   std::string_view name() const override { return "private_lock"; }
 
-  bool map_begin(AddressSpace& mapping, Folio& folio, bool) override { return folio_is_live(mapping, folio); }
-  bool map_commit(AddressSpace& mapping, Folio& folio, bool) override {
+  bool map_begin(AddressSpace& mapping, Folio& folio, MapAttempt&) override { return folio_is_live(mapping, folio); }
+  bool map_commit(AddressSpace& mapping, Folio& folio, MapAttempt&) override {
     sync::Guard<sync::SpinLock> g(mapping.private_lock);
     return folio.mapping.load(sync::relaxed) == &mapping;
   }
-  void map_end(AddressSpace&, Folio&, bool) override {}
+  void map_end(AddressSpace&, Folio&, MapAttempt&) override {}
 
   void kill_folio(AddressSpace& mapping, Folio& folio, KillOps& ops) override {
     {
@@ -45,6 +45,6 @@ class PrivateLockGuard final : public MapGuard {
 
 }  // namespace
 
-std::unique_ptr<MapGuard> make_private_lock_guard() { return std::make_unique<PrivateLockGuard>(); }
+FAULTLINE_MAP_GUARD(private_lock, std::make_unique<PrivateLockGuard>())
 
 }  // namespace faultline::detail

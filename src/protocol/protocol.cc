@@ -3,10 +3,10 @@
 // A protocol is named MAPGUARD or MAPGUARD+CREATIONGUARD. A map guard alone
 // has no creation guard (Linux up to 5.14); a creation guard alone pairs
 // with the default map guard, page_lock ("invalidate_lock" is today's
-// Linux). New guards add one line to a table below.
+// Linux). The tables are generated from the guards' own registration
+// lines (cmake/protocols.cmake): a new guard edits nothing here.
 #include <fmt/format.h>
 
-#include <functional>
 #include <utility>
 
 #include "faultline/error.h"
@@ -14,26 +14,31 @@
 #include "protocol/protocol.h"
 
 namespace faultline::detail {
+
+#define FAULTLINE_REGISTERED_MAP_GUARD(NAME) std::unique_ptr<MapGuard> make_map_guard_##NAME();
+#define FAULTLINE_REGISTERED_CREATION_GUARD(NAME) std::unique_ptr<CreationGuard> make_creation_guard_##NAME();
+#include "protocol_registry.inc"
+#undef FAULTLINE_REGISTERED_MAP_GUARD
+#undef FAULTLINE_REGISTERED_CREATION_GUARD
+
 namespace {
 
 using MapFactory = std::unique_ptr<MapGuard> (*)();
 using CreateFactory = std::unique_ptr<CreationGuard> (*)();
 
 const std::pair<const char*, MapFactory> kMapGuards[] = {
-    {"page_lock", make_page_lock_guard},
-    {"page_lock_fair", make_page_lock_fair_guard},
-    {"page_lock_unfair", make_page_lock_unfair_guard},
-    {"i_mmap_rwsem", make_i_mmap_rwsem_guard},
-    {"i_mmap_rwsem_as_posted", make_i_mmap_rwsem_as_posted_guard},
-    {"private_lock", make_private_lock_guard},
-    {"no_new_maps", make_no_new_maps_guard},
-    {"no_new_maps_as_posted", make_no_new_maps_as_posted_guard},
-    {"map_pages_lockless", make_map_pages_lockless_guard},
-    {"unlocked", make_unlocked_guard},
+#define FAULTLINE_REGISTERED_MAP_GUARD(NAME) {#NAME, make_map_guard_##NAME},
+#define FAULTLINE_REGISTERED_CREATION_GUARD(NAME)
+#include "protocol_registry.inc"
+#undef FAULTLINE_REGISTERED_MAP_GUARD
+#undef FAULTLINE_REGISTERED_CREATION_GUARD
 };
 const std::pair<const char*, CreateFactory> kCreationGuards[] = {
-    {"invalidate_lock", make_invalidate_lock_guard},
-    {"none", make_no_creation_guard},
+#define FAULTLINE_REGISTERED_MAP_GUARD(NAME)
+#define FAULTLINE_REGISTERED_CREATION_GUARD(NAME) {#NAME, make_creation_guard_##NAME},
+#include "protocol_registry.inc"
+#undef FAULTLINE_REGISTERED_MAP_GUARD
+#undef FAULTLINE_REGISTERED_CREATION_GUARD
 };
 
 template <class Table>
@@ -64,6 +69,12 @@ bool folio_is_live(const AddressSpace& mapping, const Folio& folio) {
   return folio.mapping.load(sync::acquire) == &mapping && folio.test(PG_uptodate);
 }
 
+std::unique_ptr<MapGuard> make_map_guard(std::string_view name, std::string_view in_protocol) {
+  MapFactory make = find_in(kMapGuards, name);
+  if (!make) unknown(in_protocol.empty() ? name : in_protocol, name);
+  return make();
+}
+
 Protocol make_protocol(std::string_view name) {
   std::string_view map_part = name, create_part = "none";
   if (auto plus = name.find('+'); plus != std::string_view::npos) {
@@ -73,12 +84,10 @@ Protocol make_protocol(std::string_view name) {
     map_part = "page_lock";
     create_part = name;
   }
-  MapFactory make_map = find_in(kMapGuards, map_part);
-  if (!make_map) unknown(name, map_part);
   CreateFactory make_create = find_in(kCreationGuards, create_part);
-  if (!make_create) unknown(name, create_part);
   Protocol p;
-  p.map = make_map();
+  p.map = make_map_guard(map_part, name);
+  if (!make_create) unknown(name, create_part);
   p.create = make_create();
   p.name = create_part == "none" ? std::string(map_part) : fmt::format("{}+{}", map_part, create_part);
   return p;

@@ -19,11 +19,11 @@ namespace {
 class UnlockedGuard final : public MapGuard {
  public:
   std::string_view name() const override { return "unlocked"; }
-  bool map_begin(AddressSpace&, Folio& folio, bool) override {
+  bool map_begin(AddressSpace&, Folio& folio, MapAttempt&) override {
     return folio.flags.load(sync::relaxed) & PG_uptodate;
   }
-  bool map_commit(AddressSpace&, Folio&, bool) override { return true; }
-  void map_end(AddressSpace&, Folio&, bool) override {}
+  bool map_commit(AddressSpace&, Folio&, MapAttempt&) override { return true; }
+  void map_end(AddressSpace&, Folio&, MapAttempt&) override {}
   void kill_folio(AddressSpace&, Folio& folio, KillOps& ops) override {
     folio.flags.clear_bits(PG_uptodate, sync::relaxed);
     if (folio.mapcount.load(sync::relaxed) > 0) ops.unmap(false);
@@ -33,6 +33,6 @@ class UnlockedGuard final : public MapGuard {
 
 }  // namespace
 
-std::unique_ptr<MapGuard> make_unlocked_guard() { return std::make_unique<UnlockedGuard>(); }
+FAULTLINE_MAP_GUARD(unlocked, std::make_unique<UnlockedGuard>())
 
 }  // namespace faultline::detail
