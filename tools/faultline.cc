@@ -360,6 +360,9 @@ int main(int argc, char** argv) {
                    "exhaustive: split each cell's schedule space by its first K decisions; a --shard is then a "
                    "part of every cell, not a share of the cells")
       ->check(CLI::Range(0u, 1000000u));
+  bool no_progress = false;
+  check->add_flag("--no-progress", no_progress,
+                  "no progress on stderr (by default a line per cell, redrawn in place on a terminal)");
   std::vector<std::string> merge_files;
   auto* merge = check->add_subcommand("merge", "Merge the --json files of sharded runs into the one table");
   merge->add_option("files", merge_files, "the shards' JSON files")->required()->check(CLI::ExistingFile);
@@ -377,6 +380,10 @@ int main(int argc, char** argv) {
   report->add_flag("--quick", ro.quick, "a smaller run (about two minutes): fewer protocols, threads and executions");
   report->add_option("--tmpdir", ro.tmpdir, "directory for the kernel's files (default $TMPDIR or /tmp)");
   report->add_option("--jobs", ro.jobs, "checker worker processes")->check(CLI::Range(1u, 256u))->capture_default_str();
+  report->add_option("--protocol", ro.protocols,
+                     "price and check these protocols (comma-separated) beside page_lock+invalidate_lock, ideal "
+                     "and the kernel (default: the standard set)")
+      ->delimiter(',');
 #endif
 
   try {
@@ -413,7 +420,7 @@ int main(int argc, char** argv) {
     co.protocols = split_list(cp);
     co.scenarios = split_list(cs);
     if (cm != "all") co.memory_models = {cm};
-    co.progress = ::isatty(2);
+    co.progress = !no_progress;
     if (!writable(co.json, "check") || !schedule_ok(co.replay)) return 2;
     return faultline_check::run_check(co, std::cout, std::cerr);
   }

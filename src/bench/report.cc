@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <fmt/format.h>
@@ -24,6 +25,7 @@
 #include "bench/plot.h"
 #include "check/check.h"
 #include "faultline/error.h"
+#include "protocol/protocol.h"
 #include "replay/generator.h"
 #include "replay/replayer.h"
 
@@ -46,6 +48,18 @@ struct Verdicts {
   std::set<std::string> guarantees;  // violated
 };
 
+// The default and the protocols asked for, each once, in that order.
+std::vector<std::string> asked_protocols(const ReportOptions& o) {
+  std::vector<std::string> v{kDefaultProtocol};
+  for (const auto& p : o.protocols)
+    if (std::find(v.begin(), v.end(), p) == v.end()) v.push_back(p);
+  return v;
+}
+
+std::vector<std::string> checked_protocols(const ReportOptions& o) {
+  return o.protocols.empty() ? faultline_check::all_protocols() : asked_protocols(o);
+}
+
 std::vector<faultline_check::Cell> run_checker(const ReportOptions& o, std::ostream& err) {
   faultline_check::CheckOptions co;
   co.strategy = "pct";
@@ -55,7 +69,7 @@ std::vector<faultline_check::Cell> run_checker(const ReportOptions& o, std::ostr
   std::vector<faultline_check::CellKey> keys;
   // The 2 MiB worlds under sc only: an execution there is a thousand
   // times longer.
-  for (const auto& p : faultline_check::all_protocols())
+  for (const auto& p : checked_protocols(o))
     for (const auto& s : faultline_check::all_scenarios())
       for (const char* m : {"sc", "tso", "weak"})
         if (std::string(m) == "sc" || !faultline_check::big_world(s)) keys.push_back({p, s, m});
@@ -98,6 +112,11 @@ BenchOptions bench_options(const ReportOptions& o) {
     b.threads = {1, 2, 4, 16};
     b.rounds = 3;
     b.seconds = 0.25;
+  }
+  if (!o.protocols.empty()) {
+    b.configs = {"ideal"};
+    for (const auto& p : asked_protocols(o)) b.configs.push_back(p);
+    b.configs.push_back("kernel");
   }
   return b;
 }
@@ -368,6 +387,37 @@ void bench_tables(Document& d, const Facts& f, const std::vector<std::string>& f
   }
 }
 
+// What each kind of BUG the table shows means (docs/verdicts.md has more).
+std::string bug_meaning(const std::string& g) {
+  static const std::map<std::string, std::string> m = {
+      {"G1", "a PTE maps a page the killer removed from the page cache: the map guard let a fault in after the kill"},
+      {"G2", "the page cache or a load shows data the file no longer holds (old blocks read back in: the creation "
+             "guard)"},
+      {"G3", "a frame went back to the pool while something still used it (use after free)"},
+      {"G4", "two pages cached for one file index, or a PTE maps the wrong file page (coherence)"},
+      {"G5", "an access to a page wholly past EOF succeeded, or such a page stayed cached"},
+      {"G6", "dirty data did not reach the store (a lost write)"},
+      {"deadlock", "every CPU sleeps: a lock order the protocol breaks"},
+      {"livelock", "a CPU retries forever without sleeping (a fault that cannot make progress)"},
+      {"refcount", "a folio's references do not balance at the end (a leak or a double put)"},
+      {"crash", "the engine hit an internal consistency check"},
+      {"VM_BUG_ON", "a kernel assertion the scenario checks fired (a property the protocol claims; "
+                    "unclaimed ones are not counted)"},
+      {"error", "an operation failed that must not"}};
+  auto it = m.find(g);
+  return it == m.end() ? "see docs/verdicts.md" : it->second;
+}
+
+void explain_bugs(Document& d, const std::map<std::string, Verdicts>& v) {
+  std::set<std::string> kinds;
+  for (const auto& [p, x] : v) kinds.insert(x.guarantees.begin(), x.guarantees.end());
+  if (kinds.empty()) return;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& g : kinds) rows.push_back({g, bug_meaning(g)});
+  d.paragraph("What the BUG kinds in this table mean (docs/guarantees.md defines G1-G6):");
+  d.table({"BUG", "meaning"}, rows);
+}
+
 void checker_section(Document& d, const std::map<std::string, Verdicts>& v, const std::string& fig, bool quick) {
   d.heading(2, "Model checker");
   d.paragraph(fmt::format("Every protocol × scenario × memory model (the 2 MiB worlds under `sc` only) under PCT "
@@ -383,6 +433,7 @@ void checker_section(Document& d, const std::map<std::string, Verdicts>& v, cons
                     std::to_string(x.executions), x.seconds > 0 ? format_rate(static_cast<double>(x.executions) / x.seconds) : "–"});
   }
   d.table({"protocol", "PASSED", "BUG", "guarantees broken", "executions", "executions/s"}, rows);
+  explain_bugs(d, v);
   if (!fig.empty()) d.figure(fig, "checker executions per second");
 }
 
@@ -432,6 +483,14 @@ std::vector<std::string> draw_figures(const std::string& dir, const Facts& f) {
 }  // namespace
 
 int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
+  for (const auto& p : o.protocols) {
+    try {
+      faultline::detail::make_protocol(p);
+    } catch (const faultline::Error& e) {
+      err << "faultline report: --protocol: " << e.what() << "\n";
+      return 2;
+    }
+  }
   ::mkdir(o.out_dir.c_str(), 0755);
   if (::access(o.out_dir.c_str(), W_OK) != 0) {
     err << fmt::format("faultline report: cannot write to directory '{}'\n", o.out_dir);

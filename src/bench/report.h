@@ -10,6 +10,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace faultline::bench {
 
@@ -18,10 +19,13 @@ struct ReportOptions {
   bool quick = false;   // fewer configurations, threads, rounds and executions
   std::string tmpdir;   // the kernel's files; empty: $TMPDIR or /tmp
   unsigned jobs = 2;    // checker worker processes
+  // Protocols to price and check beside the default (page_lock+
+  // invalidate_lock), `ideal` and the kernel; empty: the default set.
+  std::vector<std::string> protocols;
 };
 
-// Returns the exit status: 0 written, 2 bad options or an unwritable
-// directory (named on `err`). Progress goes to `err`.
+// Returns the exit status: 0 written, 2 bad options (an unknown protocol)
+// or an unwritable directory (named on `err`). Progress goes to `err`.
 int run_report(const ReportOptions& opts, std::ostream& out, std::ostream& err);
 
 }  // namespace faultline::bench

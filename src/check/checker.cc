@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <fnmatch.h>
+#include <unistd.h>
 #include <malloc.h>
 
 #include <chrono>
@@ -751,8 +752,12 @@ void validate(const CellKey& k) {
 
 std::vector<Cell> run_cells_here(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err) {
   std::vector<Cell> cells;
+  bool tty = ::isatty(2);
   for (const auto& k : keys) {
-    if (opts.progress) err << fmt::format("\r{:<40} {:<24} {:<5}", k.protocol, k.scenario, k.memory_model) << std::flush;
+    if (opts.progress)
+      err << fmt::format("{}[{}/{} cells] {} {} {}{}", tty ? "\r" : "", cells.size() + 1, keys.size(), k.protocol,
+                         k.scenario, k.memory_model, tty ? "        " : "\n")
+          << std::flush;
     cells.push_back(check_cell(k.protocol, k.scenario, k.memory_model, opts));
   }
   return cells;
@@ -813,7 +818,7 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
     cells[i].index = places[i];
     cells[i].of = all.size();
   }
-  if (opts.progress) err << "\r" << std::string(72, ' ') << "\r";
+  if (opts.progress && ::isatty(2)) err << "\r" << std::string(100, ' ') << "\r";
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   bool bug = print_table(cells, secs, opts.traces, out);
   if (!opts.json.empty()) {

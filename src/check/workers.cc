@@ -6,12 +6,18 @@
 // run in parallel as processes: N forked workers take cell indices from a
 // pipe (a 4-byte read from a pipe is atomic, so each index goes to one
 // worker, and a worker takes the next one when it finishes a cell), write
-// one JSON line per cell to a file of their own, and write a byte to a
-// second pipe per cell done, which the parent counts for its progress line.
+// one JSON line per cell to a file of their own, and write the cell's
+// index to a second pipe when it is done, which the parent reads for its
+// progress lines. A worker dies with its parent (PR_SET_PDEATHSIG); a
+// parent stopped by SIGINT or SIGTERM kills its workers and removes their
+// files first.
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -40,6 +46,8 @@ struct Pipe {
                        const std::string& path) {
   std::ofstream out(path);
   uint32_t i = 0;
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
   while (::read(todo, &i, sizeof i) == static_cast<ssize_t>(sizeof i)) {
     nlohmann::json line;
     try {
@@ -49,8 +57,7 @@ struct Pipe {
     }
     line["index"] = i;
     out << line.dump() << "\n" << std::flush;
-    char b = 1;
-    if (::write(done, &b, 1) != 1) break;
+    if (::write(done, &i, sizeof i) != static_cast<ssize_t>(sizeof i)) break;
   }
   ::_exit(out ? 0 : 3);
 }
@@ -67,6 +74,69 @@ void wait_for(const std::vector<pid_t>& pids) {
   if (!died.empty()) throw std::runtime_error("faultline check: a worker process failed (" + died + ")");
 }
 
+// What a signal handler may touch: the workers to kill and the files to
+// remove, set before the handler is installed and cleared after.
+struct Running {
+  std::vector<pid_t> pids;
+  std::vector<std::string> files;
+};
+Running* running = nullptr;
+
+extern "C" void stop_workers(int sig) {
+  if (running) {
+    for (pid_t p : running->pids) ::kill(p, SIGKILL);
+    for (const auto& f : running->files) ::unlink(f.c_str());
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+// Installs stop_workers for SIGINT and SIGTERM while it lives.
+class StopWorkersOnSignal {
+ public:
+  explicit StopWorkersOnSignal(Running* r) {
+    running = r;
+    old_int_ = ::signal(SIGINT, stop_workers);
+    old_term_ = ::signal(SIGTERM, stop_workers);
+  }
+  ~StopWorkersOnSignal() {
+    ::signal(SIGINT, old_int_);
+    ::signal(SIGTERM, old_term_);
+    running = nullptr;
+  }
+  StopWorkersOnSignal(const StopWorkersOnSignal&) = delete;
+  StopWorkersOnSignal& operator=(const StopWorkersOnSignal&) = delete;
+
+ private:
+  sighandler_t old_int_, old_term_;
+};
+
+// The parent's progress: a line per finished cell, with the time left at
+// the pace so far (redrawn in place on a terminal).
+class Progress {
+ public:
+  Progress(const std::vector<CellKey>& keys, unsigned jobs, std::ostream& err)
+      : keys_(keys), jobs_(jobs), err_(err), tty_(::isatty(2)) {}
+  void done(uint32_t i) {
+    ++finished_;
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    double left = secs / static_cast<double>(finished_) * static_cast<double>(keys_.size() - finished_);
+    std::string line = fmt::format("[{}/{} cells, {} workers, {:.0f} s, about {:.0f} s left] {} {} {}", finished_,
+                                   keys_.size(), jobs_, secs, left, keys_[i].protocol, keys_[i].scenario,
+                                   keys_[i].memory_model);
+    if (tty_) err_ << fmt::format("\r{:<100}", line) << std::flush;
+    else err_ << line << "\n" << std::flush;
+  }
+
+ private:
+  const std::vector<CellKey>& keys_;
+  unsigned jobs_;
+  std::ostream& err_;
+  bool tty_;
+  size_t finished_ = 0;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
 }  // namespace
 
 std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const CheckOptions& opts,
@@ -80,26 +150,33 @@ std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const C
   ::close(todo.w);
   std::string dir = fmt::format("{}/faultline-check-{}", std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp",
                                 ::getpid());
-  std::vector<pid_t> pids;
+  Running run;
+  for (unsigned k = 0; k < opts.jobs; ++k) run.files.push_back(fmt::format("{}.{}", dir, k));
+  run.pids.reserve(opts.jobs);
+  StopWorkersOnSignal stop(&run);
   err.flush();
+  pid_t parent = ::getpid();
   for (unsigned k = 0; k < opts.jobs; ++k) {
     pid_t p = ::fork();
     if (p < 0) throw std::runtime_error("faultline check: fork failed");
-    if (p == 0) work(keys, opts, todo.r, done.w, fmt::format("{}.{}", dir, k));
-    pids.push_back(p);
+    if (p == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(4);  // the parent died before the line above
+      work(keys, opts, todo.r, done.w, run.files[k]);
+    }
+    run.pids.push_back(p);
   }
   ::close(todo.r);
   ::close(done.w);
-  size_t finished = 0;
-  char b;
-  while (::read(done.r, &b, 1) == 1)
-    if (opts.progress) err << fmt::format("\r{} of {} cells, {} workers", ++finished, keys.size(), opts.jobs) << std::flush;
+  Progress progress(keys, opts.jobs, err);
+  uint32_t i = 0;
+  while (::read(done.r, &i, sizeof i) == static_cast<ssize_t>(sizeof i))
+    if (opts.progress && i < keys.size()) progress.done(i);
   ::close(done.r);
-  wait_for(pids);
+  wait_for(run.pids);
   std::vector<Cell> cells(keys.size());
   std::string error;
-  for (unsigned k = 0; k < opts.jobs; ++k) {
-    std::string path = fmt::format("{}.{}", dir, k);
+  for (const std::string& path : run.files) {
     std::ifstream in(path);
     for (std::string line; std::getline(in, line);) {
       auto j = nlohmann::json::parse(line);
