@@ -48,7 +48,8 @@ struct Verdicts {
   std::set<std::string> guarantees;  // violated
 };
 
-// The default and the protocols asked for, each once, in that order.
+// The default and the protocols asked for, each once, in that order
+// (run_report has made their names canonical).
 std::vector<std::string> asked_protocols(const ReportOptions& o) {
   std::vector<std::string> v{kDefaultProtocol};
   for (const auto& p : o.protocols)
@@ -77,7 +78,7 @@ std::vector<faultline_check::Cell> run_checker(const ReportOptions& o, std::ostr
                      o.quick ? 100 : 1000);
   auto t0 = Clock::now();
   auto cells = faultline_check::run_cells_in_workers(keys, co, err);
-  err << fmt::format("{}checker: {} cells in {:.0f} s\n", co.progress ? "\n" : "", cells.size(), since(t0));
+  err << fmt::format("checker: {} cells in {:.0f} s\n", cells.size(), since(t0));
   return cells;
 }
 
@@ -482,10 +483,11 @@ std::vector<std::string> draw_figures(const std::string& dir, const Facts& f) {
 
 }  // namespace
 
-int run_report(const ReportOptions& o, std::ostream& out, std::ostream& err) {
-  for (const auto& p : o.protocols) {
+int run_report(const ReportOptions& given, std::ostream& out, std::ostream& err) {
+  ReportOptions o = given;
+  for (auto& p : o.protocols) {
     try {
-      faultline::detail::make_protocol(p);
+      p = faultline::detail::make_protocol(p).name;  // "invalidate_lock" is the default, once
     } catch (const faultline::Error& e) {
       err << "faultline report: --protocol: " << e.what() << "\n";
       return 2;

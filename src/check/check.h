@@ -67,8 +67,11 @@ std::vector<std::string> all_protocols();
 Cell check_cell(const std::string& protocol, const std::string& scenario, const std::string& memory_model,
                 const CheckOptions& opts);
 // Runs the cells in opts.jobs forked worker processes (src/check/workers.cc);
-// the result is in the order of `keys`.
+// the result is in the order of `keys`. With opts.progress, a line per
+// finished cell on `err`.
 std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err);
+// The same, in this process when opts.jobs is 1.
+std::vector<Cell> run_cells(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err);
 // The command: runs the table (or the shard of it opts.shard names),
 // prints it (and each BUG's trace), writes JSON if asked. Returns the exit
 // status (0: no BUG, 1: a BUG, 2: bad input).

@@ -18,7 +18,6 @@
 #include <fmt/format.h>
 
 #include <fnmatch.h>
-#include <unistd.h>
 #include <malloc.h>
 
 #include <chrono>
@@ -750,18 +749,6 @@ void validate(const CellKey& k) {
   fl::detail::make_protocol(k.protocol);
 }
 
-std::vector<Cell> run_cells_here(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err) {
-  std::vector<Cell> cells;
-  bool tty = ::isatty(2);
-  for (const auto& k : keys) {
-    if (opts.progress)
-      err << fmt::format("{}[{}/{} cells] {} {} {}{}", tty ? "\r" : "", cells.size() + 1, keys.size(), k.protocol,
-                         k.scenario, k.memory_model, tty ? "        " : "\n")
-          << std::flush;
-    cells.push_back(check_cell(k.protocol, k.scenario, k.memory_model, opts));
-  }
-  return cells;
-}
 
 }  // namespace
 
@@ -809,7 +796,7 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
   auto t0 = std::chrono::steady_clock::now();
   try {
     for (const auto& k : keys) validate(k);
-    cells = opts.jobs > 1 ? run_cells_in_workers(keys, opts, err) : run_cells_here(keys, opts, err);
+    cells = run_cells(keys, opts, err);
   } catch (const std::exception& e) {
     err << "\nfaultline check: " << e.what() << "\n";
     return 2;
@@ -818,7 +805,6 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
     cells[i].index = places[i];
     cells[i].of = all.size();
   }
-  if (opts.progress && ::isatty(2)) err << "\r" << std::string(100, ' ') << "\r";
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   bool bug = print_table(cells, secs, opts.traces, out);
   if (!opts.json.empty()) {

@@ -94,7 +94,11 @@ std::string site_of(const std::string& failure) {
       continue;
     }
     i += hex ? 2 : 0;
-    while (i < s.size() && std::isxdigit(static_cast<unsigned char>(s[i]))) ++i;
+    auto in_number = [hex](char ch) {
+      auto u = static_cast<unsigned char>(ch);
+      return hex ? std::isxdigit(u) != 0 : std::isdigit(u) != 0;
+    };
+    while (i < s.size() && in_number(s[i])) ++i;
     out += 'N';
   }
   return out;
@@ -130,6 +134,13 @@ std::string row_detail(const Cell& c) {
   return d;
 }
 
+// "in 2 cells: punch-vs-fault sc, punch-vs-fault tso"
+std::string found_in(const std::vector<const Cell*>& cells) {
+  std::string where;
+  for (const Cell* c : cells) where += fmt::format("{}{} {}", where.empty() ? "" : ", ", c->scenario, c->memory_model);
+  return fmt::format("in {} cell{}: {}", cells.size(), cells.size() == 1 ? "" : "s", where);
+}
+
 void print_bug_trace(const Cell& c, std::ostream& out) {
   out << fmt::format("replay: faultline check --protocol {} --scenario {} --memory-model {} --replay {}\n{}", c.protocol,
                      c.scenario, c.memory_model, c.schedule, c.trace);
@@ -147,10 +158,7 @@ void print_bugs(const std::vector<Cell>& cells, const std::string& traces, std::
                      bugs.size() == 1 ? "" : "s", n, n == 1 ? "" : "s");
   for (size_t i = 0; i < bugs.size(); ++i) {
     const Cell& c = *bugs[i].shortest;
-    std::string where;
-    for (const Cell* o : bugs[i].cells) where += fmt::format("{}{} {}", where.empty() ? "" : ", ", o->scenario, o->memory_model);
-    out << fmt::format("\nBUG {}: {}: {}\n  in {} cell{}: {}\n", i + 1, c.protocol, c.failure, bugs[i].cells.size(),
-                       bugs[i].cells.size() == 1 ? "" : "s", where);
+    out << fmt::format("\nBUG {}: {}: {}\n  {}\n", i + 1, c.protocol, c.failure, found_in(bugs[i].cells));
     if (traces == "first") print_bug_trace(c, out);
   }
   if (traces != "all") return;
@@ -167,12 +175,9 @@ void print_unclaimed(const std::vector<Cell>& cells, std::ostream& out) {
   std::map<std::string, std::vector<const Cell*>> seen;  // protocol + site -> cells
   for (const auto& c : cells)
     if (!c.unclaimed.empty()) seen[c.protocol + ": " + site_of(c.unclaimed)].push_back(&c);
-  for (const auto& [key, cs] : seen) {
-    std::string where;
-    for (const Cell* o : cs) where += fmt::format("{}{} {}", where.empty() ? "" : ", ", o->scenario, o->memory_model);
-    out << fmt::format("\nNot a bug of {} (a property it does not claim): {}\n  in {} cell{}: {}\n", cs[0]->protocol,
-                       cs[0]->unclaimed, cs.size(), cs.size() == 1 ? "" : "s", where);
-  }
+  for (const auto& [key, cs] : seen)
+    out << fmt::format("\nNot a bug of {} (a property it does not claim): {}\n  {}\n", cs[0]->protocol,
+                       cs[0]->unclaimed, found_in(cs));
 }
 
 }  // namespace

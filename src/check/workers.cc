@@ -1,5 +1,6 @@
-// src/check/workers.cc — `faultline check --jobs N`: cells in worker
-// processes.
+// src/check/workers.cc — running a table's cells: in this process, or
+// (`faultline check --jobs N`) in worker processes, with one progress line
+// per finished cell either way.
 //
 // The model backend is one OS thread with global state (the running
 // execution, the names of words, the worlds abandoned by BUGs), so cells
@@ -111,8 +112,8 @@ class StopWorkersOnSignal {
   sighandler_t old_int_, old_term_;
 };
 
-// The parent's progress: a line per finished cell, with the time left at
-// the pace so far (redrawn in place on a terminal).
+// Progress: a line per finished cell, with the time left at the pace so
+// far (redrawn in place on a terminal).
 class Progress {
  public:
   Progress(const std::vector<CellKey>& keys, unsigned jobs, std::ostream& err)
@@ -121,10 +122,10 @@ class Progress {
     ++finished_;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     double left = secs / static_cast<double>(finished_) * static_cast<double>(keys_.size() - finished_);
-    std::string line = fmt::format("[{}/{} cells, {} workers, {:.0f} s, about {:.0f} s left] {} {} {}", finished_,
-                                   keys_.size(), jobs_, secs, left, keys_[i].protocol, keys_[i].scenario,
-                                   keys_[i].memory_model);
-    if (tty_) err_ << fmt::format("\r{:<100}", line) << std::flush;
+    std::string workers = jobs_ > 1 ? fmt::format(", {} workers", jobs_) : "";
+    std::string line = fmt::format("[{}/{} cells{}, {:.0f} s, about {:.0f} s left] {} {} {}", finished_, keys_.size(),
+                                   workers, secs, left, keys_[i].protocol, keys_[i].scenario, keys_[i].memory_model);
+    if (tty_) err_ << fmt::format("\r{:<100}", line) << (finished_ == keys_.size() ? "\n" : "") << std::flush;
     else err_ << line << "\n" << std::flush;
   }
 
@@ -138,6 +139,17 @@ class Progress {
 };
 
 }  // namespace
+
+std::vector<Cell> run_cells(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err) {
+  if (opts.jobs > 1) return run_cells_in_workers(keys, opts, err);
+  std::vector<Cell> cells;
+  Progress progress(keys, 1, err);
+  for (uint32_t i = 0; i < keys.size(); ++i) {
+    cells.push_back(check_cell(keys[i].protocol, keys[i].scenario, keys[i].memory_model, opts));
+    if (opts.progress) progress.done(i);
+  }
+  return cells;
+}
 
 std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const CheckOptions& opts,
                                        std::ostream& err) {
@@ -171,7 +183,7 @@ std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const C
   Progress progress(keys, opts.jobs, err);
   uint32_t i = 0;
   while (::read(done.r, &i, sizeof i) == static_cast<ssize_t>(sizeof i))
-    if (opts.progress && i < keys.size()) progress.done(i);
+    if (opts.progress && i < keys.size()) progress.done(i);  // i is a worker's: within keys
   ::close(done.r);
   wait_for(run.pids);
   std::vector<Cell> cells(keys.size());

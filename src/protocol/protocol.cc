@@ -84,9 +84,9 @@ Protocol make_protocol(std::string_view name) {
     map_part = "page_lock";
     create_part = name;
   }
-  CreateFactory make_create = find_in(kCreationGuards, create_part);
   Protocol p;
   p.map = make_map_guard(map_part, name);
+  CreateFactory make_create = find_in(kCreationGuards, create_part);
   if (!make_create) unknown(name, create_part);
   p.create = make_create();
   p.name = create_part == "none" ? std::string(map_part) : fmt::format("{}+{}", map_part, create_part);
