@@ -224,5 +224,39 @@ TEST(ExhaustiveSearch, BufferedStoresToOneWordReachMemoryInEitherOrder) {
   }
 }
 
+// Holding a store back is tried only where another CPU could tell: stores
+// of A to words B never touches add no execution to the search, while
+// without a reduction each of them is held back in executions of its own.
+// Either way B reads both values.
+unsigned explore_private_stores(MemoryModel mm, Reduction r, size_t private_stores) {
+  auto strategy = make_exhaustive_strategy(0, 1, r);
+  std::set<uint64_t> seen;
+  unsigned executions = each_execution(*strategy, [&](unsigned) {
+    std::vector<Word> own(private_stores);
+    Word shared;
+    const auto l = std::source_location::current();
+    uint64_t got = 0;
+    Outcome o = run({{"A", [&] {
+                       for (Word& w : own) store(&w, kMask, 1, kRelaxed, l);
+                       store(&shared, kMask, 1, kRelaxed, l);
+                     }},
+                     {"B", [&] { got = load(&shared, kMask, kRelaxed, l); }}},
+                    *strategy, mm, 1000);
+    EXPECT_TRUE(o.failure.empty() && !o.deadlock) << o.failure;
+    seen.insert(got);
+  });
+  EXPECT_EQ(seen, (std::set<uint64_t>{0, 1})) << memory_model_name(mm) << " " << reduction_name(r);
+  return executions;
+}
+
+TEST(ExhaustiveSearch, AStoreIsHeldBackOnlyWhereAnotherCpuAccessesItsWord) {
+  for (MemoryModel mm : {MemoryModel::tso, MemoryModel::weak}) {
+    EXPECT_EQ(explore_private_stores(mm, Reduction::dpor, 3), explore_private_stores(mm, Reduction::dpor, 0))
+        << memory_model_name(mm);
+    EXPECT_GT(explore_private_stores(mm, Reduction::none, 3), explore_private_stores(mm, Reduction::none, 0))
+        << memory_model_name(mm);
+  }
+}
+
 }  // namespace
 }  // namespace faultline::sync::model

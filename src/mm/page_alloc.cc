@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "faultline/error.h"
 
@@ -40,12 +41,47 @@ static uint64_t fitting(uint64_t nr_frames) {
   return nr_frames;
 }
 
+// The frames' mapping outlives its pool, kept for the next pool of the
+// same size on this thread: the model checker builds a world for every
+// execution, and a fresh mapping each time (its munmap a TLB flush, then a
+// page fault per frame touched) cost more than the execution itself.
+namespace {
+constexpr uint64_t kCachedBytes = uint64_t{64} << 20;  // larger pools map and unmap
+struct CachedMapping {
+  void* p = nullptr;
+  uint64_t bytes = 0;
+  ~CachedMapping() {
+    if (p) ::munmap(p, bytes);
+  }
+};
+thread_local CachedMapping t_cached;
+
+// A mapping of `bytes`, zero-filled (whether new or reused).
+void* map_frames(uint64_t bytes) {
+  if (t_cached.p && t_cached.bytes == bytes) {
+    void* p = std::exchange(t_cached.p, nullptr);
+    std::memset(p, 0, bytes);
+    return p;
+  }
+  return ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
+void unmap_frames(void* p, uint64_t bytes) {
+  if (bytes > kCachedBytes) {
+    ::munmap(p, bytes);
+    return;
+  }
+  if (t_cached.p) ::munmap(t_cached.p, t_cached.bytes);
+  t_cached.p = p;
+  t_cached.bytes = bytes;
+}
+}  // namespace
+
 FramePool::FramePool(uint64_t nr_frames, unsigned max_order, bool poison_freed)
     : nr_frames_(fitting(nr_frames)), max_order_(max_order), poison_(poison_freed),
       folios_(new Folio[nr_frames]), free_order_(nr_frames, kNotFree),
       next_(nr_frames, kNil), prev_(nr_frames, kNil), head_(max_order + 1, -1) {
-  void* p = ::mmap(nullptr, nr_frames << PAGE_SHIFT, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* p = map_frames(nr_frames << PAGE_SHIFT);
   if (p == MAP_FAILED)
     throw Error(Errc::out_of_memory, "frame pool: cannot map " + std::to_string(nr_frames) + " frames");
   base_ = static_cast<std::byte*>(p);
@@ -67,7 +103,7 @@ FramePool::FramePool(uint64_t nr_frames, unsigned max_order, bool poison_freed)
 
 FramePool::~FramePool() {
   FL_UNPOISON(base_, nr_frames_ << PAGE_SHIFT);
-  ::munmap(base_, nr_frames_ << PAGE_SHIFT);
+  unmap_frames(base_, nr_frames_ << PAGE_SHIFT);
 }
 
 std::byte* Folio::address() const { return pool->address(this); }

@@ -195,9 +195,16 @@ void to_scheduler() {
 Fiber* self() { return g && g->cur >= 0 ? g->fibers[g->cur].get() : nullptr; }
 bool scheduling() { return self() && !g->atomically; }
 
-// Records that the running transition touched word `w`.
+// Records that the running transition touched word `w`. The strategy
+// hears of every access that could tell a held-back store from one that
+// reached memory (Strategy::accessed): under `tso` any, the oracle's too
+// (it reads memory, not the store buffers); under `weak` a CPU's, not the
+// oracle's (it reads the newest write, late or not).
 void touch(const Word* w, bool write) {
-  if (g && g->cur >= 0) g->fp.add(w->id, write);
+  if (!g || g->cur < 0) return;
+  g->fp.add(w->id, write);
+  if (g->mm == MemoryModel::tso || (g->mm == MemoryModel::weak && !g->atomically))
+    g->strategy->accessed(w->id, g->cur);
 }
 void touch_all() {
   if (g && g->cur >= 0) g->fp.global = true;
@@ -379,7 +386,10 @@ std::string crash_text(const Fiber& f) {
 // Runs the fiber's function, turning an exception or a crash into the
 // execution's failure.
 void run_guarded(Fiber* f) {
-  if (sigsetjmp(f->crash_env, 1) != 0) {
+  // The signal mask is not saved (0): the handler runs with SA_NODEFER, so
+  // a crash leaves the mask as it was, and saving it would cost a system
+  // call per fiber, per execution.
+  if (sigsetjmp(f->crash_env, 0) != 0) {
     f->crash_armed = false;
     g->out.failure = crash_text(*f);
     g->aborted = true;
@@ -427,6 +437,15 @@ size_t choose(size_t n, bool reorders) {
   size_t k = std::min(g->strategy->choose(n, reorders), n - 1);
   g->out.schedule.push_back(encode(k));
   return k;
+}
+
+// Whether the running CPU's store to `w` waits in its store buffer
+// (`tso`) or propagates late (`weak`): Strategy::hold_back, recorded in
+// the schedule like choose()'s.
+bool hold_back(const Word* w) {
+  size_t k = std::min<size_t>(g->strategy->hold_back(w->id, g->cur), 1);
+  g->out.schedule.push_back(encode(k));
+  return k == 1;
 }
 
 // Under `tso`, another CPU's buffered stores to `w` reach memory before
@@ -716,7 +735,7 @@ void store_tso(Fiber* f, Word* w, uint64_t v, int order) {
     ++g->epoch;
     return;
   }
-  if (f->buf.empty() && choose(2, true) == 0) {
+  if (f->buf.empty() && !hold_back(w)) {
     w->v = v;
     ++g->epoch;
     return;
@@ -731,7 +750,7 @@ uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
   // Where it lands among late writes is free; holding it back is not.
   std::vector<size_t> places = wm().places(w, f->id);
   size_t before = order == kSeqCst ? 0 : places[choose(places.size(), false)];
-  bool late = order != kSeqCst && (wm().holding_back(f->id) || choose(2, true) == 1);
+  bool late = order != kSeqCst && (wm().holding_back(f->id) || hold_back(w));
   uint64_t taint = store_taint(f, order);
   size_t pos = wm().write(w, f->id, v, before, late, order >= kRelease, nullptr, taint);
   keep_promises(f, w, v, taint, pos);
@@ -790,7 +809,7 @@ uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int
   uint64_t old = wm().read(w, f->id, newer, order, &sequence, &read_taint) & mask;
   loaded(f, read_taint, order);
   nv = next(old) & mask;
-  bool late = wm().holding_back(f->id) || choose(2, true) == 1;
+  bool late = wm().holding_back(f->id) || hold_back(w);
   uint64_t taint = store_taint(f, order) | read_taint;
   size_t pos = wm().write(w, f->id, nv, newer, late, order >= kRelease, &sequence, taint);
   keep_promises(f, w, nv, taint, pos);
@@ -1227,6 +1246,7 @@ class ExhaustiveStrategy final : public Strategy {
     redundant_ = false;
     pending_ = kNone;
     races_.begin();
+    late_.begin();
   }
   bool skipping() const override { return prefix_ % split_.parts != split_.part; }
   uint64_t prefix() const override { return prefix_; }
@@ -1244,25 +1264,35 @@ class ExhaustiveStrategy final : public Strategy {
   // A choice inside a step: no CPU changes, so the sleep sets are not
   // involved; the default (0) is free, the others cost a reordering if
   // they reorder.
-  size_t choose(size_t n, bool reorders) override {
-    if (depth_ < path_.size()) {
-      Decision& d = path_[depth_++];
-      if (d.options != n || !d.inner) fail("exhaustive search: the world is not deterministic (a choice changed)");
-      return d.chosen;
+  size_t choose(size_t n, bool reorders) override { return inner_choice(n, reorders, true); }
+
+  // A store that propagates at once, its holding back queued only when
+  // another CPU accesses the word (accessed()): until then the two
+  // executions run alike, step for step. Not in a split's prefix, whose
+  // decisions must offer all their options at once.
+  size_t hold_back(uint64_t word, int cpu) override {
+    if (!reduce_ || depth_ < split_.depth) return choose(2, true);
+    bool replaying = depth_ < path_.size();
+    size_t decisions = path_.size();
+    size_t k = inner_choice(2, true, false);
+    if (!replaying && path_.size() == decisions) return k;  // redundant: no decision made
+    Decision& d = path_[depth_ - 1];
+    if (!replaying) {
+      d.late_cost = d.cost_before;
+      ++d.late_cost.reorders;
+      d.late_unqueued = d.late_cost.reorders <= reorder_bound_;
     }
-    if (below_foreign_prefix()) redundant_ = true;
-    if (redundant_) return 0;
-    Decision d;
-    d.inner = true;
-    d.options = n;
-    d.cost_before = d.cost_after = path_.empty() ? Cost{} : path_.back().cost_after;
-    Cost c = d.cost_before;
-    if (reorders) ++c.reorders;
-    if (c.reorders <= reorder_bound_)
-      for (size_t opt = 1; opt < n; ++opt) d.alts.push_back({opt, c});
-    path_.push_back(std::move(d));
-    ++depth_;
-    return 0;
+    if (k == 0 && d.late_unqueued) late_.watch(word, cpu, depth_ - 1);
+    return k;
+  }
+
+  void accessed(uint64_t word, int cpu) override {
+    late_.accessed(word, cpu, [this](size_t at) {
+      Decision& d = path_[at];
+      if (!d.late_unqueued) return;
+      d.late_unqueued = false;
+      d.alts.push_back({1, d.late_cost});
+    });
   }
 
   void executed(int fiber, const Footprint& fp) override {
@@ -1327,6 +1357,45 @@ class ExhaustiveStrategy final : public Strategy {
     std::vector<Alt> alts;
     size_t next_alt = 0;
     uint64_t tried = 0;  // options run or queued (dpor), by bit
+    bool late_unqueued = false;  // hold_back(): "late" waits for a watch
+    Cost late_cost;              // ... and costs this
+  };
+
+  // The watches of hold_back(): per word, the decisions of stores to it
+  // that propagated at once, and their CPUs, until another CPU accesses it.
+  class LateStores {
+   public:
+    void begin() { ++generation_; }
+    void watch(uint64_t word, int cpu, size_t at) {
+      if (word >= words_.size()) words_.resize(word + 1);
+      Watches& w = words_[word];
+      if (w.generation != generation_) {
+        w.generation = generation_;
+        w.stores.clear();
+      }
+      w.stores.push_back({cpu, at});
+    }
+    template <class Queue>
+    void accessed(uint64_t word, int cpu, Queue queue) {
+      if (word >= words_.size() || words_[word].generation != generation_) return;
+      std::erase_if(words_[word].stores, [&](const Store& s) {
+        if (s.cpu == cpu) return false;
+        queue(s.at);
+        return true;
+      });
+    }
+
+   private:
+    struct Store {
+      int cpu;
+      size_t at;
+    };
+    struct Watches {
+      uint64_t generation = 0;
+      std::vector<Store> stores;
+    };
+    std::vector<Watches> words_;
+    uint64_t generation_ = 0;
   };
 
   // The races of one execution, found as its transitions run (the vector
@@ -1443,6 +1512,29 @@ class ExhaustiveStrategy final : public Strategy {
     Clock count_{};
   };
 
+  // choose(); `offer`: queue the other options now (hold_back() queues
+  // its own later).
+  size_t inner_choice(size_t n, bool reorders, bool offer) {
+    if (depth_ < path_.size()) {
+      Decision& d = path_[depth_++];
+      if (d.options != n || !d.inner) fail("exhaustive search: the world is not deterministic (a choice changed)");
+      return d.chosen;
+    }
+    if (below_foreign_prefix()) redundant_ = true;
+    if (redundant_) return 0;
+    Decision d;
+    d.inner = true;
+    d.options = n;
+    d.cost_before = d.cost_after = path_.empty() ? Cost{} : path_.back().cost_after;
+    Cost c = d.cost_before;
+    if (reorders) ++c.reorders;
+    if (offer && c.reorders <= reorder_bound_)
+      for (size_t opt = 1; opt < n; ++opt) d.alts.push_back({opt, c});
+    path_.push_back(std::move(d));
+    ++depth_;
+    return 0;
+  }
+
   // A new decision past the prefix of an execution in another part.
   bool below_foreign_prefix() const { return path_.size() >= split_.depth && skipping(); }
 
@@ -1528,6 +1620,7 @@ class ExhaustiveStrategy final : public Strategy {
   bool redundant_ = false;      // every execution from here on is equivalent to one already run
   size_t pending_ = kNone;      // the decision whose chosen step runs next
   Races races_;
+  LateStores late_;
   Split split_;
   uint64_t prefix_ = 0;  // the number of the prefix the current execution is in
 };

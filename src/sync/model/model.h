@@ -201,6 +201,23 @@ class Strategy {
   // reorder memory (holding a store back: the reorder bound counts them)
   // or only pick among writes a reordering already left readable.
   virtual size_t choose(size_t n, bool reorders) = 0;
+  // Whether CPU `cpu`'s store to the word with id `word` is held back (1:
+  // under `tso` into its empty store buffer, under `weak` (an RMW's write
+  // too) to propagate late) or reaches memory at once (0): a reordering,
+  // like choose(2, true). Until another CPU accesses the word (accessed())
+  // no one can tell the two apart, so a systematic strategy may run "at
+  // once" and queue "held back" only when that happens.
+  virtual size_t hold_back(uint64_t word, int cpu) {
+    (void)word;
+    (void)cpu;
+    return choose(2, true);
+  }
+  // Under `tso` and `weak`: CPU `cpu` loads, stores, RMWs or futex-waits
+  // on `word`.
+  virtual void accessed(uint64_t word, int cpu) {
+    (void)word;
+    (void)cpu;
+  }
   // After every step, chosen or forced: which fiber ran (-1: a flush) and
   // what its transition touched.
   virtual void executed(int fiber, const Footprint& fp) {
