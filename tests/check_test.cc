@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
+#include <nlohmann/json.hpp>
 
 #include "check/check.h"
 #include "check/table.h"
@@ -353,6 +355,47 @@ TEST(Check, WorkerProcessesPrintTheSameTable) {
   EXPECT_EQ(rc, 1);  // unlocked
   EXPECT_EQ(rows(one.str()), rows(two.str()));
   EXPECT_NE(two.str().find("VERIFIED"), std::string::npos);
+}
+
+// Each cell is handed on as it finishes, once, in its place, whether the
+// cells run here or in workers; --json is then an array with one finished
+// cell to a line, in the order they finished.
+TEST(Check, CellsAreHandedOnAsTheyFinish) {
+  CheckOptions o = small_table();
+  std::vector<CellKey> keys;
+  for (const auto& p : o.protocols)
+    for (const auto& s : o.scenarios) keys.push_back({p, s, "sc"});
+  for (unsigned jobs : {1u, 2u}) {
+    o.jobs = jobs;
+    std::vector<int> seen(keys.size());
+    std::ostringstream err;
+    std::vector<Cell> cells = run_cells(keys, o, err, [&](size_t i, Cell& c) {
+      ASSERT_LT(i, keys.size());
+      ++seen[i];
+      EXPECT_EQ(c.scenario, keys[i].scenario);
+      EXPECT_EQ(c.protocol, keys[i].protocol);
+    });
+    EXPECT_EQ(seen, std::vector<int>(keys.size(), 1)) << jobs << " jobs";
+    EXPECT_EQ(cells.size(), keys.size());
+  }
+  o.json = ::testing::TempDir() + "stream-" + std::to_string(::getpid()) + ".json";
+  std::ostringstream out, err;
+  run_check(o, out, err);
+  std::ifstream in(o.json);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 2 + o.protocols.size() * o.scenarios.size() * o.memory_models.size());
+  EXPECT_EQ(lines.front(), "[");
+  EXPECT_EQ(lines.back(), "]");
+  for (size_t i = 1; i + 1 < lines.size(); ++i) {
+    std::string cell = lines[i];
+    if (i + 2 < lines.size()) {
+      ASSERT_EQ(cell.back(), ',') << cell;
+      cell.pop_back();
+    }
+    EXPECT_TRUE(nlohmann::json::parse(cell).contains("verdict")) << cell;
+  }
+  std::remove(o.json.c_str());
 }
 
 // Runs `o` as shards 1..n of n, each writing its JSON to a file of its

@@ -348,7 +348,7 @@ int main(int argc, char** argv) {
   check->add_option("--replay", co.replay, "replay one execution from its schedule string");
   check->add_option("--jobs", co.jobs, "run this many cells at once, each in a process of its own")
       ->check(CLI::Range(1u, 256u));
-  check->add_option("--json", co.json, "write one object per cell to this file");
+  check->add_option("--json", co.json, "write one object per cell to this file, a line each as the cells finish");
   check->add_option("--seeded-bug", co.seeded_bug,
                     "plant a known bug in the engine, by name (src/mm/seeded_bug.h; docs/history.md)");
   std::string shard;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -66,12 +67,16 @@ std::vector<std::string> all_protocols();
 // Runs one cell; throws std::invalid_argument for an unknown name.
 Cell check_cell(const std::string& protocol, const std::string& scenario, const std::string& memory_model,
                 const CheckOptions& opts);
+// Told of each cell as it finishes: its place in `keys`, and the cell.
+using CellDone = std::function<void(size_t, Cell&)>;
 // Runs the cells in opts.jobs forked worker processes (src/check/workers.cc);
 // the result is in the order of `keys`. With opts.progress, a line per
 // finished cell on `err`.
-std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err);
+std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err,
+                                       const CellDone& done);
 // The same, in this process when opts.jobs is 1.
-std::vector<Cell> run_cells(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err);
+std::vector<Cell> run_cells(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err,
+                            const CellDone& done);
 // The command: runs the table (or the shard of it opts.shard names),
 // prints it (and each BUG's trace), writes JSON if asked. Returns the exit
 // status (0: no BUG, 1: a BUG, 2: bad input).

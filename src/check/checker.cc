@@ -771,6 +771,39 @@ static std::vector<std::string> expand(const std::vector<std::string>& given, co
   return v;
 }
 
+namespace {
+
+// --json as the cells finish: a JSON array with one cell to a line, each
+// line written whole, so that the file shows every cell finished so far
+// (a run stopped half-way leaves them, one to a line, without the "]").
+class JsonStream {
+ public:
+  explicit JsonStream(const std::string& path) : path_(path) {
+    if (path.empty()) return;
+    out_.open(path);
+    out_ << "[" << std::flush;
+    if (!out_) throw std::invalid_argument(fmt::format("--json {}: cannot be written", path));
+  }
+  void add(const Cell& c) {
+    if (path_.empty()) return;
+    out_ << (first_ ? "\n" : ",\n") << cell_json(c).dump() << std::flush;
+    first_ = false;
+    if (!out_) throw std::runtime_error(fmt::format("--json {}: write failed", path_));
+  }
+  void finish() {
+    if (path_.empty()) return;
+    out_ << "\n]\n" << std::flush;
+    if (!out_) throw std::runtime_error(fmt::format("--json {}: write failed", path_));
+  }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+  bool first_ = true;
+};
+
+}  // namespace
+
 int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
   std::vector<std::string> protocols, scenarios;
   try {
@@ -796,23 +829,19 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
   auto t0 = std::chrono::steady_clock::now();
   try {
     for (const auto& k : keys) validate(k);
-    cells = run_cells(keys, opts, err);
+    JsonStream json(opts.json);
+    cells = run_cells(keys, opts, err, [&](size_t i, Cell& c) {
+      c.index = places[i];
+      c.of = all.size();
+      json.add(c);
+    });
+    json.finish();
   } catch (const std::exception& e) {
     err << "\nfaultline check: " << e.what() << "\n";
     return 2;
   }
-  for (size_t i = 0; i < cells.size(); ++i) {
-    cells[i].index = places[i];
-    cells[i].of = all.size();
-  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  bool bug = print_table(cells, secs, opts.traces, out);
-  if (!opts.json.empty()) {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto& c : cells) j.push_back(cell_json(c));
-    std::ofstream(opts.json) << j.dump(2) << "\n";
-  }
-  return bug ? 1 : 0;
+  return print_table(cells, secs, opts.traces, out) ? 1 : 0;
 }
 
 }  // namespace faultline_check

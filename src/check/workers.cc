@@ -8,8 +8,8 @@
 // pipe (a 4-byte read from a pipe is atomic, so each index goes to one
 // worker, and a worker takes the next one when it finishes a cell), write
 // one JSON line per cell to a file of their own, and write the cell's
-// index to a second pipe when it is done, which the parent reads for its
-// progress lines. A worker dies with its parent (PR_SET_PDEATHSIG); a
+// index to a second pipe when it is done; the parent then reads the new
+// lines (so that --json grows cell by cell) and prints its progress line. A worker dies with its parent (PR_SET_PDEATHSIG); a
 // parent stopped by SIGINT or SIGTERM kills its workers and removes their
 // files first.
 #include <fcntl.h>
@@ -138,24 +138,72 @@ class Progress {
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
 
+// The cells the workers wrote so far: each file read up to its last
+// complete line (a worker writes a cell's line before it says the cell is
+// done).
+class WorkerFiles {
+ public:
+  explicit WorkerFiles(const std::vector<std::string>& paths) {
+    for (const auto& p : paths) {
+      int fd = ::open(p.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) throw std::runtime_error(fmt::format("faultline check: cannot create {}", p));
+      files_.push_back({fd, {}});
+    }
+  }
+  ~WorkerFiles() {
+    for (auto& f : files_) ::close(f.fd);
+  }
+  WorkerFiles(const WorkerFiles&) = delete;
+  WorkerFiles& operator=(const WorkerFiles&) = delete;
+
+  // Puts each new cell in its place in `cells` and tells `done`; a
+  // worker's error is kept in `error`.
+  void read_new(std::vector<Cell>& cells, const CellDone& done, std::string& error) {
+    char buf[1 << 16];
+    for (auto& f : files_) {
+      for (ssize_t n; (n = ::read(f.fd, buf, sizeof buf)) > 0;) f.partial.append(buf, static_cast<size_t>(n));
+      for (size_t eol; (eol = f.partial.find('\n')) != std::string::npos;) {
+        auto j = nlohmann::json::parse(f.partial.substr(0, eol));
+        f.partial.erase(0, eol + 1);
+        if (j.contains("error")) {
+          error = j.at("error").get<std::string>();
+          continue;
+        }
+        size_t i = j.at("index").get<size_t>();
+        cells.at(i) = cell_from_json(j);
+        done(i, cells[i]);
+      }
+    }
+  }
+
+ private:
+  struct File {
+    int fd;
+    std::string partial;  // read, not yet a whole line
+  };
+  std::vector<File> files_;
+};
+
 }  // namespace
 
-std::vector<Cell> run_cells(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err) {
-  if (opts.jobs > 1) return run_cells_in_workers(keys, opts, err);
+std::vector<Cell> run_cells(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err,
+                            const CellDone& done) {
+  if (opts.jobs > 1) return run_cells_in_workers(keys, opts, err, done);
   std::vector<Cell> cells;
   Progress progress(keys, 1, err);
   for (uint32_t i = 0; i < keys.size(); ++i) {
     cells.push_back(check_cell(keys[i].protocol, keys[i].scenario, keys[i].memory_model, opts));
+    done(i, cells.back());
     if (opts.progress) progress.done(i);
   }
   return cells;
 }
 
 std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const CheckOptions& opts,
-                                       std::ostream& err) {
+                                       std::ostream& err, const CellDone& done) {
   // Every index must fit in the pipe before a worker starts.
   if (keys.size() * sizeof(uint32_t) > 65536) throw std::invalid_argument("--jobs: too many cells for one run");
-  Pipe todo, done;
+  Pipe todo, finished;
   for (uint32_t i = 0; i < keys.size(); ++i)
     if (::write(todo.w, &i, sizeof i) != static_cast<ssize_t>(sizeof i))
       throw std::runtime_error("faultline check: pipe write failed");
@@ -166,6 +214,9 @@ std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const C
   for (unsigned k = 0; k < opts.jobs; ++k) run.files.push_back(fmt::format("{}.{}", dir, k));
   run.pids.reserve(opts.jobs);
   StopWorkersOnSignal stop(&run);
+  WorkerFiles files(run.files);
+  std::vector<Cell> cells(keys.size());
+  std::string error;
   err.flush();
   pid_t parent = ::getpid();
   for (unsigned k = 0; k < opts.jobs; ++k) {
@@ -174,29 +225,22 @@ std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const C
     if (p == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(4);  // the parent died before the line above
-      work(keys, opts, todo.r, done.w, run.files[k]);
+      work(keys, opts, todo.r, finished.w, run.files[k]);
     }
     run.pids.push_back(p);
   }
   ::close(todo.r);
-  ::close(done.w);
+  ::close(finished.w);
   Progress progress(keys, opts.jobs, err);
   uint32_t i = 0;
-  while (::read(done.r, &i, sizeof i) == static_cast<ssize_t>(sizeof i))
+  while (::read(finished.r, &i, sizeof i) == static_cast<ssize_t>(sizeof i)) {
+    files.read_new(cells, done, error);
     if (opts.progress && i < keys.size()) progress.done(i);  // i is a worker's: within keys
-  ::close(done.r);
-  wait_for(run.pids);
-  std::vector<Cell> cells(keys.size());
-  std::string error;
-  for (const std::string& path : run.files) {
-    std::ifstream in(path);
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line);
-      if (j.contains("error")) error = j.at("error").get<std::string>();
-      else cells.at(j.at("index").get<size_t>()) = cell_from_json(j);
-    }
-    std::remove(path.c_str());
   }
+  ::close(finished.r);
+  wait_for(run.pids);
+  files.read_new(cells, done, error);
+  for (const std::string& path : run.files) std::remove(path.c_str());
   if (!error.empty()) throw std::invalid_argument(error);
   return cells;
 }
