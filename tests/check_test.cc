@@ -38,6 +38,13 @@ TEST(Check, UnlockedHasAStaleMappingUnderSc) {
   EXPECT_EQ(c.guarantee, "G1") << c.failure;
   EXPECT_NE(c.trace.find("CPU 0 (fault)"), std::string::npos);
   EXPECT_NE(c.trace.find("punch() returns"), std::string::npos);
+  // The page-table locks and the walks are there, and pointers show as the
+  // objects they point to: no heap address is printed.
+  EXPECT_NE(c.trace.find("takes PTL (mm 1)"), std::string::npos) << c.trace;
+  EXPECT_NE(c.trace.find("load PMD entry 0 (mm 1) &PTE table (mm 1)"), std::string::npos) << c.trace;
+  EXPECT_NE(c.trace.find("mapping &i_mapping"), std::string::npos) << c.trace;
+  EXPECT_EQ(c.trace.find("0x5"), std::string::npos) << c.trace;
+  EXPECT_EQ(c.trace.find("0x7f"), std::string::npos) << c.trace;
 }
 
 TEST(Check, NoCreationGuardReadsOldBlocksBack) {

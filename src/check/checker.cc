@@ -169,7 +169,9 @@ struct World {
       model::name_word(&f->index, fmt::format("pfn {} index", pfn));
       model::name_word(&f->order, fmt::format("pfn {} order", pfn));
       model::name_word(&f->lock_tickets, fmt::format("pfn {} lock tickets", pfn));
+      model::name_object(f, fmt::format("folio of pfn {}", pfn));
     }
+    model::name_object(&file.inode()->i_mapping, "i_mapping");
     fl::detail::Inode* inode = file.inode();
     model::name_word(&inode->i_size, "i_size");
     model::name_word(&inode->i_rwsem, "i_rwsem");
@@ -194,13 +196,41 @@ struct World {
   void name_allocated_words() {
     fl::detail::XArray& pages = file.inode()->i_mapping.i_pages;
     for (uint64_t index = 0; index < 4; ++index) {
-      auto words = pages.path_words(index);
+      auto [words, nodes] = pages.path(index);
       model::name_word(words[0], "i_pages root");
       for (size_t i = 1; i < words.size(); ++i)
         model::name_word(words[i], fmt::format("i_pages slot of page {}{}", index, i + 1 < words.size() ? " (node)" : ""));
+      for (size_t i = 0; i < nodes.size(); ++i)
+        model::name_object(nodes[i], i + 1 < nodes.size() ? fmt::format("i_pages node {} above page {}", i, index)
+                                                          : fmt::format("i_pages leaf node of page {}", index));
     }
     name_ptes(mm, base, 1);
     name_ptes(mm2, base2, 2);
+    name_page_tables(mm, 1);
+    name_page_tables(mm2, 2);
+  }
+  // The page tables of `m` as they are now: the directory entries in use,
+  // the tables they point to (named where a pointer to one is shown), each
+  // leaf table's PTL, and the mm's page_table_lock.
+  static void name_page_tables(fl::Mm& m, int id) {
+    model::name_word(&m.mm()->page_table_lock, fmt::format("page_table_lock (mm {})", id));
+    name_directory(&m.mm()->pgd, 0, id);
+  }
+  static void name_directory(const fl::detail::PtDir* d, unsigned level, int id) {
+    static const char* kLevel[] = {"PGD", "PUD", "PMD", "PTE"};
+    for (unsigned i = 0; i < fl::detail::kPtrsPerTable; ++i) {
+      void* e = d->entry[i].load(fl::sync::relaxed);
+      if (!e) continue;
+      model::name_word(&d->entry[i], fmt::format("{} entry {} (mm {})", kLevel[level], i, id));
+      if (level < 2) {
+        model::name_object(e, fmt::format("{} table (mm {})", kLevel[level + 1], id));
+        name_directory(static_cast<const fl::detail::PtDir*>(e), level + 1, id);
+      } else if (!(reinterpret_cast<uintptr_t>(e) & fl::detail::PMD_HUGE)) {
+        auto* t = static_cast<fl::detail::PteTable*>(e);
+        model::name_object(t, fmt::format("PTE table (mm {})", id));
+        model::name_word(&t->ptl, fmt::format("PTL (mm {})", id));
+      }
+    }
   }
   static void name_ptes(fl::Mm& m, uint64_t start, int id) {
     for (uint64_t page = 0; page < 4; ++page) {

@@ -67,15 +67,16 @@ Folio* XArray::load(pgoff_t index) const {
   }
 }
 
-std::vector<const void*> XArray::path_words(pgoff_t index) const {
-  std::vector<const void*> words{&root_};
+XArray::Path XArray::path(pgoff_t index) const {
+  Path p{{&root_}, {}};
   const Node* n = root_.load(sync::relaxed);
-  if (!n || index > node_max(n)) return words;
+  if (!n || index > node_max(n)) return p;
   for (;;) {
+    p.nodes.push_back(n);
     const auto& slot = n->slots[(index >> n->shift) & kMask];
-    words.push_back(&slot);
+    p.words.push_back(&slot);
     void* e = slot.load(sync::relaxed);
-    if (n->shift == 0 || !e) return words;
+    if (n->shift == 0 || !e) return p;
     n = static_cast<const Node*>(e);
   }
 }

@@ -35,8 +35,12 @@ class XArray {
   void store(pgoff_t index, Folio* folio);
   bool empty() const { return root_.load(sync::relaxed) == nullptr; }
   // For the checker's traces, with the world stopped: the words a lookup
-  // of `index` reads, the root pointer first, then one slot per level.
-  std::vector<const void*> path_words(pgoff_t index) const;
+  // of `index` reads (the root pointer first, then one slot per level) and
+  // the nodes it walks through, root first.
+  struct Path {
+    std::vector<const void*> words, nodes;
+  };
+  Path path(pgoff_t index) const;
 
   sync::SpinLock lock{sync::LockClass::i_pages};  // the i_pages lock (xa_lock)
 

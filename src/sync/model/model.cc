@@ -130,6 +130,32 @@ std::string named(const void* w) {
   auto it = n.find(w);
   return it == n.end() ? std::string() : it->second + " ";
 }
+std::map<uint64_t, std::string>& object_names() {
+  static std::map<uint64_t, std::string> names;
+  return names;
+}
+// Pointers to objects no one named, numbered in the order a trace shows
+// them (describe() starts the count again): an address changes from run
+// to run and says nothing.
+std::map<uint64_t, std::string>& unnamed_objects() {
+  static std::map<uint64_t, std::string> names;
+  return names;
+}
+// Whether `v` looks like a pointer into this process's heap or mappings
+// (x86-64 user space from 16 TiB up), not a value the world computes:
+// its offsets, sizes, PTEs and simulated addresses are far smaller.
+bool looks_like_pointer(uint64_t v) { return v >= (uint64_t{1} << 44) && v < (uint64_t{1} << 47) && v % 8 == 0; }
+// A value in a trace: "&name" for a named object's address, "&object N"
+// for another pointer, else hex.
+std::string value_text(uint64_t v) {
+  auto& n = object_names();
+  if (auto it = n.find(v); it != n.end()) return "&" + it->second;
+  if (!looks_like_pointer(v)) return fmt::format("{:#x}", v);
+  auto& u = unnamed_objects();
+  auto it = u.find(v);
+  if (it == u.end()) it = u.emplace(v, fmt::format("object {}", u.size() + 1)).first;
+  return "&" + it->second;
+}
 
 // Stacks come from a pool kept across executions: every execution makes
 // its fibers anew, and a fresh 512 KiB stack for each would cost more than
@@ -562,16 +588,16 @@ std::string describe_op(const Outcome& o, const Step& st, const std::string& w) 
                                      " (promised: a later store of another CPU must write it)"};
   const char* r = kReorders[std::min<uint64_t>(st.c, 4)];
   switch (st.kind) {
-    case StepKind::load: return fmt::format("load {}{:#x}{}", w, st.a, r);
-    case StepKind::store: return fmt::format("store {}{:#x}{}", w, st.a, r);
-    case StepKind::rmw: return fmt::format("rmw {}{:#x} -> {:#x}", w, st.a, st.b);
-    case StepKind::rmw_buffered: return fmt::format("rmw {}{:#x} -> {:#x}{}", w, st.a, st.b, r);
+    case StepKind::load: return fmt::format("load {}{}{}", w, value_text(st.a), r);
+    case StepKind::store: return fmt::format("store {}{}{}", w, value_text(st.a), r);
+    case StepKind::rmw: return fmt::format("rmw {}{} -> {}", w, value_text(st.a), value_text(st.b));
+    case StepKind::rmw_buffered: return fmt::format("rmw {}{} -> {}{}", w, value_text(st.a), value_text(st.b), r);
     case StepKind::rmw_buffered_noret:  // clear_bit() returns nothing: what it did
       return fmt::format("rmw {}{} {:#x}{}", w, kOps[st.b], st.a, r);
-    case StepKind::cas: return fmt::format("cmpxchg {}{:#x} -> {:#x}{}", w, st.a, st.b, r);
-    case StepKind::cas_fail: return fmt::format("cmpxchg {}fails: {:#x}", w, st.a);
+    case StepKind::cas: return fmt::format("cmpxchg {}{} -> {}{}", w, value_text(st.a), value_text(st.b), r);
+    case StepKind::cas_fail: return fmt::format("cmpxchg {}fails: {}", w, value_text(st.a));
     case StepKind::fence: return kFences[st.fence];
-    case StepKind::sleep: return fmt::format("sleep while {}{:#x}", w, st.a);
+    case StepKind::sleep: return fmt::format("sleep while {}{}", w, value_text(st.a));
     case StepKind::spin: return "spin";
     case StepKind::spin_sleep:
       return st.word ? fmt::format("spin: sleep while {}{:#x}", w, st.a) : "spin: sleep until memory changes";
@@ -586,6 +612,7 @@ std::string describe_op(const Outcome& o, const Step& st, const std::string& w) 
 }  // namespace
 
 std::vector<StepText> describe(const Outcome& o) {
+  unnamed_objects().clear();
   std::vector<StepText> v;
   v.reserve(o.trace.size());
   for (const Step& st : o.trace) {
@@ -1071,7 +1098,13 @@ void next_store_depends_on(uint64_t taint) {
 }
 
 void name_word(const void* word, std::string name) { word_names()[word] = std::move(name); }
-void clear_names() { word_names().clear(); }
+void name_object(const void* object, std::string name) {
+  object_names()[reinterpret_cast<uint64_t>(object)] = std::move(name);
+}
+void clear_names() {
+  word_names().clear();
+  object_names().clear();
+}
 
 void note(const std::string& text) {
   if (!g || g->cur < 0) return;

@@ -114,6 +114,9 @@ void next_store_depends_on(uint64_t taint);
 
 // Names an atomic word (its address) for traces; clear_names() forgets all.
 void name_word(const void* word, std::string name);
+// Names an object for traces: a value equal to its address (a pointer
+// loaded or stored) is shown as "&name", not as the address.
+void name_object(const void* object, std::string name);
 void clear_names();
 // A note in the trace, attributed to the current fiber (the checker's
 // oracle and scenarios use it to mark killer returns and accesses).
