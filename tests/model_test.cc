@@ -249,6 +249,29 @@ unsigned explore_private_stores(MemoryModel mm, Reduction r, size_t private_stor
   return executions;
 }
 
+// The share of the search done (Strategy::explored) is a share: within
+// (0, 1] after every execution, and all of it after the last one.
+TEST(ExhaustiveSearch, TheShareExploredEndsAtOne) {
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 10; ++i) {
+    Program p = random_program(rng);
+    auto strategy = make_exhaustive_strategy(2, 1, Reduction::dpor);
+    std::vector<double> shares;
+    each_execution(*strategy, [&](unsigned) {
+      auto m = std::make_unique<Memory>();
+      std::vector<std::vector<uint64_t>> seen(p.size());
+      std::vector<std::pair<std::string, std::function<void()>>> cpus;
+      for (size_t c = 0; c < p.size(); ++c)
+        cpus.push_back({"cpu", [&m, &p, &seen, c] { run_ops(*m, p[c], seen[c]); }});
+      run(cpus, *strategy, MemoryModel::weak, 10000);
+      shares.push_back(strategy->explored());
+    });
+    ASSERT_FALSE(shares.empty());
+    for (double s : shares) EXPECT_TRUE(s > 0 && s <= 1) << s;
+    EXPECT_DOUBLE_EQ(shares.back(), 1.0) << "program " << i;
+  }
+}
+
 TEST(ExhaustiveSearch, AStoreIsHeldBackOnlyWhereAnotherCpuAccessesItsWord) {
   for (MemoryModel mm : {MemoryModel::tso, MemoryModel::weak}) {
     EXPECT_EQ(explore_private_stores(mm, Reduction::dpor, 3), explore_private_stores(mm, Reduction::dpor, 0))

@@ -14,6 +14,13 @@
 
 namespace faultline_check {
 
+// How far a running cell has got (CheckOptions::on_progress).
+struct CellProgress {
+  uint64_t executions = 0;
+  double seconds = 0;
+  double explored = -1;  // exhaustive: the estimated share of the search done (Strategy::explored)
+};
+
 struct CheckOptions {
   std::vector<std::string> protocols;      // names or shell patterns ("no_new_maps*"); empty: all
   std::vector<std::string> scenarios;      // names or shell patterns ("*-vs-2faults"); empty: all
@@ -36,6 +43,8 @@ struct CheckOptions {
                                            // space (its prefixes at this depth), not a share of the cells
   std::string traces = "first";            // none | first (one per distinct bug) | all (one per BUG cell)
   bool progress = true;
+  // Told how a cell is getting on, every few seconds while it runs.
+  std::function<void(const CellProgress&)> on_progress;
 };
 
 struct CellKey {

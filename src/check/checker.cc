@@ -681,6 +681,9 @@ static void keep_world(std::unique_ptr<World> world) {
   abandoned->push_back(std::move(world));
 }
 
+// How often a running cell says how it is getting on (on_progress).
+constexpr double kProgressEvery = 5;
+
 Cell check_cell(const std::string& protocol, const std::string& scenario, const std::string& mm_name,
                 const CheckOptions& opts) {
   const KillerKind& killer = killer_of(scenario);
@@ -703,10 +706,15 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     cell.parts = opts.shards;
   }
   auto t0 = std::chrono::steady_clock::now();
+  double told = 0;  // when on_progress was last called
   uint64_t n = executions_for(opts);
   for (uint64_t e = 0; e < n; ++e) {
-    if (opts.seconds > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > opts.seconds)
-      break;
+    double secs = e % 64 ? 0 : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (opts.seconds > 0 && secs > opts.seconds) break;
+    if (opts.on_progress && secs >= told + kProgressEvery) {
+      told = secs;
+      opts.on_progress({cell.executions, secs, exhaustive ? strategy->explored() : -1});
+    }
     strategy->begin(static_cast<unsigned>(e));
     auto world = std::make_unique<World>(protocol, accessor, killer, opts.whole_folio);
     World* w = world.get();

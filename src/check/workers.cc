@@ -42,6 +42,15 @@ struct Pipe {
   }
 };
 
+// What a worker tells the parent through the second pipe: a cell done, or
+// how a running one is getting on. Smaller than PIPE_BUF, so that the
+// workers' writes never interleave.
+struct Report {
+  uint32_t index;
+  uint32_t done;  // 1: finished (its line is in the worker's file); 0: running
+  CellProgress progress;
+};
+
 // A worker: cells until the index pipe is empty. Never returns.
 [[noreturn]] void work(const std::vector<CellKey>& keys, const CheckOptions& opts, int todo, int done,
                        const std::string& path) {
@@ -49,16 +58,22 @@ struct Pipe {
   uint32_t i = 0;
   ::signal(SIGINT, SIG_DFL);
   ::signal(SIGTERM, SIG_DFL);
+  CheckOptions o = opts;
+  o.on_progress = [&i, done](const CellProgress& p) {
+    Report r{i, 0, p};
+    if (::write(done, &r, sizeof r) != static_cast<ssize_t>(sizeof r)) ::_exit(3);
+  };
   while (::read(todo, &i, sizeof i) == static_cast<ssize_t>(sizeof i)) {
     nlohmann::json line;
     try {
-      line = cell_json(check_cell(keys[i].protocol, keys[i].scenario, keys[i].memory_model, opts));
+      line = cell_json(check_cell(keys[i].protocol, keys[i].scenario, keys[i].memory_model, o));
     } catch (const std::exception& e) {
       line = {{"error", e.what()}};
     }
     line["index"] = i;
     out << line.dump() << "\n" << std::flush;
-    if (::write(done, &i, sizeof i) != static_cast<ssize_t>(sizeof i)) break;
+    Report r{i, 1, {}};
+    if (::write(done, &r, sizeof r) != static_cast<ssize_t>(sizeof r)) break;
   }
   ::_exit(out ? 0 : 3);
 }
@@ -128,8 +143,26 @@ class Progress {
     if (tty_) err_ << fmt::format("\r{:<100}", line) << (finished_ == keys_.size() ? "\n" : "") << std::flush;
     else err_ << line << "\n" << std::flush;
   }
+  // Cell i, still running: its executions so far and, for an exhaustive
+  // search, the share done and the time left at its pace (a line a
+  // half-minute when stderr is not a terminal).
+  void running(uint32_t i, const CellProgress& p) {
+    double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    if (!tty_ && now < last_line_ + 30) return;
+    last_line_ = now;
+    std::string rest;
+    if (p.explored > 0)
+      rest = fmt::format(", about {:.1f}% of its search, about {:.0f} s left", 100 * p.explored,
+                         p.seconds * (1 - p.explored) / p.explored);
+    std::string line = fmt::format("[{}/{} cells] running {} {} {}: {} executions in {:.0f} s{}", finished_,
+                                   keys_.size(), keys_[i].protocol, keys_[i].scenario, keys_[i].memory_model,
+                                   p.executions, p.seconds, rest);
+    if (tty_) err_ << fmt::format("\r{:<100}", line) << std::flush;
+    else err_ << line << "\n" << std::flush;
+  }
 
  private:
+  double last_line_ = 0;  // when the last line about a running cell was printed
   const std::vector<CellKey>& keys_;
   unsigned jobs_;
   std::ostream& err_;
@@ -191,8 +224,11 @@ std::vector<Cell> run_cells(const std::vector<CellKey>& keys, const CheckOptions
   if (opts.jobs > 1) return run_cells_in_workers(keys, opts, err, done);
   std::vector<Cell> cells;
   Progress progress(keys, 1, err);
-  for (uint32_t i = 0; i < keys.size(); ++i) {
-    cells.push_back(check_cell(keys[i].protocol, keys[i].scenario, keys[i].memory_model, opts));
+  CheckOptions o = opts;
+  uint32_t i = 0;
+  if (opts.progress) o.on_progress = [&](const CellProgress& p) { progress.running(i, p); };
+  for (; i < keys.size(); ++i) {
+    cells.push_back(check_cell(keys[i].protocol, keys[i].scenario, keys[i].memory_model, o));
     done(i, cells.back());
     if (opts.progress) progress.done(i);
   }
@@ -232,10 +268,15 @@ std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const C
   ::close(todo.r);
   ::close(finished.w);
   Progress progress(keys, opts.jobs, err);
-  uint32_t i = 0;
-  while (::read(finished.r, &i, sizeof i) == static_cast<ssize_t>(sizeof i)) {
+  Report r{};
+  while (::read(finished.r, &r, sizeof r) == static_cast<ssize_t>(sizeof r)) {
+    if (r.index >= keys.size()) continue;  // a worker's: within keys
+    if (!r.done) {
+      if (opts.progress) progress.running(r.index, r.progress);
+      continue;
+    }
     files.read_new(cells, done, error);
-    if (opts.progress && i < keys.size()) progress.done(i);  // i is a worker's: within keys
+    if (opts.progress) progress.done(r.index);
   }
   ::close(finished.r);
   wait_for(run.pids);

@@ -1274,6 +1274,7 @@ class ExhaustiveStrategy final : public Strategy {
     // ended (the oracle's own words after it): the reductions compare
     // words of one execution with another's by these ids.
     g_next_word_id = 0;
+    ++executions_;
     depth_ = 0;
     sleep_.clear();
     redundant_ = false;
@@ -1283,6 +1284,17 @@ class ExhaustiveStrategy final : public Strategy {
   }
   bool skipping() const override { return prefix_ % split_.parts != split_.part; }
   uint64_t prefix() const override { return prefix_; }
+  // The executions still to come at each decision on the path: its
+  // options not yet started, each as large as the ones it ran so far were
+  // on average (the running one counted at its size so far).
+  double explored() const override {
+    double run = static_cast<double>(executions_), left = 0;
+    for (const Decision& d : path_) {
+      double unstarted = static_cast<double>(d.alts.size() - d.next_alt);
+      left += unstarted * (run - static_cast<double>(d.born)) / static_cast<double>(d.next_alt + 1);
+    }
+    return run / (run + left);
+  }
 
   size_t pick(const std::vector<int>& runnable, size_t flushable, int current) override {
     size_t n = runnable.size() + flushable;
@@ -1390,6 +1402,7 @@ class ExhaustiveStrategy final : public Strategy {
     std::vector<Alt> alts;
     size_t next_alt = 0;
     uint64_t tried = 0;  // options run or queued (dpor), by bit
+    uint64_t born = 0;           // the executions begun before it was made (explored())
     bool late_unqueued = false;  // hold_back(): "late" waits for a watch
     Cost late_cost;              // ... and costs this
   };
@@ -1556,6 +1569,7 @@ class ExhaustiveStrategy final : public Strategy {
     if (below_foreign_prefix()) redundant_ = true;
     if (redundant_) return 0;
     Decision d;
+    d.born = executions_ - 1;
     d.inner = true;
     d.options = n;
     d.cost_before = d.cost_after = path_.empty() ? Cost{} : path_.back().cost_after;
@@ -1630,6 +1644,7 @@ class ExhaustiveStrategy final : public Strategy {
   // race asks for them.
   Decision decide(const std::vector<int>& runnable, size_t flushable, int current) {
     Decision d;
+    d.born = executions_ - 1;
     d.options = runnable.size() + flushable;
     d.runnable = runnable;
     d.cost_before = path_.empty() ? Cost{} : path_.back().cost_after;
@@ -1656,6 +1671,7 @@ class ExhaustiveStrategy final : public Strategy {
   LateStores late_;
   Split split_;
   uint64_t prefix_ = 0;  // the number of the prefix the current execution is in
+  uint64_t executions_ = 0;  // begun so far
 };
 
 class ReplayStrategy final : public Strategy {

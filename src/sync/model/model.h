@@ -233,6 +233,11 @@ class Strategy {
   // schedule space it is in.
   virtual bool skipping() const { return false; }
   virtual uint64_t prefix() const { return 0; }
+  // A systematic strategy, between executions: an estimate of the share
+  // of its search done (0 to 1), from where the search stands in its tree,
+  // each choice's options taking equal shares of it. Options found later
+  // (a race DPOR sees) can make it fall back. -1: not a systematic search.
+  virtual double explored() const { return -1; }
 };
 
 struct Outcome {
