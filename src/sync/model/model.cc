@@ -221,6 +221,13 @@ void to_scheduler() {
 Fiber* self() { return g && g->cur >= 0 ? g->fibers[g->cur].get() : nullptr; }
 bool scheduling() { return self() && !g->atomically; }
 
+weak::Memory& wm();
+
+// Strategy::Bound under `weak`: what `reader`'s clock holds.
+bool bound_to(int reader, int writer, uint64_t stamp) {
+  return wm().cpu(reader).clock.knows(writer, static_cast<uint32_t>(stamp));
+}
+
 // Records that the running transition touched word `w`. The strategy
 // hears of every access that could tell a held-back store from one that
 // reached memory (Strategy::accessed): under `tso` any, the oracle's too
@@ -229,8 +236,8 @@ bool scheduling() { return self() && !g->atomically; }
 void touch(const Word* w, bool write) {
   if (!g || g->cur < 0) return;
   g->fp.add(w->id, write);
-  if (g->mm == MemoryModel::tso || (g->mm == MemoryModel::weak && !g->atomically))
-    g->strategy->accessed(w->id, g->cur);
+  if (g->mm == MemoryModel::tso) g->strategy->accessed(w->id, g->cur, nullptr);
+  else if (g->mm == MemoryModel::weak && !g->atomically) g->strategy->accessed(w->id, g->cur, bound_to);
 }
 void touch_all() {
   if (g && g->cur >= 0) g->fp.global = true;
@@ -469,7 +476,8 @@ size_t choose(size_t n, bool reorders) {
 // (`tso`) or propagates late (`weak`): Strategy::hold_back, recorded in
 // the schedule like choose()'s.
 bool hold_back(const Word* w) {
-  size_t k = std::min<size_t>(g->strategy->hold_back(w->id, g->cur), 1);
+  uint64_t stamp = g->wm ? wm().cpu(g->cur).own + 1 : 0;  // the write about to be made
+  size_t k = std::min<size_t>(g->strategy->hold_back(w->id, g->cur, stamp), 1);
   g->out.schedule.push_back(encode(k));
   return k == 1;
 }
@@ -738,6 +746,7 @@ uint64_t load(const Word* w, uint64_t mask, int order, const std::source_locatio
     trace(StepKind::load, loc, w, v);
     return v;
   }
+  touch(w, false);  // before the read: the strategy asks what the CPU was bound to
   uint64_t taint = 0, v = 0;
   Reorder how = Reorder::in_order;
   if (!promise(f, w, mask, v, taint)) {
@@ -748,7 +757,6 @@ uint64_t load(const Word* w, uint64_t mask, int order, const std::source_locatio
     how = Reorder::promised;
   }
   loaded(f, taint, order);
-  touch(w, false);
   trace(StepKind::load, loc, w, v, 0, 0, how);
   return v;
 }
@@ -1315,7 +1323,7 @@ class ExhaustiveStrategy final : public Strategy {
   // another CPU accesses the word (accessed()): until then the two
   // executions run alike, step for step. Not in a split's prefix, whose
   // decisions must offer all their options at once.
-  size_t hold_back(uint64_t word, int cpu) override {
+  size_t hold_back(uint64_t word, int cpu, uint64_t stamp) override {
     if (!reduce_ || depth_ < split_.depth) return choose(2, true);
     bool replaying = depth_ < path_.size();
     size_t decisions = path_.size();
@@ -1327,12 +1335,12 @@ class ExhaustiveStrategy final : public Strategy {
       ++d.late_cost.reorders;
       d.late_unqueued = d.late_cost.reorders <= reorder_bound_;
     }
-    if (k == 0 && d.late_unqueued) late_.watch(word, cpu, depth_ - 1);
+    if (k == 0 && d.late_unqueued) late_.watch(word, cpu, stamp, depth_ - 1);
     return k;
   }
 
-  void accessed(uint64_t word, int cpu) override {
-    late_.accessed(word, cpu, [this](size_t at) {
+  void accessed(uint64_t word, int cpu, Bound bound) override {
+    late_.accessed(word, cpu, bound, [this](size_t at) {
       Decision& d = path_[at];
       if (!d.late_unqueued) return;
       d.late_unqueued = false;
@@ -1412,20 +1420,22 @@ class ExhaustiveStrategy final : public Strategy {
   class LateStores {
    public:
     void begin() { ++generation_; }
-    void watch(uint64_t word, int cpu, size_t at) {
+    void watch(uint64_t word, int cpu, uint64_t stamp, size_t at) {
       if (word >= words_.size()) words_.resize(word + 1);
       Watches& w = words_[word];
       if (w.generation != generation_) {
         w.generation = generation_;
         w.stores.clear();
       }
-      w.stores.push_back({cpu, at});
+      w.stores.push_back({cpu, stamp, at});
     }
+    // A CPU bound to a store's write keeps its watch: it could not read
+    // around the write, held back or not, but the next CPU might.
     template <class Queue>
-    void accessed(uint64_t word, int cpu, Queue queue) {
+    void accessed(uint64_t word, int cpu, Bound bound, Queue queue) {
       if (word >= words_.size() || words_[word].generation != generation_) return;
       std::erase_if(words_[word].stores, [&](const Store& s) {
-        if (s.cpu == cpu) return false;
+        if (s.cpu == cpu || (bound && bound(cpu, s.cpu, s.stamp))) return false;
         queue(s.at);
         return true;
       });
@@ -1434,6 +1444,7 @@ class ExhaustiveStrategy final : public Strategy {
    private:
     struct Store {
       int cpu;
+      uint64_t stamp;  // the write's place among its CPU's writes
       size_t at;
     };
     struct Watches {

@@ -204,22 +204,30 @@ class Strategy {
   // reorder memory (holding a store back: the reorder bound counts them)
   // or only pick among writes a reordering already left readable.
   virtual size_t choose(size_t n, bool reorders) = 0;
-  // Whether CPU `cpu`'s store to the word with id `word` is held back (1:
-  // under `tso` into its empty store buffer, under `weak` (an RMW's write
-  // too) to propagate late) or reaches memory at once (0): a reordering,
-  // like choose(2, true). Until another CPU accesses the word (accessed())
-  // no one can tell the two apart, so a systematic strategy may run "at
-  // once" and queue "held back" only when that happens.
-  virtual size_t hold_back(uint64_t word, int cpu) {
+  // Whether CPU `cpu`'s store to the word with id `word`, its `stamp`-th
+  // write, is held back (1: under `tso` into its empty store buffer, under
+  // `weak` (an RMW's write too) to propagate late) or reaches memory at
+  // once (0): a reordering, like choose(2, true). Until another CPU that
+  // could read an older value accesses the word (accessed()) no one can
+  // tell the two apart, so a systematic strategy may run "at once" and
+  // queue "held back" only when that happens.
+  virtual size_t hold_back(uint64_t word, int cpu, uint64_t stamp) {
     (void)word;
     (void)cpu;
+    (void)stamp;
     return choose(2, true);
   }
+  // Whether CPU `reader` is bound to have seen CPU `writer`'s `stamp`-th
+  // write (under `weak`, through happens-before: held back or not, it
+  // cannot read what came before it).
+  using Bound = bool (*)(int reader, int writer, uint64_t stamp);
   // Under `tso` and `weak`: CPU `cpu` loads, stores, RMWs or futex-waits
-  // on `word`.
-  virtual void accessed(uint64_t word, int cpu) {
+  // on `word`; `bound` (null under `tso`: none is) tells which earlier
+  // stores it cannot miss.
+  virtual void accessed(uint64_t word, int cpu, Bound bound) {
     (void)word;
     (void)cpu;
+    (void)bound;
   }
   // After every step, chosen or forced: which fiber ran (-1: a flush) and
   // what its transition touched.
