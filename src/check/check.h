@@ -82,7 +82,7 @@ using CellDone = std::function<void(size_t, Cell&)>;
 // the result is in the order of `keys`. With opts.progress, a line per
 // finished cell on `err`.
 std::vector<Cell> run_cells_in_workers(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err,
-                                       const CellDone& done);
+                                       const CellDone& done = [](size_t, Cell&) {});
 // The same, in this process when opts.jobs is 1.
 std::vector<Cell> run_cells(const std::vector<CellKey>& keys, const CheckOptions& opts, std::ostream& err,
                             const CellDone& done);

@@ -709,7 +709,7 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
   double told = 0;  // when on_progress was last called
   uint64_t n = executions_for(opts);
   for (uint64_t e = 0; e < n; ++e) {
-    double secs = e % 64 ? 0 : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (opts.seconds > 0 && secs > opts.seconds) break;
     if (opts.on_progress && secs >= told + kProgressEvery) {
       told = secs;

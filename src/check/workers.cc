@@ -8,10 +8,11 @@
 // pipe (a 4-byte read from a pipe is atomic, so each index goes to one
 // worker, and a worker takes the next one when it finishes a cell), write
 // one JSON line per cell to a file of their own, and write the cell's
-// index to a second pipe when it is done; the parent then reads the new
-// lines (so that --json grows cell by cell) and prints its progress line. A worker dies with its parent (PR_SET_PDEATHSIG); a
-// parent stopped by SIGINT or SIGTERM kills its workers and removes their
-// files first.
+// index to a second pipe when it is done (and, every few seconds, how the
+// running cell is getting on); the parent then reads the new lines, so
+// that --json grows cell by cell, and prints its progress line. A worker
+// dies with its parent (PR_SET_PDEATHSIG); a parent stopped by SIGINT or
+// SIGTERM kills its workers and removes their files first.
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>

@@ -476,7 +476,7 @@ size_t choose(size_t n, bool reorders) {
 // (`tso`) or propagates late (`weak`): Strategy::hold_back, recorded in
 // the schedule like choose()'s.
 bool hold_back(const Word* w) {
-  uint64_t stamp = g->wm ? wm().cpu(g->cur).own + 1 : 0;  // the write about to be made
+  uint64_t stamp = g->wm ? wm().next_stamp(g->cur) : 0;  // the write about to be made
   size_t k = std::min<size_t>(g->strategy->hold_back(w->id, g->cur, stamp), 1);
   g->out.schedule.push_back(encode(k));
   return k == 1;
@@ -608,7 +608,7 @@ std::string describe_op(const Outcome& o, const Step& st, const std::string& w) 
     case StepKind::sleep: return fmt::format("sleep while {}{}", w, value_text(st.a));
     case StepKind::spin: return "spin";
     case StepKind::spin_sleep:
-      return st.word ? fmt::format("spin: sleep while {}{:#x}", w, st.a) : "spin: sleep until memory changes";
+      return st.word ? fmt::format("spin: sleep while {}{}", w, value_text(st.a)) : "spin: sleep until memory changes";
     case StepKind::synchronize_rcu: return fmt::format("synchronize_rcu: wait for {} reader(s)", st.a);
     case StepKind::flush: return fmt::format("CPU {}'s store buffer: a store {}reaches memory", st.a, w.empty() ? "" : "to " + w);
     case StepKind::note: return o.notes[st.a];
@@ -1330,11 +1330,7 @@ class ExhaustiveStrategy final : public Strategy {
     size_t k = inner_choice(2, true, false);
     if (!replaying && path_.size() == decisions) return k;  // redundant: no decision made
     Decision& d = path_[depth_ - 1];
-    if (!replaying) {
-      d.late_cost = d.cost_before;
-      ++d.late_cost.reorders;
-      d.late_unqueued = d.late_cost.reorders <= reorder_bound_;
-    }
+    if (!replaying) d.late_unqueued = held_back(d).reorders <= reorder_bound_;
     if (k == 0 && d.late_unqueued) late_.watch(word, cpu, stamp, depth_ - 1);
     return k;
   }
@@ -1344,7 +1340,7 @@ class ExhaustiveStrategy final : public Strategy {
       Decision& d = path_[at];
       if (!d.late_unqueued) return;
       d.late_unqueued = false;
-      d.alts.push_back({1, d.late_cost});
+      d.alts.push_back({1, held_back(d)});
     });
   }
 
@@ -1412,8 +1408,13 @@ class ExhaustiveStrategy final : public Strategy {
     uint64_t tried = 0;  // options run or queued (dpor), by bit
     uint64_t born = 0;           // the executions begun before it was made (explored())
     bool late_unqueued = false;  // hold_back(): "late" waits for a watch
-    Cost late_cost;              // ... and costs this
   };
+  // What holding back the store of hold_back()'s decision `d` costs.
+  static Cost held_back(const Decision& d) {
+    Cost c = d.cost_before;
+    ++c.reorders;
+    return c;
+  }
 
   // The watches of hold_back(): per word, the decisions of stores to it
   // that propagated at once, and their CPUs, until another CPU accesses it.

@@ -175,6 +175,8 @@ class Memory {
   // as a TSO store buffer holds every store behind the first (a held-back
   // write binds no one, so this only adds executions).
   bool holding_back(int cpu) { return this->cpu(cpu).holding; }
+  // The stamp `cpu`'s next write will carry (Msg::stamp).
+  uint32_t next_stamp(int cpu) { return this->cpu(cpu).own + 1; }
   // Makes every late write visible to all; false if there was none.
   bool propagate_all();
 
