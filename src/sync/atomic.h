@@ -37,6 +37,12 @@ class Atomic {
   Atomic& operator=(const Atomic&) = delete;
 
   T load(Order o) const noexcept { return v_.load(o); }
+  // A load whose stale value could only make the caller wait longer or try
+  // again: the test of test-and-test-and-set, the first read of a cmpxchg
+  // loop, a lock word polled for the caller's turn. Natively a load; the
+  // model checker reads the newest write (a load under its `weak` model may
+  // read an older one), so it does not explore delays that change nothing.
+  T peek(Order o) const noexcept { return v_.load(o); }
   void store(T v, Order o) noexcept { v_.store(v, o); }
   T exchange(T v, Order o) noexcept { return v_.exchange(v, o); }
   bool cmpxchg(T& expected, T desired, Order o) noexcept {
@@ -60,7 +66,8 @@ class Atomic {
   // word to change (the kernel's smp_cond_load_relaxed(); arm64 waits for
   // the word's cache line with WFE): cpu_relax(). The model backend sleeps
   // until the word holds something else, so the wait depends on this word
-  // alone, not on every store (as a plain cpu_relax() does).
+  // alone, not on every store (as a plain cpu_relax() does); under its
+  // `weak` model only if `seen` came from peek().
   void relax_while(T seen) const noexcept;
 
  private:

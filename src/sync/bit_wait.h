@@ -50,7 +50,7 @@ inline void bit_lock_handoff(Atomic<uint32_t>& w, const HandoffBits& b, unsigned
   unsigned failed = 0;  // wake-ups that found the lock taken
   bool asked = false;
   for (unsigned spins = 0;; ++spins) {
-    uint32_t f = w.load(asked ? acquire : relaxed);
+    uint32_t f = w.peek(asked ? acquire : relaxed);
     if (asked) {
       if (!(f & b.handed)) {
         w.wait(f, relaxed);
@@ -84,7 +84,7 @@ inline void bit_lock(Atomic<uint32_t>& w, uint32_t bit, uint32_t waiters, LockCl
 }
 
 inline void bit_unlock_handoff(Atomic<uint32_t>& w, const HandoffBits& b) noexcept {
-  uint32_t old = w.load(relaxed);
+  uint32_t old = w.peek(relaxed);
   for (;;) {
     if (old & b.asked) {
       if (!w.cmpxchg(old, (old & ~b.asked) | b.handed, release)) continue;

@@ -24,7 +24,7 @@ class RwSem {
   void down_read() noexcept {
     ContentionTimer timer(class_);
     for (;;) {
-      uint32_t s = state_.load(relaxed);
+      uint32_t s = state_.peek(relaxed);
       if ((s & (kWriter | kWaitMask)) == 0) {
         if (state_.cmpxchg(s, s + 1, acquire)) return;
         continue;
@@ -47,7 +47,7 @@ class RwSem {
     ContentionTimer timer(class_);
     state_.fetch_add(kWaitOne, relaxed);
     for (;;) {
-      uint32_t s = state_.load(relaxed);
+      uint32_t s = state_.peek(relaxed);
       if ((s & (kWriter | kReadMask)) == 0) {
         if (state_.cmpxchg(s, s - kWaitOne + kWriter, acquire)) return;
         continue;

@@ -21,7 +21,7 @@ class SpinLock {
   void lock() noexcept {
     ContentionTimer timer(class_);
     for (unsigned spins = 0;; ++spins) {
-      if (!locked_.load(relaxed) && !locked_.exchange(true, acquire)) return;
+      if (!locked_.peek(relaxed) && !locked_.exchange(true, acquire)) return;
       timer.start();
       if (spins < 128) locked_.relax_while(true);
       else yield_cpu();

@@ -18,7 +18,7 @@ inline void ticket_lock(Atomic<uint32_t>& w, LockClass c) noexcept {
   ContentionTimer timer(c);
   uint32_t mine = w.fetch_add(1u << 16, acquire) >> 16;
   for (unsigned spins = 0;; ++spins) {
-    uint32_t v = w.load(acquire);
+    uint32_t v = w.peek(acquire);
     if ((v & 0xffff) == (mine & 0xffff)) return;
     timer.start();
     if (spins < 64) w.relax_while(v);
@@ -32,7 +32,7 @@ inline bool ticket_trylock(Atomic<uint32_t>& w) noexcept {
 }
 
 inline void ticket_unlock(Atomic<uint32_t>& w) noexcept {
-  uint32_t v = w.load(relaxed);
+  uint32_t v = w.peek(relaxed);
   // serving + 1 in the low half, without carrying into the high half
   while (!w.cmpxchg(v, (v & 0xffff0000u) | ((v + 1) & 0xffffu), release)) {
   }

@@ -41,6 +41,7 @@ class Atomic {
   Atomic& operator=(const Atomic&) = delete;
 
   T load(Order o, Loc l = Loc::current()) const noexcept { return val(model::load(&w_, kMask, o, l)); }
+  T peek(Order o, Loc l = Loc::current()) const noexcept { return val(model::peek(&w_, kMask, o, l)); }
   void store(T v, Order o, Loc l = Loc::current()) noexcept { model::store(&w_, kMask, raw(v), o, l); }
   T exchange(T v, Order o, Loc l = Loc::current()) noexcept {
     return val(model::rmw(&w_, kMask, model::Rmw::xchg, raw(v), o, true, l));

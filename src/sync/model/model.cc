@@ -72,6 +72,7 @@ struct Fiber {
   Word rcu_state;  // stands for the two above in footprints (see touch_rcu)
   bool before_atomic = false;   // smp_mb__before_atomic() pending
   uint64_t spin_epoch = ~uint64_t{0};  // memory's epoch at this fiber's last spin
+  const Word* peeked = nullptr;  // `weak`: the word its latest load peeked at, if it peeked
   // Load buffering (set_promise_values): the promises its loads read or
   // depended on, those every later store depends on, the last load's, and
   // a one-shot override of what the next store depends on.
@@ -735,7 +736,13 @@ void keep_promises(Fiber* f, const Word* w, uint64_t v, uint64_t taint, size_t p
   }
 }
 
-uint64_t load(const Word* w, uint64_t mask, int order, const std::source_location& loc) {
+// A load; a `peek` under `weak` reads the newest write. Its value only
+// picks an RMW, which reads the word again, or a wait, which waits for the
+// newest write to change: a stale value could only delay the one or make
+// the other fail, which the schedules already do. So it offers no stale
+// choice, and it is no access that a held-back store could hide from
+// (Strategy::accessed): the RMW it leads to is.
+uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_location& loc, bool peek) {
   yield();
   Fiber* f = self();
   if (f) f->before_atomic = false;
@@ -746,10 +753,13 @@ uint64_t load(const Word* w, uint64_t mask, int order, const std::source_locatio
     trace(StepKind::load, loc, w, v);
     return v;
   }
-  touch(w, false);  // before the read: the strategy asks what the CPU was bound to
   uint64_t taint = 0, v = 0;
   Reorder how = Reorder::in_order;
-  if (!promise(f, w, mask, v, taint)) {
+  f->peeked = peek ? w : nullptr;
+  if (peek) {
+    g->fp.add(w->id, false);
+    v = wm().read(const_cast<Word*>(w), f->id, 0, order, nullptr, &taint) & mask;
+  } else if (touch(w, false); !promise(f, w, mask, v, taint)) {  // touched before the read: the strategy asks what the CPU was bound to
     size_t k = choose(wm().readable(w, f->id), false);
     v = wm().read(const_cast<Word*>(w), f->id, k, order, nullptr, &taint) & mask;
     if (k) how = Reorder::stale;
@@ -759,6 +769,13 @@ uint64_t load(const Word* w, uint64_t mask, int order, const std::source_locatio
   loaded(f, taint, order);
   trace(StepKind::load, loc, w, v, 0, 0, how);
   return v;
+}
+
+uint64_t load(const Word* w, uint64_t mask, int order, const std::source_location& loc) {
+  return load_as(w, mask, order, loc, false);
+}
+uint64_t peek(const Word* w, uint64_t mask, int order, const std::source_location& loc) {
+  return load_as(w, mask, order, loc, true);
 }
 
 // Under `tso` a store may wait in the buffer (behind any store already
@@ -985,14 +1002,21 @@ void spin(const std::source_location& loc) {
   block_until([e] { return g->epoch != e; });
 }
 
-// A spin loop waiting for one word: the same as spin() under `weak` (a
-// stale read must be able to go on), otherwise a sleep until the word, as
-// the spinning CPU sees it, holds something other than what it read. It
-// reads only that word, so only that word's writes race with it.
+// A spin loop waiting for one word: a sleep until the word, as the
+// spinning CPU sees it, holds something other than what it read. It reads
+// only that word, so only that word's writes race with it. Under `weak`
+// that needs the read to have been a peek() (the newest write): after a
+// load, which may read an old write again and again, it is spin()'s wait
+// for any change of memory.
 void spin_while(const Word* w, uint64_t mask, uint64_t seen, const std::source_location& loc) {
   if (!scheduling()) return;
-  if (g->mm == MemoryModel::weak) return spin(loc);
-  touch(w, false);
+  if (g->mm == MemoryModel::weak) {
+    if (self()->peeked != w) return spin(loc);
+    ordering_point(self());  // waiting on a value no one wrote yet
+    g->fp.add(w->id, false);  // as peek() does
+  } else {
+    touch(w, false);
+  }
   if (view(w, mask) != seen) return;
   trace(StepKind::spin_sleep, loc, w, seen);
   block_until([w, mask, seen] { return (w->v & mask) != seen; }, w);

@@ -66,6 +66,10 @@ struct Word {
 // Memory operations on a model word (`mask` is the word's width). Outside a
 // running execution they act directly, without scheduling.
 uint64_t load(const Word* w, uint64_t mask, int order, const std::source_location& loc);
+// A load whose value only decides which RMW to try next, or what to wait
+// on (Atomic::peek): under `weak` it reads the newest write, with no stale
+// choice and no part in the hold-back of others' stores; elsewhere load().
+uint64_t peek(const Word* w, uint64_t mask, int order, const std::source_location& loc);
 void store(Word* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc);
 uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool returns,
              const std::source_location& loc);
@@ -77,7 +81,9 @@ void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_lo
 // cpu_relax in a spin loop: sleeps until some other fiber stores anything.
 void spin(const std::source_location& loc);
 // cpu_relax in a spin loop that read `seen` from `w` (Atomic::relax_while):
-// sleeps until *w differs, so only w's writes wake it.
+// sleeps until *w differs, so only w's writes wake it; under `weak` only
+// after a peek() of `w`, and after a load as spin() (a load may read the
+// old write again).
 void spin_while(const Word* w, uint64_t mask, uint64_t seen, const std::source_location& loc);
 
 // RCU.
