@@ -56,11 +56,12 @@ struct CachedMapping {
 };
 thread_local CachedMapping t_cached;
 
-// A mapping of `bytes`, zero-filled (whether new or reused).
-void* map_frames(uint64_t bytes) {
+// A mapping of `bytes`, zero-filled whether new or reused; a reused one
+// is left as it was when the caller fills it anyway (`filled`: poisoning).
+void* map_frames(uint64_t bytes, bool filled) {
   if (t_cached.p && t_cached.bytes == bytes) {
     void* p = std::exchange(t_cached.p, nullptr);
-    std::memset(p, 0, bytes);
+    if (!filled) std::memset(p, 0, bytes);
     return p;
   }
   return ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -81,7 +82,7 @@ FramePool::FramePool(uint64_t nr_frames, unsigned max_order, bool poison_freed)
     : nr_frames_(fitting(nr_frames)), max_order_(max_order), poison_(poison_freed),
       folios_(new Folio[nr_frames]), free_order_(nr_frames, kNotFree),
       next_(nr_frames, kNil), prev_(nr_frames, kNil), head_(max_order + 1, -1) {
-  void* p = map_frames(nr_frames << PAGE_SHIFT);
+  void* p = map_frames(nr_frames << PAGE_SHIFT, poison_freed);
   if (p == MAP_FAILED)
     throw Error(Errc::out_of_memory, "frame pool: cannot map " + std::to_string(nr_frames) + " frames");
   base_ = static_cast<std::byte*>(p);
