@@ -861,7 +861,13 @@ uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int
   uint64_t old = wm().read(w, f->id, newer, order, &sequence, &read_taint) & mask;
   loaded(f, read_taint, order);
   nv = next(old) & mask;
-  bool late = wm().holding_back(f->id) || hold_back(w);
+  // Not held back for being behind a held-back store, as a later store
+  // is (weak::Memory::holding_back): only when the search holds it back
+  // itself, at a reorder's cost. Under bound 1 that keeps the many RMWs
+  // of a killer's loop (a bitmap's bits cleared one by one, a reference
+  // dropped per page) from each leaving every version of its word
+  // readable; x86 drains the store buffer before an RMW anyway.
+  bool late = hold_back(w);
   uint64_t taint = store_taint(f, order) | read_taint;
   size_t pos = wm().write(w, f->id, nv, newer, late, order >= kRelease, &sequence, taint);
   keep_promises(f, w, nv, taint, pos);

@@ -171,9 +171,10 @@ class Memory {
   // A write from outside any CPU (the oracle, building the world): it
   // propagates at once.
   void write_outside(Word* w, uint64_t v);
-  // Whether `cpu` holds writes back: its later writes are held back too,
+  // Whether `cpu` holds writes back: its later stores are held back too,
   // as a TSO store buffer holds every store behind the first (a held-back
-  // write binds no one, so this only adds executions).
+  // write binds no one, so this only adds executions); its RMWs are not
+  // (model.cc: rmw_weak).
   bool holding_back(int cpu) { return this->cpu(cpu).holding; }
   // The stamp `cpu`'s next write will carry (Msg::stamp).
   uint32_t next_stamp(int cpu) { return this->cpu(cpu).own + 1; }
