@@ -322,6 +322,11 @@ void drain(Fiber* f) {
   while (f && !f->buf.empty()) flush_entry(f, 0);
 }
 
+// Under `weak`: every late write propagated (weak::Memory::propagate_all),
+// so a store the search might still hold back in another execution would
+// have propagated by now too, and no later access could tell.
+void late_writes_propagated() { g->strategy->stores_settled(-1); }
+
 // Appends the flush option of a fiber (TSO: its oldest entry) as
 // (fiber, entry).
 void add_flush_options(const Fiber& f, std::vector<std::pair<int, size_t>>& out) {
@@ -507,6 +512,7 @@ void find_runnable() {
     for (auto& f : g->fibers)
       if (!f->done && (!f->until || f->until())) g->runnable.push_back(f->id);
     if (!g->runnable.empty() || !g->wm || !g->wm->propagate_all()) return;
+    late_writes_propagated();
     ++g->epoch;
   }
 }
@@ -1074,6 +1080,7 @@ void synchronize_rcu(const std::source_location& loc) {
     std::vector<int> ids;
     for (auto& r : readers) ids.push_back(r.first);
     wm().grace_period_end(g->cur, ids);
+    late_writes_propagated();
   }
   run_callbacks(false);
 }
@@ -1347,7 +1354,10 @@ class ExhaustiveStrategy final : public Strategy {
   // A choice inside a step: no CPU changes, so the sleep sets are not
   // involved; the default (0) is free, the others cost a reordering if
   // they reorder.
-  size_t choose(size_t n, bool reorders) override { return inner_choice(n, reorders, true); }
+  size_t choose(size_t n, bool reorders) override {
+    const Decision* d = inner_decision(n, reorders, true);
+    return d ? d->chosen : 0;
+  }
 
   // A store that propagates at once, its holding back queued only when
   // another CPU accesses the word (accessed()): until then the two
@@ -1355,15 +1365,15 @@ class ExhaustiveStrategy final : public Strategy {
   // decisions must offer all their options at once.
   size_t hold_back(uint64_t word, int cpu, uint64_t stamp) override {
     if (!reduce_ || depth_ < split_.depth) return choose(2, true);
-    bool replaying = depth_ < path_.size();
-    size_t decisions = path_.size();
-    size_t k = inner_choice(2, true, false);
-    if (!replaying && path_.size() == decisions) return k;  // redundant: no decision made
-    Decision& d = path_[depth_ - 1];
-    if (!replaying) d.late_unqueued = held_back(d).reorders <= reorder_bound_;
-    if (k == 0 && d.late_unqueued) late_.watch(word, cpu, stamp, depth_ - 1);
-    return k;
+    bool fresh = depth_ == path_.size();
+    Decision* d = inner_decision(2, true, false);
+    if (!d) return 0;  // redundant: no decision made
+    if (fresh) d->late_unqueued = held_back(*d).reorders <= reorder_bound_;
+    if (d->chosen == 0 && d->late_unqueued) late_.watch(word, cpu, stamp, depth_ - 1);
+    return d->chosen;
   }
+
+  void stores_settled(int cpu) override { late_.settled(cpu); }
 
   void accessed(uint64_t word, int cpu, Bound bound) override {
     late_.accessed(word, cpu, bound, [this](size_t at) {
@@ -1447,7 +1457,9 @@ class ExhaustiveStrategy final : public Strategy {
   }
 
   // The watches of hold_back(): per word, the decisions of stores to it
-  // that propagated at once, and their CPUs, until another CPU accesses it.
+  // that propagated at once, and their CPUs, until another CPU accesses it
+  // or the stores settle (stores_settled(): a watch is live while its
+  // CPU's count of settlings is what it was when it was made).
   class LateStores {
    public:
     void begin() { ++generation_; }
@@ -1458,7 +1470,12 @@ class ExhaustiveStrategy final : public Strategy {
         w.generation = generation_;
         w.stores.clear();
       }
-      w.stores.push_back({cpu, stamp, at});
+      w.stores.push_back({cpu, stamp, at, settled_of(cpu)});
+    }
+    // Every CPU's (cpu < 0) or one CPU's stores so far settled.
+    void settled(int cpu) {
+      if (cpu < 0) ++generation_;
+      else ++settled_of(cpu);
     }
     // A CPU bound to a store's write keeps its watch: it could not read
     // around the write, held back or not, but the next CPU might.
@@ -1466,6 +1483,7 @@ class ExhaustiveStrategy final : public Strategy {
     void accessed(uint64_t word, int cpu, Bound bound, Queue queue) {
       if (word >= words_.size() || words_[word].generation != generation_) return;
       std::erase_if(words_[word].stores, [&](const Store& s) {
+        if (s.settled != settled_of(s.cpu)) return true;
         if (s.cpu == cpu || (bound && bound(cpu, s.cpu, s.stamp))) return false;
         queue(s.at);
         return true;
@@ -1473,10 +1491,16 @@ class ExhaustiveStrategy final : public Strategy {
     }
 
    private:
+    uint64_t& settled_of(int cpu) {
+      auto c = static_cast<size_t>(cpu);
+      if (c >= settled_.size()) settled_.resize(c + 1);
+      return settled_[c];
+    }
     struct Store {
       int cpu;
       uint64_t stamp;  // the write's place among its CPU's writes
       size_t at;
+      uint64_t settled;  // its CPU's settlings when it was made
     };
     struct Watches {
       uint64_t generation = 0;
@@ -1484,6 +1508,7 @@ class ExhaustiveStrategy final : public Strategy {
     };
     std::vector<Watches> words_;
     uint64_t generation_ = 0;
+    std::vector<uint64_t> settled_;  // per CPU: its stores settled so many times
   };
 
   // The races of one execution, found as its transitions run (the vector
@@ -1600,16 +1625,17 @@ class ExhaustiveStrategy final : public Strategy {
     Clock count_{};
   };
 
-  // choose(); `offer`: queue the other options now (hold_back() queues
-  // its own later).
-  size_t inner_choice(size_t n, bool reorders, bool offer) {
+  // choose()'s decision, replayed or new (its default chosen), or null
+  // where the execution is redundant and none is made; `offer`: queue the
+  // other options now (hold_back() queues its own later).
+  Decision* inner_decision(size_t n, bool reorders, bool offer) {
     if (depth_ < path_.size()) {
       Decision& d = path_[depth_++];
       if (d.options != n || !d.inner) fail("exhaustive search: the world is not deterministic (a choice changed)");
-      return d.chosen;
+      return &d;
     }
     if (below_foreign_prefix()) redundant_ = true;
-    if (redundant_) return 0;
+    if (redundant_) return nullptr;
     Decision d;
     d.born = executions_ - 1;
     d.inner = true;
@@ -1621,7 +1647,7 @@ class ExhaustiveStrategy final : public Strategy {
       for (size_t opt = 1; opt < n; ++opt) d.alts.push_back({opt, c});
     path_.push_back(std::move(d));
     ++depth_;
-    return 0;
+    return &path_.back();
   }
 
   // A new decision past the prefix of an execution in another part.

@@ -235,6 +235,13 @@ class Strategy {
     (void)cpu;
     (void)bound;
   }
+  // No store made so far can be told held back or not any more, whoever
+  // accesses its word next: under `weak` every late write propagated (no
+  // CPU could run, or a grace period ended). A strategy drops its
+  // watches. (A drain under `tso` is not such a point: taken for one, it
+  // loses outcomes in ExhaustiveSearch.ReductionsKeepEveryOutcomeWithinTheBound.)
+  // `cpu` is -1: every CPU's stores.
+  virtual void stores_settled(int cpu) { (void)cpu; }
   // After every step, chosen or forced: which fiber ran (-1: a flush) and
   // what its transition touched.
   virtual void executed(int fiber, const Footprint& fp) {
