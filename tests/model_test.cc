@@ -379,5 +379,37 @@ TEST(ExhaustiveSearch, AnRmwIsNotHeldBackBehindAHeldBackStore) {
   EXPECT_TRUE(late_rmw_after_late_store(2).first);
 }
 
+// Under `weak` a grace period's end propagates every late write: a store
+// that another CPU reads only after it (B waits for A's flag, set after
+// the grace period) cannot be read around, so holding it back adds no
+// execution, as if B read another word; B always reads it.
+unsigned explore_read_after_grace_period(bool b_reads_x) {
+  auto strategy = make_exhaustive_strategy(1, 1);
+  std::set<uint64_t> seen;
+  unsigned executions = each_execution(*strategy, [&](unsigned) {
+    Word x, other, flag;
+    const auto l = std::source_location::current();
+    uint64_t got = 0;
+    Outcome o = run({{"A", [&] {
+                       store(&x, kMask, 1, kRelaxed, l);
+                       synchronize_rcu(l);
+                       store(&flag, kMask, 1, kRelaxed, l);
+                     }},
+                     {"B", [&] {
+                       while (load(&flag, kMask, kRelaxed, l) == 0) spin(l);
+                       got = load(b_reads_x ? &x : &other, kMask, kRelaxed, l);
+                     }}},
+                    *strategy, MemoryModel::weak, 1000);
+    EXPECT_TRUE(o.failure.empty() && !o.deadlock && !o.step_limit) << o.failure;
+    seen.insert(got);
+  });
+  EXPECT_EQ(seen, (std::set<uint64_t>{b_reads_x ? 1u : 0u}));
+  return executions;
+}
+
+TEST(ExhaustiveSearch, AStoreSeenOnlyAfterAGracePeriodIsNotHeldBack) {
+  EXPECT_EQ(explore_read_after_grace_period(true), explore_read_after_grace_period(false));
+}
+
 }  // namespace
 }  // namespace faultline::sync::model

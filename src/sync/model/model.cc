@@ -325,7 +325,7 @@ void drain(Fiber* f) {
 // Under `weak`: every late write propagated (weak::Memory::propagate_all),
 // so a store the search might still hold back in another execution would
 // have propagated by now too, and no later access could tell.
-void late_writes_propagated() { g->strategy->stores_settled(-1); }
+void late_writes_propagated() { g->strategy->stores_settled(); }
 
 // Appends the flush option of a fiber (TSO: its oldest entry) as
 // (fiber, entry).
@@ -1373,7 +1373,7 @@ class ExhaustiveStrategy final : public Strategy {
     return d->chosen;
   }
 
-  void stores_settled(int cpu) override { late_.settled(cpu); }
+  void stores_settled() override { late_.begin(); }
 
   void accessed(uint64_t word, int cpu, Bound bound) override {
     late_.accessed(word, cpu, bound, [this](size_t at) {
@@ -1458,11 +1458,10 @@ class ExhaustiveStrategy final : public Strategy {
 
   // The watches of hold_back(): per word, the decisions of stores to it
   // that propagated at once, and their CPUs, until another CPU accesses it
-  // or the stores settle (stores_settled(): a watch is live while its
-  // CPU's count of settlings is what it was when it was made).
+  // or the stores settle (stores_settled()).
   class LateStores {
    public:
-    void begin() { ++generation_; }
+    void begin() { ++generation_; }  // no watch: a new execution, or the stores settled
     void watch(uint64_t word, int cpu, uint64_t stamp, size_t at) {
       if (word >= words_.size()) words_.resize(word + 1);
       Watches& w = words_[word];
@@ -1470,12 +1469,7 @@ class ExhaustiveStrategy final : public Strategy {
         w.generation = generation_;
         w.stores.clear();
       }
-      w.stores.push_back({cpu, stamp, at, settled_of(cpu)});
-    }
-    // Every CPU's (cpu < 0) or one CPU's stores so far settled.
-    void settled(int cpu) {
-      if (cpu < 0) ++generation_;
-      else ++settled_of(cpu);
+      w.stores.push_back({cpu, stamp, at});
     }
     // A CPU bound to a store's write keeps its watch: it could not read
     // around the write, held back or not, but the next CPU might.
@@ -1483,7 +1477,6 @@ class ExhaustiveStrategy final : public Strategy {
     void accessed(uint64_t word, int cpu, Bound bound, Queue queue) {
       if (word >= words_.size() || words_[word].generation != generation_) return;
       std::erase_if(words_[word].stores, [&](const Store& s) {
-        if (s.settled != settled_of(s.cpu)) return true;
         if (s.cpu == cpu || (bound && bound(cpu, s.cpu, s.stamp))) return false;
         queue(s.at);
         return true;
@@ -1491,16 +1484,10 @@ class ExhaustiveStrategy final : public Strategy {
     }
 
    private:
-    uint64_t& settled_of(int cpu) {
-      auto c = static_cast<size_t>(cpu);
-      if (c >= settled_.size()) settled_.resize(c + 1);
-      return settled_[c];
-    }
     struct Store {
       int cpu;
       uint64_t stamp;  // the write's place among its CPU's writes
       size_t at;
-      uint64_t settled;  // its CPU's settlings when it was made
     };
     struct Watches {
       uint64_t generation = 0;
@@ -1508,7 +1495,6 @@ class ExhaustiveStrategy final : public Strategy {
     };
     std::vector<Watches> words_;
     uint64_t generation_ = 0;
-    std::vector<uint64_t> settled_;  // per CPU: its stores settled so many times
   };
 
   // The races of one execution, found as its transitions run (the vector

@@ -240,8 +240,7 @@ class Strategy {
   // CPU could run, or a grace period ended). A strategy drops its
   // watches. (A drain under `tso` is not such a point: taken for one, it
   // loses outcomes in ExhaustiveSearch.ReductionsKeepEveryOutcomeWithinTheBound.)
-  // `cpu` is -1: every CPU's stores.
-  virtual void stores_settled(int cpu) { (void)cpu; }
+  virtual void stores_settled() {}
   // After every step, chosen or forced: which fiber ran (-1: a flush) and
   // what its transition touched.
   virtual void executed(int fiber, const Footprint& fp) {
