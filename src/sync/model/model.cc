@@ -505,13 +505,14 @@ void offer_flushes(const Word* w) {
 }
 
 // The runnable fibers; under `weak`, when none is, late writes propagate
-// first (a CPU waiting for one is not kept from it for ever).
-void find_runnable() {
-  for (;;) {
+// first (a CPU waiting for one is not kept from it for ever). Returns
+// whether they did.
+bool find_runnable() {
+  for (bool propagated = false;; propagated = true) {
     g->runnable.clear();
     for (auto& f : g->fibers)
       if (!f->done && (!f->until || f->until())) g->runnable.push_back(f->id);
-    if (!g->runnable.empty() || !g->wm || !g->wm->propagate_all()) return;
+    if (!g->runnable.empty() || !g->wm || !g->wm->propagate_all()) return propagated;
     late_writes_propagated();
     ++g->epoch;
   }
@@ -528,7 +529,7 @@ bool schedule_once() {
   auto& runnable = g->runnable;
   auto& flushes = g->flushes;
   flushes.clear();
-  find_runnable();
+  bool propagated = find_runnable();
   // With a CPU to run, a flush waits for the access that would see it
   // (offer_flushes); with none, some buffered store must go.
   if (runnable.empty())
@@ -548,6 +549,9 @@ bool schedule_once() {
     g->out.schedule.push_back(encode(pick));
   }
   g->fp = Footprint{};
+  // After a propagation every access is ordered: the hold-back watches
+  // ended there (stores_settled), so no access may commute before it.
+  g->fp.global = propagated;
   if (pick >= runnable.size()) {
     auto [fid, idx] = flushes[pick - runnable.size()];
     flush_traced(g->fibers[fid].get(), idx);

@@ -238,7 +238,10 @@ class Strategy {
   // No store made so far can be told held back or not any more, whoever
   // accesses its word next: under `weak` every late write propagated (no
   // CPU could run, or a grace period ended). A strategy drops its
-  // watches. (A drain under `tso` is not such a point: taken for one, it
+  // watches; the model makes the next step conflict with every other, so
+  // that no access commutes to before it. (A drain under `tso` is not such
+  // a point: DPOR commutes other CPUs' accesses across the RMW or barrier
+  // that drains, whose footprint is its own word, and taken for one it
   // loses outcomes in ExhaustiveSearch.ReductionsKeepEveryOutcomeWithinTheBound.)
   virtual void stores_settled() {}
   // After every step, chosen or forced: which fiber ran (-1: a flush) and
