@@ -769,7 +769,7 @@ uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_loca
   if (peek) {
     g->fp.add(w->id, false);
     v = wm().read(const_cast<Word*>(w), f->id, 0, order, nullptr, &taint) & mask;
-  } else if (touch(w, false); !promise(f, w, mask, v, taint)) {  // touched before the read: the strategy asks what the CPU was bound to
+  } else if (touch(w, false); !promise(f, w, mask, v, taint)) {  // touch first: accessed() asks what binds the CPU
     size_t k = choose(wm().readable(w, f->id), false);
     v = wm().read(const_cast<Word*>(w), f->id, k, order, nullptr, &taint) & mask;
     if (k) how = Reorder::stale;
