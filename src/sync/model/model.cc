@@ -318,8 +318,12 @@ void flush_traced(Fiber* f, size_t i) {
   flush_entry(f, i);
 }
 
+// A CPU's barrier, RMW or sleep under `tso` empties its store buffer: a
+// store the search might still hold back in another execution would reach
+// memory here too (Strategy::drained).
 void drain(Fiber* f) {
   while (f && !f->buf.empty()) flush_entry(f, 0);
+  if (f && g->mm == MemoryModel::tso && f == self()) g->strategy->drained(f->id, g->fp);
 }
 
 // Under `weak`: every late write propagated (weak::Memory::propagate_all),
@@ -1378,6 +1382,7 @@ class ExhaustiveStrategy final : public Strategy {
   }
 
   void stores_settled() override { late_.begin(); }
+  void drained(int cpu, Footprint& fp) override { late_.drained(cpu, fp); }
 
   void accessed(uint64_t word, int cpu, Bound bound) override {
     late_.accessed(word, cpu, bound, [this](size_t at) {
@@ -1474,6 +1479,24 @@ class ExhaustiveStrategy final : public Strategy {
         w.stores.clear();
       }
       w.stores.push_back({cpu, stamp, at});
+      auto c = static_cast<size_t>(cpu);
+      if (c >= cpu_words_.size()) cpu_words_.resize(c + 1);
+      if (cpu_words_[c].first != generation_) cpu_words_[c] = {generation_, {}};
+      cpu_words_[c].second.push_back(word);
+    }
+    // CPU `cpu` drained: its watches end, and the draining step touches
+    // their words (it writes them in the executions that held them back).
+    void drained(int cpu, Footprint& fp) {
+      auto c = static_cast<size_t>(cpu);
+      if (c >= cpu_words_.size() || cpu_words_[c].first != generation_) return;
+      for (uint64_t word : cpu_words_[c].second) {
+        Watches& w = words_[word];
+        if (w.generation != generation_) continue;
+        size_t before = w.stores.size();
+        std::erase_if(w.stores, [&](const Store& s) { return s.cpu == cpu; });
+        if (w.stores.size() != before) fp.add(word, true);
+      }
+      cpu_words_[c].second.clear();
     }
     // A CPU bound to a store's write keeps its watch: it could not read
     // around the write, held back or not, but the next CPU might.
@@ -1499,6 +1522,7 @@ class ExhaustiveStrategy final : public Strategy {
     };
     std::vector<Watches> words_;
     uint64_t generation_ = 0;
+    std::vector<std::pair<uint64_t, std::vector<uint64_t>>> cpu_words_;  // per CPU: (generation, watched words)
   };
 
   // The races of one execution, found as its transitions run (the vector

@@ -239,11 +239,20 @@ class Strategy {
   // accesses its word next: under `weak` every late write propagated (no
   // CPU could run, or a grace period ended). A strategy drops its
   // watches; the model makes the next step conflict with every other, so
-  // that no access commutes to before it. (A drain under `tso` is not such
-  // a point: DPOR commutes other CPUs' accesses across the RMW or barrier
-  // that drains, whose footprint is its own word, and taken for one it
-  // loses outcomes in ExhaustiveSearch.ReductionsKeepEveryOutcomeWithinTheBound.)
+  // that no access commutes to before it.
   virtual void stores_settled() {}
+  // Under `tso`, CPU `cpu` drained its store buffer in the running step: a
+  // store of its own that went to memory at once would have reached it by
+  // now if held back. A strategy that drops such a store's watch adds its
+  // word to the step's footprint `fp` (the step writes it, in the
+  // executions that held it back), or DPOR would commute other CPUs'
+  // accesses to the word across the drain and lose the executions where
+  // they came first (ExhaustiveSearch.ReductionsKeepEveryOutcomeWithinTheBound
+  // fails without it).
+  virtual void drained(int cpu, Footprint& fp) {
+    (void)cpu;
+    (void)fp;
+  }
   // After every step, chosen or forced: which fiber ran (-1: a flush) and
   // what its transition touched.
   virtual void executed(int fiber, const Footprint& fp) {
