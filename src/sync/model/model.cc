@@ -323,13 +323,16 @@ void flush_traced(Fiber* f, size_t i) {
 // memory here too (Strategy::drained).
 void drain(Fiber* f) {
   while (f && !f->buf.empty()) flush_entry(f, 0);
-  if (f && g->mm == MemoryModel::tso && f == self()) g->strategy->drained(f->id, g->fp);
+  if (f && g->mm == MemoryModel::tso && f == self()) g->strategy->stores_settled(f->id, g->fp);
 }
 
-// Under `weak`: every late write propagated (weak::Memory::propagate_all),
-// so a store the search might still hold back in another execution would
-// have propagated by now too, and no later access could tell.
-void late_writes_propagated() { g->strategy->stores_settled(); }
+// Under `weak`, makes every late write visible to all, in the running
+// step, as it would a store the search holds back in another execution
+// (Strategy::stores_settled); false if none was late in this one.
+bool propagate_late_writes() {
+  g->strategy->stores_settled(-1, g->fp);
+  return wm().propagate_all();
+}
 
 // Appends the flush option of a fiber (TSO: its oldest entry) as
 // (fiber, entry).
@@ -509,15 +512,14 @@ void offer_flushes(const Word* w) {
 }
 
 // The runnable fibers; under `weak`, when none is, late writes propagate
-// first (a CPU waiting for one is not kept from it for ever). Returns
-// whether they did.
-bool find_runnable() {
-  for (bool propagated = false;; propagated = true) {
+// first (a CPU waiting for one is not kept from it for ever), as part of
+// the step about to run.
+void find_runnable() {
+  for (;;) {
     g->runnable.clear();
     for (auto& f : g->fibers)
       if (!f->done && (!f->until || f->until())) g->runnable.push_back(f->id);
-    if (!g->runnable.empty() || !g->wm || !g->wm->propagate_all()) return propagated;
-    late_writes_propagated();
+    if (!g->runnable.empty() || !g->wm || !propagate_late_writes()) return;
     ++g->epoch;
   }
 }
@@ -533,7 +535,8 @@ bool schedule_once() {
   auto& runnable = g->runnable;
   auto& flushes = g->flushes;
   flushes.clear();
-  bool propagated = find_runnable();
+  g->fp = Footprint{};  // the step's; a propagation is its first part
+  find_runnable();
   // With a CPU to run, a flush waits for the access that would see it
   // (offer_flushes); with none, some buffered store must go.
   if (runnable.empty())
@@ -552,10 +555,6 @@ bool schedule_once() {
     pick = std::min(g->strategy->pick(runnable, flushes.size(), g->last), options - 1);
     g->out.schedule.push_back(encode(pick));
   }
-  g->fp = Footprint{};
-  // After a propagation every access is ordered: the hold-back watches
-  // ended there (stores_settled), so no access may commute before it.
-  g->fp.global = propagated;
   if (pick >= runnable.size()) {
     auto [fid, idx] = flushes[pick - runnable.size()];
     flush_traced(g->fibers[fid].get(), idx);
@@ -1010,7 +1009,7 @@ void spin(const std::source_location& loc) {
   Fiber* f = self();
   if (g->mm == MemoryModel::weak) ordering_point(f);  // waiting on a value no one wrote yet
   touch_all();  // it waits for any store
-  if (!f->buf.empty()) drain(f);
+  drain(f);  // settles the CPU's stores, buffered or not
   uint64_t e = g->epoch;
   if (f->spin_epoch != e) {
     f->spin_epoch = e;
@@ -1088,7 +1087,7 @@ void synchronize_rcu(const std::source_location& loc) {
     std::vector<int> ids;
     for (auto& r : readers) ids.push_back(r.first);
     wm().grace_period_end(g->cur, ids);
-    late_writes_propagated();
+    propagate_late_writes();
   }
   run_callbacks(false);
 }
@@ -1381,8 +1380,7 @@ class ExhaustiveStrategy final : public Strategy {
     return d->chosen;
   }
 
-  void stores_settled() override { late_.begin(); }
-  void drained(int cpu, Footprint& fp) override { late_.drained(cpu, fp); }
+  void stores_settled(int cpu, Footprint& fp) override { late_.settled(cpu, fp); }
 
   void accessed(uint64_t word, int cpu, Bound bound) override {
     late_.accessed(word, cpu, bound, [this](size_t at) {
@@ -1470,7 +1468,7 @@ class ExhaustiveStrategy final : public Strategy {
   // or the stores settle (stores_settled()).
   class LateStores {
    public:
-    void begin() { ++generation_; }  // no watch: a new execution, or the stores settled
+    void begin() { ++generation_; }
     void watch(uint64_t word, int cpu, uint64_t stamp, size_t at) {
       if (word >= words_.size()) words_.resize(word + 1);
       Watches& w = words_[word];
@@ -1484,19 +1482,12 @@ class ExhaustiveStrategy final : public Strategy {
       if (cpu_words_[c].first != generation_) cpu_words_[c] = {generation_, {}};
       cpu_words_[c].second.push_back(word);
     }
-    // CPU `cpu` drained: its watches end, and the draining step touches
-    // their words (it writes them in the executions that held them back).
-    void drained(int cpu, Footprint& fp) {
-      auto c = static_cast<size_t>(cpu);
-      if (c >= cpu_words_.size() || cpu_words_[c].first != generation_) return;
-      for (uint64_t word : cpu_words_[c].second) {
-        Watches& w = words_[word];
-        if (w.generation != generation_) continue;
-        size_t before = w.stores.size();
-        std::erase_if(w.stores, [&](const Store& s) { return s.cpu == cpu; });
-        if (w.stores.size() != before) fp.add(word, true);
-      }
-      cpu_words_[c].second.clear();
+    // The stores of CPU `cpu` (-1: every CPU) settled: their watches end,
+    // and the settling step touches their words (it writes them in the
+    // executions that held them back).
+    void settled(int cpu, Footprint& fp) {
+      if (cpu >= 0) return settle(static_cast<size_t>(cpu), fp);
+      for (size_t c = 0; c < cpu_words_.size(); ++c) settle(c, fp);
     }
     // A CPU bound to a store's write keeps its watch: it could not read
     // around the write, held back or not, but the next CPU might.
@@ -1511,6 +1502,17 @@ class ExhaustiveStrategy final : public Strategy {
     }
 
    private:
+    void settle(size_t c, Footprint& fp) {
+      if (c >= cpu_words_.size() || cpu_words_[c].first != generation_) return;
+      for (uint64_t word : cpu_words_[c].second) {
+        Watches& w = words_[word];
+        if (w.generation != generation_) continue;
+        size_t before = w.stores.size();
+        std::erase_if(w.stores, [c](const Store& s) { return static_cast<size_t>(s.cpu) == c; });
+        if (w.stores.size() != before) fp.add(word, true);
+      }
+      cpu_words_[c].second.clear();
+    }
     struct Store {
       int cpu;
       uint64_t stamp;  // the write's place among its CPU's writes

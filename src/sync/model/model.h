@@ -235,21 +235,18 @@ class Strategy {
     (void)cpu;
     (void)bound;
   }
-  // No store made so far can be told held back or not any more, whoever
-  // accesses its word next: under `weak` every late write propagated (no
-  // CPU could run, or a grace period ended). A strategy drops its
-  // watches; the model makes the next step conflict with every other, so
-  // that no access commutes to before it.
-  virtual void stores_settled() {}
-  // Under `tso`, CPU `cpu` drained its store buffer in the running step: a
-  // store of its own that went to memory at once would have reached it by
+  // The stores of CPU `cpu` so far (-1: of every CPU) can no longer be
+  // told held back or not, whoever accesses their words next: under `tso`
+  // the CPU drained its store buffer in the running step, under `weak`
+  // every late write propagated (no CPU could run, or a grace period
+  // ended). A store that went to memory at once would have got there by
   // now if held back. A strategy that drops such a store's watch adds its
-  // word to the step's footprint `fp` (the step writes it, in the
+  // word to the running step's footprint `fp` (the step writes it, in the
   // executions that held it back), or DPOR would commute other CPUs'
-  // accesses to the word across the drain and lose the executions where
+  // accesses to the word across the step and lose the executions where
   // they came first (ExhaustiveSearch.ReductionsKeepEveryOutcomeWithinTheBound
   // fails without it).
-  virtual void drained(int cpu, Footprint& fp) {
+  virtual void stores_settled(int cpu, Footprint& fp) {
     (void)cpu;
     (void)fp;
   }

@@ -196,7 +196,6 @@ void Memory::grace_period_start(int c) {
 void Memory::grace_period_end(int c, const std::vector<int>& readers) {
   for (int r : readers) cpu(c).clock.join(cpu(r).rcu_exit);
   full_barrier(c);
-  propagate_all();
 }
 
 void Memory::spawned(int parent, int child) { cpu(child).clock = everything(parent); }

@@ -165,6 +165,8 @@ class Memory {
   void rcu_read_lock(int cpu);
   void rcu_read_unlock(int cpu);
   void grace_period_start(int cpu);
+  // The updater is bound to what the readers it waited for had seen; the
+  // caller then propagates every late write (propagate_all).
   void grace_period_end(int cpu, const std::vector<int>& readers);
   void spawned(int parent, int child);
   void joined(int joiner, int child);
