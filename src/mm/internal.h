@@ -4,6 +4,7 @@
 // the caller must hold.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -114,6 +115,23 @@ void mm_access(MmStruct* mm, uint64_t addr, std::byte* buf, size_t len, bool wri
 void zap_vma_range(Vma* vma, uint64_t start, uint64_t end, bool even_cows, MmuGather& tlb);
 // Clears the PTEs of `vma` that map `folio` (try_to_unmap_one).
 void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb);
+// Calls fn(pte, index) for each PTE slot of `vma` that maps file page
+// index in [first, last] and has a page table, a table at a time: each
+// table is looked up once and its PTL held across its slots, as the
+// kernel's page_vma_mapped_walk holds it across a large folio's PTEs (a
+// walk from the top per page would read the directories once a page).
+template <class Fn>
+void for_each_pte_locked(Vma* vma, pgoff_t first, pgoff_t last, Fn fn) {
+  for (pgoff_t i = first; i <= last;) {
+    uint64_t a = vma->addr_of(i);
+    pgoff_t n = std::min<pgoff_t>(last - i + 1, kPtrsPerTable - pte_index(a));  // slots in this table
+    if (PteTable* t = vma->mm->pte_table(a)) {
+      sync::Guard<sync::SpinLock> ptl(t->ptl);
+      for (pgoff_t k = 0; k < n; ++k) fn(&t->pte[pte_index(a) + k], i + k);
+    }
+    i += n;
+  }
+}
 
 // ---- rmap.cc -----------------------------------------------------------
 void vma_link_file(Vma* vma);

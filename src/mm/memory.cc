@@ -877,18 +877,14 @@ void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb) {
     sync::Atomic<void*>* slot = vma->mm->pmd_slot(vma->addr_of(first));
     if (slot && pmd_huge(pmd_for_zap(vma, slot))) zapped = zap_huge_pmd(vma->mm, slot, folio, tlb);
   }
-  for (pgoff_t i = first; i <= last && first <= last; ++i) {
-    uint64_t a = vma->addr_of(i);
-    PteTable* t = vma->mm->pte_table(a);
-    if (!t) continue;
-    sync::Guard<sync::SpinLock> ptl(t->ptl);
-    auto* pte = &t->pte[pte_index(a)];
-    pte_t p = pte->load(sync::relaxed);
-    if (pte_present(p) && pte_pfn(p) == folio->pfn) {
-      ZapBatch(k, tlb).zap(pte, p);
-      zapped = true;
-    }
-  }
+  if (first <= last)
+    for_each_pte_locked(vma, first, last, [&](sync::Atomic<pte_t>* pte, pgoff_t) {
+      pte_t p = pte->load(sync::relaxed);
+      if (pte_present(p) && pte_pfn(p) == folio->pfn) {
+        ZapBatch(k, tlb).zap(pte, p);
+        zapped = true;
+      }
+    });
   if (zapped) flush_tlb_mm(vma->mm);
 }
 

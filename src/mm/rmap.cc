@@ -67,20 +67,14 @@ bool folio_unmap(AddressSpace* m, Folio* folio, MmuGather& tlb, IMmap i_mmap) {
   return true;
 }
 
-// Calls fn(pte, page) under the PTL for every PTE slot of a shared or
+// Calls fn(vma, pte, page) under the PTL for every PTE slot of a shared or
 // private VMA that could map `folio`'s pages, i_mmap_rwsem held shared.
 template <class Fn>
 static void for_each_folio_pte(AddressSpace* m, Folio* folio, Fn fn) {
   sync::ReadGuard g(m->i_mmap_rwsem);
   pgoff_t first = folio->first_index();
   for_each_vma_in(m, first, first + folio->nr_pages() - 1, [&](Vma* vma, pgoff_t lo, pgoff_t hi) {
-    for (pgoff_t i = lo; i <= hi; ++i) {
-      uint64_t a = vma->addr_of(i);
-      PteTable* t = vma->mm->pte_table(a);
-      if (!t) continue;
-      sync::Guard<sync::SpinLock> ptl(t->ptl);
-      fn(vma, &t->pte[pte_index(a)], i - first);
-    }
+    for_each_pte_locked(vma, lo, hi, [&](sync::Atomic<pte_t>* pte, pgoff_t i) { fn(vma, pte, i - first); });
   });
 }
 
