@@ -52,6 +52,36 @@ uint64_t apply(Rmw op, uint64_t old, uint64_t arg, uint64_t mask) {
   return old;
 }
 
+// What a CPU did since its last spin(): the words it read, each with its
+// Word::written when read, and whether it wrote anything.
+struct SinceSpin {
+  static constexpr size_t kMax = 8;
+  std::array<std::pair<const Word*, uint64_t>, kMax> reads{};
+  size_t n = 0;
+  bool overflow = false, wrote = false;
+  uint64_t propagations = 0;  // Exec::propagations when it last spun
+  void read(const Word* w) {
+    for (size_t i = 0; i < n; ++i)
+      if (reads[i].first == w) {
+        reads[i].second = w->written;  // the newer read saw any write between
+        return;
+      }
+    if (n == kMax) overflow = true;
+    else reads[n++] = {w, w->written};
+  }
+  void reset(uint64_t propagated) { *this = SinceSpin{}; propagations = propagated; }
+  // Whether a word it read was written since, or late writes propagated.
+  bool changed(uint64_t propagated) const {
+    if (propagated != propagations) return true;
+    for (size_t i = 0; i < n; ++i)
+      if (reads[i].first->written != reads[i].second) return true;
+    return false;
+  }
+  void touch(Footprint& fp) const {
+    for (size_t i = 0; i < n; ++i) fp.add(reads[i].first->id, false);
+  }
+};
+
 struct Fiber {
   int id = 0;
   std::string name;
@@ -66,12 +96,16 @@ struct Fiber {
   std::function<bool()> until;  // blocked until this holds
   const Word* until_word = nullptr;  // ... which reads only this word (a futex wait)
   bool until_rcu = false;            // ... which reads only RCU's state (a grace period)
+  bool until_reads = false;          // ... which reads only sleeping_on's words (a spin loop)
+  SinceSpin sleeping_on;
+  unsigned blind_spins = 0;  // its spins in a row that followed a write or many reads
   std::deque<Pending> buf;      // the store buffer
   unsigned rcu_nesting = 0;
   uint64_t rcu_gen = 0;
   Word rcu_state;  // stands for the two above in footprints (see touch_rcu)
   bool before_atomic = false;   // smp_mb__before_atomic() pending
   uint64_t spin_epoch = ~uint64_t{0};  // memory's epoch at this fiber's last spin
+  SinceSpin since_spin;
   const Word* peeked = nullptr;  // `weak`: the word its latest load peeked at, if it peeked
   // Load buffering (set_promise_values): the promises its loads read or
   // depended on, those every later store depends on, the last load's, and
@@ -95,6 +129,7 @@ struct Exec {
   boost::context::fiber sched;  // while a fiber runs: the scheduler
   Outcome out;
   uint64_t epoch = 0;  // bumped by every store reaching memory
+  uint64_t propagations = 0;  // `weak`: how often late writes propagated
   int atomically = 0;
   bool aborted = false;
   Footprint fp;  // what the running transition touched
@@ -117,6 +152,7 @@ struct Exec {
 };
 
 uint64_t g_next_word_id = 0;  // see Word
+uint64_t g_writes = 0;        // see Word::written
 uint32_t g_serial = 0;        // counts executions (Word::serial)
 uint64_t g_executions = 0;    // counts every execution (execution_id)
 std::vector<uint64_t> g_promise_values;  // set_promise_values
@@ -240,6 +276,16 @@ void touch(const Word* w, bool write) {
   if (g->mm == MemoryModel::tso) g->strategy->accessed(w->id, g->cur, nullptr);
   else if (g->mm == MemoryModel::weak && !g->atomically) g->strategy->accessed(w->id, g->cur, bound_to);
 }
+// A write reaching a word, for spin()'s sleepers.
+void written(Word* w) { w->written = ++g_writes; }
+// The running CPU read `w` / wrote something, for spin().
+void read_for_spin(const Word* w) {
+  if (scheduling()) self()->since_spin.read(w);
+}
+void wrote_for_spin() {
+  if (scheduling()) self()->since_spin.wrote = true;
+}
+
 void touch_all() {
   if (g && g->cur >= 0) g->fp.global = true;
 }
@@ -291,7 +337,7 @@ void drain(Fiber* f);
 // barrier, so the sleeper's buffered stores drain first. What the wake-up
 // conflicts with: `word`, the one word `pred` reads, if it reads one;
 // with `rcu`, RCU's state (touch_rcu); else everything.
-void block_until(std::function<bool()> pred, const Word* word = nullptr, bool rcu = false) {
+void block_until(std::function<bool()> pred, const Word* word = nullptr, bool rcu = false, bool reads = false) {
   if (!scheduling()) {
     if (!pred()) fail("a blocking wait outside the scheduler would never end");
     return;
@@ -301,6 +347,7 @@ void block_until(std::function<bool()> pred, const Word* word = nullptr, bool rc
   self()->until = std::move(pred);
   self()->until_word = word;
   self()->until_rcu = rcu;
+  self()->until_reads = reads;
   yield();
 }
 
@@ -309,6 +356,7 @@ void flush_entry(Fiber* f, size_t i) {
   f->buf.erase(f->buf.begin() + static_cast<long>(i));
   touch(p.w, true);
   p.w->v = p.is_rmw ? apply(p.op, p.w->v, p.arg, p.mask) : (p.arg & p.mask);
+  written(p.w);
   ++g->epoch;
 }
 
@@ -331,7 +379,9 @@ void drain(Fiber* f) {
 // (Strategy::stores_settled); false if none was late in this one.
 bool propagate_late_writes() {
   g->strategy->stores_settled(-1, g->fp);
-  return wm().propagate_all();
+  if (!wm().propagate_all()) return false;
+  ++g->propagations;
+  return true;
 }
 
 // Appends the flush option of a fiber (TSO: its oldest entry) as
@@ -566,6 +616,7 @@ bool schedule_once() {
   Fiber* f = g->fibers[g->cur].get();
   // Woken by memory: it read whatever its wait read.
   if (f->until && f->until_word) g->fp.add(f->until_word->id, false);
+  else if (f->until && f->until_reads) f->sleeping_on.touch(g->fp);
   else if (f->until && f->until_rcu && !weak_model()) touch_rcu_state(g->fp);
   else if (f->until) g->fp.global = true;
   f->until = nullptr;
@@ -666,6 +717,7 @@ const char* memory_model_name(MemoryModel m) {
 void write_memory(Word* w, uint64_t v) {
   if (g && g->wm) g->wm->write_outside(w, v);
   else w->v = v;
+  written(w);
   if (g) ++g->epoch;
 }
 
@@ -759,6 +811,7 @@ uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_loca
   yield();
   Fiber* f = self();
   if (f) f->before_atomic = false;
+  read_for_spin(w);
   if (!weak_model()) {
     offer_flushes(w);
     uint64_t v = view(w, mask);
@@ -797,11 +850,13 @@ void store_tso(Fiber* f, Word* w, uint64_t v, int order) {
   if (order == kSeqCst) {
     drain(f);
     w->v = v;
+    written(w);
     ++g->epoch;
     return;
   }
   if (f->buf.empty() && !hold_back(w)) {
     w->v = v;
+    written(w);
     ++g->epoch;
     return;
   }
@@ -818,6 +873,7 @@ uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
   bool late = order != kSeqCst && (wm().holding_back(f->id) || hold_back(w));
   uint64_t taint = store_taint(f, order);
   size_t pos = wm().write(w, f->id, v, before, late, order >= kRelease, nullptr, taint);
+  written(w);
   keep_promises(f, w, v, taint, pos);
   if (order == kSeqCst) wm().full_barrier(f->id);
   ++g->epoch;
@@ -828,6 +884,7 @@ void store(Word* w, uint64_t mask, uint64_t v, int order, const std::source_loca
   yield();
   Fiber* f = self();
   touch(w, true);
+  wrote_for_spin();
   v &= mask;
   if (!scheduling() || g->mm == MemoryModel::sc) {
     trace(StepKind::store, loc, w, v);
@@ -883,6 +940,7 @@ uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int
   bool late = hold_back(w);
   uint64_t taint = store_taint(f, order) | read_taint;
   size_t pos = wm().write(w, f->id, nv, newer, late, order >= kRelease, &sequence, taint);
+  written(w);
   keep_promises(f, w, nv, taint, pos);
   if (full) wm().full_barrier(f->id);
   ++g->epoch;
@@ -895,6 +953,7 @@ uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool retur
   yield();
   Fiber* f = self();
   touch(w, true);
+  wrote_for_spin();
   if (f && scheduling() && g->mm == MemoryModel::weak) {
     Reorder how;
     uint64_t nv;
@@ -923,6 +982,8 @@ bool cas_weak(Fiber* f, Word* w, uint64_t mask, uint64_t& expected, uint64_t des
   uint64_t old = wm().value(w, newer) & mask;
   bool ok = old == (expected & mask);
   touch(w, ok);
+  if (ok) wrote_for_spin();
+  else read_for_spin(w);
   if (!ok) {
     wm().read(w, f->id, newer, kRelaxed);
     f->before_atomic = false;
@@ -947,6 +1008,8 @@ bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order
   uint64_t old = w->v & mask;
   bool ok = old == (expected & mask);
   touch(w, ok);
+  if (ok) wrote_for_spin();
+  else read_for_spin(w);
   if (f) f->before_atomic = false;
   if (!ok) {
     expected = old;
@@ -1000,16 +1063,52 @@ void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_lo
   block_until([w, mask, old] { return (w->v & mask) != old; }, w);
 }
 
-// A spin loop re-checks its condition once after every change of memory;
-// spinning again with nothing changed sleeps until something does. A
-// spinning CPU's own buffered stores drain first: hardware does not hold
-// stores back forever, and the CPU it waits for may be waiting for them.
+// A spin loop whose CPU wrote nothing since its last spin() and read at
+// most SinceSpin::kMax words would, going round again, read what it read
+// and do what it did: it sleeps until one of those words is written (or,
+// under `weak`, late writes propagate), not until any word is. Under
+// `weak` a second look might instead pick a write that was already there
+// and that the first look did not read; but the first look could have
+// read it, and reading it later is what a CPU that runs later does, an
+// order the search tries too. So a `weak` CPU does not spin through a
+// late write's whole lifetime, one stale read at every store some other
+// CPU makes.
+void sleep_on_reads(Fiber* f, const SinceSpin& since, const std::source_location& loc) {
+  since.touch(g->fp);  // what it waits on is all it reads
+  if (since.changed(g->propagations)) {  // written while it went round: round once more
+    trace(StepKind::spin, loc);
+    yield();
+    return;
+  }
+  trace(StepKind::spin_sleep, loc);
+  f->sleeping_on = since;
+  block_until([f] { return f->sleeping_on.changed(g->propagations); }, nullptr, false, true);
+}
+
+// A spin loop re-checks its condition once memory changed. After a write
+// or more reads than SinceSpin keeps (a loop's first round follows
+// whatever the CPU did before it) it goes round once more, and then
+// sleeps on what that round read. One that writes or reads much in every
+// round re-checks once after every change of memory, and spinning again
+// with nothing changed sleeps until something does. A spinning CPU's own buffered stores drain first:
+// hardware does not hold stores back forever, and the CPU it waits for
+// may be waiting for them.
 void spin(const std::source_location& loc) {
   if (!scheduling()) return;
   Fiber* f = self();
   if (g->mm == MemoryModel::weak) ordering_point(f);  // waiting on a value no one wrote yet
-  touch_all();  // it waits for any store
   drain(f);  // settles the CPU's stores, buffered or not
+  SinceSpin since = f->since_spin;
+  f->since_spin.reset(g->propagations);
+  bool blind = since.wrote || since.overflow;
+  f->blind_spins = blind ? f->blind_spins + 1 : 0;
+  if (!blind) return sleep_on_reads(f, since, loc);
+  if (f->blind_spins == 1) {
+    trace(StepKind::spin, loc);
+    yield();
+    return;
+  }
+  touch_all();  // it waits for any store
   uint64_t e = g->epoch;
   if (f->spin_epoch != e) {
     f->spin_epoch = e;

@@ -61,6 +61,10 @@ struct Word {
   // while `serial` is that execution's): see weak_memory.h.
   weak::History* hist = nullptr;
   uint32_t serial = 0;
+  // When it was last written, in a count of the checker's writes that
+  // never restarts: a spin loop sleeps until a word it read is written
+  // again (model.cc: spin()).
+  uint64_t written = 0;
 };
 
 // Memory operations on a model word (`mask` is the word's width). Outside a
