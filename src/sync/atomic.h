@@ -147,6 +147,9 @@ inline void wmb() noexcept { release_fence(); }
 inline void mb_before_atomic() noexcept { full_fence(); }
 inline void mb_after_atomic() noexcept { full_fence(); }
 
+// A spin loop's pause. The model backend sleeps until a word the loop's
+// last round read is written, so a loop's rounds must differ only by what
+// they read: a loop that counts its rounds to give up must not use it.
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();

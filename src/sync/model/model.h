@@ -82,7 +82,10 @@ bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order
 void fence(Fence f, const std::source_location& loc);
 // Sleeps until *w (as seen in memory) differs from `old` (a futex wait).
 void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_location& loc);
-// cpu_relax in a spin loop: sleeps until some other fiber stores anything.
+// cpu_relax in a spin loop: sleeps until a word the CPU read since its
+// last spin is written (or, under `weak`, late writes propagate); after a
+// write, or more reads than it keeps, goes round once more, and then
+// until some other fiber stores anything.
 void spin(const std::source_location& loc);
 // cpu_relax in a spin loop that read `seen` from `w` (Atomic::relax_while):
 // sleeps until *w differs, so only w's writes wake it; under `weak` only
