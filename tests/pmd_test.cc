@@ -155,6 +155,30 @@ TEST(Pmd, MigrationSplitsAndMoves) {
   EXPECT_TRUE(all_equal(read_file(fx.file, 7 * P, 8), 9));
 }
 
+// A 2 MiB folio mapped by PTEs whose addresses do not line up with its
+// file offset spans two page tables: the reverse-map walks, which take a
+// table at a time, must reach its PTEs in both. Migration moves it and
+// punching a hole in it unmaps every page (G1), data intact elsewhere.
+TEST(Pmd, AFolioMappedAcrossTwoPageTablesIsReachedInBoth) {
+  Config c = pmd_config();
+  c.pmd_mapping = false;  // mappings are not lined up with file offsets
+  Fixture fx(0, c);
+  fx.file.write(0, pattern(2 * kPmd, 3));
+  uint64_t base = fx.mm.mmap(fx.file, P, 2 * kPmd - P, kProtRead | kProtWrite, MapType::shared);
+  uint64_t second = base + kPmd - P;  // where file page 512, the second folio's first, is mapped
+  ASSERT_NE(second % kPmd, 0u) << "the second folio's PTEs must not start a table";
+  EXPECT_EQ(load(fx.mm, base, 2 * kPmd - P), load(fx.mm, base, 2 * kPmd - P));  // every page mapped
+  EXPECT_EQ(fx.file.migrate(kPmd, kPmd), 1u);
+  EXPECT_EQ(fx.engine.check_mappings(), "");
+  fx.mm.store(second + kPmd - P, bytes(4, 9));  // the folio's last page, in the next table
+  EXPECT_TRUE(all_equal(read_file(fx.file, 2 * kPmd - P, 4), 9));
+  fx.file.punch_hole(kPmd, kPmd);
+  EXPECT_EQ(fx.engine.check_mappings(), "");
+  EXPECT_TRUE(all_equal(load(fx.mm, second, 8), 0));
+  EXPECT_TRUE(all_equal(load(fx.mm, second + kPmd - P, 4), 0));
+  EXPECT_EQ(load(fx.mm, base, 8), read_file(fx.file, P, 8));
+}
+
 // Unmapping part of a PMD mapping splits it; the rest stays mapped.
 TEST(Pmd, MunmapOfPartSplits) {
   PmdFixture fx;

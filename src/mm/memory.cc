@@ -877,14 +877,13 @@ void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb) {
     sync::Atomic<void*>* slot = vma->mm->pmd_slot(vma->addr_of(first));
     if (slot && pmd_huge(pmd_for_zap(vma, slot))) zapped = zap_huge_pmd(vma->mm, slot, folio, tlb);
   }
-  if (first <= last)
-    for_each_pte_locked(vma, first, last, [&](sync::Atomic<pte_t>* pte, pgoff_t) {
-      pte_t p = pte->load(sync::relaxed);
-      if (pte_present(p) && pte_pfn(p) == folio->pfn) {
-        ZapBatch(k, tlb).zap(pte, p);
-        zapped = true;
-      }
-    });
+  for_each_pte_locked(vma, first, last, [&](sync::Atomic<pte_t>* pte, pgoff_t) {
+    pte_t p = pte->load(sync::relaxed);
+    if (pte_present(p) && pte_pfn(p) == folio->pfn) {
+      ZapBatch(k, tlb).zap(pte, p);
+      zapped = true;
+    }
+  });
   if (zapped) flush_tlb_mm(vma->mm);
 }
 

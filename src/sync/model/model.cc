@@ -276,14 +276,24 @@ void touch(const Word* w, bool write) {
   if (g->mm == MemoryModel::tso) g->strategy->accessed(w->id, g->cur, nullptr);
   else if (g->mm == MemoryModel::weak && !g->atomically) g->strategy->accessed(w->id, g->cur, bound_to);
 }
-// A write reaching a word, for spin()'s sleepers.
-void written(Word* w) { w->written = ++g_writes; }
+// A write reaching a word: memory changed (Exec::epoch), and this word
+// with it (Word::written), for the spin loops asleep on either.
+void written(Word* w) {
+  w->written = ++g_writes;
+  if (g) ++g->epoch;
+}
 // The running CPU read `w` / wrote something, for spin().
 void read_for_spin(const Word* w) {
   if (scheduling()) self()->since_spin.read(w);
 }
 void wrote_for_spin() {
   if (scheduling()) self()->since_spin.wrote = true;
+}
+// A compare-and-swap's access: a write if it swapped, else a read.
+void touch_cas(const Word* w, bool swapped) {
+  touch(w, swapped);
+  if (swapped) wrote_for_spin();
+  else read_for_spin(w);
 }
 
 void touch_all() {
@@ -357,7 +367,6 @@ void flush_entry(Fiber* f, size_t i) {
   touch(p.w, true);
   p.w->v = p.is_rmw ? apply(p.op, p.w->v, p.arg, p.mask) : (p.arg & p.mask);
   written(p.w);
-  ++g->epoch;
 }
 
 // A flush the trace shows (one a CPU's own barrier forces is not shown).
@@ -368,7 +377,7 @@ void flush_traced(Fiber* f, size_t i) {
 
 // A CPU's barrier, RMW or sleep under `tso` empties its store buffer: a
 // store the search might still hold back in another execution would reach
-// memory here too (Strategy::drained).
+// memory here too (Strategy::stores_settled).
 void drain(Fiber* f) {
   while (f && !f->buf.empty()) flush_entry(f, 0);
   if (f && g->mm == MemoryModel::tso && f == self()) g->strategy->stores_settled(f->id, g->fp);
@@ -718,7 +727,6 @@ void write_memory(Word* w, uint64_t v) {
   if (g && g->wm) g->wm->write_outside(w, v);
   else w->v = v;
   written(w);
-  if (g) ++g->epoch;
 }
 
 // ---- load buffering: promises (set_promise_values) ----------------------
@@ -851,13 +859,11 @@ void store_tso(Fiber* f, Word* w, uint64_t v, int order) {
     drain(f);
     w->v = v;
     written(w);
-    ++g->epoch;
     return;
   }
   if (f->buf.empty() && !hold_back(w)) {
     w->v = v;
     written(w);
-    ++g->epoch;
     return;
   }
   f->buf.push_back({w, ~uint64_t{0}, false, Rmw::xchg, v});
@@ -876,7 +882,6 @@ uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
   written(w);
   keep_promises(f, w, v, taint, pos);
   if (order == kSeqCst) wm().full_barrier(f->id);
-  ++g->epoch;
   return before ? Reorder::early_in_coherence : late ? Reorder::late : Reorder::in_order;
 }
 
@@ -943,7 +948,6 @@ uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int
   written(w);
   keep_promises(f, w, nv, taint, pos);
   if (full) wm().full_barrier(f->id);
-  ++g->epoch;
   how = late ? Reorder::late : newer ? Reorder::early_in_coherence : Reorder::in_order;
   return old;
 }
@@ -981,9 +985,7 @@ bool cas_weak(Fiber* f, Word* w, uint64_t mask, uint64_t& expected, uint64_t des
   size_t newer = rmw_source(f, w);
   uint64_t old = wm().value(w, newer) & mask;
   bool ok = old == (expected & mask);
-  touch(w, ok);
-  if (ok) wrote_for_spin();
-  else read_for_spin(w);
+  touch_cas(w, ok);
   if (!ok) {
     wm().read(w, f->id, newer, kRelaxed);
     f->before_atomic = false;
@@ -1007,9 +1009,7 @@ bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order
   offer_flushes(w);
   uint64_t old = w->v & mask;
   bool ok = old == (expected & mask);
-  touch(w, ok);
-  if (ok) wrote_for_spin();
-  else read_for_spin(w);
+  touch_cas(w, ok);
   if (f) f->before_atomic = false;
   if (!ok) {
     expected = old;
@@ -1090,9 +1090,9 @@ void sleep_on_reads(Fiber* f, const SinceSpin& since, const std::source_location
 // whatever the CPU did before it) it goes round once more, and then
 // sleeps on what that round read. One that writes or reads much in every
 // round re-checks once after every change of memory, and spinning again
-// with nothing changed sleeps until something does. A spinning CPU's own buffered stores drain first:
-// hardware does not hold stores back forever, and the CPU it waits for
-// may be waiting for them.
+// with nothing changed sleeps until something does. A spinning CPU's own
+// buffered stores drain first: hardware does not hold stores back
+// forever, and the CPU it waits for may be waiting for them.
 void spin(const std::source_location& loc) {
   if (!scheduling()) return;
   Fiber* f = self();
