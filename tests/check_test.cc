@@ -86,13 +86,20 @@ TEST(Check, WeakCatchesSmpWmbForSmpMb) {
   EXPECT_NE(c.full_trace.find("smp_wmb"), std::string::npos);
   o.reorder_bound = 0;  // nothing held back: the sc executions, where it is right
   EXPECT_EQ(check_cell("no_new_maps+invalidate_lock", "punch-vs-fault", "weak", o).verdict, "VERIFIED");
-  // The default table's strategy (PCT, 1,000 executions) finds it in each
-  // cell where the bound-1 search does (truncate and collapse re-check
-  // i_size or wait for the fault: VERIFIED there, seeded or not).
+  // The default table's strategy (PCT, 1,000 executions) finds it in the
+  // cells where the bound-1 search does (truncate and collapse re-check
+  // i_size or wait for the fault: VERIFIED there, seeded or not). PCT is
+  // random: with one seed, any change to the engine's steps moves its
+  // change points and may make that seed miss. Measured: about three of
+  // four seeds find it; asserting half of twenty is a claim that holds.
   for (const char* s : {"punch-vs-fault", "zero-vs-fault", "dontneed-vs-fault"}) {
-    CheckOptions pct = opts("pct", 1000);
-    pct.seeded_bug = "commit_wmb";
-    EXPECT_EQ(check_cell("no_new_maps+invalidate_lock", s, "weak", pct).verdict, "BUG") << s;
+    int found = 0;
+    for (uint64_t seed = 1; seed <= 20; ++seed) {
+      CheckOptions pct = opts("pct", 1000, seed);
+      pct.seeded_bug = "commit_wmb";
+      found += check_cell("no_new_maps+invalidate_lock", s, "weak", pct).verdict == "BUG";
+    }
+    EXPECT_GE(found, 10) << s << ": PCT found the seeded bug with " << found << " of 20 seeds";
   }
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "mm/page_alloc.h"
@@ -38,6 +39,42 @@ TEST(PageAlloc, SplitsLargeBlocksForSmallOrders) {
     pfns.insert(f->pfn);
   }
   EXPECT_EQ(pfns.size(), 16u);
+  EXPECT_EQ(pool.nr_free(), 0u);
+}
+
+// Single frames a CPU frees wait on its own list (pcp) and come back to it
+// first; another CPU takes its frames from the buddy lists meanwhile.
+TEST(PageAlloc, AFreedFrameWaitsOnItsCpusList) {
+  FramePool pool(64, 4, false);
+  Folio* mine = pool.alloc(0);
+  ASSERT_NE(mine, nullptr);
+  const uint32_t pfn = mine->pfn;
+  folio_put(mine);
+  EXPECT_EQ(pool.nr_free(), 64u);
+  std::set<uint32_t> theirs;
+  std::thread([&] {
+    for (int i = 0; i < 8; ++i) theirs.insert(pool.alloc(0)->pfn);
+  }).join();
+  EXPECT_EQ(theirs.count(pfn), 0u) << "another CPU got the frame this one freed";
+  Folio* again = pool.alloc(0);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->pfn, pfn);
+}
+
+// Frames on per-CPU lists do not merge with their buddies, so an
+// allocation of a large order drains every list before it gives up.
+TEST(PageAlloc, ALargeAllocationDrainsEveryCpusList) {
+  FramePool pool(64, 4, false);
+  std::vector<Folio*> fs;
+  for (int i = 0; i < 64; ++i) fs.push_back(pool.alloc(0));
+  ASSERT_EQ(std::count(fs.begin(), fs.end(), nullptr), 0);
+  EXPECT_EQ(pool.alloc(0), nullptr);
+  std::thread([&] {
+    for (int i = 0; i < 32; ++i) folio_put(fs[i]);
+  }).join();
+  for (int i = 32; i < 64; ++i) folio_put(fs[i]);
+  EXPECT_EQ(pool.nr_free(), 64u);
+  for (int i = 0; i < 4; ++i) EXPECT_NE(pool.alloc(4), nullptr) << "order-4 block " << i;
   EXPECT_EQ(pool.nr_free(), 0u);
 }
 

@@ -116,9 +116,9 @@ struct Stats {
 // classes, in order: other, folio_lock, mmap_lock, i_mmap_rwsem,
 // invalidate_lock, ptl, i_rwsem, i_pages, lru_lock, writeback (waits for
 // PG_writeback), zone_lock (the frame pool), reclaim (one reclaimer at a
-// time), store (MemoryStore's lock). A benchmark reads it before and after
-// its work, on each of its threads.
-inline constexpr unsigned kLockClasses = 13;
+// time), store (MemoryStore's lock), pcp (a per-CPU list of free frames).
+// A benchmark reads it before and after its work, on each of its threads.
+inline constexpr unsigned kLockClasses = 14;
 struct ThreadStats {
   uint64_t faults = 0;
   uint64_t lock_contentions[kLockClasses] = {};

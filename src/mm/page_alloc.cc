@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -21,7 +22,6 @@
 
 namespace faultline::detail {
 namespace {
-constexpr uint32_t kNil = UINT32_MAX;
 constexpr int kPoisonFree = 0x6b;  // POISON_FREE, as the kernel's slab debug
 }  // namespace
 
@@ -78,9 +78,19 @@ void unmap_frames(void* p, uint64_t bytes) {
 }
 }  // namespace
 
+// A per-CPU list's batch and high mark: a 2,048-frame pool (the checker's
+// 2 MiB worlds) keeps a collapse's 512 freed frames on its CPU's list; a
+// large pool strands at most 1,024 frames a CPU, 63 moved at a time (the
+// kernel's largest pcp->batch).
+static uint32_t pcp_batch(uint64_t nr_frames) { return static_cast<uint32_t>(std::clamp<uint64_t>(nr_frames / 256, 1, 63)); }
+static uint32_t pcp_high(uint64_t nr_frames) {
+  return static_cast<uint32_t>(std::clamp<uint64_t>(nr_frames / 4, pcp_batch(nr_frames), 1024));
+}
+
 FramePool::FramePool(uint64_t nr_frames, unsigned max_order, bool poison_freed)
     : nr_frames_(fitting(nr_frames)), max_order_(max_order), poison_(poison_freed),
-      folios_(new Folio[nr_frames]), free_order_(nr_frames, kNotFree),
+      folios_(new Folio[nr_frames]), pcp_batch_(pcp_batch(nr_frames)), pcp_high_(pcp_high(nr_frames)),
+      free_order_(nr_frames, kNotFree),
       next_(nr_frames, kNil), prev_(nr_frames, kNil), head_(max_order + 1, -1) {
   void* p = map_frames(nr_frames << PAGE_SHIFT, poison_freed);
   if (p == MAP_FAILED)
@@ -99,7 +109,7 @@ FramePool::FramePool(uint64_t nr_frames, unsigned max_order, bool poison_freed)
     poison(pfn, order, true);
     pfn += uint64_t{1} << order;
   }
-  nr_free_.store(nr_frames, sync::relaxed);
+  nr_free_.add(nr_frames);
 }
 
 FramePool::~FramePool() {
@@ -124,23 +134,98 @@ void FramePool::list_del(uint64_t pfn, unsigned order) {
   if (next_[pfn] != kNil) prev_[next_[pfn]] = prev_[pfn];
 }
 
+bool FramePool::rmqueue_smallest(unsigned order, uint64_t* pfn) {
+  unsigned o = order;
+  while (o <= max_order_ && head_[o] < 0) ++o;
+  if (o > max_order_) return false;
+  *pfn = static_cast<uint64_t>(head_[o]);
+  list_del(*pfn, o);
+  // Split: give the upper halves back.
+  while (o > order) {
+    --o;
+    list_add(*pfn + (uint64_t{1} << o), o);
+  }
+  return true;
+}
+
+void FramePool::free_block(uint64_t pfn, unsigned order) {
+  // Merge with free buddies of the same order, as far as they go.
+  while (order < max_order_) {
+    uint64_t buddy = pfn ^ (uint64_t{1} << order);
+    if (buddy + (uint64_t{1} << order) > nr_frames_ || free_order_[buddy] != order) break;
+    list_del(buddy, order);
+    pfn &= ~(uint64_t{1} << order);
+    ++order;
+  }
+  list_add(pfn, order);
+}
+
+void FramePool::pcp_push(PerCpuPages& pcp, uint64_t pfn) {
+  next_[pfn] = pcp.head;
+  pcp.head = static_cast<uint32_t>(pfn);
+  ++pcp.count;
+}
+
+uint64_t FramePool::pcp_pop(PerCpuPages& pcp) {
+  uint64_t pfn = pcp.head;
+  pcp.head = next_[pfn];
+  --pcp.count;
+  return pfn;
+}
+
+void FramePool::rmqueue_bulk(PerCpuPages& pcp) {
+  sync::Guard<sync::SpinLock> g(zone_lock_);
+  uint64_t pfn;
+  for (uint32_t i = 0; i < pcp_batch_ && rmqueue_smallest(0, &pfn); ++i) pcp_push(pcp, pfn);
+}
+
+void FramePool::free_pcppages_bulk(PerCpuPages& pcp, uint32_t n) {
+  sync::Guard<sync::SpinLock> g(zone_lock_);
+  for (; n > 0 && pcp.count > 0; --n) free_block(pcp_pop(pcp), 0);
+}
+
+bool FramePool::rmqueue_pcplist(uint64_t* pfn) {
+  PerCpuPages& pcp = pcp_[sync::cpu_slot()];
+  sync::Guard<sync::SpinLock> g(pcp.lock);
+  if (pcp.count == 0) rmqueue_bulk(pcp);
+  if (pcp.count == 0) return false;
+  *pfn = pcp_pop(pcp);
+  return true;
+}
+
+bool FramePool::rmqueue_buddy(unsigned order, uint64_t* pfn) {
+  sync::Guard<sync::SpinLock> g(zone_lock_);
+  return rmqueue_smallest(order, pfn);
+}
+
+void FramePool::free_unref_frame(uint64_t pfn) {
+  PerCpuPages& pcp = pcp_[sync::cpu_slot()];
+  sync::Guard<sync::SpinLock> g(pcp.lock);
+  pcp_push(pcp, pfn);
+  if (pcp.count > pcp_high_) free_pcppages_bulk(pcp, pcp_batch_);
+}
+
+// Every CPU's list back to the buddy lists, where its frames can merge: an
+// allocation's last resort before it fails.
+void FramePool::drain_all_pages() {
+  for (PerCpuPages& pcp : pcp_) {
+    sync::Guard<sync::SpinLock> g(pcp.lock);
+    if (pcp.count > 0) free_pcppages_bulk(pcp, pcp.count);
+  }
+}
+
 Folio* FramePool::alloc(unsigned order) {
   if (order > max_order_) return nullptr;
   uint64_t pfn;
-  {
-    sync::Guard<sync::SpinLock> g(zone_lock_);
-    unsigned o = order;
-    while (o <= max_order_ && head_[o] < 0) ++o;
-    if (o > max_order_) return nullptr;
-    pfn = static_cast<uint64_t>(head_[o]);
-    list_del(pfn, o);
-    // Split: give the upper halves back.
-    while (o > order) {
-      --o;
-      list_add(pfn + (uint64_t{1} << o), o);
-    }
+  if (!(order == 0 ? rmqueue_pcplist(&pfn) : rmqueue_buddy(order, &pfn))) {
+    drain_all_pages();
+    if (!rmqueue_buddy(order, &pfn)) return nullptr;
   }
-  nr_free_.fetch_sub(uint64_t{1} << order, sync::relaxed);
+  nr_free_.sub(uint64_t{1} << order);
+  return prep_new_folio(pfn, order);
+}
+
+Folio* FramePool::prep_new_folio(uint64_t pfn, unsigned order) {
   poison(pfn, order, false);
   Folio* f = &folios_[pfn];
   f->order.store(order, sync::relaxed);
@@ -157,21 +242,13 @@ void FramePool::free(Folio* f) {
   f->flags.store(0, sync::relaxed);
   f->mapping.store(nullptr, sync::relaxed);
   poison(f->pfn, order, true);
-  nr_free_.fetch_add(uint64_t{1} << order, sync::relaxed);
+  nr_free_.add(uint64_t{1} << order);
+  if (order == 0) {
+    free_unref_frame(f->pfn);
+    return;
+  }
   sync::Guard<sync::SpinLock> g(zone_lock_);
   free_block(f->pfn, order);
-}
-
-void FramePool::free_block(uint64_t pfn, unsigned order) {
-  // Merge with free buddies of the same order, as far as they go.
-  while (order < max_order_) {
-    uint64_t buddy = pfn ^ (uint64_t{1} << order);
-    if (buddy + (uint64_t{1} << order) > nr_frames_ || free_order_[buddy] != order) break;
-    list_del(buddy, order);
-    pfn &= ~(uint64_t{1} << order);
-    ++order;
-  }
-  list_add(pfn, order);
 }
 
 void FramePool::poison(uint64_t pfn, unsigned order, bool on) {

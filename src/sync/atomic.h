@@ -19,6 +19,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "sync/cpu_local.h"
+
 namespace faultline::sync {
 
 using Order = std::memory_order;
@@ -77,7 +79,7 @@ class Atomic {
   std::atomic<T> v_;
 };
 
-// A statistics counter: relaxed increments, read only for reporting, never
+// A statistics counter: relaxed increments and decrements, read only for reporting, never
 // to decide anything. The model backend makes it a plain integer, not a
 // scheduling point, so that statistics neither lengthen executions nor
 // make every two faults look dependent to the exhaustive search.
@@ -88,7 +90,10 @@ class Atomic {
 // costs more than the fault's own work once two CPUs fault at once.
 class StatCounter {
  public:
-  void add(uint64_t n = 1) noexcept { slots_[this_thread_slot()].v.fetch_add(n, relaxed); }
+  void add(uint64_t n = 1) noexcept { slots_[cpu_slot()].v.fetch_add(n, relaxed); }
+  // Slots wrap modulo 2^64, so a slot may go "negative" and the sum is
+  // still exact.
+  void sub(uint64_t n) noexcept { add(uint64_t{0} - n); }
   uint64_t read() const noexcept {
     uint64_t sum = 0;
     for (const Slot& s : slots_) sum += s.v.load(relaxed);
@@ -96,16 +101,10 @@ class StatCounter {
   }
 
  private:
-  static constexpr unsigned kSlots = 32;
   struct alignas(64) Slot {
     std::atomic<uint64_t> v{0};
   };
-  static unsigned this_thread_slot() noexcept {
-    static std::atomic<unsigned> next{0};
-    thread_local unsigned slot = next.fetch_add(1, relaxed) % kSlots;
-    return slot;
-  }
-  Slot slots_[kSlots];
+  Slot slots_[kCpuSlots];
 };
 
 // A heuristic hint that threads update racily, as the kernel's

@@ -1,6 +1,8 @@
 // src/sync/cpu_local.h — per-CPU data (the kernel's DEFINE_PER_CPU).
 //
-// Owns: this_cpu<T>(), a T of the running CPU's own, made on first use.
+// Owns: this_cpu<T>(), a T of the running CPU's own, made on first use;
+// cpu_slot(), the running CPU's index into a structure's own per-CPU array
+// (smp_processor_id()).
 // Natively a CPU is a thread: thread_local. Under the model checker every
 // CPU is a fiber of one OS thread, so each fiber of an execution gets its
 // own T, and a new execution starts from fresh ones (code outside an
@@ -13,9 +15,29 @@
 #include <vector>
 
 #include "sync/model/model.h"
+#else
+#include <atomic>
 #endif
 
 namespace faultline::sync {
+
+// How many per-CPU slots a structure keeps (nr_cpu_ids). Natively threads
+// outnumber them and share: two threads may run on one slot at once, so a
+// slot's data takes a lock (as the kernel's pcp->lock) or is atomic.
+inline constexpr unsigned kCpuSlots = 32;
+
+#ifdef FAULTLINE_SYNC_MODEL
+// The fiber's CPU, and slot 0 outside an execution: no two CPUs of an
+// execution share a slot.
+inline unsigned cpu_slot() noexcept { return static_cast<unsigned>(model::current_cpu() + 1) % kCpuSlots; }
+#else
+// Threads take slots round-robin as they first ask.
+inline unsigned cpu_slot() noexcept {
+  static std::atomic<unsigned> next{0};
+  thread_local unsigned slot = next.fetch_add(1, std::memory_order_relaxed) % kCpuSlots;
+  return slot;
+}
+#endif
 
 #ifdef FAULTLINE_SYNC_MODEL
 template <class T>

@@ -35,6 +35,7 @@ enum class LockClass : uint8_t {
   zone_lock,        // the frame pool's free lists
   reclaim,          // reclaim_lock: one reclaimer at a time
   store,            // the memory store's lock (the "disk")
+  pcp,              // a per-CPU page list's lock (pcp->lock)
   count
 };
 inline constexpr unsigned kLockClasses = static_cast<unsigned>(LockClass::count);
@@ -42,7 +43,7 @@ inline constexpr unsigned kLockClasses = static_cast<unsigned>(LockClass::count)
 inline const char* lock_class_name(LockClass c) noexcept {
   constexpr const char* kNames[kLockClasses] = {"other",   "folio_lock", "mmap_lock", "i_mmap_rwsem", "invalidate_lock",
                                                 "ptl",     "i_rwsem",    "i_pages",   "lru_lock",     "writeback",
-                                                "zone_lock", "reclaim",  "store"};
+                                                "zone_lock", "reclaim",  "store",     "pcp"};
   return kNames[static_cast<unsigned>(c)];
 }
 

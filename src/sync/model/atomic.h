@@ -79,6 +79,7 @@ class Atomic {
 class StatCounter {
  public:
   void add(uint64_t n = 1) noexcept { v_ += n; }
+  void sub(uint64_t n) noexcept { v_ -= n; }
   uint64_t read() const noexcept { return v_; }
 
  private:
