@@ -9,6 +9,8 @@
 //   faultline bench [--protocol P,...|all] [--workload W,...|all] [--threads 1,2,4,16]
 //                   [--seconds S] [--rounds N] [--killer-rate R] [--json FILE] [--csv FILE]
 //   faultline report [--out DIR] [--quick] [--tmpdir DIR] [--jobs N]
+//   faultline litmus [--memory-model M] [--bound K] [--reorder-bound R] [--seconds S]
+//                    [--states] [--json FILE] FILE|DIR...
 //   faultline --version
 //
 // Exit status: 0 success (or agreement), 1 a difference was found, 2 bad
@@ -29,6 +31,7 @@
 #ifdef FAULTLINE_HAVE_CHECK
 #include "bench/report.h"
 #include "check/check.h"
+#include "check/litmus.h"
 #endif
 #include "bench/bench.h"
 #include "replay/generator.h"
@@ -384,6 +387,25 @@ int main(int argc, char** argv) {
                      "price and check these protocols (comma-separated) beside page_lock+invalidate_lock, ideal "
                      "and the kernel (default: the standard set)")
       ->delimiter(',');
+
+  faultline_check::LitmusOptions lo;
+  auto* litmus = app.add_subcommand(
+      "litmus", "Run litmus tests in herd7's C format for the Linux-kernel memory model; verdicts beside herd7's");
+  litmus->add_option("--memory-model", lo.memory_model, "sc, tso or weak (the LKMM)")
+      ->check(CLI::IsMember({"sc", "tso", "weak"}))
+      ->capture_default_str();
+  litmus->add_option("--bound", lo.bound, "preemption bound of the exhaustive search")
+      ->check(CLI::Range(0u, 8u))
+      ->capture_default_str();
+  litmus->add_option("--reorder-bound", lo.reorder_bound, "stores held back (propagating late)")
+      ->check(CLI::Range(0u, 8u))
+      ->capture_default_str();
+  litmus->add_option("--seconds", lo.seconds, "time limit per test (0: none)")
+      ->check(kFinite & CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  litmus->add_flag("--states", lo.states, "print every final state and how many executions ended in it");
+  litmus->add_option("--json", lo.json, "write one object per test to this file, a line each");
+  litmus->add_option("paths", lo.paths, "litmus files, or directories of them")->required();
 #endif
 
   try {
@@ -409,6 +431,10 @@ int main(int argc, char** argv) {
   if (*benchc) return run_bench_command(ba, bo);
 #ifdef FAULTLINE_HAVE_CHECK
   if (*report) return bench::run_report(ro, std::cout, std::cerr);
+  if (*litmus) {
+    if (!writable(lo.json, "litmus")) return 2;
+    return faultline_check::run_litmus_command(lo, std::cout, std::cerr);
+  }
   if (*check && *merge) return faultline_check::run_check_merge(merge_files, co.traces, std::cout, std::cerr);
   if (*check) {
     if (!shard.empty() && !parse_shard(shard, &co.shard, &co.shards)) return 2;

@@ -3,15 +3,20 @@
 // A test is parsed once into statements; each execution builds its shared
 // words anew (in the same order, so that word ids match between executions,
 // see model::Word) and runs each CPU's statements as a fiber, every memory
-// access through the model backend.
+// access through the model backend. A primitive inside an expression
+// (`if (READ_ONCE(*x) == 1)`, `r = atomic_dec_and_test(a)`) is hoisted
+// into a statement of its own that sets a hidden register, so that a
+// statement does at most one access, in program order.
 #include "check/litmus.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <functional>
-#include <map>
+#include <set>
 #include <stdexcept>
 
 #include "sync/model/model.h"
@@ -25,6 +30,7 @@ namespace {
 constexpr int kRelaxed = 0, kAcquire = 2, kRelease = 3, kSeqCst = 5;
 constexpr uint64_t kAll = ~uint64_t{0};
 constexpr int64_t kAddress = int64_t{1} << 40;  // a variable's address: kAddress + its index
+constexpr char kHidden = '$';                   // hoisted values' registers start with it
 
 [[noreturn]] void bad(const std::string& what) { throw std::invalid_argument("litmus: " + what); }
 
@@ -71,7 +77,7 @@ struct Lexer {
       while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_')) ++i;
       return s.substr(b, i - b);
     }
-    for (const char* two : {"==", "!=", "/\\", "\\/"})
+    for (const char* two : {"==", "!=", "/\\", "\\/", "&&", "||", "<=", ">=", "<<", ">>"})
       if (s.compare(i, 2, two) == 0) {
         i += 2;
         return two;
@@ -81,7 +87,7 @@ struct Lexer {
   }
   void expect(const std::string& t) {
     std::string got = next();
-    if (got != t) bad(fmt::format("expected '{}' but found '{}'", t, got));
+    if (got != t) bad(fmt::format("expected '{}' but found '{}'", t, got.empty() ? "the end" : got));
   }
   std::string rest_of_line() {
     size_t e = s.find('\n', i);
@@ -96,55 +102,69 @@ struct Lexer {
 bool is_number(const std::string& t) {
   return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
 }
+bool is_name(const std::string& t) {
+  return !t.empty() && (std::isalpha(static_cast<unsigned char>(t[0])) || t[0] == '_');
+}
+int64_t number(const std::string& t) {
+  try {
+    return std::stoll(t);
+  } catch (const std::exception&) {
+    bad(fmt::format("number '{}' is out of range", t));
+  }
+}
 
 }  // namespace
 
 // ---- the program -----------------------------------------------------------------
 
-// An operand: a number, a register's value, or a variable's address.
-struct Operand {
-  enum Kind { number, reg, address } kind = number;
-  int64_t n = 0;  // number; address: the variable's index
-  std::string name;
-};
-// A shared location: `*x` or `x` for a variable, `*r` for the variable
-// whose address register r holds.
-struct Location {
-  int var = -1;      // the variable, or
-  std::string reg;   // a register holding its address
-};
-struct Cond {
-  Operand a, b;
-  std::string op;  // "==", "!=" or "" (a != 0)
+// A value: a number, a register, a variable's address, or an operator over
+// values.
+struct Expr {
+  enum Kind { number, reg, address, unary, binary } kind = number;
+  int64_t n = 0;     // number; address: the variable's index
+  std::string name;  // reg: its name; unary, binary: the operator
+  std::vector<Expr> args;
 };
 
 struct Stmt {
-  enum Kind { assign, load, store, rmw, cmpxchg, barrier, lock, unlock, rcu_lock, rcu_unlock, sync_rcu, branch };
+  enum Kind { assign, load, store, rmw, cmpxchg, add_unless, trylock, is_locked, barrier, lock, unlock, rcu_lock,
+              rcu_unlock, sync_rcu, branch };
   Kind kind = barrier;
   std::string reg;  // assigned; empty: none
-  Location loc;
-  Operand a, b;     // value(s)
+  Expr loc;         // the address accessed
+  Expr a, b;        // value(s); branch: a is the condition
   int order = kRelaxed;
   model::Rmw op = model::Rmw::xchg;
-  bool returns = true;
+  bool returns = true;     // rmw: value-returning (ordered), not atomic_add()
+  bool new_value = false;  // rmw: sets reg to the new value (_return), not the old
+  bool fence_after = false;  // smp_store_mb()
   model::Fence fence = model::Fence::full;
-  Cond cond;
   std::vector<Stmt> then, otherwise;
 };
 
-struct Atom {
-  int cpu = -1;  // -1: a variable's final value
+// A proposition of the final condition or the filter.
+struct Prop {
+  enum Kind { atom, negation, conjunction, disjunction, constant } kind = constant;
+  bool truth = true;  // constant
+  // atom: CPU `cpu`'s register, or variable `var`, compared with `value`
+  int cpu = -1;
   std::string reg;
   int var = -1;
-  Operand value;
+  Expr value;
+  bool differs = false;  // `!=`
+  std::vector<Prop> args;
 };
 
 struct LitmusProgram {
   std::vector<uint64_t> constants;  // the numbers it stores: what a load may be promised
   std::vector<std::string> vars;
   std::vector<int64_t> init;  // raw values (addresses encoded)
+  std::vector<std::map<std::string, int64_t>> reg_init;  // per CPU
   std::vector<std::vector<Stmt>> cpus;
-  std::vector<std::vector<Atom>> exists;  // a disjunction of conjunctions
+  bool has_filter = false;
+  Prop filter, condition;
+  // What a state shows: (cpu, reg) or (-1, var), in order of appearance.
+  std::vector<std::pair<int, std::string>> shown;
 };
 
 namespace {
@@ -160,48 +180,77 @@ class Parser {
     if (t.name.empty()) bad("the test has no name");
     auto p = std::make_shared<LitmusProgram>();
     prog_ = p.get();
+    header();
     if (lx_.peek() == "{") init();
-    while (lx_.peek().size() > 1 && lx_.peek()[0] == 'P') cpu();
+    while (is_cpu(lx_.peek())) cpu();
     if (prog_->cpus.empty()) bad("no CPU (P0, P1, ...)");
-    if (lx_.peek() == "locations") {
-      lx_.next();
-      lx_.rest_of_line();
+    prog_->reg_init.resize(prog_->cpus.size());
+    for (auto& [key, v] : pending_reg_init_) {
+      if (key.first >= static_cast<int>(prog_->cpus.size())) bad(fmt::format("no CPU {} in '{}:{}'", key.first, key.first, key.second));
+      prog_->reg_init[static_cast<size_t>(key.first)][key.second] = v;
     }
-    if (lx_.next() != "exists") bad("expected the 'exists' clause");
-    exists();
+    tail(t);
     verdicts(t);
     t.program = std::move(p);
     return t;
   }
 
  private:
+  static bool is_cpu(const std::string& t) { return t.size() > 1 && t[0] == 'P' && is_number(t.substr(1)); }
+
+  // diy7's metadata lines and a quoted description, up to the initial state.
+  void header() {
+    while (!lx_.at_end() && lx_.peek() != "{" && !is_cpu(lx_.peek())) lx_.rest_of_line();
+  }
+
   int var(const std::string& name, bool create) {
     for (size_t i = 0; i < prog_->vars.size(); ++i)
       if (prog_->vars[i] == name) return static_cast<int>(i);
     if (!create) return -1;
+    if (!is_name(name)) bad(fmt::format("'{}' is not a variable's name", name));
     prog_->vars.push_back(name);
     prog_->init.push_back(0);
     return static_cast<int>(prog_->vars.size() - 1);
   }
 
-  // { x=1; y=x; int z; spinlock_t l; }
+  // { x=1; y=x; int *p = &x; 0:r1=x; spinlock_t l; atomic_t a = ATOMIC_INIT(1); }
   void init() {
     lx_.expect("{");
     while (lx_.peek() != "}") {
       std::string a = lx_.next();
       if (a.empty()) bad("the initial state is not closed");
       if (a == ";") continue;
-      while (lx_.peek() != "=" && lx_.peek() != ";" && lx_.peek() != "}") a = lx_.next();
-      if (a == "*") bad("a pointer in the initial state");
+      if (is_number(a) && lx_.peek() == ":") {
+        lx_.next();
+        std::string reg = lx_.next();
+        lx_.expect("=");
+        pending_reg_init_[{static_cast<int>(number(a)), reg}] = init_value();
+        continue;
+      }
+      while (lx_.peek() != "=" && lx_.peek() != ";" && lx_.peek() != "}") {
+        a = lx_.next();
+        if (a.empty()) bad("the initial state is not closed");
+      }
       int v = var(a, true);
       if (lx_.peek() == "=") {
         lx_.next();
-        std::string value = lx_.next();
-        if (value == "&") value = lx_.next();
-        prog_->init[static_cast<size_t>(v)] = is_number(value) ? std::stoll(value) : kAddress + var(value, true);
+        prog_->init[static_cast<size_t>(v)] = init_value();
       }
     }
     lx_.next();
+  }
+  int64_t init_value() {
+    std::string value = lx_.next();
+    if (value == "ATOMIC_INIT") {
+      lx_.expect("(");
+      int64_t v = init_value();
+      lx_.expect(")");
+      return v;
+    }
+    if (value == "&") value = lx_.next();
+    if (value == "-") return -number(lx_.next());
+    if (is_number(value)) return number(value);
+    return kAddress + var(value, true);
   }
 
   void cpu() {
@@ -216,7 +265,42 @@ class Parser {
     }
     if (!last.empty() && last != "void") var(last, true);
     regs_.clear();
+    for (const auto& [key, v] : pending_reg_init_)
+      if (key.first == static_cast<int>(prog_->cpus.size())) regs_.push_back(key.second);
     prog_->cpus.push_back(block());
+    order_address_sources(prog_->cpus.back());
+  }
+
+  // Address dependencies: the LKMM orders a load before the accesses whose
+  // address it gives (READ_ONCE and rcu_dereference alike). The model has
+  // no such edge, so a load whose value becomes an address, directly or
+  // through assignments, is run as an acquire: stronger, since it orders
+  // every later access of its CPU, not only the dependent ones.
+  static void regs_in(const Expr& e, std::set<std::string>& out) {
+    if (e.kind == Expr::reg) out.insert(e.name);
+    for (const Expr& a : e.args) regs_in(a, out);
+  }
+  static void each_stmt(std::vector<Stmt>& body, const std::function<void(Stmt&)>& fn) {
+    for (Stmt& s : body) {
+      fn(s);
+      each_stmt(s.then, fn);
+      each_stmt(s.otherwise, fn);
+    }
+  }
+  static void order_address_sources(std::vector<Stmt>& body) {
+    std::set<std::string> addr;
+    each_stmt(body, [&](Stmt& s) {
+      if (s.kind != Stmt::assign && s.kind != Stmt::branch && s.kind != Stmt::barrier) regs_in(s.loc, addr);
+    });
+    for (size_t before = 0; before != addr.size();) {  // through assignments, to a fixpoint
+      before = addr.size();
+      each_stmt(body, [&](Stmt& s) {
+        if (s.kind == Stmt::assign && addr.count(s.reg)) regs_in(s.a, addr);
+      });
+    }
+    each_stmt(body, [&](Stmt& s) {
+      if (s.kind == Stmt::load && addr.count(s.reg) && s.order == kRelaxed) s.order = kAcquire;
+    });
   }
 
   std::vector<Stmt> block() {
@@ -230,99 +314,238 @@ class Parser {
     return body;
   }
 
+  static bool is_type(const std::string& t) {
+    for (const char* k : {"int", "intptr_t", "long", "unsigned", "u32", "u64", "bool", "char", "const", "volatile",
+                          "spinlock_t", "atomic_t", "struct"})
+      if (t == k) return true;
+    return false;
+  }
+
   void statement(std::vector<Stmt>& body) {
-    std::string t = lx_.next();
-    if (t == ";") return;
-    if (t == "int" || t == "intptr_t") {
+    std::vector<Stmt>* saved = out_;
+    out_ = &body;
+    std::string t = lx_.peek();
+    if (t == ";") {
+      lx_.next();
+    } else if (is_type(t)) {
+      declaration();
+    } else if (t == "if") {
+      lx_.next();
+      branch();
+    } else if (t == "{") {
+      for (Stmt& s : block()) body.push_back(std::move(s));
+    } else {
+      expression_statement();
+    }
+    out_ = saved;
+  }
+
+  // int r0, *r1 = READ_ONCE(*x);
+  void declaration() {
+    while (is_type(lx_.peek()) || lx_.peek() == "*") lx_.next();
+    for (;;) {
+      while (lx_.peek() == "*") lx_.next();
       std::string r = lx_.next();
-      while (r == "*") r = lx_.next();
+      if (!is_name(r)) bad(fmt::format("expected a register's name but found '{}'", r));
+      if (var(r, false) >= 0) bad(fmt::format("register '{}' has a shared variable's name", r));
       regs_.push_back(r);
       if (lx_.peek() == "=") {
         lx_.next();
-        body.push_back(rhs(r));
+        assign(r, expr());
       }
-      lx_.expect(";");
-      return;
-    }
-    if (t == "if") return branch(body);
-    if (is_reg(t) && lx_.peek() == "=") {
+      if (lx_.peek() != ",") break;
       lx_.next();
-      body.push_back(rhs(t));
-      lx_.expect(";");
-      return;
     }
-    body.push_back(call(t, ""));
     lx_.expect(";");
   }
 
-  void branch(std::vector<Stmt>& body) {
+  void assign(const std::string& r, Expr e) {
+    // A hoisted call's hidden register becomes the register itself.
+    if (e.kind == Expr::reg && e.name[0] == kHidden && !out_->empty() && out_->back().reg == e.name) {
+      out_->back().reg = r;
+      return;
+    }
+    Stmt s;
+    s.kind = Stmt::assign;
+    s.reg = r;
+    s.a = std::move(e);
+    out_->push_back(std::move(s));
+  }
+
+  // r = e;  *x = e;  call(...);
+  void expression_statement() {
+    std::string t = lx_.peek();
+    if (!is_reg(t) && is_name(t) && var(t, false) < 0 && assignment_ahead())
+      regs_.push_back(t);  // diy7's tests assign registers they never declare
+    if (is_reg(t)) {
+      lx_.next();
+      if (lx_.peek() != "=") bad(fmt::format("expected '=' after register '{}' but found '{}'", t, lx_.peek()));
+      lx_.next();
+      assign(t, expr());
+    } else if (t == "*") {  // a plain store
+      lx_.next();
+      Stmt s;
+      s.kind = Stmt::store;
+      s.loc = unary();
+      lx_.expect("=");
+      s.a = expr();
+      s.order = kRelaxed;
+      constant_of(s.a);
+      out_->push_back(std::move(s));
+    } else {
+      expr();
+    }
+    lx_.expect(";");
+  }
+
+  bool assignment_ahead() {
+    size_t save = lx_.i;
+    lx_.next();
+    bool yes = lx_.peek() == "=";
+    lx_.i = save;
+    return yes;
+  }
+
+  void branch() {
     Stmt s;
     s.kind = Stmt::branch;
     lx_.expect("(");
-    s.cond.a = operand();
-    if (lx_.peek() == "==" || lx_.peek() == "!=") {
-      s.cond.op = lx_.next();
-      s.cond.b = operand();
-    }
+    s.a = expr();
     lx_.expect(")");
     s.then = arm();
     if (lx_.peek() == "else") {
       lx_.next();
       s.otherwise = arm();
     }
-    body.push_back(std::move(s));
+    out_->push_back(std::move(s));
   }
   std::vector<Stmt> arm() {
-    if (lx_.peek() == "{") return block();
-    std::vector<Stmt> one;
-    statement(one);
-    return one;
+    std::vector<Stmt> body;
+    statement(body);
+    return body;
   }
 
   bool is_reg(const std::string& t) const { return std::find(regs_.begin(), regs_.end(), t) != regs_.end(); }
 
-  Stmt rhs(const std::string& reg) {
-    std::string t = lx_.next();
-    if (lx_.peek() != "(") {
-      Stmt s;
-      s.kind = Stmt::assign;
-      s.reg = reg;
-      s.a = name_operand(t);
-      return s;
-    }
-    return call(t, reg);
-  }
+  // ---- expressions (C's precedence) ----
 
-  Operand name_operand(const std::string& t) {
+  static int precedence(const std::string& op) {
+    static const std::map<std::string, int> kPrec = {{"||", 1}, {"&&", 2}, {"|", 3}, {"^", 4}, {"&", 5}, {"==", 6},
+                                                      {"!=", 6}, {"<", 7},  {"<=", 7}, {">", 7}, {">=", 7}, {"<<", 8},
+                                                      {">>", 8}, {"+", 9},  {"-", 9},  {"*", 10}, {"/", 10}, {"%", 10}};
+    auto it = kPrec.find(op);
+    return it == kPrec.end() ? 0 : it->second;
+  }
+  Expr expr(int min = 1) {
+    Expr e = unary();
+    for (;;) {
+      std::string op = lx_.peek();
+      int p = precedence(op);
+      if (p < min) return e;
+      lx_.next();
+      Expr rhs = expr(p + 1);
+      Expr b;
+      b.kind = Expr::binary;
+      b.name = op;
+      b.args = {std::move(e), std::move(rhs)};
+      e = std::move(b);
+    }
+  }
+  Expr unary() {
+    std::string t = lx_.next();
+    if (t == "-" || t == "!" || t == "~") {
+      Expr u;
+      u.kind = Expr::unary;
+      u.name = t;
+      u.args = {unary()};
+      return u;
+    }
+    if (t == "&") return address(lx_.next());
+    if (t == "*") return plain_load(unary());
+    if (t == "(") {
+      if (is_type(lx_.peek())) {  // a cast: (int *)p
+        while (lx_.peek() != ")" && !lx_.peek().empty()) lx_.next();
+        lx_.expect(")");
+        return unary();
+      }
+      Expr e = expr();
+      lx_.expect(")");
+      return e;
+    }
     if (is_number(t)) {
-      uint64_t n = std::stoull(t);
-      if (std::find(prog_->constants.begin(), prog_->constants.end(), n) == prog_->constants.end())
-        prog_->constants.push_back(n);
-      return {Operand::number, static_cast<int64_t>(n), t};
+      Expr n;
+      n.n = number(t);
+      constant(static_cast<uint64_t>(n.n));
+      return n;
     }
-    if (t == "-") {
-      std::string n = lx_.next();
-      if (!is_number(n)) bad("expected a number after '-'");
-      return {Operand::number, -std::stoll(n), "-" + n};
+    if (!is_name(t)) bad(fmt::format("expected a value but found '{}'", t.empty() ? "the end" : t));
+    if (lx_.peek() == "(") return call(t);
+    if (is_reg(t)) {
+      Expr r;
+      r.kind = Expr::reg;
+      r.name = t;
+      return r;
     }
-    if (is_reg(t)) return {Operand::reg, 0, t};
-    int v = var(t, false);
-    if (v < 0) bad(fmt::format("unknown name '{}'", t));
-    return {Operand::address, v, t};
+    if (t == "NULL") return {};
+    return address(t);
   }
-  Operand operand() {
-    std::string t = lx_.next();
-    if (t == "&") t = lx_.next();
-    return name_operand(t);
+  Expr address(const std::string& name) {
+    int v = var(name, false);
+    if (v < 0) bad(fmt::format("unknown name '{}'", name));
+    Expr a;
+    a.kind = Expr::address;
+    a.n = v;
+    a.name = name;
+    return a;
+  }
+  // A location argument: `*x`, `x` (a variable, or a pointer to it: the
+  // kernel's macros take both forms), `*r`, `&x`, or an address expression.
+  Expr location() {
+    if (lx_.peek() == "*") {
+      lx_.next();
+      return unary();
+    }
+    return expr();
+  }
+  void constant(uint64_t n) {
+    if (std::find(prog_->constants.begin(), prog_->constants.end(), n) == prog_->constants.end())
+      prog_->constants.push_back(n);
+  }
+  void constant_of(const Expr& e) {
+    if (e.kind == Expr::number) constant(static_cast<uint64_t>(e.n));
   }
 
-  Location location() {
-    std::string t = lx_.next();
-    if (t == "*") t = lx_.next();
-    if (is_reg(t)) return {-1, t};
-    int v = var(t, false);
-    if (v < 0) bad(fmt::format("unknown location '{}'", t));
-    return {v, ""};
+  Expr hidden_reg() {
+    Expr r;
+    r.kind = Expr::reg;
+    r.name = fmt::format("{}{}", kHidden, hidden_++);
+    regs_.push_back(r.name);
+    return r;
+  }
+  // Emits `s`; when it yields a value, the value is a hidden register's.
+  Expr emit(Stmt s, bool yields) {
+    Expr r;
+    if (yields) {
+      r = hidden_reg();
+      s.reg = r.name;
+    }
+    out_->push_back(std::move(s));
+    return r;
+  }
+  Expr plain_load(Expr loc) {
+    Stmt s;
+    s.kind = Stmt::load;
+    s.loc = std::move(loc);
+    return emit(std::move(s), true);
+  }
+  static Expr compare(Expr a, const std::string& op, int64_t n) {
+    Expr b;
+    b.kind = Expr::binary;
+    b.name = op;
+    Expr k;
+    k.n = n;
+    b.args = {std::move(a), std::move(k)};
+    return b;
   }
 
   static int suffix_order(const std::string& f, const std::string& base, int plain) {
@@ -332,11 +555,25 @@ class Parser {
     if (f == base + "_release") return kRelease;
     return -1;
   }
-
-  Stmt call(const std::string& f, const std::string& reg) {
-    Stmt s;
-    s.reg = reg;
+  std::vector<Expr> arguments() {
+    std::vector<Expr> v;
     lx_.expect("(");
+    if (lx_.peek() == ")") {
+      lx_.next();
+      return v;
+    }
+    for (;;) {
+      v.push_back(location());
+      std::string t = lx_.next();
+      if (t == ")") return v;
+      if (t != ",") bad(fmt::format("expected ',' or ')' but found '{}'", t.empty() ? "the end" : t));
+    }
+  }
+  static void arity(const std::string& f, const std::vector<Expr>& args, size_t n) {
+    if (args.size() != n) bad(fmt::format("'{}' takes {} argument(s), not {}", f, n, args.size()));
+  }
+
+  Expr call(const std::string& f) {
     static const std::map<std::string, model::Fence> kFences = {
         {"smp_mb", model::Fence::full},
         {"smp_rmb", model::Fence::read},
@@ -344,92 +581,268 @@ class Parser {
         {"smp_mb__before_atomic", model::Fence::before_atomic},
         {"smp_mb__after_atomic", model::Fence::after_atomic},
         {"smp_mb__after_spinlock", model::Fence::full},
-        {"smp_mb__after_unlock_lock", model::Fence::full}};
+        {"smp_mb__after_unlock_lock", model::Fence::full},
+        {"smp_mb__after_srcu_read_unlock", model::Fence::full}};
+    std::vector<Expr> args = arguments();
+    Stmt s;
     if (auto it = kFences.find(f); it != kFences.end()) {
+      arity(f, args, 0);
       s.fence = it->second;
-    } else if (f == "READ_ONCE" || f == "smp_load_acquire" || f == "rcu_dereference") {
-      s.kind = Stmt::load;
-      s.loc = location();
-      s.order = f == "READ_ONCE" ? kRelaxed : kAcquire;
-    } else if (f == "WRITE_ONCE" || f == "smp_store_release" || f == "rcu_assign_pointer") {
-      s.kind = Stmt::store;
-      s.loc = location();
-      lx_.expect(",");
-      s.a = operand();
-      s.order = f == "WRITE_ONCE" ? kRelaxed : kRelease;
-    } else if (int o = std::max(suffix_order(f, "xchg", kSeqCst), suffix_order(f, "cmpxchg", kSeqCst)); o >= 0) {
-      bool cx = f.rfind("cmpxchg", 0) == 0;  // cmpxchg(x, old, new); xchg(x, new)
-      s.kind = cx ? Stmt::cmpxchg : Stmt::rmw;
-      s.order = o;
-      s.loc = location();
-      lx_.expect(",");
-      s.a = operand();
-      if (cx) {
-        lx_.expect(",");
-        s.b = operand();
-      }
-    } else if (f == "atomic_inc" || f == "atomic_add" || f == "set_bit") {
-      s.kind = Stmt::rmw;
-      s.returns = false;
-      s.op = f == "set_bit" ? model::Rmw::or_ : model::Rmw::add;
-      s.a = {Operand::number, 1, "1"};
-      if (f != "atomic_inc") {
-        s.a = operand();
-        lx_.expect(",");
-        if (f == "set_bit") s.a = {Operand::number, int64_t{1} << s.a.n, ""};
-      }
-      s.loc = location();
-    } else if (f == "spin_lock" || f == "spin_unlock") {
-      s.kind = f == "spin_lock" ? Stmt::lock : Stmt::unlock;
-      s.loc = location();
-    } else if (f == "rcu_read_lock" || f == "rcu_read_unlock" || f == "synchronize_rcu") {
-      s.kind = f == "rcu_read_lock" ? Stmt::rcu_lock : f == "rcu_read_unlock" ? Stmt::rcu_unlock : Stmt::sync_rcu;
-    } else {
-      bad(fmt::format("unsupported primitive '{}'", f));
+      return emit(std::move(s), false);
     }
-    lx_.expect(")");
-    if (!reg.empty() && s.kind != Stmt::load && s.kind != Stmt::cmpxchg && !(s.kind == Stmt::rmw && s.returns))
-      bad(fmt::format("'{}' returns no value", f));
-    return s;
+    if (f == "barrier") {  // a compiler barrier: the model reorders no accesses of one CPU's program on its own
+      arity(f, args, 0);
+      return {};
+    }
+    if (f == "READ_ONCE" || f == "smp_load_acquire" || f == "rcu_dereference" || f == "atomic_read" ||
+        f == "atomic_read_acquire" || f == "rcu_dereference_raw") {
+      arity(f, args, 1);
+      s.kind = Stmt::load;
+      s.loc = std::move(args[0]);
+      s.order = f == "smp_load_acquire" || f == "atomic_read_acquire" ? kAcquire : kRelaxed;
+      return emit(std::move(s), true);
+    }
+    if (f == "WRITE_ONCE" || f == "smp_store_release" || f == "rcu_assign_pointer" || f == "atomic_set" ||
+        f == "atomic_set_release" || f == "smp_store_mb") {
+      arity(f, args, 2);
+      s.kind = Stmt::store;
+      s.loc = std::move(args[0]);
+      s.a = std::move(args[1]);
+      constant_of(s.a);
+      s.order = f == "smp_store_release" || f == "rcu_assign_pointer" || f == "atomic_set_release" ? kRelease : kRelaxed;
+      s.fence_after = f == "smp_store_mb";
+      return emit(std::move(s), false);
+    }
+    if (f == "spin_lock" || f == "spin_unlock" || f == "spin_trylock" || f == "spin_is_locked") {
+      arity(f, args, 1);
+      s.kind = f == "spin_lock" ? Stmt::lock : f == "spin_unlock" ? Stmt::unlock : f == "spin_trylock" ? Stmt::trylock : Stmt::is_locked;
+      s.loc = std::move(args[0]);
+      return emit(std::move(s), s.kind == Stmt::trylock || s.kind == Stmt::is_locked);
+    }
+    if (f == "rcu_read_lock" || f == "rcu_read_unlock" || f == "synchronize_rcu" || f == "synchronize_rcu_expedited") {
+      arity(f, args, 0);
+      s.kind = f == "rcu_read_lock" ? Stmt::rcu_lock : f == "rcu_read_unlock" ? Stmt::rcu_unlock : Stmt::sync_rcu;
+      return emit(std::move(s), false);
+    }
+    if (f == "srcu_read_lock" || f == "srcu_read_unlock" || f == "synchronize_srcu" || f == "synchronize_srcu_expedited") {
+      arity(f, args, f == "srcu_read_unlock" ? 2 : 1);
+      s.kind = f == "srcu_read_lock" ? Stmt::rcu_lock : f == "srcu_read_unlock" ? Stmt::rcu_unlock : Stmt::sync_rcu;
+      emit(std::move(s), false);
+      return {};  // srcu_read_lock()'s index: 0
+    }
+    return atomic(f, std::move(args));
   }
 
-  // exists (0:r0=1 /\ x=2 \/ ...)
-  void exists() {
-    bool paren = lx_.peek() == "(";
-    if (paren) lx_.next();
-    prog_->exists.emplace_back();
-    for (;;) {
-      prog_->exists.back().push_back(atom());
-      std::string t = lx_.peek();
-      if (t == "/\\") {
-        lx_.next();
-      } else if (t == "\\/") {
-        lx_.next();
-        prog_->exists.emplace_back();
-      } else {
-        break;
+  // xchg, cmpxchg and the atomic_t read-modify-writes.
+  Expr atomic(const std::string& f, std::vector<Expr> args) {
+    Stmt s;
+    std::string base = f;
+    int order = kSeqCst;
+    for (const char* sfx : {"_relaxed", "_acquire", "_release"})
+      if (f.size() > std::string(sfx).size() && f.ends_with(sfx)) {
+        base = f.substr(0, f.size() - std::string(sfx).size());
+        order = suffix_order(f, base, kSeqCst);
       }
+    s.order = order;
+    if (base == "xchg" || base == "atomic_xchg") {
+      arity(f, args, 2);
+      s.kind = Stmt::rmw;
+      s.loc = std::move(args[0]);
+      s.a = std::move(args[1]);
+      constant_of(s.a);
+      return emit(std::move(s), true);
     }
-    if (paren) lx_.expect(")");
-    if (!lx_.at_end()) bad(fmt::format("unexpected '{}' after the exists clause", lx_.next()));
+    if (base == "cmpxchg" || base == "atomic_cmpxchg") {
+      arity(f, args, 3);
+      s.kind = Stmt::cmpxchg;
+      s.loc = std::move(args[0]);
+      s.a = std::move(args[1]);
+      s.b = std::move(args[2]);
+      constant_of(s.b);
+      return emit(std::move(s), true);
+    }
+    // atomic_OP(V, X), atomic_OP_return(V, X), atomic_fetch_OP(V, X), and
+    // the inc/dec forms without V.
+    static const std::map<std::string, std::pair<model::Rmw, int>> kOps = {
+        {"add", {model::Rmw::add, 0}}, {"sub", {model::Rmw::sub, 0}}, {"inc", {model::Rmw::add, 1}},
+        {"dec", {model::Rmw::sub, 1}}, {"and", {model::Rmw::and_, 0}}, {"or", {model::Rmw::or_, 0}},
+        {"andnot", {model::Rmw::and_, 0}}};
+    std::string op = base.starts_with("atomic_") ? base.substr(7) : base;
+    bool fetch = op.starts_with("fetch_"), ret = op.ends_with("_return"), test = op.ends_with("_and_test");
+    if (fetch) op = op.substr(6);
+    if (ret) op = op.substr(0, op.size() - 7);
+    if (test) op = op.substr(0, op.size() - 9);
+    bool negative = op == "add_negative";
+    if (negative) op = "add";
+    if (f == "set_bit" || f == "clear_bit") {  // set_bit(N, X): unordered
+      arity(f, args, 2);
+      if (args[0].kind != Expr::number) bad(fmt::format("'{}' takes a constant bit number", f));
+      s.kind = Stmt::rmw;
+      s.returns = false;
+      s.order = kRelaxed;
+      s.op = f == "set_bit" ? model::Rmw::or_ : model::Rmw::and_;
+      s.a.n = f == "set_bit" ? int64_t{1} << args[0].n : ~(int64_t{1} << args[0].n);
+      s.loc = std::move(args[1]);
+      return emit(std::move(s), false);
+    }
+    if (base == "atomic_add_unless") return add_unless(f, std::move(args));
+    auto it = kOps.find(op);
+    if (!base.starts_with("atomic_") || it == kOps.end()) bad(fmt::format("unsupported primitive '{}'", f));
+    bool plain_op = !fetch && !ret && !test && !negative;
+    if ((plain_op || test || negative) && order != kSeqCst) bad(fmt::format("unsupported primitive '{}'", f));
+    s.kind = Stmt::rmw;
+    s.op = it->second.first;
+    if (it->second.second) {
+      arity(f, args, 1);
+      s.a.n = 1;
+      s.loc = std::move(args[0]);
+    } else {
+      arity(f, args, 2);
+      s.a = std::move(args[0]);
+      s.loc = std::move(args[1]);
+    }
+    if (op == "andnot") {
+      Expr inv;
+      inv.kind = Expr::unary;
+      inv.name = "~";
+      inv.args = {std::move(s.a)};
+      s.a = std::move(inv);
+    }
+    constant_of(s.a);
+    s.returns = !plain_op;
+    s.order = plain_op ? kRelaxed : order;
+    s.new_value = ret || test || negative;
+    Expr v = emit(std::move(s), !plain_op);
+    if (test) return compare(std::move(v), "==", 0);
+    if (negative) return compare(std::move(v), "<", 0);
+    return v;
   }
-  Atom atom() {
-    Atom a;
+
+  // atomic_add_unless(X, A, U): adds A to *X unless *X is U, fully
+  // ordered when it adds; returns whether it added.
+  Expr add_unless(const std::string& f, std::vector<Expr> args) {
+    arity(f, args, 3);
+    Stmt s;
+    s.kind = Stmt::add_unless;
+    s.loc = std::move(args[0]);
+    s.a = std::move(args[1]);
+    s.b = std::move(args[2]);
+    constant_of(s.a);
+    return emit(std::move(s), true);
+  }
+
+  // ---- after the CPUs ----
+
+  void tail(Litmus& t) {
+    if (lx_.peek() == "locations") {
+      lx_.next();
+      lx_.expect("[");
+      while (lx_.peek() != "]") {
+        if (lx_.peek().empty()) bad("'locations [' is not closed");
+        if (lx_.peek() == ";") {
+          lx_.next();
+          continue;
+        }
+        Prop where;
+        place(where);
+        show(where);
+      }
+      lx_.next();
+    }
+    if (lx_.peek() == "filter") {
+      lx_.next();
+      prog_->has_filter = true;
+      prog_->filter = prop();
+    }
+    std::string q = lx_.next();
+    if (q == "~") {
+      lx_.expect("exists");
+      q = "~exists";
+    }
+    if (q != "exists" && q != "~exists" && q != "forall")
+      bad(fmt::format("expected 'exists', '~exists' or 'forall' but found '{}'", q.empty() ? "the end" : q));
+    t.quantifier = q;
+    prog_->condition = prop();
+    if (!lx_.at_end()) bad(fmt::format("unexpected '{}' after the final condition", lx_.next()));
+  }
+
+  // A disjunction of conjunctions of negations: `\/` binds loosest.
+  Prop prop(bool conjunction = false) {
+    const char* op = conjunction ? "/\\" : "\\/";
+    auto operand = [&] { return conjunction ? negation() : prop(true); };
+    Prop p = operand();
+    while (lx_.peek() == op) {
+      lx_.next();
+      p = combine(conjunction ? Prop::conjunction : Prop::disjunction, std::move(p), operand());
+    }
+    return p;
+  }
+  static Prop combine(Prop::Kind k, Prop a, Prop b) {
+    Prop p;
+    p.kind = k;
+    p.args = {std::move(a), std::move(b)};
+    return p;
+  }
+  Prop negation() {
+    std::string t = lx_.peek();
+    if (t == "~" || t == "not") {
+      lx_.next();
+      Prop p;
+      p.kind = Prop::negation;
+      p.args = {negation()};
+      return p;
+    }
+    if (t == "(") {
+      lx_.next();
+      Prop p = prop();
+      lx_.expect(")");
+      return p;
+    }
+    if (t == "true" || t == "false") {
+      lx_.next();
+      Prop p;
+      p.truth = t == "true";
+      return p;
+    }
+    return atom();
+  }
+  // Where an atom looks: `N:r`, `x` or `*x`.
+  void place(Prop& a) {
     std::string t = lx_.next();
-    if (is_number(t)) {
-      a.cpu = std::stoi(t);
+    if (t == "*") t = lx_.next();
+    if (is_number(t) && lx_.peek() == ":") {
+      a.cpu = static_cast<int>(number(t));
       if (a.cpu >= static_cast<int>(prog_->cpus.size())) bad(fmt::format("no CPU {} in '{}:'", t, t));
       lx_.expect(":");
       a.reg = lx_.next();
     } else {
       a.var = var(t, false);
-      if (a.var < 0) bad(fmt::format("unknown variable '{}' in the exists clause", t));
+      if (a.var < 0) bad(fmt::format("unknown variable '{}' in the final condition", t.empty() ? "the end" : t));
     }
-    lx_.expect("=");
+  }
+  void show(const Prop& a) {
+    std::pair<int, std::string> key = a.cpu >= 0 ? std::pair{a.cpu, a.reg} : std::pair{-1, prog_->vars[static_cast<size_t>(a.var)]};
+    if (std::find(prog_->shown.begin(), prog_->shown.end(), key) == prog_->shown.end()) prog_->shown.push_back(key);
+  }
+  Prop atom() {
+    Prop a;
+    a.kind = Prop::atom;
+    place(a);
+    show(a);
+    std::string op = lx_.next();
+    if (op != "=" && op != "!=") bad(fmt::format("expected '=' or '!=' but found '{}'", op.empty() ? "the end" : op));
+    a.differs = op == "!=";
     std::string v = lx_.next();
-    if (is_number(v)) a.value = {Operand::number, std::stoll(v), v};
-    else if (int x = var(v, false); x >= 0) a.value = {Operand::address, x, v};
-    else bad(fmt::format("unknown value '{}' in the exists clause", v));
+    if (v == "-") {
+      a.value.n = -number(lx_.next());
+    } else if (is_number(v)) {
+      a.value.n = number(v);
+    } else if (int x = var(v == "&" ? lx_.next() : v, false); x >= 0) {
+      a.value.kind = Expr::address;
+      a.value.n = x;
+    } else {
+      bad(fmt::format("unknown value '{}' in the final condition", v.empty() ? "the end" : v));
+    }
     return a;
   }
 
@@ -442,14 +855,25 @@ class Parser {
         Lexer word;
         word.s = c.substr(k + std::string(key).size());
         *field = word.next();
-        if (*field != "Never" && *field != "Sometimes" && *field != "Always")
-          bad(fmt::format("verdict '{}' after '{}' (Never, Sometimes or Always)", *field, key));
+        if (*field == "Never" || *field == "Sometimes" || *field == "Always") {
+          if (field == &t.lkmm) t.lkmm_datarace = word.rest_of_line().find("DATARACE") != std::string::npos;
+          continue;
+        }
+        // herd7's own results besides a verdict (DEADLOCK, "Flag ...") and
+        // an author's "Maybe" are notes, not verdicts; a pin must be one.
+        if (field != &t.lkmm) bad(fmt::format("verdict '{}' after '{}' (Never, Sometimes or Always)", *field, key));
+        t.lkmm_note = *field + " " + word.rest_of_line();
+        while (!t.lkmm_note.empty() && std::isspace(static_cast<unsigned char>(t.lkmm_note.back()))) t.lkmm_note.pop_back();
+        field->clear();
       }
   }
 
   Lexer lx_;
   LitmusProgram* prog_ = nullptr;
   std::vector<std::string> regs_;
+  std::vector<Stmt>* out_ = nullptr;
+  unsigned hidden_ = 0;
+  std::map<std::pair<int, std::string>, int64_t> pending_reg_init_;
 };
 
 // ---- running -------------------------------------------------------------------
@@ -461,6 +885,28 @@ struct World {
   std::vector<std::map<std::string, int64_t>> regs;
 };
 
+int64_t apply(const std::string& op, int64_t a, int64_t b) {
+  auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+  if (op == "+") return static_cast<int64_t>(u(a) + u(b));
+  if (op == "-") return static_cast<int64_t>(u(a) - u(b));
+  if (op == "*") return static_cast<int64_t>(u(a) * u(b));
+  if (op == "/") return b == 0 ? 0 : a / b;
+  if (op == "%") return b == 0 ? 0 : a % b;
+  if (op == "&") return a & b;
+  if (op == "|") return a | b;
+  if (op == "^") return a ^ b;
+  if (op == "<<") return static_cast<int64_t>(u(a) << (u(b) & 63));
+  if (op == ">>") return a >> (u(b) & 63);
+  if (op == "==") return a == b;
+  if (op == "!=") return a != b;
+  if (op == "<") return a < b;
+  if (op == "<=") return a <= b;
+  if (op == ">") return a > b;
+  if (op == ">=") return a >= b;
+  if (op == "&&") return a && b;
+  return a || b;  // "||"
+}
+
 class Cpu {
  public:
   Cpu(World& w, int id) : w_(w), regs_(w.regs[static_cast<size_t>(id)]) {}
@@ -469,15 +915,23 @@ class Cpu {
   }
 
  private:
-  int64_t value(const Operand& o) {
-    if (o.kind == Operand::number) return o.n;
-    if (o.kind == Operand::address) return kAddress + o.n;
-    return regs_[o.name];
+  int64_t value(const Expr& e) {
+    switch (e.kind) {
+      case Expr::number: return e.n;
+      case Expr::address: return kAddress + e.n;
+      case Expr::reg: return regs_[e.name];
+      case Expr::unary: {
+        int64_t v = value(e.args[0]);
+        return e.name == "-" ? static_cast<int64_t>(uint64_t{0} - static_cast<uint64_t>(v)) : e.name == "!" ? !v : ~v;
+      }
+      case Expr::binary: return apply(e.name, value(e.args[0]), value(e.args[1]));
+    }
+    return 0;
   }
-  model::Word* word(const Location& l) {
-    int64_t v = l.var >= 0 ? l.var : regs_[l.reg] - kAddress;
+  model::Word* word(const Expr& loc) {
+    int64_t v = value(loc) - kAddress;
     if (v < 0 || v >= static_cast<int64_t>(w_.words.size()))
-      model::fail(fmt::format("litmus: register {} holds no address", l.reg));
+      model::fail(fmt::format("litmus: an access to address {}, which is no variable's", value(loc)));
     return w_.words[static_cast<size_t>(v)].get();
   }
   void set(const std::string& reg, uint64_t v) {
@@ -491,10 +945,30 @@ class Cpu {
       while (model::load(l, kAll, kRelaxed, kLoc) != 0) model::spin(kLoc);
     }
   }
-  bool holds(const Cond& c) {
-    int64_t a = value(c.a);
-    if (c.op.empty()) return a != 0;
-    return (a == value(c.b)) == (c.op == "==");
+  uint64_t rmw(const Stmt& s) {
+    depends(s.loc, s.a, {});
+    auto arg = static_cast<uint64_t>(value(s.a));
+    uint64_t old = model::rmw(word(s.loc), kAll, s.op, arg, s.order, s.returns, kLoc);
+    if (!s.new_value) return old;
+    switch (s.op) {
+      case model::Rmw::add: return old + arg;
+      case model::Rmw::sub: return old - arg;
+      case model::Rmw::or_: return old | arg;
+      case model::Rmw::and_: return old & arg;
+      case model::Rmw::xchg: return arg;
+    }
+    return old;
+  }
+
+  // A failed attempt orders nothing; a successful one is a full cmpxchg.
+  uint64_t add_unless(const Stmt& s) {
+    model::Word* w = word(s.loc);
+    for (;;) {
+      uint64_t old = model::load(w, kAll, kRelaxed, kLoc);
+      if (old == static_cast<uint64_t>(value(s.b))) return 0;
+      depends(s.loc, s.a, s.b);
+      if (model::cas(w, kAll, old, old + static_cast<uint64_t>(value(s.a)), kSeqCst, kLoc)) return 1;
+    }
   }
 
   void step(const Stmt& s) {
@@ -503,14 +977,16 @@ class Cpu {
         if (!s.reg.empty()) taints_[s.reg] = taint(s.a);
         return set(s.reg, static_cast<uint64_t>(value(s.a)));
       case Stmt::load:
+        model::next_store_depends_on(taint(s.loc));
         set(s.reg, model::load(word(s.loc), kAll, s.order, kLoc));
         return loaded(s.reg);
       case Stmt::store:
         depends(s.loc, s.a, {});
-        return model::store(word(s.loc), kAll, static_cast<uint64_t>(value(s.a)), s.order, kLoc);
+        model::store(word(s.loc), kAll, static_cast<uint64_t>(value(s.a)), s.order, kLoc);
+        if (s.fence_after) model::fence(model::Fence::full, kLoc);
+        return;
       case Stmt::rmw:
-        depends(s.loc, s.a, {});
-        set(s.reg, model::rmw(word(s.loc), kAll, s.op, static_cast<uint64_t>(value(s.a)), s.order, s.returns, kLoc));
+        set(s.reg, rmw(s));
         return loaded(s.reg);
       case Stmt::cmpxchg: {
         uint64_t expected = static_cast<uint64_t>(value(s.a));
@@ -519,6 +995,18 @@ class Cpu {
         set(s.reg, expected);  // the old value, as cmpxchg() returns
         return loaded(s.reg);
       }
+      case Stmt::add_unless:
+        set(s.reg, add_unless(s));
+        return loaded(s.reg);
+      case Stmt::trylock: {
+        uint64_t expected = 0;
+        depends(s.loc, {}, {});
+        set(s.reg, model::cas(word(s.loc), kAll, expected, 1, kAcquire, kLoc) ? 1 : 0);
+        return loaded(s.reg);
+      }
+      case Stmt::is_locked:
+        set(s.reg, model::load(word(s.loc), kAll, kRelaxed, kLoc) != 0);
+        return loaded(s.reg);
       case Stmt::barrier: return model::fence(s.fence, kLoc);
       case Stmt::lock: return lock(word(s.loc));
       case Stmt::unlock:
@@ -528,8 +1016,8 @@ class Cpu {
       case Stmt::rcu_unlock: return model::rcu_read_unlock();
       case Stmt::sync_rcu: return model::synchronize_rcu(kLoc);
       case Stmt::branch: {
-        control_.push_back(taint(s.cond.a) | taint(s.cond.b));
-        run(holds(s.cond) ? s.then : s.otherwise);
+        control_.push_back(taint(s.a));
+        run(value(s.a) != 0 ? s.then : s.otherwise);
         control_.pop_back();
         return;
       }
@@ -538,15 +1026,19 @@ class Cpu {
 
   // Load buffering: what each register's value depends on (a mask of the
   // promises its loads read), and the conditions the CPU is inside.
-  uint64_t taint(const Operand& o) { return o.kind == Operand::reg ? taints_[o.name] : 0; }
-  uint64_t taint(const Location& l) { return l.var >= 0 ? 0 : taints_[l.reg]; }
+  uint64_t taint(const Expr& e) {
+    if (e.kind == Expr::reg) return taints_[e.name];
+    uint64_t t = 0;
+    for (const Expr& a : e.args) t |= taint(a);
+    return t;
+  }
   uint64_t control() const {
     uint64_t t = 0;
     for (uint64_t c : control_) t |= c;
     return t;
   }
   // The next store or RMW depends on these operands and the conditions.
-  void depends(const Location& l, const Operand& a, const Operand& b) {
+  void depends(const Expr& l, const Expr& a, const Expr& b) {
     model::next_store_depends_on(taint(l) | taint(a) | taint(b) | control());
   }
   void loaded(const std::string& reg) {
@@ -559,31 +1051,51 @@ class Cpu {
   std::vector<uint64_t> control_;
 };
 
-bool satisfied(const LitmusProgram& p, const World& w) {
-  auto value = [](const Operand& o) { return o.kind == Operand::address ? kAddress + o.n : o.n; };
-  for (const auto& conj : p.exists) {
-    bool all = true;
-    for (const Atom& a : conj) {
-      int64_t got = 0;
-      if (a.cpu >= 0) {
-        const auto& r = w.regs[static_cast<size_t>(a.cpu)];
-        auto it = r.find(a.reg);
-        got = it == r.end() ? 0 : it->second;
-      } else {
-        got = static_cast<int64_t>(w.words[static_cast<size_t>(a.var)]->v);
-      }
-      all = all && got == value(a.value);
+int64_t reg_value(const World& w, int cpu, const std::string& reg) {
+  const auto& r = w.regs[static_cast<size_t>(cpu)];
+  auto it = r.find(reg);
+  return it == r.end() ? 0 : it->second;
+}
+
+bool holds(const Prop& p, const World& w) {
+  switch (p.kind) {
+    case Prop::constant: return p.truth;
+    case Prop::negation: return !holds(p.args[0], w);
+    case Prop::conjunction: return holds(p.args[0], w) && holds(p.args[1], w);
+    case Prop::disjunction: return holds(p.args[0], w) || holds(p.args[1], w);
+    case Prop::atom: {
+      int64_t got = p.cpu >= 0 ? reg_value(w, p.cpu, p.reg) : static_cast<int64_t>(w.words[static_cast<size_t>(p.var)]->v);
+      int64_t want = p.value.kind == Expr::address ? kAddress + p.value.n : p.value.n;
+      return (got == want) != p.differs;
     }
-    if (all) return true;
   }
   return false;
+}
+
+// A value as herd7 prints it: a pointer by its variable's name.
+std::string shown_value(const LitmusProgram& p, int64_t v) {
+  int64_t i = v - kAddress;
+  if (i >= 0 && i < static_cast<int64_t>(p.vars.size())) return p.vars[static_cast<size_t>(i)];
+  return std::to_string(v);
 }
 
 std::string final_state(const LitmusProgram& p, const World& w) {
   std::string s;
   for (size_t c = 0; c < w.regs.size(); ++c)
-    for (const auto& [reg, v] : w.regs[c]) s += fmt::format("{}:{}={} ", c, reg, v);
+    for (const auto& [reg, v] : w.regs[c])
+      if (reg[0] != kHidden) s += fmt::format("{}:{}={} ", c, reg, v);
   for (size_t i = 0; i < p.vars.size(); ++i) s += fmt::format("{}={} ", p.vars[i], w.words[i]->v);
+  if (!s.empty()) s.pop_back();
+  return s;
+}
+
+std::string herd_state(const LitmusProgram& p, const World& w) {
+  std::string s;
+  for (const auto& [cpu, name] : p.shown) {
+    int64_t v = cpu >= 0 ? reg_value(w, cpu, name)
+                         : static_cast<int64_t>(w.words[static_cast<size_t>(std::find(p.vars.begin(), p.vars.end(), name) - p.vars.begin())]->v);
+    s += cpu >= 0 ? fmt::format("{}:{}={}; ", cpu, name, shown_value(p, v)) : fmt::format("{}={}; ", name, shown_value(p, v));
+  }
   if (!s.empty()) s.pop_back();
   return s;
 }
@@ -599,7 +1111,13 @@ model::MemoryModel memory_model(const std::string& m) {
 
 Litmus parse_litmus(const std::string& text) { return Parser(text).parse(); }
 
-LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound, unsigned reorder_bound) {
+std::string LitmusRun::verdict() const {
+  if (positive == 0) return "Never";
+  return negative == 0 ? "Always" : "Sometimes";
+}
+
+LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound, unsigned reorder_bound,
+                     double seconds) {
   model::MemoryModel mm = memory_model(mm_name);
   const LitmusProgram& p = *t.program;
   auto strategy = model::make_exhaustive_strategy(bound, reorder_bound);
@@ -608,11 +1126,16 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
   struct Off {
     ~Off() { model::set_promise_values({}); }
   } off;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   for (unsigned e = 0;; ++e) {
+    if (seconds > 0 && std::chrono::steady_clock::now() > deadline) {
+      r.unfinished = true;
+      return r;
+    }
     strategy->begin(e);
     World w;
     for (int64_t v : p.init) w.words.push_back(std::make_unique<model::Word>(static_cast<uint64_t>(v)));
-    w.regs.resize(p.cpus.size());
+    w.regs = p.reg_init;
     std::vector<std::pair<std::string, std::function<void()>>> fibers;
     for (size_t c = 0; c < p.cpus.size(); ++c)
       fibers.push_back({fmt::format("P{}", c), [&w, &p, c] { Cpu(w, static_cast<int>(c)).run(p.cpus[c]); }});
@@ -626,11 +1149,16 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
       bad(fmt::format("{}: an execution {}", t.name,
                       !o.failure.empty() ? "failed: " + o.failure : o.deadlock ? "deadlocked" : "hit the step limit"));
     r.outcomes.insert(final_state(p, w));
-    if (!r.reached && satisfied(p, w)) {
-      r.reached = true;
-      r.schedule = o.schedule;
-      if (std::getenv("FAULTLINE_LITMUS_TRACE"))
-        for (const auto& st : model::describe(o)) fmt::print(stderr, "P{} {} {}\n", st.fiber, st.where, st.what);
+    if (!p.has_filter || holds(p.filter, w)) {
+      ++r.states[herd_state(p, w)];
+      bool yes = holds(p.condition, w);
+      ++(yes ? r.positive : r.negative);
+      if (yes && !r.reached) {
+        r.reached = true;
+        r.schedule = o.schedule;
+        if (std::getenv("FAULTLINE_LITMUS_TRACE"))
+          for (const auto& st : model::describe(o)) fmt::print(stderr, "P{} {} {}\n", st.fiber, st.where, st.what);
+      }
     }
     if (!strategy->next()) return r;
   }

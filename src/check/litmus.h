@@ -2,25 +2,46 @@
 // Linux-kernel memory model (tools/memory-model/litmus-tests), run under
 // the model checker's memory models.
 //
-// Owns: parsing a test (its CPUs' code, initial state and `exists`
-// clause) and running it: every execution an exhaustive search covers
-// within its bounds, and whether one reaches the outcome the clause asks
-// about. Built against the model backend; plain types only in this header
-// (see check.h).
+// Owns: parsing a test (its CPUs' code, initial state, `locations`,
+// `filter` and final condition) and running it: every execution an
+// exhaustive search covers within its bounds, the states they end in, and
+// how many satisfy the condition. Built against the model backend; plain
+// types only in this header (see check.h).
 //
-// The subset: `int` registers and shared variables (a variable's name as a
-// value is its address, for rcu_assign_pointer and rcu_dereference),
-// READ_ONCE, WRITE_ONCE, smp_load_acquire, smp_store_release,
-// rcu_dereference, rcu_assign_pointer, smp_mb, smp_rmb, smp_wmb,
-// smp_mb__before_atomic, smp_mb__after_atomic, smp_mb__after_spinlock,
-// spin_lock, spin_unlock, xchg and cmpxchg (plain, _relaxed, _acquire,
-// _release), atomic_inc and atomic_add (no value, unordered), set_bit,
-// rcu_read_lock, rcu_read_unlock, synchronize_rcu, `if (...) {...}` with
-// `==`, `!=` or a register, and an `exists` clause of `/\` and `\/` over
-// `N:rK=V` and `x=V`. Anything else is an error naming it.
+// The language, as herd7 reads it for the LKMM:
+// - A header: `C NAME`, then anything before the initial state (diy7's
+//   `Hash=`, `Cycle=` lines, a quoted description) is skipped.
+// - The initial state: `x=1;`, `int x = 1;`, pointers `y=x;`, `y=&x;`,
+//   `int *p = &x;`, `int **pp = &p;`, registers `0:r1=x;`, declarations
+//   without a value (`spinlock_t l;`, `atomic_t a;`): zero.
+// - CPUs `P0(int *x, spinlock_t *l, ...)` with C statements: declarations
+//   with or without initializers, assignments, `if`/`else`, expressions
+//   over registers and constants (+ - * / % & | ^ << >> == != < <= > >=
+//   && || ! ~), plain accesses `*x = e;`, `r = *x;`, and the primitives of
+//   the kernel's linux-kernel.def: READ_ONCE, WRITE_ONCE, smp_load_acquire,
+//   smp_store_release, smp_store_mb, rcu_dereference, rcu_assign_pointer,
+//   every barrier (smp_mb and the __before/__after variants, barrier()),
+//   xchg/cmpxchg and their orderings, spin_lock, spin_unlock,
+//   spin_trylock, spin_is_locked, RCU and SRCU read-side sections and
+//   grace periods, and the atomic_t API (read/set, add/sub/inc/dec, the
+//   _return, fetch_, _and_test and xchg/cmpxchg forms with their _relaxed,
+//   _acquire and _release orderings, fetch_and/or/andnot, add_unless).
+// - `locations [...]`, `filter (...)`, then `exists`, `~exists` or
+//   `forall` with a condition of `/\`, `\/`, `~`/`not`, `true`/`false`,
+//   parentheses and atoms `N:r=V`, `x=V`, `*x=V` (`=` or `!=`; V a number
+//   or a variable's name, for a pointer).
+// Anything else is an error naming it.
+//
+// Where the model is not herd7: plain accesses run as READ_ONCE/WRITE_ONCE
+// (no compiler transformations, no data-race flag); a load whose value
+// becomes an address runs as an acquire (the LKMM orders only the
+// dependent accesses after it); every SRCU domain is the one RCU domain;
+// the search is bounded (preemptions and held-back stores), so a verdict
+// is herd7's only if the bounds cover the test.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -32,11 +53,16 @@ struct LitmusProgram;  // the parsed test
 
 struct Litmus {
   std::string name;
-  // Verdicts written in the test's comments: `Result: Never|Sometimes`
+  // Verdicts written in the test's comments: `Result: Never|Sometimes|Always`
   // (herd7 under the LKMM), faultline's own pins, `sc: ...`, `tso: ...`,
   // and `faultline weak: ...` where the weak model knowingly differs from
   // the LKMM (empty when absent).
   std::string lkmm, sc, tso, weak_differs;
+  // What followed `Result:` when it was no verdict ("DEADLOCK", "Maybe",
+  // "Flag srcu-bad-nesting"), and whether herd7 flagged a data race.
+  std::string lkmm_note;
+  bool lkmm_datarace = false;
+  std::string quantifier;  // "exists", "~exists" or "forall"
   std::shared_ptr<const LitmusProgram> program;
 };
 
@@ -44,15 +70,41 @@ struct Litmus {
 Litmus parse_litmus(const std::string& text);
 
 struct LitmusRun {
-  bool reached = false;  // some execution satisfied the `exists` clause
+  bool reached = false;  // some execution satisfied the condition (its proposition, whatever the quantifier)
   uint64_t executions = 0;
-  std::string schedule;  // of the first execution that reached it
+  // Executions the filter kept, by whether they satisfied the condition.
+  uint64_t positive = 0, negative = 0;
+  bool unfinished = false;  // stopped at the time limit
+  std::string schedule;     // of the first execution that reached it
   // Every final state seen: "0:r0=1 1:r0=0 x=1 y=1" (registers, then
   // variables, in order).
   std::set<std::string> outcomes;
+  // The final states as herd7 prints them (the locations the condition
+  // and `locations` name): "0:r0=1; x=1;", with how many executions ended
+  // in each.
+  std::map<std::string, uint64_t> states;
+  // Never, Sometimes or Always: whether the condition's proposition held
+  // in none, some or all of the executions the filter kept (herd7's
+  // Observation).
+  std::string verdict() const;
 };
 // Every execution within `bound` preemptions and `reorder_bound` held-back
-// stores under `memory_model` (sc, tso, weak).
-LitmusRun run_litmus(const Litmus& t, const std::string& memory_model, unsigned bound, unsigned reorder_bound);
+// stores under `memory_model` (sc, tso, weak); `seconds` > 0 stops early
+// (then `unfinished`).
+LitmusRun run_litmus(const Litmus& t, const std::string& memory_model, unsigned bound, unsigned reorder_bound,
+                     double seconds = 0);
+
+// `faultline litmus FILE|DIR...`: each test under `memory_model`, its
+// verdict beside herd7's from the file. Exit status 0 when all agree, 1 on
+// any DIFF or unfinished run, 2 when a file cannot be read or parsed.
+struct LitmusOptions {
+  std::vector<std::string> paths;
+  std::string memory_model = "weak";
+  unsigned bound = 3, reorder_bound = 3;
+  double seconds = 10;
+  std::string json;  // one object per test, a line each
+  bool states = false;  // print every state seen
+};
+int run_litmus_command(const LitmusOptions& o, std::ostream& out, std::ostream& err);
 
 }  // namespace faultline_check

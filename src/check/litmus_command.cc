@@ -1,0 +1,139 @@
+// src/check/litmus_command.cc — `faultline litmus FILE|DIR...` (see
+// litmus.h): runs each test, prints its verdict beside herd7's from the
+// file, and sums them up.
+//
+// Owns: finding the tests (a directory's *.litmus files, recursively, in
+// name order), the per-test line and JSON object, and the exit status.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+
+#include "check/litmus.h"
+
+namespace faultline_check {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The files named, a directory standing for its *.litmus files.
+std::vector<fs::path> litmus_paths(const std::vector<std::string>& args, std::ostream& err, bool* missing) {
+  std::vector<fs::path> files;
+  for (const std::string& a : args) {
+    std::error_code ec;
+    if (fs::is_directory(a, ec)) {
+      std::vector<fs::path> in;
+      for (const auto& e : fs::recursive_directory_iterator(a, fs::directory_options::skip_permission_denied, ec))
+        if (e.is_regular_file() && e.path().extension() == ".litmus") in.push_back(e.path());
+      std::sort(in.begin(), in.end());
+      files.insert(files.end(), in.begin(), in.end());
+    } else if (fs::is_regular_file(a, ec)) {
+      files.emplace_back(a);
+    } else {
+      err << fmt::format("faultline litmus: '{}' is neither a file nor a directory\n", a);
+      *missing = true;
+    }
+  }
+  return files;
+}
+
+bool slurp(const fs::path& p, std::string* text) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *text = ss.str();
+  return !in.bad();
+}
+
+struct Tally {
+  unsigned agree = 0, differ = 0, unfinished = 0, unread = 0, unjudged = 0;
+};
+
+// One test: its line on `out`, its object in the JSON lines.
+nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostream& out, Tally& tally) {
+  nlohmann::json j = {{"file", file.string()}, {"memory_model", o.memory_model}};
+  std::string text;
+  Litmus t;
+  try {
+    if (!slurp(file, &text)) throw std::invalid_argument("litmus: cannot read the file");
+    t = parse_litmus(text);
+  } catch (const std::invalid_argument& e) {
+    ++tally.unread;
+    out << fmt::format("{}: UNREADABLE: {}\n", file.string(), e.what());
+    j["error"] = e.what();
+    return j;
+  }
+  j["name"] = t.name;
+  auto start = std::chrono::steady_clock::now();
+  LitmusRun r;
+  try {
+    r = run_litmus(t, o.memory_model, o.bound, o.reorder_bound, o.seconds);
+  } catch (const std::invalid_argument& e) {
+    ++tally.unread;
+    out << fmt::format("{}: ERROR: {}\n", t.name, e.what());
+    j["error"] = e.what();
+    return j;
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string verdict = r.unfinished ? "Unfinished" : r.verdict();
+  std::string judged = r.unfinished      ? "UNFINISHED"
+                       : !t.lkmm.empty()   ? (verdict == t.lkmm ? "agree" : "DIFF")
+                       : t.lkmm_note.empty() ? "no herd7 verdict"
+                                             : "herd7: " + t.lkmm_note;
+  ++(r.unfinished ? tally.unfinished : t.lkmm.empty() ? tally.unjudged : verdict == t.lkmm ? tally.agree : tally.differ);
+  out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions, {:.2f} s\n", t.name, verdict,
+                     t.lkmm.empty() ? "-" : t.lkmm, judged, r.states.size(), r.executions, secs);
+  if (o.states || judged == "DIFF")
+    for (const auto& [state, n] : r.states) out << fmt::format("    {}  ({})\n", state, n);
+  j.update({{"verdict", verdict},
+            {"herd7", t.lkmm},
+            {"herd7_note", t.lkmm_note},
+            {"herd7_datarace", t.lkmm_datarace},
+            {"result", judged},
+            {"quantifier", t.quantifier},
+            {"positive", r.positive},
+            {"negative", r.negative},
+            {"states", r.states},
+            {"executions", r.executions},
+            {"seconds", secs}});
+  return j;
+}
+
+}  // namespace
+
+int run_litmus_command(const LitmusOptions& o, std::ostream& out, std::ostream& err) {
+  bool missing = false;
+  std::vector<fs::path> files = litmus_paths(o.paths, err, &missing);
+  std::ofstream json;
+  if (!o.json.empty()) {
+    json.open(o.json);
+    if (!json) {
+      err << fmt::format("faultline litmus: cannot write '{}'\n", o.json);
+      return 2;
+    }
+  }
+  Tally tally;
+  for (const fs::path& f : files) {
+    nlohmann::json j = run_one(f, o, out, tally);
+    if (json.is_open()) json << j.dump() << "\n" << std::flush;
+  }
+  out << fmt::format("{} tests under {}: {} agree with herd7, {} DIFF, {} unfinished, {} unreadable, {} without a verdict\n",
+                     files.size(), o.memory_model, tally.agree, tally.differ, tally.unfinished, tally.unread,
+                     tally.unjudged);
+  if (json.is_open() && !json) {
+    err << fmt::format("faultline litmus: writing '{}' failed\n", o.json);
+    return 2;
+  }
+  if (missing || tally.unread) return 2;
+  return tally.differ || tally.unfinished ? 1 : 0;
+}
+
+}  // namespace faultline_check
