@@ -652,15 +652,7 @@ class Parser {
       constant_of(s.a);
       return emit(std::move(s), true);
     }
-    if (base == "cmpxchg" || base == "atomic_cmpxchg") {
-      arity(f, args, 3);
-      s.kind = Stmt::cmpxchg;
-      s.loc = std::move(args[0]);
-      s.a = std::move(args[1]);
-      s.b = std::move(args[2]);
-      constant_of(s.b);
-      return emit(std::move(s), true);
-    }
+    if (base == "cmpxchg" || base == "atomic_cmpxchg") return three_operand(Stmt::cmpxchg, f, std::move(args), order);
     // atomic_OP(V, X), atomic_OP_return(V, X), atomic_fetch_OP(V, X), and
     // the inc/dec forms without V.
     static const std::map<std::string, std::pair<model::Rmw, int>> kOps = {
@@ -685,7 +677,10 @@ class Parser {
       s.loc = std::move(args[1]);
       return emit(std::move(s), false);
     }
-    if (base == "atomic_add_unless") return add_unless(f, std::move(args));
+    // atomic_add_unless(X, A, U): adds A to *X unless *X is U, fully
+    // ordered when it adds; returns whether it added.
+    if (base == "atomic_add_unless" && order == kSeqCst)
+      return three_operand(Stmt::add_unless, f, std::move(args), order);
     auto it = kOps.find(op);
     if (!base.starts_with("atomic_") || it == kOps.end()) bad(fmt::format("unsupported primitive '{}'", f));
     bool plain_op = !fetch && !ret && !test && !negative;
@@ -718,16 +713,17 @@ class Parser {
     return v;
   }
 
-  // atomic_add_unless(X, A, U): adds A to *X unless *X is U, fully
-  // ordered when it adds; returns whether it added.
-  Expr add_unless(const std::string& f, std::vector<Expr> args) {
+  // f(X, A, B) on *X: cmpxchg's old and new value, add_unless's addend and
+  // limit; a value it may store is a constant a load may be promised.
+  Expr three_operand(Stmt::Kind kind, const std::string& f, std::vector<Expr> args, int order) {
     arity(f, args, 3);
     Stmt s;
-    s.kind = Stmt::add_unless;
+    s.kind = kind;
+    s.order = order;
     s.loc = std::move(args[0]);
     s.a = std::move(args[1]);
     s.b = std::move(args[2]);
-    constant_of(s.a);
+    constant_of(kind == Stmt::cmpxchg ? s.b : s.a);
     return emit(std::move(s), true);
   }
 
