@@ -15,6 +15,8 @@
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -234,6 +236,42 @@ TEST(Litmus, ReadsTheAtomicApiAndLockQueries) {
       "  r2 = atomic_add_return(3, a); r3 = spin_trylock(l); r4 = spin_is_locked(l); r5 = spin_trylock(l); }\n"
       "forall (0:r0=1 /\\ 0:r1=0 /\\ 0:r2=9 /\\ 0:r3=1 /\\ 0:r4=1 /\\ 0:r5=0 /\\ a=9)\n");
   EXPECT_EQ(v.verdict(), "Always") << fmt::format("{}", fmt::join(v.states | std::views::keys, " | "));
+}
+
+// `faultline litmus`: a line per test with herd7's verdict beside, the
+// exit status the worst of them (0 all agree, 1 a DIFF, 2 unreadable).
+TEST(Litmus, CommandJudgesEachTestAgainstHerd7) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("faultline-litmus-{}", ::getpid());
+  fs::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+  };
+  const std::string sb =
+      "C SB\n(* Result: {} *)\n{{}}\nP0(int *x, int *y) {{ WRITE_ONCE(*x, 1); r0 = READ_ONCE(*y); }}\n"
+      "P1(int *x, int *y) {{ WRITE_ONCE(*y, 1); r0 = READ_ONCE(*x); }}\nexists (0:r0=0 /\\ 1:r0=0)\n";
+  write("a.litmus", fmt::format(fmt::runtime(sb), "Sometimes"));
+  write("b.litmus", "PPC b\n{}\n P0 | P1 ;\n");
+  LitmusOptions o;
+  o.paths = {dir.string()};
+  o.json = (dir / "out.json").string();
+  std::ostringstream out, err;
+  EXPECT_EQ(run_litmus_command(o, out, err), 0) << out.str() << err.str();
+  EXPECT_NE(out.str().find("Sometimes  herd7 Sometimes  agree"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("SKIPPED: a PPC test"), std::string::npos) << out.str();
+  std::ifstream json(o.json);
+  std::string line;
+  std::getline(json, line);
+  EXPECT_NE(line.find("\"result\":\"agree\""), std::string::npos) << line;
+  write("c.litmus", fmt::format(fmt::runtime(sb), "Never"));
+  out.str("");
+  EXPECT_EQ(run_litmus_command(o, out, err), 1) << out.str();
+  EXPECT_NE(out.str().find("Sometimes  herd7 Never      DIFF"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("0:r0=0; 1:r0=0;"), std::string::npos) << "a DIFF lists the states: " << out.str();
+  write("d.litmus", "C d\n{}\nP0(int *x) { frobnicate(x); }\nexists (x=1)\n");
+  out.str("");
+  EXPECT_EQ(run_litmus_command(o, out, err), 2) << out.str();
+  EXPECT_NE(out.str().find("UNREADABLE: litmus: unsupported primitive 'frobnicate'"), std::string::npos) << out.str();
+  fs::remove_all(dir);
 }
 
 TEST(Litmus, RejectsWhatItCannotReadNamingIt) {

@@ -40,12 +40,15 @@ struct Lexer {
   std::string s;
   size_t i = 0;
   std::vector<std::string> comments;
+  bool in_code = false;  // inside a CPU's body
 
   void skip() {
     for (;;) {
       while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-      // "(*" opens an OCaml-style comment; "(*x" is a call's dereference.
-      bool ml = s.compare(i, 2, "(*") == 0 && (i + 2 >= s.size() || std::isspace(static_cast<unsigned char>(s[i + 2])));
+      // "(*" opens an OCaml-style comment, but in C code "(*x" is a
+      // dereference in parentheses.
+      bool ml = s.compare(i, 2, "(*") == 0 &&
+                (!in_code || i + 2 >= s.size() || std::isspace(static_cast<unsigned char>(s[i + 2])));
       if (ml) comment("*)");
       else if (s.compare(i, 2, "/*") == 0) comment("*/");
       else if (s.compare(i, 2, "//") == 0) i = std::min(s.size(), s.find('\n', i));
@@ -151,6 +154,8 @@ struct Prop {
   std::string reg;
   int var = -1;
   Expr value;
+  int other_cpu = -1;  // or this CPU's register
+  std::string other_reg;
   bool differs = false;  // `!=`
   std::vector<Prop> args;
 };
@@ -175,7 +180,12 @@ class Parser {
 
   Litmus parse() {
     Litmus t;
-    if (lx_.next() != "C") bad("a test starts with 'C NAME'");
+    std::string arch = lx_.next();
+    if (arch != "C") {
+      for (const char* a : {"PPC", "X86", "X86_64", "ARM", "AArch64", "LISA", "RISCV", "MIPS", "Bell", "BPF"})
+        if (arch == a) throw LitmusNotC(fmt::format("litmus: a {} test (faultline reads herd7's C format)", arch));
+      bad("a test starts with 'C NAME'");
+    }
     t.name = lx_.rest_of_line();
     if (t.name.empty()) bad("the test has no name");
     auto p = std::make_shared<LitmusProgram>();
@@ -220,11 +230,15 @@ class Parser {
       std::string a = lx_.next();
       if (a.empty()) bad("the initial state is not closed");
       if (a == ";") continue;
+      while (is_type(a) || a == "*") a = lx_.next();
       if (is_number(a) && lx_.peek() == ":") {
         lx_.next();
         std::string reg = lx_.next();
-        lx_.expect("=");
-        pending_reg_init_[{static_cast<int>(number(a)), reg}] = init_value();
+        int64_t& v = pending_reg_init_[{static_cast<int>(number(a)), reg}];
+        if (lx_.peek() == "=") {
+          lx_.next();
+          v = init_value();
+        }
         continue;
       }
       while (lx_.peek() != "=" && lx_.peek() != ";" && lx_.peek() != "}") {
@@ -267,7 +281,9 @@ class Parser {
     regs_.clear();
     for (const auto& [key, v] : pending_reg_init_)
       if (key.first == static_cast<int>(prog_->cpus.size())) regs_.push_back(key.second);
+    lx_.in_code = true;
     prog_->cpus.push_back(block());
+    lx_.in_code = false;
     order_address_sources(prog_->cpus.back());
   }
 
@@ -315,8 +331,8 @@ class Parser {
   }
 
   static bool is_type(const std::string& t) {
-    for (const char* k : {"int", "intptr_t", "long", "unsigned", "u32", "u64", "bool", "char", "const", "volatile",
-                          "spinlock_t", "atomic_t", "struct"})
+    for (const char* k : {"int", "intptr_t", "long", "unsigned", "u32", "u64", "bool", "char", "void", "const",
+                          "volatile", "spinlock_t", "atomic_t", "struct"})
       if (t == k) return true;
     return false;
   }
@@ -759,6 +775,7 @@ class Parser {
       bad(fmt::format("expected 'exists', '~exists' or 'forall' but found '{}'", q.empty() ? "the end" : q));
     t.quantifier = q;
     prog_->condition = prop();
+    if (lx_.peek() == ";") lx_.next();
     if (!lx_.at_end()) bad(fmt::format("unexpected '{}' after the final condition", lx_.next()));
   }
 
@@ -829,7 +846,12 @@ class Parser {
     if (op != "=" && op != "!=") bad(fmt::format("expected '=' or '!=' but found '{}'", op.empty() ? "the end" : op));
     a.differs = op == "!=";
     std::string v = lx_.next();
-    if (v == "-") {
+    if (is_number(v) && lx_.peek() == ":") {  // another CPU's register: 0:r1=1:r2
+      a.other_cpu = static_cast<int>(number(v));
+      if (a.other_cpu >= static_cast<int>(prog_->cpus.size())) bad(fmt::format("no CPU {} in '{}:'", v, v));
+      lx_.next();
+      a.other_reg = lx_.next();
+    } else if (v == "-") {
       a.value.n = -number(lx_.next());
     } else if (is_number(v)) {
       a.value.n = number(v);
@@ -1061,7 +1083,9 @@ bool holds(const Prop& p, const World& w) {
     case Prop::disjunction: return holds(p.args[0], w) || holds(p.args[1], w);
     case Prop::atom: {
       int64_t got = p.cpu >= 0 ? reg_value(w, p.cpu, p.reg) : static_cast<int64_t>(w.words[static_cast<size_t>(p.var)]->v);
-      int64_t want = p.value.kind == Expr::address ? kAddress + p.value.n : p.value.n;
+      int64_t want = p.other_cpu >= 0                  ? reg_value(w, p.other_cpu, p.other_reg)
+                     : p.value.kind == Expr::address ? kAddress + p.value.n
+                                                     : p.value.n;
       return (got == want) != p.differs;
     }
   }

@@ -44,6 +44,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -66,7 +67,11 @@ struct Litmus {
   std::shared_ptr<const LitmusProgram> program;
 };
 
-// Throws std::invalid_argument naming what it cannot read.
+// Throws std::invalid_argument naming what it cannot read; LitmusNotC for
+// a test of another architecture (PPC, LISA, ...).
+struct LitmusNotC : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
 Litmus parse_litmus(const std::string& text);
 
 struct LitmusRun {
@@ -95,8 +100,10 @@ LitmusRun run_litmus(const Litmus& t, const std::string& memory_model, unsigned 
                      double seconds = 0);
 
 // `faultline litmus FILE|DIR...`: each test under `memory_model`, its
-// verdict beside herd7's from the file. Exit status 0 when all agree, 1 on
-// any DIFF or unfinished run, 2 when a file cannot be read or parsed.
+// verdict beside herd7's from the file (a DIFF lists the states seen).
+// Tests of other architectures (PPC, LISA, ...) are skipped and counted.
+// Exit status 0 when all agree (or carry no verdict), 1 on any DIFF or
+// unfinished run, 2 when a path or a C test cannot be read or parsed.
 struct LitmusOptions {
   std::vector<std::string> paths;
   std::string memory_model = "weak";

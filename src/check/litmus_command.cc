@@ -54,7 +54,7 @@ bool slurp(const fs::path& p, std::string* text) {
 }
 
 struct Tally {
-  unsigned agree = 0, differ = 0, unfinished = 0, unread = 0, unjudged = 0;
+  unsigned agree = 0, differ = 0, unfinished = 0, unread = 0, unjudged = 0, skipped = 0;
 };
 
 // One test: its line on `out`, its object in the JSON lines.
@@ -65,6 +65,11 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostrea
   try {
     if (!slurp(file, &text)) throw std::invalid_argument("litmus: cannot read the file");
     t = parse_litmus(text);
+  } catch (const LitmusNotC& e) {
+    ++tally.skipped;
+    out << fmt::format("{}: SKIPPED: {}\n", file.string(), e.what() + 8);
+    j["skipped"] = e.what();
+    return j;
   } catch (const std::invalid_argument& e) {
     ++tally.unread;
     out << fmt::format("{}: UNREADABLE: {}\n", file.string(), e.what());
@@ -125,9 +130,10 @@ int run_litmus_command(const LitmusOptions& o, std::ostream& out, std::ostream& 
     nlohmann::json j = run_one(f, o, out, tally);
     if (json.is_open()) json << j.dump() << "\n" << std::flush;
   }
-  out << fmt::format("{} tests under {}: {} agree with herd7, {} DIFF, {} unfinished, {} unreadable, {} without a verdict\n",
-                     files.size(), o.memory_model, tally.agree, tally.differ, tally.unfinished, tally.unread,
-                     tally.unjudged);
+  out << fmt::format(
+      "{} tests under {}: {} agree with herd7, {} DIFF, {} unfinished, {} unreadable, {} without a verdict, {} not C\n",
+      files.size(), o.memory_model, tally.agree, tally.differ, tally.unfinished, tally.unread, tally.unjudged,
+      tally.skipped);
   if (json.is_open() && !json) {
     err << fmt::format("faultline litmus: writing '{}' failed\n", o.json);
     return 2;
