@@ -958,7 +958,7 @@ class Cpu {
   void lock(model::Word* l) {
     for (;;) {
       uint64_t expected = 0;
-      model::next_store_depends_on(control());
+      model::next_store_depends_on(control(), on_a_load({}, {}, {}));
       if (model::cas(l, kAll, expected, 1, kAcquire, kLoc)) return;
       while (model::load(l, kAll, kRelaxed, kLoc) != 0) model::spin(kLoc);
     }
@@ -992,10 +992,12 @@ class Cpu {
   void step(const Stmt& s) {
     switch (s.kind) {
       case Stmt::assign:
-        if (!s.reg.empty()) taints_[s.reg] = taint(s.a);
+        if (!s.reg.empty()) {
+          taints_[s.reg] = taint(s.a);
+          from_load_[s.reg] = from_load(s.a);
+        }
         return set(s.reg, static_cast<uint64_t>(value(s.a)));
       case Stmt::load:
-        model::next_store_depends_on(taint(s.loc));
         set(s.reg, model::load(word(s.loc), kAll, s.order, kLoc));
         return loaded(s.reg);
       case Stmt::store:
@@ -1035,8 +1037,10 @@ class Cpu {
       case Stmt::sync_rcu: return model::synchronize_rcu(kLoc);
       case Stmt::branch: {
         control_.push_back(taint(s.a));
+        control_on_load_.push_back(from_load(s.a));
         run(value(s.a) != 0 ? s.then : s.otherwise);
         control_.pop_back();
+        control_on_load_.pop_back();
         return;
       }
     }
@@ -1055,18 +1059,31 @@ class Cpu {
     for (uint64_t c : control_) t |= c;
     return t;
   }
+  // Whether a value comes from a load (a dependency the LKMM orders by).
+  bool from_load(const Expr& e) {
+    if (e.kind == Expr::reg) return from_load_[e.name];
+    return std::any_of(e.args.begin(), e.args.end(), [&](const Expr& a) { return from_load(a); });
+  }
+  bool on_a_load(const Expr& l, const Expr& a, const Expr& b) {
+    bool control = std::find(control_on_load_.begin(), control_on_load_.end(), true) != control_on_load_.end();
+    return control || from_load(l) || from_load(a) || from_load(b);
+  }
   // The next store or RMW depends on these operands and the conditions.
   void depends(const Expr& l, const Expr& a, const Expr& b) {
-    model::next_store_depends_on(taint(l) | taint(a) | taint(b) | control());
+    model::next_store_depends_on(taint(l) | taint(a) | taint(b) | control(), on_a_load(l, a, b));
   }
   void loaded(const std::string& reg) {
-    if (!reg.empty()) taints_[reg] = model::last_load_taint();
+    if (reg.empty()) return;
+    taints_[reg] = model::last_load_taint();
+    from_load_[reg] = true;
   }
 
   World& w_;
   std::map<std::string, int64_t>& regs_;
   std::map<std::string, uint64_t> taints_;
+  std::map<std::string, bool> from_load_;
   std::vector<uint64_t> control_;
+  std::vector<bool> control_on_load_;
 };
 
 int64_t reg_value(const World& w, int cpu, const std::string& reg) {

@@ -111,7 +111,7 @@ struct Fiber {
   // depended on, those every later store depends on, the last load's, and
   // a one-shot override of what the next store depends on.
   uint64_t all_taint = 0, ordered_taint = 0, last_taint = 0, dep_taint = 0;
-  bool dep_override = false;
+  bool dep_override = false, dep_on_load = false;
 };
 
 struct Deferred {
@@ -146,6 +146,10 @@ struct Exec {
     uint64_t floor_time;  // the write the reader was bound to (coherence)
     uint64_t via = 0;     // kept: what the store that kept it depended on
     uint64_t reader_wrote = 0;  // the time of the reader's first write to the word after the load (0: none)
+    // The reader's stores that depend on it, as (word, time): the store
+    // that keeps it must not be fenced after a write one of them precedes
+    // in coherence (propagation, as for a load that read it: S+mb+ctrl).
+    std::vector<std::pair<const Word*, uint64_t>> dependents;
   };
   std::vector<Promise> promises;  // values loads read before any store made them
   bool promise_broken = false;    // a CPU passed an ordering point with a promise unkept
@@ -750,7 +754,7 @@ bool promise(Fiber* f, const Word* w, uint64_t mask, uint64_t& v, uint64_t& tain
   if (g->promises.size() >= 64 || choose(2, true) == 0) return false;
   v = g_promise_values[choose(g_promise_values.size(), false)] & mask;
   taint = uint64_t{1} << g->promises.size();
-  g->promises.push_back({f->id, w, v, false, wm().floor_time(w, f->id)});
+  g->promises.push_back({f->id, w, v, false, wm().floor_time(w, f->id), 0, 0, {}});
   return true;
 }
 
@@ -773,6 +777,10 @@ void loaded(Fiber* f, uint64_t taint, int order) {
     ordering_point(f);
   }
 }
+
+// Whether a store or RMW of `f` is ordered after its CPU's earlier loads:
+// by default (the engine's), by a stated dependency, or as a release.
+bool after_reads(const Fiber* f, int order) { return !f->dep_override || f->dep_on_load || order >= kRelease; }
 
 // What a store of `f` depends on; consumes next_store_depends_on().
 uint64_t store_taint(Fiber* f, int order) {
@@ -800,8 +808,9 @@ void keep_promises(Fiber* f, const Word* w, uint64_t v, uint64_t taint, size_t p
   for (size_t i = 0; i < g->promises.size(); ++i) {
     auto& p = g->promises[i];
     if (p.cpu == f->id && p.w == w && !p.kept && !p.reader_wrote) p.reader_wrote = wm().time_at(w, pos);
+    if (p.cpu == f->id && !p.kept && (taint & (uint64_t{1} << i))) p.dependents.emplace_back(w, wm().time_at(w, pos));
     if (!p.kept && p.w == w && p.value == v && p.cpu != f->id && !(taint & (uint64_t{1} << i)) &&
-        wm().fits_between(w, pos, p.floor_time, p.reader_wrote)) {
+        wm().fits_between(w, pos, p.floor_time, p.reader_wrote) && !wm().precedes_fenced(p.dependents, w, pos)) {
       p.kept = true;
       p.via = taint;
       wm().bind(w, p.cpu, pos);
@@ -874,7 +883,7 @@ void store_tso(Fiber* f, Word* w, uint64_t v, int order) {
 uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
   if (order == kSeqCst) wm().full_barrier(f->id);
   // Where it lands among late writes is free; holding it back is not.
-  std::vector<size_t> places = wm().places(w, f->id);
+  std::vector<size_t> places = wm().places(w, f->id, after_reads(f, order));
   size_t before = order == kSeqCst ? 0 : places[choose(places.size(), false)];
   bool late = order != kSeqCst && (wm().holding_back(f->id) || hold_back(w));
   uint64_t taint = store_taint(f, order);
@@ -915,8 +924,8 @@ bool fully_ordered(int order) { return order == kSeqCst || order == kAcqRel; }
 // from the old; `newer` is the write to read, chosen by the caller.
 // Which write an RMW reads: one it may read that no other RMW's write
 // follows (a count of newer writes, 0: the newest).
-size_t rmw_source(Fiber* f, const Word* w) {
-  std::vector<size_t> places = wm().places(w, f->id);
+size_t rmw_source(Fiber* f, const Word* w, int order) {
+  std::vector<size_t> places = wm().places(w, f->id, after_reads(f, order));
   return places[choose(places.size(), false)];
 }
 
@@ -961,7 +970,7 @@ uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool retur
   if (f && scheduling() && g->mm == MemoryModel::weak) {
     Reorder how;
     uint64_t nv;
-    size_t newer = rmw_source(f, w);
+    size_t newer = rmw_source(f, w, order);
     uint64_t old =
         rmw_weak(f, w, mask, newer, [&](uint64_t v) { return apply(op, v, arg, mask); }, order, how, nv);
     if (returns || !how) trace(how ? StepKind::rmw_buffered : StepKind::rmw, loc, w, old, nv, 0, how);
@@ -982,7 +991,7 @@ uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool retur
 // (Documentation/atomic_t.txt).
 bool cas_weak(Fiber* f, Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order,
               const std::source_location& loc) {
-  size_t newer = rmw_source(f, w);
+  size_t newer = rmw_source(f, w, order);
   uint64_t old = wm().value(w, newer) & mask;
   bool ok = old == (expected & mask);
   touch_cas(w, ok);
@@ -1241,10 +1250,11 @@ uint64_t new_word_id() { return g_next_word_id++; }
 
 void set_promise_values(std::vector<uint64_t> values) { g_promise_values = std::move(values); }
 uint64_t last_load_taint() { return self() ? self()->last_taint : 0; }
-void next_store_depends_on(uint64_t taint) {
+void next_store_depends_on(uint64_t taint, bool on_a_load) {
   if (Fiber* f = self()) {
     f->dep_override = true;
     f->dep_taint = taint;
+    f->dep_on_load = on_a_load;
   }
 }
 

@@ -122,8 +122,11 @@ void set_promise_values(std::vector<uint64_t> values);
 // What the last load of the running CPU depended on (a mask of promises).
 uint64_t last_load_taint();
 // The next store or RMW of the running CPU depends on these loads only
-// (their masks, or-ed), besides what orders it.
-void next_store_depends_on(uint64_t taint);
+// (their masks, or-ed), besides what orders it; `on_a_load`: on some
+// earlier load at all (a data, address or control dependency), which
+// orders it after what that load's write was fenced after (propagation:
+// weak_memory.h). Without the call a store depends on every earlier load.
+void next_store_depends_on(uint64_t taint, bool on_a_load);
 
 // Names an atomic word (its address) for traces; clear_names() forgets all.
 void name_word(const void* word, std::string name);

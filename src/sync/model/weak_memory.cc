@@ -30,12 +30,12 @@ History& Memory::history(Word* w) {
   return h;
 }
 
-size_t Memory::oldest_readable(const History& h, int cpu) const {
+size_t Memory::oldest_readable(const History& h, int cpu, const Clock* also) const {
   const Clock& clock = cpus_[static_cast<size_t>(cpu)].clock;
   size_t floor = h.seen[static_cast<size_t>(cpu)];
   for (size_t p = h.mo.size() - 1; p > floor; --p) {
     const Msg& m = h.mo[p];
-    if (visible_to_all(m) || clock.knows(m.writer, m.stamp)) return p;
+    if (visible_to_all(m) || clock.knows(m.writer, m.stamp) || (also && also->knows(m.writer, m.stamp))) return p;
   }
   return floor;
 }
@@ -46,10 +46,15 @@ size_t Memory::readable(const Word* w, int cpu) const {
   return h->mo.size() - oldest_readable(*h, cpu);
 }
 
-std::vector<size_t> Memory::places(const Word* w, int cpu) const {
+std::vector<size_t> Memory::places(const Word* w, int cpu, bool after_reads) const {
   std::vector<size_t> v{0};
   const History* h = find(w);
-  for (size_t k = 1; h && k < readable(w, cpu); ++k)
+  if (!h) return v;
+  const Cpu& me = cpus_[static_cast<size_t>(cpu)];
+  Clock bound = me.ordered_fenced;
+  if (after_reads) bound.join(me.read_fenced);
+  size_t n = h->mo.size() - oldest_readable(*h, cpu, &bound);
+  for (size_t k = 1; k < n; ++k)
     if (!h->mo[h->mo.size() - k].rmw) v.push_back(k);
   return v;
 }
@@ -70,9 +75,13 @@ uint64_t Memory::read(Word* w, int c, size_t newer, int order, Clock* view, uint
   Cpu& me = cpu(c);
   const Msg& m = h->mo[pos];
   h->seen[static_cast<size_t>(c)] = static_cast<uint32_t>(pos);
-  Clock learnt = learnt_from(m);
+  Clock learnt = learnt_from(m), fenced = fenced_from(m);
   me.pending.join(learnt);
-  if (acquires(order)) me.clock.join(learnt);
+  me.read_fenced.join(fenced);
+  if (acquires(order)) {
+    me.clock.join(learnt);
+    me.ordered_fenced.join(fenced);
+  }
   if (view) *view = m.view;
   if (taint) *taint = m.taint;
   return m.v;
@@ -98,6 +107,15 @@ size_t Memory::write(Word* w, int c, uint64_t v, size_t before, bool late, bool 
   m.view.add(c, release ? stamp : me.ordered);
   if (release) me.released = stamp;
   if (rmw_of) m.view.join(*rmw_of);
+  // cumul-fence: what its CPU's fences put before it; a release is
+  // A-cumulative (po-rel, with the writes its CPU read before it).
+  m.fenced = me.carried_fenced;
+  if (release) {
+    m.fenced.join(me.read_fenced);
+    m.fenced.join(me.own_fenced);
+    m.fenced.add(c, stamp - 1);
+  }
+  me.own_fenced.join(m.fenced);
   size_t pos = h.mo.size() - before;
   h.mo.insert(h.mo.begin() + static_cast<long>(pos), m);
   for (auto& s : h.seen)
@@ -123,6 +141,25 @@ void Memory::bind(const Word* w, int c, size_t pos) {
   auto& seen = h->seen[static_cast<size_t>(c)];
   seen = std::max<uint32_t>(seen, static_cast<uint32_t>(pos));
   cpu(c).pending.join(learnt_from(h->mo[pos]));
+  cpu(c).read_fenced.join(fenced_from(h->mo[pos]));
+}
+
+bool Memory::precedes_fenced(const std::vector<std::pair<const Word*, uint64_t>>& stores, const Word* w,
+                             size_t pos) const {
+  const History* h = find(w);
+  if (!h || pos >= h->mo.size() || stores.empty()) return false;
+  Clock fenced = fenced_from(h->mo[pos]);
+  for (const auto& [sw, time] : stores) {
+    const History* sh = find(sw);
+    if (!sh) continue;
+    // A store no longer in the history precedes everything in it.
+    size_t from = 0;
+    for (size_t i = 0; i < sh->mo.size(); ++i)
+      if (sh->mo[i].time == time) from = i + 1;
+    for (size_t i = from; i < sh->mo.size(); ++i)
+      if (fenced.knows(sh->mo[i].writer, sh->mo[i].stamp)) return true;
+  }
+  return false;
 }
 
 uint64_t Memory::floor_time(const Word* w, int c) const {
@@ -158,6 +195,14 @@ size_t Memory::forget_hidden(History& h) {
   return p;
 }
 
+// As learnt_from(), over the fenced sets: `m` itself only when its
+// writer's earlier writes were all fenced before it.
+Clock Memory::fenced_from(const Msg& m) {
+  Clock fenced = m.fenced;
+  if (m.writer >= 0 && m.fenced.c[static_cast<size_t>(m.writer)] + 1 >= m.stamp) fenced.add(m.writer, m.stamp);
+  return fenced;
+}
+
 Clock Memory::everything(int c) {
   Cpu& me = cpu(c);
   Clock all = me.clock;
@@ -172,6 +217,12 @@ void Memory::full_barrier(int c) {
   me.clock.join(sc_);
   me.ordered = me.own;
   me.holding = false;
+  // A strong fence is A-cumulative: what the CPU wrote and read comes
+  // before its later writes, and its earlier loads before its later stores.
+  me.ordered_fenced.join(me.read_fenced);
+  me.carried_fenced.join(me.read_fenced);
+  me.carried_fenced.join(me.own_fenced);
+  me.carried_fenced.add(c, me.own);
 }
 
 void Memory::read_barrier(int c) {
@@ -182,6 +233,8 @@ void Memory::read_barrier(int c) {
 void Memory::write_barrier(int c) {
   Cpu& me = cpu(c);
   me.ordered = me.own;
+  me.carried_fenced.join(me.own_fenced);  // not A-cumulative: only its own writes
+  me.carried_fenced.add(c, me.own);
 }
 
 void Memory::rcu_read_lock(int c) { cpu(c).clock.join(rcu_); }

@@ -72,6 +72,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <utility>
 #include <vector>
 
 #include "sync/model/model.h"
@@ -99,6 +100,10 @@ struct Msg {
   bool rmw;        // an RMW's write: nothing may come between it and the write it read
   Clock view;      // what a CPU that acquires this write is bound to
   uint64_t taint = 0;  // the promises it depends on (model.cc: load buffering)
+  // The writes ordered before it by fences and releases (the LKMM's
+  // cumul-fence*, as a prefix per CPU): a store ordered after a load that
+  // read this write cannot come before them in coherence.
+  Clock fenced{};
 };
 
 struct History {
@@ -115,6 +120,11 @@ struct Cpu {
   uint32_t released = 0;  // its writes up to its last release (an unlock)
   Clock rcu_exit;         // what it was bound to when its last read-side section ended
   bool holding = false;   // it has held a write back since its last full barrier
+  // Propagation (the LKMM's prop; see Msg::fenced): the fenced sets of
+  // every write it read, of those read before its last full barrier or by
+  // an acquire (which order every later store after them), what its next
+  // write is fenced after, and the join of its own writes' fenced sets.
+  Clock read_fenced, ordered_fenced, carried_fenced, own_fenced;
 };
 
 class Memory {
@@ -125,13 +135,16 @@ class Memory {
   // The word's history in this execution; null if it was never written.
   History* find(const Word* w) const { return w->serial == serial_ ? w->hist : nullptr; }
   // The oldest position of `h` that `cpu` may read.
-  size_t oldest_readable(const History& h, int cpu) const;
+  size_t oldest_readable(const History& h, int cpu, const Clock* also = nullptr) const;
   // How many writes `cpu` may read from `w` (at least 1).
   size_t readable(const Word* w, int cpu) const;
   // Where `cpu` may put a write to `w`, as counts of newer writes it goes
   // before (0 first): past writes it is not bound to, never between an
   // RMW's write and the write that RMW read.
-  std::vector<size_t> places(const Word* w, int cpu) const;
+  // `after_reads`: the write is ordered after the CPU's earlier loads (a
+  // dependency, or the engine's stores, which follow every earlier load):
+  // nor before a write one of them read was fenced after (S+mb+ctrl).
+  std::vector<size_t> places(const Word* w, int cpu, bool after_reads = false) const;
   // The value of the `newer`-th newest write (0: the newest).
   uint64_t value(const Word* w, size_t newer) const;
   // Reads the `newer`-th newest write (0: the newest; at most readable()-1)
@@ -158,6 +171,10 @@ class Memory {
   // Binds `cpu` to the write at `pos`, as if it had read it then (a
   // promised load did).
   void bind(const Word* w, int cpu, size_t pos);
+  // Whether one of `stores` (word, time) precedes in coherence a write that
+  // the write at `pos` of `w` is fenced after: a load that read it could
+  // not have come before them.
+  bool precedes_fenced(const std::vector<std::pair<const Word*, uint64_t>>& stores, const Word* w, size_t pos) const;
 
   void full_barrier(int cpu);
   void read_barrier(int cpu);
@@ -193,6 +210,7 @@ class Memory {
   bool any_late_ = false;
   Clock everything(int cpu);  // what the CPU is bound to, has read, and wrote
   static Clock learnt_from(const Msg& m);  // what reading `m` passes on
+  static Clock fenced_from(const Msg& m);  // the writes reading `m` orders a later store after
   Clock sc_;   // what the full barriers so far published, in their total order
   Clock rcu_;  // what grace periods started so far bind later readers to
   std::vector<Cpu> cpus_;
