@@ -47,6 +47,13 @@
 //     else; its write carries the view of the write it read (a release
 //     sequence) and may propagate late like a store. A failed cmpxchg is a
 //     relaxed read.
+//   - Propagation (prop): a write also carries the writes that fences and
+//     releases put before it (Msg::fenced: its CPU's own writes before an
+//     smp_wmb() or full barrier; with a full barrier or a release, the
+//     writes it had read too). A store or RMW ordered after its CPU's
+//     earlier loads lands in coherence after every such write of the
+//     writes those loads read (S+mb+ctrl is forbidden, WWC with only
+//     dependencies is not: the LKMM is not multicopy-atomic).
 //   - RCU: a read-side section that starts after a grace period started is
 //     bound to what the updater had seen then; the updater, when the grace
 //     period ends, to what the readers it waited for had seen.
