@@ -960,7 +960,7 @@ class Cpu {
       uint64_t expected = 0;
       model::next_store_depends_on(control(), on_a_load({}, {}, {}));
       if (model::cas(l, kAll, expected, 1, kAcquire, kLoc)) return;
-      while (model::load(l, kAll, kRelaxed, kLoc) != 0) model::spin(kLoc);
+      while (model::peek(l, kAll, kRelaxed, kLoc) != 0) model::spin(kLoc);  // the value only picks the retry
     }
   }
   uint64_t rmw(const Stmt& s) {
@@ -981,8 +981,8 @@ class Cpu {
   // A failed attempt orders nothing; a successful one is a full cmpxchg.
   uint64_t add_unless(const Stmt& s) {
     model::Word* w = word(s.loc);
-    for (;;) {
-      uint64_t old = model::load(w, kAll, kRelaxed, kLoc);
+    uint64_t old = model::load(w, kAll, kRelaxed, kLoc);
+    for (;;) {  // a failed cmpxchg leaves in `old` what it read
       if (old == static_cast<uint64_t>(value(s.b))) return 0;
       depends(s.loc, s.a, s.b);
       if (model::cas(w, kAll, old, old + static_cast<uint64_t>(value(s.a)), kSeqCst, kLoc)) return 1;

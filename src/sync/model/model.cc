@@ -930,7 +930,7 @@ size_t rmw_source(Fiber* f, const Word* w, int order) {
 }
 
 template <class Next>
-uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int order, Reorder& how,
+uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int order, bool returns, Reorder& how,
                   uint64_t& nv) {
   bool full = fully_ordered(order);
   if (full || f->before_atomic) {
@@ -942,7 +942,7 @@ uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int
   wm().before_rmw(f->id, order);
   weak::Clock sequence;
   uint64_t read_taint = 0;
-  uint64_t old = wm().read(w, f->id, newer, order, &sequence, &read_taint) & mask;
+  uint64_t old = wm().read(w, f->id, newer, order, &sequence, &read_taint, !returns) & mask;
   loaded(f, read_taint, order);
   nv = next(old) & mask;
   // Not held back for being behind a held-back store, as a later store
@@ -972,7 +972,7 @@ uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool retur
     uint64_t nv;
     size_t newer = rmw_source(f, w, order);
     uint64_t old =
-        rmw_weak(f, w, mask, newer, [&](uint64_t v) { return apply(op, v, arg, mask); }, order, how, nv);
+        rmw_weak(f, w, mask, newer, [&](uint64_t v) { return apply(op, v, arg, mask); }, order, returns, how, nv);
     if (returns || !how) trace(how ? StepKind::rmw_buffered : StepKind::rmw, loc, w, old, nv, 0, how);
     else trace(StepKind::rmw_buffered_noret, loc, w, arg, static_cast<uint64_t>(op), 0, how);
     return old;
@@ -1004,7 +1004,7 @@ bool cas_weak(Fiber* f, Word* w, uint64_t mask, uint64_t& expected, uint64_t des
   }
   Reorder how;
   uint64_t nv;
-  rmw_weak(f, w, mask, newer, [&](uint64_t) { return desired; }, order, how, nv);
+  rmw_weak(f, w, mask, newer, [&](uint64_t) { return desired; }, order, true, how, nv);
   trace(StepKind::cas, loc, w, old, desired & mask, 0, how);
   return true;
 }

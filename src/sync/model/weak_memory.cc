@@ -64,7 +64,7 @@ uint64_t Memory::value(const Word* w, size_t newer) const {
   return h ? h->mo[h->mo.size() - 1 - newer].v : w->v;
 }
 
-uint64_t Memory::read(Word* w, int c, size_t newer, int order, Clock* view, uint64_t* taint) {
+uint64_t Memory::read(Word* w, int c, size_t newer, int order, Clock* view, uint64_t* taint, bool noreturn) {
   History* h = find(w);
   if (taint) *taint = 0;
   if (!h) {
@@ -76,7 +76,7 @@ uint64_t Memory::read(Word* w, int c, size_t newer, int order, Clock* view, uint
   const Msg& m = h->mo[pos];
   h->seen[static_cast<size_t>(c)] = static_cast<uint32_t>(pos);
   Clock learnt = learnt_from(m), fenced = fenced_from(m);
-  me.pending.join(learnt);
+  (noreturn ? me.noreturn_pending : me.pending).join(learnt);
   me.read_fenced.join(fenced);
   if (acquires(order)) {
     me.clock.join(learnt);
@@ -91,6 +91,7 @@ void Memory::before_rmw(int c, int order) {
   Cpu& me = cpu(c);
   if (acquires(order) && me.released > me.ordered) {  // spin_unlock(); spin_lock()
     me.clock.join(me.pending);
+    me.clock.join(me.noreturn_pending);
     me.ordered = me.released;
   }
 }
@@ -104,6 +105,7 @@ size_t Memory::write(Word* w, int c, uint64_t v, size_t before, bool late, bool 
   any_late_ = any_late_ || late;
   me.holding = me.holding || late;
   m.view.join(me.pending);
+  m.view.join(me.noreturn_pending);
   m.view.add(c, release ? stamp : me.ordered);
   if (release) me.released = stamp;
   if (rmw_of) m.view.join(*rmw_of);
@@ -207,6 +209,7 @@ Clock Memory::everything(int c) {
   Cpu& me = cpu(c);
   Clock all = me.clock;
   all.join(me.pending);
+  all.join(me.noreturn_pending);
   all.add(c, me.own);
   return all;
 }

@@ -35,7 +35,8 @@
 //     CPU (release is A-cumulative).
 //   - smp_wmb(): orders the CPU's earlier stores before its later ones;
 //     nothing it only read (not cumulative); no load.
-//   - smp_rmb(): binds the CPU to the views of every write read before it.
+//   - smp_rmb(): binds the CPU to the views of every write read before it
+//     but those that RMWs returning nothing read (R4rmb).
 //   - smp_mb() (and a fully ordered RMW, smp_mb__{before,after}_atomic
 //     around one, sleeping, a grace period): smp_rmb() and smp_wmb() in one,
 //     and a place in a single global order of full barriers, each bound to
@@ -121,7 +122,8 @@ struct History {
 // What one CPU is bound to, and what its next stores carry.
 struct Cpu {
   Clock clock;            // what its loads are bound to (happens-before)
-  Clock pending;          // views of every write it read
+  Clock pending;          // views of every write it read (but noreturn RMWs')
+  Clock noreturn_pending; // views of the writes its noreturn RMWs read
   uint32_t own = 0;       // its writes so far
   uint32_t ordered = 0;   // its writes before its last smp_wmb() or full barrier
   uint32_t released = 0;  // its writes up to its last release (an unlock)
@@ -156,8 +158,11 @@ class Memory {
   uint64_t value(const Word* w, size_t newer) const;
   // Reads the `newer`-th newest write (0: the newest; at most readable()-1)
   // with `order` (a sync::Order value); returns its value, and the view it
-  // carried in `view` if asked.
-  uint64_t read(Word* w, int cpu, size_t newer, int order, Clock* view = nullptr, uint64_t* taint = nullptr);
+  // carried in `view` if asked. `noreturn`: the read of an RMW that returns
+  // nothing (atomic_inc()), which smp_rmb() does not order (the LKMM's
+  // R4rmb); everything else that orders reads does.
+  uint64_t read(Word* w, int cpu, size_t newer, int order, Clock* view = nullptr, uint64_t* taint = nullptr,
+                bool noreturn = false);
   // Before an RMW with `order`: an acquire after a release of the CPU
   // orders as po-unlock-lock-po does.
   void before_rmw(int cpu, int order);
