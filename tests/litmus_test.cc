@@ -238,6 +238,20 @@ TEST(Litmus, ReadsTheAtomicApiAndLockQueries) {
   EXPECT_EQ(v.verdict(), "Always") << fmt::format("{}", fmt::join(v.states | std::views::keys, " | "));
 }
 
+// herd7 reports a test whose every execution deadlocks as DEADLOCK; a
+// test may have no final condition at all.
+TEST(Litmus, EveryExecutionDeadlockingIsTheVerdictDeadlock) {
+  Litmus t = parse_litmus("C self\n(* Result: DEADLOCK *)\n{}\nP0(spinlock_t *l) { spin_lock(l); spin_lock(l); }\n");
+  EXPECT_EQ(t.lkmm, "DEADLOCK");
+  LitmusRun r = run_litmus(t, "weak", 2, 2);
+  EXPECT_EQ(r.verdict(), "DEADLOCK");
+  EXPECT_GT(r.deadlocked, 0u);
+  LitmusRun w = weak("C wait\n{}\nP0(spinlock_t *l, int *x) { spin_lock(l); WRITE_ONCE(*x, 1); spin_unlock(l); }\n"
+                     "P1(spinlock_t *l, int *x) { spin_unlock_wait(l); r0 = READ_ONCE(*x); }\n");
+  EXPECT_EQ(w.verdict(), "Always");  // no condition: true in every state
+  EXPECT_EQ(w.deadlocked, 0u);
+}
+
 // `faultline litmus`: a line per test with herd7's verdict beside, the
 // exit status the worst of them (0 all agree, 1 a DIFF, 2 unreadable).
 TEST(Litmus, CommandJudgesEachTestAgainstHerd7) {

@@ -130,8 +130,8 @@ struct Expr {
 };
 
 struct Stmt {
-  enum Kind { assign, load, store, rmw, cmpxchg, add_unless, trylock, is_locked, barrier, lock, unlock, rcu_lock,
-              rcu_unlock, sync_rcu, branch };
+  enum Kind { assign, load, store, rmw, cmpxchg, add_unless, trylock, is_locked, unlock_wait, barrier, lock, unlock,
+              rcu_lock, rcu_unlock, sync_rcu, branch };
   Kind kind = barrier;
   std::string reg;  // assigned; empty: none
   Expr loc;         // the address accessed
@@ -629,9 +629,15 @@ class Parser {
       s.fence_after = f == "smp_store_mb";
       return emit(std::move(s), false);
     }
-    if (f == "spin_lock" || f == "spin_unlock" || f == "spin_trylock" || f == "spin_is_locked") {
+    if (f == "spin_lock" || f == "spin_unlock" || f == "spin_trylock" || f == "spin_is_locked" ||
+        f == "spin_unlock_wait") {
       arity(f, args, 1);
-      s.kind = f == "spin_lock" ? Stmt::lock : f == "spin_unlock" ? Stmt::unlock : f == "spin_trylock" ? Stmt::trylock : Stmt::is_locked;
+      static const std::map<std::string, Stmt::Kind> kLocks = {{"spin_lock", Stmt::lock},
+                                                               {"spin_unlock", Stmt::unlock},
+                                                               {"spin_trylock", Stmt::trylock},
+                                                               {"spin_is_locked", Stmt::is_locked},
+                                                               {"spin_unlock_wait", Stmt::unlock_wait}};
+      s.kind = kLocks.at(f);
       s.loc = std::move(args[0]);
       return emit(std::move(s), s.kind == Stmt::trylock || s.kind == Stmt::is_locked);
     }
@@ -640,9 +646,11 @@ class Parser {
       s.kind = f == "rcu_read_lock" ? Stmt::rcu_lock : f == "rcu_read_unlock" ? Stmt::rcu_unlock : Stmt::sync_rcu;
       return emit(std::move(s), false);
     }
-    if (f == "srcu_read_lock" || f == "srcu_read_unlock" || f == "synchronize_srcu" || f == "synchronize_srcu_expedited") {
-      arity(f, args, f == "srcu_read_unlock" ? 2 : 1);
-      s.kind = f == "srcu_read_lock" ? Stmt::rcu_lock : f == "srcu_read_unlock" ? Stmt::rcu_unlock : Stmt::sync_rcu;
+    if (f == "srcu_read_lock" || f == "srcu_read_unlock" || f == "srcu_down_read" || f == "srcu_up_read" ||
+        f == "synchronize_srcu" || f == "synchronize_srcu_expedited") {
+      bool lock = f == "srcu_read_lock" || f == "srcu_down_read", unlock = f == "srcu_read_unlock" || f == "srcu_up_read";
+      arity(f, args, unlock ? 2 : 1);
+      s.kind = lock ? Stmt::rcu_lock : unlock ? Stmt::rcu_unlock : Stmt::sync_rcu;
       emit(std::move(s), false);
       return {};  // srcu_read_lock()'s index: 0
     }
@@ -766,6 +774,10 @@ class Parser {
       prog_->has_filter = true;
       prog_->filter = prop();
     }
+    if (lx_.at_end()) {  // no final condition: every state counts (herd7 lists them)
+      t.quantifier = "exists";
+      return;
+    }
     std::string q = lx_.next();
     if (q == "~") {
       lx_.expect("exists");
@@ -873,11 +885,12 @@ class Parser {
         Lexer word;
         word.s = c.substr(k + std::string(key).size());
         *field = word.next();
-        if (*field == "Never" || *field == "Sometimes" || *field == "Always") {
+        if (*field == "Never" || *field == "Sometimes" || *field == "Always" ||
+            (field == &t.lkmm && *field == "DEADLOCK")) {
           if (field == &t.lkmm) t.lkmm_datarace = word.rest_of_line().find("DATARACE") != std::string::npos;
           continue;
         }
-        // herd7's own results besides a verdict (DEADLOCK, "Flag ...") and
+        // herd7's own results besides a verdict ("Flag ...") and
         // an author's "Maybe" are notes, not verdicts; a pin must be one.
         if (field != &t.lkmm) bad(fmt::format("verdict '{}' after '{}' (Never, Sometimes or Always)", *field, key));
         t.lkmm_note = *field + " " + word.rest_of_line();
@@ -1027,6 +1040,9 @@ class Cpu {
       case Stmt::is_locked:
         set(s.reg, model::load(word(s.loc), kAll, kRelaxed, kLoc) != 0);
         return loaded(s.reg);
+      case Stmt::unlock_wait:  // until it sees the lock free, with acquire (as the LKMM once had it)
+        while (model::load(word(s.loc), kAll, kAcquire, kLoc) != 0) model::spin(kLoc);
+        return;
       case Stmt::barrier: return model::fence(s.fence, kLoc);
       case Stmt::lock: return lock(word(s.loc));
       case Stmt::unlock:
@@ -1149,6 +1165,7 @@ model::MemoryModel memory_model(const std::string& m) {
 Litmus parse_litmus(const std::string& text) { return Parser(text).parse(); }
 
 std::string LitmusRun::verdict() const {
+  if (positive + negative == 0 && deadlocked > 0) return "DEADLOCK";
   if (positive == 0) return "Never";
   return negative == 0 ? "Always" : "Sometimes";
 }
@@ -1182,9 +1199,13 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
       if (!strategy->next()) return r;
       continue;
     }
-    if (!o.failure.empty() || o.deadlock || o.step_limit)
-      bad(fmt::format("{}: an execution {}", t.name,
-                      !o.failure.empty() ? "failed: " + o.failure : o.deadlock ? "deadlocked" : "hit the step limit"));
+    if (!o.failure.empty() || o.step_limit)
+      bad(fmt::format("{}: an execution {}", t.name, !o.failure.empty() ? "failed: " + o.failure : "hit the step limit"));
+    if (o.deadlock) {  // no final state (herd7 has none either: a lock never taken)
+      ++r.deadlocked;
+      if (!strategy->next()) return r;
+      continue;
+    }
     r.outcomes.insert(final_state(p, w));
     if (!p.has_filter || holds(p.filter, w)) {
       ++r.states[herd_state(p, w)];

@@ -22,8 +22,8 @@
 //   smp_store_release, smp_store_mb, rcu_dereference, rcu_assign_pointer,
 //   every barrier (smp_mb and the __before/__after variants, barrier()),
 //   xchg/cmpxchg and their orderings, spin_lock, spin_unlock,
-//   spin_trylock, spin_is_locked, RCU and SRCU read-side sections and
-//   grace periods, and the atomic_t API (read/set, add/sub/inc/dec, the
+//   spin_trylock, spin_is_locked, spin_unlock_wait, RCU and SRCU
+//   read-side sections (srcu_down_read/srcu_up_read too) and grace periods, and the atomic_t API (read/set, add/sub/inc/dec, the
 //   _return, fetch_, _and_test and xchg/cmpxchg forms with their _relaxed,
 //   _acquire and _release orderings, fetch_and/or/andnot, add_unless).
 // - `locations [...]`, `filter (...)`, then `exists`, `~exists` or
@@ -54,7 +54,7 @@ struct LitmusProgram;  // the parsed test
 
 struct Litmus {
   std::string name;
-  // Verdicts written in the test's comments: `Result: Never|Sometimes|Always`
+  // Verdicts written in the test's comments: `Result: Never|Sometimes|Always|DEADLOCK`
   // (herd7 under the LKMM), faultline's own pins, `sc: ...`, `tso: ...`,
   // and `faultline weak: ...` where the weak model knowingly differs from
   // the LKMM (empty when absent).
@@ -79,6 +79,7 @@ struct LitmusRun {
   uint64_t executions = 0;
   // Executions the filter kept, by whether they satisfied the condition.
   uint64_t positive = 0, negative = 0;
+  uint64_t deadlocked = 0;  // executions that ended with CPUs waiting for ever (no final state)
   bool unfinished = false;  // stopped at the time limit
   std::string schedule;     // of the first execution that reached it
   // Every final state seen: "0:r0=1 1:r0=0 x=1 y=1" (registers, then
@@ -90,7 +91,7 @@ struct LitmusRun {
   std::map<std::string, uint64_t> states;
   // Never, Sometimes or Always: whether the condition's proposition held
   // in none, some or all of the executions the filter kept (herd7's
-  // Observation).
+  // Observation); DEADLOCK when every execution deadlocked.
   std::string verdict() const;
 };
 // Every execution within `bound` preemptions and `reorder_bound` held-back

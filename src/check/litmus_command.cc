@@ -94,8 +94,9 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostrea
                        : t.lkmm_note.empty() ? "no herd7 verdict"
                                              : "herd7: " + t.lkmm_note;
   ++(r.unfinished ? tally.unfinished : t.lkmm.empty() ? tally.unjudged : verdict == t.lkmm ? tally.agree : tally.differ);
-  out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions, {:.2f} s\n", t.name, verdict,
-                     t.lkmm.empty() ? "-" : t.lkmm, judged, r.states.size(), r.executions, secs);
+  out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions{}, {:.2f} s\n", t.name, verdict,
+                     t.lkmm.empty() ? "-" : t.lkmm, judged, r.states.size(), r.executions,
+                     r.deadlocked ? fmt::format(" ({} deadlocked)", r.deadlocked) : "", secs);
   if (o.states || judged == "DIFF")
     for (const auto& [state, n] : r.states) out << fmt::format("    {}  ({})\n", state, n);
   j.update({{"verdict", verdict},
@@ -108,6 +109,7 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostrea
             {"negative", r.negative},
             {"states", r.states},
             {"executions", r.executions},
+            {"deadlocked", r.deadlocked},
             {"seconds", secs}});
   return j;
 }
