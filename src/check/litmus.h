@@ -108,7 +108,7 @@ LitmusRun run_litmus(const Litmus& t, const std::string& memory_model, unsigned 
 struct LitmusOptions {
   std::vector<std::string> paths;
   std::string memory_model = "weak";
-  unsigned bound = 3, reorder_bound = 3;
+  unsigned bound = 2, reorder_bound = 2;
   double seconds = 10;
   std::string json;  // one object per test, a line each
   bool states = false;  // print every state seen
