@@ -971,7 +971,7 @@ class Cpu {
   void lock(model::Word* l) {
     for (;;) {
       uint64_t expected = 0;
-      model::next_store_depends_on(control(), on_a_load({}, {}, {}));
+      depends({}, {}, {});
       if (model::cas(l, kAll, expected, 1, kAcquire, kLoc)) return;
       while (model::peek(l, kAll, kRelaxed, kLoc) != 0) model::spin(kLoc);  // the value only picks the retry
     }
@@ -980,15 +980,7 @@ class Cpu {
     depends(s.loc, s.a, {});
     auto arg = static_cast<uint64_t>(value(s.a));
     uint64_t old = model::rmw(word(s.loc), kAll, s.op, arg, s.order, s.returns, kLoc);
-    if (!s.new_value) return old;
-    switch (s.op) {
-      case model::Rmw::add: return old + arg;
-      case model::Rmw::sub: return old - arg;
-      case model::Rmw::or_: return old | arg;
-      case model::Rmw::and_: return old & arg;
-      case model::Rmw::xchg: return arg;
-    }
-    return old;
+    return s.new_value ? model::apply(s.op, old, arg, kAll) : old;
   }
 
   // A failed attempt orders nothing; a successful one is a full cmpxchg.
@@ -1005,10 +997,7 @@ class Cpu {
   void step(const Stmt& s) {
     switch (s.kind) {
       case Stmt::assign:
-        if (!s.reg.empty()) {
-          taints_[s.reg] = taint(s.a);
-          from_load_[s.reg] = from_load(s.a);
-        }
+        if (!s.reg.empty()) deps_[s.reg] = dep(s.a);
         return set(s.reg, static_cast<uint64_t>(value(s.a)));
       case Stmt::load:
         set(s.reg, model::load(word(s.loc), kAll, s.order, kLoc));
@@ -1052,54 +1041,54 @@ class Cpu {
       case Stmt::rcu_unlock: return model::rcu_read_unlock();
       case Stmt::sync_rcu: return model::synchronize_rcu(kLoc);
       case Stmt::branch: {
-        control_.push_back(taint(s.a));
-        control_on_load_.push_back(from_load(s.a));
+        control_.push_back(dep(s.a));
         run(value(s.a) != 0 ? s.then : s.otherwise);
         control_.pop_back();
-        control_on_load_.pop_back();
         return;
       }
     }
   }
 
-  // Load buffering: what each register's value depends on (a mask of the
-  // promises its loads read), and the conditions the CPU is inside.
-  uint64_t taint(const Expr& e) {
-    if (e.kind == Expr::reg) return taints_[e.name];
-    uint64_t t = 0;
-    for (const Expr& a : e.args) t |= taint(a);
-    return t;
+  // What a value depends on: the promises its loads read (load buffering,
+  // a mask) and whether it comes from a load at all (a dependency the
+  // LKMM orders a store by).
+  struct Dep {
+    uint64_t taint = 0;
+    bool on_load = false;
+    Dep& operator|=(const Dep& o) {
+      taint |= o.taint;
+      on_load = on_load || o.on_load;
+      return *this;
+    }
+  };
+  Dep dep(const Expr& e) {
+    if (e.kind == Expr::reg) return deps_[e.name];
+    Dep d;
+    for (const Expr& a : e.args) d |= dep(a);
+    return d;
   }
-  uint64_t control() const {
-    uint64_t t = 0;
-    for (uint64_t c : control_) t |= c;
-    return t;
-  }
-  // Whether a value comes from a load (a dependency the LKMM orders by).
-  bool from_load(const Expr& e) {
-    if (e.kind == Expr::reg) return from_load_[e.name];
-    return std::any_of(e.args.begin(), e.args.end(), [&](const Expr& a) { return from_load(a); });
-  }
-  bool on_a_load(const Expr& l, const Expr& a, const Expr& b) {
-    bool control = std::find(control_on_load_.begin(), control_on_load_.end(), true) != control_on_load_.end();
-    return control || from_load(l) || from_load(a) || from_load(b);
+  // The conditions the CPU is inside.
+  Dep control() const {
+    Dep d;
+    for (const Dep& c : control_) d |= c;
+    return d;
   }
   // The next store or RMW depends on these operands and the conditions.
   void depends(const Expr& l, const Expr& a, const Expr& b) {
-    model::next_store_depends_on(taint(l) | taint(a) | taint(b) | control(), on_a_load(l, a, b));
+    Dep d = control();
+    d |= dep(l);
+    d |= dep(a);
+    d |= dep(b);
+    model::next_store_depends_on(d.taint, d.on_load);
   }
   void loaded(const std::string& reg) {
-    if (reg.empty()) return;
-    taints_[reg] = model::last_load_taint();
-    from_load_[reg] = true;
+    if (!reg.empty()) deps_[reg] = {model::last_load_taint(), true};
   }
 
   World& w_;
   std::map<std::string, int64_t>& regs_;
-  std::map<std::string, uint64_t> taints_;
-  std::map<std::string, bool> from_load_;
-  std::vector<uint64_t> control_;
-  std::vector<bool> control_on_load_;
+  std::map<std::string, Dep> deps_;
+  std::vector<Dep> control_;
 };
 
 int64_t reg_value(const World& w, int cpu, const std::string& reg) {

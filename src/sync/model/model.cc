@@ -29,17 +29,6 @@
 #include <fmt/format.h>
 
 namespace faultline::sync::model {
-namespace {
-
-constexpr size_t kStackSize = 512 * 1024;
-
-struct Pending {
-  Word* w;
-  uint64_t mask;
-  bool is_rmw;
-  Rmw op;
-  uint64_t arg;
-};
 
 uint64_t apply(Rmw op, uint64_t old, uint64_t arg, uint64_t mask) {
   switch (op) {
@@ -51,6 +40,18 @@ uint64_t apply(Rmw op, uint64_t old, uint64_t arg, uint64_t mask) {
   }
   return old;
 }
+
+namespace {
+
+constexpr size_t kStackSize = 512 * 1024;
+
+struct Pending {
+  Word* w;
+  uint64_t mask;
+  bool is_rmw;
+  Rmw op;
+  uint64_t arg;
+};
 
 // What a CPU did since its last spin(): the words it read, each with its
 // Word::written when read, and whether it wrote anything.
@@ -82,6 +83,14 @@ struct SinceSpin {
   }
 };
 
+// What a blocked CPU's wake-up condition reads, and so what its waking
+// step conflicts with: one word (a futex wait), RCU's state (a grace
+// period), the words its spin loop read (SinceSpin), or anything.
+struct Reads {
+  enum Kind { memory, word, rcu, spin_reads } kind = memory;
+  const Word* w = nullptr;  // kind word
+};
+
 struct Fiber {
   int id = 0;
   std::string name;
@@ -94,9 +103,7 @@ struct Fiber {
   char* stack = nullptr;      // its lowest address
   bool done = false;
   std::function<bool()> until;  // blocked until this holds
-  const Word* until_word = nullptr;  // ... which reads only this word (a futex wait)
-  bool until_rcu = false;            // ... which reads only RCU's state (a grace period)
-  bool until_reads = false;          // ... which reads only sleeping_on's words (a spin loop)
+  Reads until_reads;            // ... which reads only these (its wake-up's footprint)
   SinceSpin sleeping_on;
   unsigned blind_spins = 0;  // its spins in a row that followed a write or many reads
   std::deque<Pending> buf;      // the store buffer
@@ -348,10 +355,9 @@ void yield() {
 void drain(Fiber* f);
 
 // Sleeping (a futex wait, a grace period) is a system call: a full
-// barrier, so the sleeper's buffered stores drain first. What the wake-up
-// conflicts with: `word`, the one word `pred` reads, if it reads one;
-// with `rcu`, RCU's state (touch_rcu); else everything.
-void block_until(std::function<bool()> pred, const Word* word = nullptr, bool rcu = false, bool reads = false) {
+// barrier, so the sleeper's buffered stores drain first. `reads`: what
+// `pred` reads, which the wake-up conflicts with.
+void block_until(std::function<bool()> pred, Reads reads = {}) {
   if (!scheduling()) {
     if (!pred()) fail("a blocking wait outside the scheduler would never end");
     return;
@@ -359,8 +365,6 @@ void block_until(std::function<bool()> pred, const Word* word = nullptr, bool rc
   drain(self());
   if (g->mm == MemoryModel::weak) wm().full_barrier(g->cur);
   self()->until = std::move(pred);
-  self()->until_word = word;
-  self()->until_rcu = rcu;
   self()->until_reads = reads;
   yield();
 }
@@ -588,6 +592,18 @@ void find_runnable() {
 }
 
 // One scheduling decision; false when the execution is over.
+// A woken CPU's step read whatever its wait read.
+void woken_reads(const Fiber* f) {
+  switch (f->until_reads.kind) {
+    case Reads::word: return g->fp.add(f->until_reads.w->id, false);
+    case Reads::spin_reads: return f->sleeping_on.touch(g->fp);
+    case Reads::rcu:
+      if (!weak_model()) return touch_rcu_state(g->fp);
+      [[fallthrough]];
+    case Reads::memory: g->fp.global = true;
+  }
+}
+
 bool schedule_once() {
   if (g->aborted) return false;
   if (++g->out.steps > g->max_steps) {
@@ -627,11 +643,7 @@ bool schedule_once() {
   }
   g->cur = g->last = runnable[pick];
   Fiber* f = g->fibers[g->cur].get();
-  // Woken by memory: it read whatever its wait read.
-  if (f->until && f->until_word) g->fp.add(f->until_word->id, false);
-  else if (f->until && f->until_reads) f->sleeping_on.touch(g->fp);
-  else if (f->until && f->until_rcu && !weak_model()) touch_rcu_state(g->fp);
-  else if (f->until) g->fp.global = true;
+  if (f->until) woken_reads(f);
   f->until = nullptr;
   to_fiber(f);
   g->cur = -1;
@@ -1069,7 +1081,7 @@ void wait_while(const Word* w, uint64_t mask, uint64_t old, const std::source_lo
   uint64_t now = weak_model() ? wm().read(const_cast<Word*>(w), self()->id, 0, kRelaxed) & mask : view(w, mask);
   if (now != old) return;
   trace(StepKind::sleep, loc, w, old);
-  block_until([w, mask, old] { return (w->v & mask) != old; }, w);
+  block_until([w, mask, old] { return (w->v & mask) != old; }, {Reads::word, w});
 }
 
 // A spin loop whose CPU wrote nothing since its last spin() and read at
@@ -1091,7 +1103,7 @@ void sleep_on_reads(Fiber* f, const SinceSpin& since, const std::source_location
   }
   trace(StepKind::spin_sleep, loc);
   f->sleeping_on = since;
-  block_until([f] { return f->sleeping_on.changed(g->propagations); }, nullptr, false, true);
+  block_until([f] { return f->sleeping_on.changed(g->propagations); }, {Reads::spin_reads});
 }
 
 // A spin loop re-checks its condition once memory changed. After a write
@@ -1146,7 +1158,7 @@ void spin_while(const Word* w, uint64_t mask, uint64_t seen, const std::source_l
   }
   if (view(w, mask) != seen) return;
   trace(StepKind::spin_sleep, loc, w, seen);
-  block_until([w, mask, seen] { return (w->v & mask) != seen; }, w);
+  block_until([w, mask, seen] { return (w->v & mask) != seen; }, {Reads::word, w});
 }
 
 // ---- RCU -------------------------------------------------------------------
@@ -1190,7 +1202,7 @@ void synchronize_rcu(const std::source_location& loc) {
       Fiber& f = *g->fibers[r.first];
       return f.rcu_nesting == 0 || f.rcu_gen != r.second;
     });
-  }, nullptr, true);
+  }, {Reads::rcu});
   if (weak) {
     std::vector<int> ids;
     for (auto& r : readers) ids.push_back(r.first);
@@ -1223,7 +1235,7 @@ void rcu_barrier() {
         return f.rcu_nesting == 0 || f.rcu_gen != r.second;
       });
     });
-  }, nullptr, true);
+  }, {Reads::rcu});
   run_callbacks(false);
 }
 

@@ -37,6 +37,8 @@ enum class MemoryModel { sc, tso, weak };
 const char* memory_model_name(MemoryModel m);
 
 enum class Rmw { xchg, add, sub, or_, and_ };
+// The value an RMW writes over `old` (within `mask`, the word's width).
+uint64_t apply(Rmw op, uint64_t old, uint64_t arg, uint64_t mask);
 enum class Fence { full, read, write, before_atomic, after_atomic };
 
 uint64_t new_word_id();

@@ -76,7 +76,8 @@ uint64_t Memory::read(Word* w, int c, size_t newer, int order, Clock* view, uint
   const Msg& m = h->mo[pos];
   h->seen[static_cast<size_t>(c)] = static_cast<uint32_t>(pos);
   Clock learnt = learnt_from(m), fenced = fenced_from(m);
-  (noreturn ? me.noreturn_pending : me.pending).join(learnt);
+  me.pending.join(learnt);
+  if (!noreturn) me.rmb_pending.join(learnt);
   me.read_fenced.join(fenced);
   if (acquires(order)) {
     me.clock.join(learnt);
@@ -91,7 +92,6 @@ void Memory::before_rmw(int c, int order) {
   Cpu& me = cpu(c);
   if (acquires(order) && me.released > me.ordered) {  // spin_unlock(); spin_lock()
     me.clock.join(me.pending);
-    me.clock.join(me.noreturn_pending);
     me.ordered = me.released;
   }
 }
@@ -105,7 +105,6 @@ size_t Memory::write(Word* w, int c, uint64_t v, size_t before, bool late, bool 
   any_late_ = any_late_ || late;
   me.holding = me.holding || late;
   m.view.join(me.pending);
-  m.view.join(me.noreturn_pending);
   m.view.add(c, release ? stamp : me.ordered);
   if (release) me.released = stamp;
   if (rmw_of) m.view.join(*rmw_of);
@@ -129,12 +128,12 @@ size_t Memory::write(Word* w, int c, uint64_t v, size_t before, bool late, bool 
 }
 
 // The write itself joins what a reader passes on only when its writer's
-// earlier writes were all ordered before it: a view holds a prefix of each
-// CPU's writes, and a longer one would bind too much.
-Clock Memory::learnt_from(const Msg& m) {
-  Clock learnt = m.view;
-  if (m.writer >= 0 && m.view.c[static_cast<size_t>(m.writer)] + 1 >= m.stamp) learnt.add(m.writer, m.stamp);
-  return learnt;
+// earlier writes were all in `base`: a view holds a prefix of each CPU's
+// writes, and a longer one would bind too much.
+Clock Memory::with_write(const Clock& base, const Msg& m) {
+  Clock c = base;
+  if (m.writer >= 0 && base.c[static_cast<size_t>(m.writer)] + 1 >= m.stamp) c.add(m.writer, m.stamp);
+  return c;
 }
 
 void Memory::bind(const Word* w, int c, size_t pos) {
@@ -142,8 +141,10 @@ void Memory::bind(const Word* w, int c, size_t pos) {
   if (!h || pos >= h->mo.size()) return;
   auto& seen = h->seen[static_cast<size_t>(c)];
   seen = std::max<uint32_t>(seen, static_cast<uint32_t>(pos));
-  cpu(c).pending.join(learnt_from(h->mo[pos]));
-  cpu(c).read_fenced.join(fenced_from(h->mo[pos]));
+  Cpu& me = cpu(c);
+  me.pending.join(learnt_from(h->mo[pos]));
+  me.rmb_pending.join(learnt_from(h->mo[pos]));
+  me.read_fenced.join(fenced_from(h->mo[pos]));
 }
 
 bool Memory::precedes_fenced(const std::vector<std::pair<const Word*, uint64_t>>& stores, const Word* w,
@@ -197,19 +198,10 @@ size_t Memory::forget_hidden(History& h) {
   return p;
 }
 
-// As learnt_from(), over the fenced sets: `m` itself only when its
-// writer's earlier writes were all fenced before it.
-Clock Memory::fenced_from(const Msg& m) {
-  Clock fenced = m.fenced;
-  if (m.writer >= 0 && m.fenced.c[static_cast<size_t>(m.writer)] + 1 >= m.stamp) fenced.add(m.writer, m.stamp);
-  return fenced;
-}
-
 Clock Memory::everything(int c) {
   Cpu& me = cpu(c);
   Clock all = me.clock;
   all.join(me.pending);
-  all.join(me.noreturn_pending);
   all.add(c, me.own);
   return all;
 }
@@ -230,7 +222,7 @@ void Memory::full_barrier(int c) {
 
 void Memory::read_barrier(int c) {
   Cpu& me = cpu(c);
-  me.clock.join(me.pending);
+  me.clock.join(me.rmb_pending);
 }
 
 void Memory::write_barrier(int c) {

@@ -122,8 +122,8 @@ struct History {
 // What one CPU is bound to, and what its next stores carry.
 struct Cpu {
   Clock clock;            // what its loads are bound to (happens-before)
-  Clock pending;          // views of every write it read (but noreturn RMWs')
-  Clock noreturn_pending; // views of the writes its noreturn RMWs read
+  Clock pending;          // views of every write it read
+  Clock rmb_pending;      // those but the ones RMWs returning nothing read (R4rmb)
   uint32_t own = 0;       // its writes so far
   uint32_t ordered = 0;   // its writes before its last smp_wmb() or full barrier
   uint32_t released = 0;  // its writes up to its last release (an unlock)
@@ -221,8 +221,12 @@ class Memory {
   uint64_t time_ = 0, propagated_ = 0;
   bool any_late_ = false;
   Clock everything(int cpu);  // what the CPU is bound to, has read, and wrote
-  static Clock learnt_from(const Msg& m);  // what reading `m` passes on
-  static Clock fenced_from(const Msg& m);  // the writes reading `m` orders a later store after
+  // `base` of `m`, and `m` itself when its writer's earlier writes were all
+  // in `base` (a clock holds a prefix of each CPU's writes).
+  static Clock with_write(const Clock& base, const Msg& m);
+  static Clock learnt_from(const Msg& m) { return with_write(m.view, m); }  // what reading `m` passes on
+  // The writes reading `m` orders a later store after.
+  static Clock fenced_from(const Msg& m) { return with_write(m.fenced, m); }
   Clock sc_;   // what the full barriers so far published, in their total order
   Clock rcu_;  // what grace periods started so far bind later readers to
   std::vector<Cpu> cpus_;
