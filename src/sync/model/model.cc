@@ -895,11 +895,12 @@ void store_tso(Fiber* f, Word* w, uint64_t v, int order) {
 uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
   if (order == kSeqCst) wm().full_barrier(f->id);
   // Where it lands among late writes is free; holding it back is not.
-  std::vector<size_t> places = wm().places(w, f->id, after_reads(f, order));
+  bool ordered = after_reads(f, order);
+  std::vector<size_t> places = wm().places(w, f->id, ordered);
   size_t before = order == kSeqCst ? 0 : places[choose(places.size(), false)];
   bool late = order != kSeqCst && (wm().holding_back(f->id) || hold_back(w));
   uint64_t taint = store_taint(f, order);
-  size_t pos = wm().write(w, f->id, v, before, late, order >= kRelease, nullptr, taint);
+  size_t pos = wm().write(w, f->id, v, before, {late, order >= kRelease, ordered, nullptr, taint});
   written(w);
   keep_promises(f, w, v, taint, pos);
   if (order == kSeqCst) wm().full_barrier(f->id);
@@ -952,9 +953,10 @@ uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int
   }
   f->before_atomic = false;
   wm().before_rmw(f->id, order);
-  weak::Clock sequence;
+  weak::Msg sequence{};
   uint64_t read_taint = 0;
-  uint64_t old = wm().read(w, f->id, newer, order, &sequence, &read_taint, !returns) & mask;
+  auto kind = returns ? weak::Memory::ReadKind::rmw : weak::Memory::ReadKind::rmw_noreturn;
+  uint64_t old = wm().read(w, f->id, newer, order, &sequence, &read_taint, kind) & mask;
   loaded(f, read_taint, order);
   nv = next(old) & mask;
   // Not held back for being behind a held-back store, as a later store
@@ -963,9 +965,9 @@ uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int
   // of a killer's loop (a bitmap's bits cleared one by one, a reference
   // dropped per page) from each leaving every version of its word
   // readable; x86 drains the store buffer before an RMW anyway.
-  bool late = hold_back(w);
+  bool late = hold_back(w), ordered = after_reads(f, order);
   uint64_t taint = store_taint(f, order) | read_taint;
-  size_t pos = wm().write(w, f->id, nv, newer, late, order >= kRelease, &sequence, taint);
+  size_t pos = wm().write(w, f->id, nv, newer, {late, order >= kRelease, ordered, &sequence, taint});
   written(w);
   keep_promises(f, w, nv, taint, pos);
   if (full) wm().full_barrier(f->id);

@@ -52,7 +52,10 @@ std::vector<size_t> Memory::places(const Word* w, int cpu, bool after_reads) con
   if (!h) return v;
   const Cpu& me = cpus_[static_cast<size_t>(cpu)];
   Clock bound = me.ordered_fenced;
-  if (after_reads) bound.join(me.read_fenced);
+  if (after_reads) {
+    bound.join(me.read_fenced);
+    bound.join(me.read_strong);
+  }
   size_t n = h->mo.size() - oldest_readable(*h, cpu, &bound);
   for (size_t k = 1; k < n; ++k)
     if (!h->mo[h->mo.size() - k].rmw) v.push_back(k);
@@ -64,59 +67,84 @@ uint64_t Memory::value(const Word* w, size_t newer) const {
   return h ? h->mo[h->mo.size() - 1 - newer].v : w->v;
 }
 
-uint64_t Memory::read(Word* w, int c, size_t newer, int order, Clock* view, uint64_t* taint, bool noreturn) {
+uint64_t Memory::read(Word* w, int c, size_t newer, int order, Msg* read_out, uint64_t* taint, ReadKind kind) {
   History* h = find(w);
   if (taint) *taint = 0;
   if (!h) {
-    if (view) *view = Clock{};
+    if (read_out) *read_out = Msg{w->v, -1, 0, 0, false, false, {}, 0};
     return w->v;
   }
   size_t pos = h->mo.size() - 1 - newer;
   Cpu& me = cpu(c);
   const Msg& m = h->mo[pos];
   h->seen[static_cast<size_t>(c)] = static_cast<uint32_t>(pos);
-  Clock learnt = learnt_from(m), fenced = fenced_from(m);
-  me.pending.join(learnt);
-  if (!noreturn) me.rmb_pending.join(learnt);
+  Clock fenced = fenced_from(m);
+  if (m.writer == c) fenced.join(m.after_reads);
+  me.pending.join(learnt_from(m));
   me.read_fenced.join(fenced);
-  if (acquires(order)) {
-    me.clock.join(learnt);
-    me.ordered_fenced.join(fenced);
+  me.read_strong.join(m.strong);
+  if (kind != ReadKind::rmw_noreturn) {
+    me.rmb_fenced.join(fenced);
+    me.rmb_strong.join(m.strong);
   }
-  if (view) *view = m.view;
+  if (acquires(order)) {
+    me.clock.join(fenced);
+    me.clock.join(m.strong);
+    me.strong.join(m.strong);
+    me.ordered_fenced.join(fenced);
+    // An acquire RMW that reads a release write takes a lock another CPU
+    // released: po-unlock-lock-po orders that CPU's writes before the
+    // unlock before this one's after the lock (cumul-fence).
+    if (kind != ReadKind::load && m.release && m.writer != c) me.carried_fenced.join(fenced);
+  }
+  if (read_out) *read_out = m;
   if (taint) *taint = m.taint;
   return m.v;
 }
 
 void Memory::before_rmw(int c, int order) {
   Cpu& me = cpu(c);
-  if (acquires(order) && me.released > me.ordered) {  // spin_unlock(); spin_lock()
-    me.clock.join(me.pending);
+  if (acquires(order) && me.released > me.ordered) {  // spin_unlock(); spin_lock(): po-unlock-lock-po
+    me.clock.join(me.read_fenced);
+    me.clock.join(me.read_strong);
+    me.strong.join(me.read_strong);
+    me.ordered_fenced.join(me.read_fenced);
+    me.carried_fenced.join(me.own_fenced);
+    me.carried_fenced.add(c, me.released);
     me.ordered = me.released;
   }
 }
 
-size_t Memory::write(Word* w, int c, uint64_t v, size_t before, bool late, bool release, const Clock* rmw_of,
-                     uint64_t taint) {
+size_t Memory::write(Word* w, int c, uint64_t v, size_t before, const WriteKind& k) {
   History& h = history(w);
   Cpu& me = cpu(c);
   uint32_t stamp = ++me.own;
-  Msg m{v, c, stamp, ++time_, late, rmw_of != nullptr, me.clock, taint};
-  any_late_ = any_late_ || late;
-  me.holding = me.holding || late;
+  Msg m{v, c, stamp, ++time_, k.late, k.rmw_of != nullptr, me.clock, k.taint};
+  any_late_ = any_late_ || k.late;
+  me.holding = me.holding || k.late;
   m.view.join(me.pending);
-  m.view.add(c, release ? stamp : me.ordered);
-  if (release) me.released = stamp;
-  if (rmw_of) m.view.join(*rmw_of);
+  m.view.add(c, k.release ? stamp : me.ordered);
+  if (k.release) me.released = stamp;
+  m.release = k.release;
+  if (k.rmw_of) m.view.join(k.rmw_of->view);
   // cumul-fence: what its CPU's fences put before it; a release is
   // A-cumulative (po-rel, with the writes its CPU read before it).
   m.fenced = me.carried_fenced;
-  if (release) {
+  // An RMW continues the rmw-sequence of the write it read: what that
+  // write was fenced after, this one is too.
+  if (k.rmw_of) m.fenced.join(k.rmw_of->fenced);
+  if (k.release) {
     m.fenced.join(me.read_fenced);
     m.fenced.join(me.own_fenced);
     m.fenced.add(c, stamp - 1);
   }
   me.own_fenced.join(m.fenced);
+  m.strong = me.strong;
+  if (k.after_reads) {
+    m.strong.join(me.read_strong);
+    m.after_reads = me.read_fenced;
+    m.after_reads.join(me.read_strong);
+  }
   size_t pos = h.mo.size() - before;
   h.mo.insert(h.mo.begin() + static_cast<long>(pos), m);
   for (auto& s : h.seen)
@@ -142,9 +170,12 @@ void Memory::bind(const Word* w, int c, size_t pos) {
   auto& seen = h->seen[static_cast<size_t>(c)];
   seen = std::max<uint32_t>(seen, static_cast<uint32_t>(pos));
   Cpu& me = cpu(c);
-  me.pending.join(learnt_from(h->mo[pos]));
-  me.rmb_pending.join(learnt_from(h->mo[pos]));
-  me.read_fenced.join(fenced_from(h->mo[pos]));
+  const Msg& m = h->mo[pos];
+  me.pending.join(learnt_from(m));
+  me.rmb_fenced.join(fenced_from(m));
+  me.read_fenced.join(fenced_from(m));
+  me.read_strong.join(m.strong);
+  me.rmb_strong.join(m.strong);
 }
 
 bool Memory::precedes_fenced(const std::vector<std::pair<const Word*, uint64_t>>& stores, const Word* w,
@@ -206,10 +237,22 @@ Clock Memory::everything(int c) {
   return all;
 }
 
-void Memory::full_barrier(int c) {
-  sc_.join(everything(c));
+// What reaches `c` through prop: what it is bound to, the writes it read
+// and what they were fenced after, and its own writes and theirs.
+Clock Memory::propagated_to(int c) {
   Cpu& me = cpu(c);
+  Clock all = me.clock;
+  all.join(me.read_fenced);
+  all.join(me.own_fenced);
+  all.add(c, me.own);
+  return all;
+}
+
+void Memory::full_barrier(int c) {
+  Cpu& me = cpu(c);
+  sc_.join(propagated_to(c));
   me.clock.join(sc_);
+  me.strong.join(sc_);
   me.ordered = me.own;
   me.holding = false;
   // A strong fence is A-cumulative: what the CPU wrote and read comes
@@ -222,7 +265,9 @@ void Memory::full_barrier(int c) {
 
 void Memory::read_barrier(int c) {
   Cpu& me = cpu(c);
-  me.clock.join(me.rmb_pending);
+  me.clock.join(me.rmb_fenced);
+  me.clock.join(me.rmb_strong);
+  me.strong.join(me.rmb_strong);
 }
 
 void Memory::write_barrier(int c) {

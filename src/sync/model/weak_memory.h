@@ -10,54 +10,65 @@
 // The model. Each word keeps its writes in coherence order. A load may read
 // any write of that order from the oldest one its CPU is not bound to have
 // seen on: a CPU is bound to a write it read or wrote before (coherence), to
-// a write it knows through happens-before (a vector clock over CPUs' write
-// counts), and to every write that has propagated to all CPUs. A store goes
-// to the end of the order and propagates at once, unless the scheduler
-// holds it back (Strategy::choose, counted by the reorder bound): then it
-// propagates late, and may even land before writes that other CPUs made
-// after it (2+2W). Everything late propagates when no CPU could run
+// a write that propagation (the LKMM's prop: cumul-fence* ; rfe?) brought
+// to it before an ordering point of its own (a vector clock over CPUs'
+// write counts), and to every write that has propagated to all CPUs. A
+// store goes to the end of the order and propagates at once, unless the
+// scheduler holds it back (Strategy::choose, counted by the reorder bound):
+// then it propagates late, and may even land before writes that other CPUs
+// made after it (2+2W). Everything late propagates when no CPU could run
 // otherwise: hardware does not keep a store from a CPU that waits for it.
 //
-// A write carries a view: what a CPU that acquires it becomes bound to (the
-// writes that happen before it). Views are vector clocks over CPUs' counts
-// of their own writes, so a view holds a prefix of each CPU's writes.
-//
-// What binds, as the LKMM says (explanation.txt, linux-kernel.cat):
-//   - READ_ONCE (relaxed): coherence only; the view of the write read is
-//     kept for a later smp_rmb() or smp_mb().
+// A write carries what fences and releases ordered before it (Msg::fenced,
+// the LKMM's cumul-fence*): its CPU's own writes before an smp_wmb() or a
+// full barrier; with a full barrier or a release, the writes it had read
+// and what those were fenced after too (A-cumulativity); after a lock
+// taken from another CPU's unlock, what that unlock was fenced after
+// (po-unlock-lock-po). A CPU that reads the write learns that set and the
+// write itself; an ordering point binds it to what it learnt before:
+//   - READ_ONCE (relaxed): coherence only; what it learnt waits for a
+//     later smp_rmb(), smp_mb(), or an acquire.
 //   - smp_load_acquire, rcu_dereference (consume is taken as acquire: the
-//     engine's reads after one depend on it): the view of the write read.
-//   - WRITE_ONCE: carries what the CPU is bound to and the views of every
-//     write it read before (a load is always ordered before a later store
-//     here: see below), and its own writes up to its last smp_wmb() or full
-//     barrier, not those after (store->store reordering).
-//   - smp_store_release: carries all that and every earlier write of its
-//     CPU (release is A-cumulative).
+//     engine's reads after one depend on it): what the write read was
+//     fenced after, and that write. Not what merely happened before it:
+//     an acquire chain without a release or fence is not cumulative
+//     (WRC+poacquireonce+poacquireacquire is allowed; the LKMM is not
+//     multicopy-atomic).
+//   - WRITE_ONCE: fenced after what its CPU's earlier fences put before
+//     its later writes; store->store reordering otherwise.
+//   - smp_store_release: fenced after everything its CPU wrote or learnt
+//     before it (release is A-cumulative).
 //   - smp_wmb(): orders the CPU's earlier stores before its later ones;
 //     nothing it only read (not cumulative); no load.
-//   - smp_rmb(): binds the CPU to the views of every write read before it
-//     but those that RMWs returning nothing read (R4rmb).
+//   - smp_rmb(): binds the CPU to what every earlier read learnt but the
+//     reads of RMWs returning nothing (R4rmb).
 //   - smp_mb() (and a fully ordered RMW, smp_mb__{before,after}_atomic
-//     around one, sleeping, a grace period): smp_rmb() and smp_wmb() in one,
-//     and a place in a single global order of full barriers, each bound to
-//     what the ones before it were bound to (so SB+mb is forbidden).
+//     around one, sleeping, a grace period): smp_rmb() and smp_wmb() in
+//     one, A-cumulative, and a place in a single global order of full
+//     barriers, each bound to what propagation had brought to the ones
+//     before it (the LKMM's pb: SB+mb is forbidden). What a full barrier
+//     binds its CPU to, it also binds every event that happens after it
+//     (pb's strong-fence ; hb*): a write carries it (Msg::strong), and an
+//     ordering point that reads the write binds its CPU to it
+//     (ISA2+fencembonceonce+poacquireonce+poacquireonce is forbidden).
 //   - spin_unlock() then spin_lock() on one CPU (a release store, then an
 //     acquire RMW): orders everything before against everything after, as
 //     po-unlock-lock-po does, even for different locks.
 //   - A relaxed RMW reads the newest write (atomicity) and orders nothing
-//     else; its write carries the view of the write it read (a release
-//     sequence) and may propagate late like a store. A failed cmpxchg is a
-//     relaxed read.
-//   - Propagation (prop): a write also carries the writes that fences and
-//     releases put before it (Msg::fenced: its CPU's own writes before an
-//     smp_wmb() or full barrier; with a full barrier or a release, the
-//     writes it had read too). A store or RMW ordered after its CPU's
-//     earlier loads lands in coherence after every such write of the
-//     writes those loads read (S+mb+ctrl is forbidden, WWC with only
-//     dependencies is not: the LKMM is not multicopy-atomic).
+//     else; its write may propagate late like a store, and is fenced after
+//     what the write it read was (the LKMM's rmw-sequence: an acquire that
+//     reads a relaxed RMW's write after an unlock orders as if it read the
+//     unlock). A failed cmpxchg is a relaxed read.
+//   - A store or RMW ordered after its CPU's earlier loads lands in
+//     coherence after every write that the writes those loads read were
+//     fenced after (S+mb+ctrl is forbidden, WWC with only dependencies is
+//     not).
 //   - RCU: a read-side section that starts after a grace period started is
-//     bound to what the updater had seen then; the updater, when the grace
-//     period ends, to what the readers it waited for had seen.
+//     bound to what happened before the updater's grace period (a view:
+//     each write also carries the writes that happen before it, the
+//     vector clock of what its CPU had read and been bound to); the
+//     updater, when the grace period ends, to what the readers it waited
+//     for had seen.
 // Load buffering (a store seen by a load that precedes it in its own CPU)
 // is model.cc's: with promises on, a load may return a value that another
 // CPU's later store, not depending on the load, must then write. A store
@@ -69,12 +80,11 @@
 // values are addresses of its own execution). So for the engine a store
 // never overtakes an earlier load of its CPU: sound for code with those
 // dependencies, blind to what the LKMM allows without them (LB, and WRC
-// with smp_wmb() in the middle CPU). And since a view holds a prefix of
-// each CPU's writes,
-// a write read is passed on (to a release, a full barrier, a later store)
-// only when its writer's earlier writes were all ordered before it;
-// otherwise only what its view held. That can only leave a CPU bound to
-// less than the LKMM binds it to: more executions, never fewer.
+// with smp_wmb() in the middle CPU). And since a clock holds a prefix of
+// each CPU's writes, a write read is passed on only when its writer's
+// earlier writes were all in the set passed with it; otherwise only that
+// set. That can only leave a CPU bound to less than the LKMM binds it to:
+// more executions, never fewer.
 #pragma once
 
 #include <array>
@@ -106,12 +116,20 @@ struct Msg {
   uint64_t time;   // when it was made, in the execution's count of writes
   bool late;       // held back: propagates when forced
   bool rmw;        // an RMW's write: nothing may come between it and the write it read
-  Clock view;      // what a CPU that acquires this write is bound to
+  Clock view;      // the writes that happen before it (RCU binds through these)
   uint64_t taint = 0;  // the promises it depends on (model.cc: load buffering)
   // The writes ordered before it by fences and releases (the LKMM's
   // cumul-fence*, as a prefix per CPU): a store ordered after a load that
   // read this write cannot come before them in coherence.
   Clock fenced{};
+  // What the full barriers that happen before it published (Memory::sc_):
+  // a CPU that reads it in order is bound to that (pb: strong-fence ; hb*).
+  Clock strong{};
+  // What the loads it depends on learnt (read_fenced, read_strong): its
+  // own CPU, reading it, is ordered after those loads (the LKMM's
+  // dep ; rfi in ppo).
+  Clock after_reads{};
+  bool release = false;  // a release write (an unlock): an acquire RMW reading it takes a lock
 };
 
 struct History {
@@ -121,9 +139,9 @@ struct History {
 
 // What one CPU is bound to, and what its next stores carry.
 struct Cpu {
-  Clock clock;            // what its loads are bound to (happens-before)
-  Clock pending;          // views of every write it read
-  Clock rmb_pending;      // those but the ones RMWs returning nothing read (R4rmb)
+  Clock clock;            // what its loads are bound to
+  Clock pending;          // views of every write it read (what happens before it)
+  Clock rmb_fenced;       // read_fenced but of the reads of RMWs returning nothing (R4rmb)
   uint32_t own = 0;       // its writes so far
   uint32_t ordered = 0;   // its writes before its last smp_wmb() or full barrier
   uint32_t released = 0;  // its writes up to its last release (an unlock)
@@ -134,6 +152,10 @@ struct Cpu {
   // an acquire (which order every later store after them), what its next
   // write is fenced after, and the join of its own writes' fenced sets.
   Clock read_fenced, ordered_fenced, carried_fenced, own_fenced;
+  // pb through happens-before (Msg::strong): what full barriers ordered
+  // before its next events published, and the strong sets of the writes
+  // it read (all of them; those smp_rmb() orders).
+  Clock strong, read_strong, rmb_strong;
 };
 
 class Memory {
@@ -152,27 +174,36 @@ class Memory {
   // RMW's write and the write that RMW read.
   // `after_reads`: the write is ordered after the CPU's earlier loads (a
   // dependency, or the engine's stores, which follow every earlier load):
-  // nor before a write one of them read was fenced after (S+mb+ctrl).
+  // nor before a write one of them read was fenced after (S+mb+ctrl), or
+  // one that a full barrier ordered before them published (pb: Z6.0).
   std::vector<size_t> places(const Word* w, int cpu, bool after_reads = false) const;
   // The value of the `newer`-th newest write (0: the newest).
   uint64_t value(const Word* w, size_t newer) const;
   // Reads the `newer`-th newest write (0: the newest; at most readable()-1)
-  // with `order` (a sync::Order value); returns its value, and the view it
-  // carried in `view` if asked. `noreturn`: the read of an RMW that returns
-  // nothing (atomic_inc()), which smp_rmb() does not order (the LKMM's
-  // R4rmb); everything else that orders reads does.
-  uint64_t read(Word* w, int cpu, size_t newer, int order, Clock* view = nullptr, uint64_t* taint = nullptr,
-                bool noreturn = false);
+  // with `order` (a sync::Order value); returns its value, and a copy of
+  // the write in `read_out` if asked. `kind`: a load, or the read of an
+  // RMW: an acquire one that reads a release write takes a lock (see
+  // Msg::release); one that returns nothing (atomic_inc()) is not ordered
+  // by smp_rmb() (the LKMM's R4rmb), which orders every other read.
+  enum class ReadKind { load, rmw, rmw_noreturn };
+  uint64_t read(Word* w, int cpu, size_t newer, int order, Msg* read_out = nullptr, uint64_t* taint = nullptr,
+                ReadKind kind = ReadKind::load);
   // Before an RMW with `order`: an acquire after a release of the CPU
   // orders as po-unlock-lock-po does.
   void before_rmw(int cpu, int order);
   // Writes `v` before the `before` newest writes of the word (0: at the
   // end; more only past writes the CPU is not bound to, readable()-1 at
-  // most), propagating at once or `late`. `release`: carries every earlier
-  // write of the CPU; `rmw_of`: the view of the write an RMW read.
+  // most), as `kind` says; `rmw_of`: the write an RMW read (its view and
+  // fenced set carry on: a release sequence, the LKMM's rmw-sequence).
   // Returns the write's position in the word's coherence order.
-  size_t write(Word* w, int cpu, uint64_t v, size_t before, bool late, bool release, const Clock* rmw_of,
-               uint64_t taint = 0);
+  struct WriteKind {
+    bool late = false;         // propagates late
+    bool release = false;      // carries every earlier write of the CPU
+    bool after_reads = false;  // ordered after the CPU's earlier loads (places())
+    const Msg* rmw_of = nullptr;
+    uint64_t taint = 0;  // the promises it depends on
+  };
+  size_t write(Word* w, int cpu, uint64_t v, size_t before, const WriteKind& kind);
   // Load buffering (model.cc): the time of the oldest write `cpu` may read
   // (0: the word has no history), the time of the write at `pos`, and
   // whether a write at `pos` lies after the write made at `floor_time` and
@@ -220,11 +251,12 @@ class Memory {
   uint32_t serial_;
   uint64_t time_ = 0, propagated_ = 0;
   bool any_late_ = false;
-  Clock everything(int cpu);  // what the CPU is bound to, has read, and wrote
+  Clock everything(int cpu);      // what the CPU is bound to, has read, and wrote (happens-before)
+  Clock propagated_to(int cpu);   // what prop brings to it (a full barrier publishes this)
   // `base` of `m`, and `m` itself when its writer's earlier writes were all
   // in `base` (a clock holds a prefix of each CPU's writes).
   static Clock with_write(const Clock& base, const Msg& m);
-  static Clock learnt_from(const Msg& m) { return with_write(m.view, m); }  // what reading `m` passes on
+  static Clock learnt_from(const Msg& m) { return with_write(m.view, m); }  // what happens before reading `m`
   // The writes reading `m` orders a later store after.
   static Clock fenced_from(const Msg& m) { return with_write(m.fenced, m); }
   Clock sc_;   // what the full barriers so far published, in their total order
