@@ -252,6 +252,30 @@ TEST(Litmus, EveryExecutionDeadlockingIsTheVerdictDeadlock) {
   EXPECT_EQ(w.deadlocked, 0u);
 }
 
+// SRCU sections end by the index srcu_read_lock() returned, on any CPU
+// (srcu_down_read()/srcu_up_read()); an index no open section of that
+// srcu_struct has raises herd7's srcu-bad-nesting flag and ends nothing.
+TEST(Litmus, SrcuSectionsEndByTheirIndexOnAnyCpu) {
+  const char* handoff =
+      "C handoff\n{}\n"
+      "P0(int *i, struct srcu_struct *s) { r0 = srcu_down_read(s); smp_store_release(i, r0); }\n"
+      "P1(int *i, struct srcu_struct *s) { r1 = smp_load_acquire(i); if (r1 != 0) srcu_up_read(s, r1); }\n"
+      "P2(int *x, struct srcu_struct *s) { synchronize_srcu(s); WRITE_ONCE(*x, 1); }\n"
+      "exists (x=1)\n";
+  LitmusRun r = weak(handoff);
+  EXPECT_TRUE(r.reached);        // P1 ended P0's section: the grace period ended
+  EXPECT_GT(r.deadlocked, 0u);   // and where P1 read 0 nobody did
+  EXPECT_TRUE(r.flags.empty());
+  LitmusRun twice = weak(
+      "C twice\n{}\nP0(int *x, struct srcu_struct *s) { r0 = srcu_read_lock(s); srcu_read_unlock(s, r0);\n"
+      "  srcu_read_unlock(s, r0); r1 = READ_ONCE(*x); }\nexists (0:r1=0)\n");
+  EXPECT_EQ(twice.flags, std::set<std::string>{"srcu-bad-nesting"});
+  LitmusRun other = weak(
+      "C other\n{}\nP0(struct srcu_struct *s1, struct srcu_struct *s2) { r0 = srcu_read_lock(s1);\n"
+      "  srcu_read_unlock(s2, r0); srcu_read_unlock(s1, r0); }\nexists (0:r0=1)\n");
+  EXPECT_EQ(other.flags, std::set<std::string>{"srcu-bad-nesting"});  // s2 has no section of that index
+}
+
 // `faultline litmus`: a line per test with herd7's verdict beside, the
 // exit status the worst of them (0 all agree, 1 a DIFF, 2 unreadable).
 TEST(Litmus, CommandJudgesEachTestAgainstHerd7) {
@@ -267,7 +291,7 @@ TEST(Litmus, CommandJudgesEachTestAgainstHerd7) {
   write("b.litmus", "PPC b\n{}\n P0 | P1 ;\n");
   LitmusOptions o;
   o.paths = {dir.string()};
-  o.json = (dir / "out.json").string();
+  o.json = (dir.parent_path() / fmt::format("faultline-litmus-{}.json", ::getpid())).string();
   std::ostringstream out, err;
   EXPECT_EQ(run_litmus_command(o, out, err), 0) << out.str() << err.str();
   EXPECT_NE(out.str().find("Sometimes  herd7 Sometimes  agree"), std::string::npos) << out.str();
@@ -276,6 +300,13 @@ TEST(Litmus, CommandJudgesEachTestAgainstHerd7) {
   std::string line;
   std::getline(json, line);
   EXPECT_NE(line.find("\"result\":\"agree\""), std::string::npos) << line;
+  // A flag where herd7's verdict would be: agree when some execution raised it.
+  write("ab.litmus", "C ab\n(* Result: Flag srcu-bad-nesting *)\n{}\n"
+                     "P0(struct srcu_struct *s) { r0 = srcu_read_lock(s); srcu_read_unlock(s, 7); }\nexists (0:r0=1)\n");
+  out.str("");
+  EXPECT_EQ(run_litmus_command(o, out, err), 0) << out.str();
+  EXPECT_NE(out.str().find("agree      1 states, 1 executions, flag srcu-bad-nesting"), std::string::npos) << out.str();
+  fs::remove(dir / "ab.litmus");
   write("c.litmus", fmt::format(fmt::runtime(sb), "Never"));
   out.str("");
   EXPECT_EQ(run_litmus_command(o, out, err), 1) << out.str();
@@ -286,6 +317,7 @@ TEST(Litmus, CommandJudgesEachTestAgainstHerd7) {
   EXPECT_EQ(run_litmus_command(o, out, err), 2) << out.str();
   EXPECT_NE(out.str().find("UNREADABLE: litmus: unsupported primitive 'frobnicate'"), std::string::npos) << out.str();
   fs::remove_all(dir);
+  fs::remove(o.json);
 }
 
 TEST(Litmus, RejectsWhatItCannotReadNamingIt) {

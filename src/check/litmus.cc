@@ -131,7 +131,7 @@ struct Expr {
 
 struct Stmt {
   enum Kind { assign, load, store, rmw, cmpxchg, add_unless, trylock, is_locked, unlock_wait, barrier, lock, unlock,
-              rcu_lock, rcu_unlock, sync_rcu, branch };
+              rcu_lock, rcu_unlock, sync_rcu, srcu_lock, srcu_unlock, sync_srcu, branch };
   Kind kind = barrier;
   std::string reg;  // assigned; empty: none
   Expr loc;         // the address accessed
@@ -598,7 +598,7 @@ class Parser {
         {"smp_mb__after_atomic", model::Fence::after_atomic},
         {"smp_mb__after_spinlock", model::Fence::full},
         {"smp_mb__after_unlock_lock", model::Fence::full},
-        {"smp_mb__after_srcu_read_unlock", model::Fence::full}};
+        {"smp_mb__after_srcu_read_unlock", model::Fence::after_srcu_read_unlock}};
     std::vector<Expr> args = arguments();
     Stmt s;
     if (auto it = kFences.find(f); it != kFences.end()) {
@@ -650,9 +650,10 @@ class Parser {
         f == "synchronize_srcu" || f == "synchronize_srcu_expedited") {
       bool lock = f == "srcu_read_lock" || f == "srcu_down_read", unlock = f == "srcu_read_unlock" || f == "srcu_up_read";
       arity(f, args, unlock ? 2 : 1);
-      s.kind = lock ? Stmt::rcu_lock : unlock ? Stmt::rcu_unlock : Stmt::sync_rcu;
-      emit(std::move(s), false);
-      return {};  // srcu_read_lock()'s index: 0
+      s.kind = lock ? Stmt::srcu_lock : unlock ? Stmt::srcu_unlock : Stmt::sync_srcu;
+      s.loc = std::move(args[0]);
+      if (unlock) s.a = std::move(args[1]);
+      return emit(std::move(s), lock);  // srcu_read_lock()'s index: the section's token
     }
     return atomic(f, std::move(args));
   }
@@ -914,6 +915,7 @@ const std::source_location kLoc = std::source_location::current();
 struct World {
   std::vector<std::unique_ptr<model::Word>> words;
   std::vector<std::map<std::string, int64_t>> regs;
+  std::set<std::string> flags;  // herd7's flags this execution raised
 };
 
 int64_t apply(const std::string& op, int64_t a, int64_t b) {
@@ -1040,6 +1042,11 @@ class Cpu {
       case Stmt::rcu_lock: return model::rcu_read_lock();
       case Stmt::rcu_unlock: return model::rcu_read_unlock();
       case Stmt::sync_rcu: return model::synchronize_rcu(kLoc);
+      case Stmt::srcu_lock: return set(s.reg, model::srcu_read_lock(word(s.loc)));
+      case Stmt::srcu_unlock:  // an index no open section has: herd7 flags it, and it ends nothing
+        if (!model::srcu_read_unlock(word(s.loc), static_cast<uint64_t>(value(s.a)))) w_.flags.insert("srcu-bad-nesting");
+        return;
+      case Stmt::sync_srcu: return model::synchronize_srcu(word(s.loc), kLoc);
       case Stmt::branch: {
         control_.push_back(dep(s.a));
         run(value(s.a) != 0 ? s.then : s.otherwise);
@@ -1197,6 +1204,7 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
     }
     r.outcomes.insert(final_state(p, w));
     if (!p.has_filter || holds(p.filter, w)) {
+      r.flags.insert(w.flags.begin(), w.flags.end());
       ++r.states[herd_state(p, w)];
       bool yes = holds(p.condition, w);
       ++(yes ? r.positive : r.negative);

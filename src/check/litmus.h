@@ -23,9 +23,11 @@
 //   every barrier (smp_mb and the __before/__after variants, barrier()),
 //   xchg/cmpxchg and their orderings, spin_lock, spin_unlock,
 //   spin_trylock, spin_is_locked, spin_unlock_wait, RCU and SRCU
-//   read-side sections (srcu_down_read/srcu_up_read too) and grace periods, and the atomic_t API (read/set, add/sub/inc/dec, the
-//   _return, fetch_, _and_test and xchg/cmpxchg forms with their _relaxed,
-//   _acquire and _release orderings, fetch_and/or/andnot, add_unless).
+//   read-side sections (srcu_down_read/srcu_up_read too), grace periods
+//   and smp_mb__after_srcu_read_unlock, and the atomic_t API (read/set,
+//   add/sub/inc/dec, the _return, fetch_, _and_test and xchg/cmpxchg
+//   forms with their _relaxed, _acquire and _release orderings,
+//   fetch_and/or/andnot, add_unless).
 // - `locations [...]`, `filter (...)`, then `exists`, `~exists` or
 //   `forall` with a condition of `/\`, `\/`, `~`/`not`, `true`/`false`,
 //   parentheses and atoms `N:r=V`, `x=V`, `*x=V` (`=` or `!=`; V a number
@@ -35,9 +37,14 @@
 // Where the model is not herd7: plain accesses run as READ_ONCE/WRITE_ONCE
 // (no compiler transformations, no data-race flag); a load whose value
 // becomes an address runs as an acquire (the LKMM orders only the
-// dependent accesses after it); every SRCU domain is the one RCU domain;
-// the search is bounded (preemptions and held-back stores), so a verdict
-// is herd7's only if the bounds cover the test.
+// dependent accesses after it); an SRCU read-side section that a grace
+// period waited for binds the updater as an RCU one does, which forbids
+// C-srcu-observed-4 where herd7 allows it (and the implementation, its
+// comment says, forbids it too); the search is bounded (preemptions and
+// held-back stores), so a verdict is herd7's only if the bounds cover the
+// test. SRCU: each srcu_struct is a domain of its own, and a section ends
+// by the index srcu_read_lock() returned, on any CPU; an index no open
+// section has raises herd7's srcu-bad-nesting flag (LitmusRun::flags).
 #pragma once
 
 #include <cstdint>
@@ -89,6 +96,10 @@ struct LitmusRun {
   // and `locations` name): "0:r0=1; x=1;", with how many executions ended
   // in each.
   std::map<std::string, uint64_t> states;
+  // herd7's flags that executions the filter kept raised: "srcu-bad-nesting"
+  // (an srcu_read_unlock() of an index no open section of its srcu_struct
+  // has, which then ends nothing).
+  std::set<std::string> flags;
   // Never, Sometimes or Always: whether the condition's proposition held
   // in none, some or all of the executions the filter kept (herd7's
   // Observation); DEADLOCK when every execution deadlocked.

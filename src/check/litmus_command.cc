@@ -57,6 +57,15 @@ struct Tally {
   unsigned agree = 0, differ = 0, unfinished = 0, unread = 0, unjudged = 0, skipped = 0;
 };
 
+// agree or DIFF against herd7's verdict, or its flag where the test has
+// one instead ("Result: Flag srcu-bad-nesting": whether some execution
+// raised it); otherwise what the file says.
+std::string judge(const Litmus& t, const LitmusRun& r, const std::string& verdict) {
+  if (!t.lkmm.empty()) return verdict == t.lkmm ? "agree" : "DIFF";
+  if (t.lkmm_note.starts_with("Flag ")) return r.flags.contains(t.lkmm_note.substr(5)) ? "agree" : "DIFF";
+  return t.lkmm_note.empty() ? "no herd7 verdict" : "herd7: " + t.lkmm_note;
+}
+
 // One test: its line on `out`, its object in the JSON lines.
 nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostream& out, Tally& tally) {
   nlohmann::json j = {{"file", file.string()}, {"memory_model", o.memory_model}};
@@ -89,14 +98,13 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostrea
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string verdict = r.unfinished ? "Unfinished" : r.verdict();
-  std::string judged = r.unfinished      ? "UNFINISHED"
-                       : !t.lkmm.empty()   ? (verdict == t.lkmm ? "agree" : "DIFF")
-                       : t.lkmm_note.empty() ? "no herd7 verdict"
-                                             : "herd7: " + t.lkmm_note;
-  ++(r.unfinished ? tally.unfinished : t.lkmm.empty() ? tally.unjudged : verdict == t.lkmm ? tally.agree : tally.differ);
-  out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions{}, {:.2f} s\n", t.name, verdict,
+  std::string judged = r.unfinished ? "UNFINISHED" : judge(t, r, verdict);
+  ++(judged == "agree" ? tally.agree : judged == "DIFF" ? tally.differ : r.unfinished ? tally.unfinished : tally.unjudged);
+  std::string flags;
+  for (const std::string& f : r.flags) flags += fmt::format(", flag {}", f);
+  out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions{}{}, {:.2f} s\n", t.name, verdict,
                      t.lkmm.empty() ? "-" : t.lkmm, judged, r.states.size(), r.executions,
-                     r.deadlocked ? fmt::format(" ({} deadlocked)", r.deadlocked) : "", secs);
+                     r.deadlocked ? fmt::format(" ({} deadlocked)", r.deadlocked) : "", flags, secs);
   if (o.states || judged == "DIFF")
     for (const auto& [state, n] : r.states) out << fmt::format("    {}  ({})\n", state, n);
   j.update({{"verdict", verdict},
@@ -110,6 +118,7 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostrea
             {"states", r.states},
             {"executions", r.executions},
             {"deadlocked", r.deadlocked},
+            {"flags", r.flags},
             {"seconds", secs}});
   return j;
 }

@@ -24,6 +24,7 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <optional>
 #include <map>
 #include <stdexcept>
 #include <fmt/format.h>
@@ -109,7 +110,9 @@ struct Fiber {
   std::deque<Pending> buf;      // the store buffer
   unsigned rcu_nesting = 0;
   uint64_t rcu_gen = 0;
-  Word rcu_state;  // stands for the two above in footprints (see touch_rcu)
+  Word rcu_state;  // stands for the two above and its SRCU sections in footprints (see touch_rcu)
+  weak::Clock rcu_exit;  // under `weak`: what it had seen when its last RCU section ended
+  std::optional<weak::Cpu> srcu_unlocked;  // under `weak`: its state at its last srcu_read_unlock()
   bool before_atomic = false;   // smp_mb__before_atomic() pending
   uint64_t spin_epoch = ~uint64_t{0};  // memory's epoch at this fiber's last spin
   SinceSpin since_spin;
@@ -144,6 +147,16 @@ struct Exec {
   std::vector<std::pair<int, size_t>> flushes;   // kept to reuse their storage
   std::vector<Deferred> callbacks;
   Word rcu_queue;  // stands for `callbacks` in footprints (see touch_rcu)
+  // SRCU read-side sections, in the order they began (a token is an index
+  // + 1): the domain's word, the CPU that began it, and under `weak` what
+  // its CPU had seen when it ended.
+  struct SrcuSection {
+    const Word* domain;
+    int cpu;
+    bool open;
+    weak::Clock exit;
+  };
+  std::vector<SrcuSection> srcu;
   std::unique_ptr<weak::Memory> wm;  // under `weak`: the histories and views
   struct Promise {
     int cpu;
@@ -679,7 +692,8 @@ namespace {
 
 // The step's operation; `w` is the name of its word ("" or "name ").
 std::string describe_op(const Outcome& o, const Step& st, const std::string& w) {
-  static const char* kFences[] = {"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic"};
+  static const char* kFences[] = {"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic",
+                                  "smp_mb__after_srcu_read_unlock"};
   static const char* kOps[] = {"=", "+=", "-=", "|=", "&="};  // by Rmw
   static const char* kReorders[] = {"", " (stale: a newer write has not reached this CPU)", " (propagates late)",
                                      " (propagates late, before newer writes in coherence order)",
@@ -1063,6 +1077,13 @@ void fence_weak(Fiber* f, Fence fk) {
       break;
     case Fence::write: wm().write_barrier(f->id); break;
     case Fence::before_atomic: f->before_atomic = true; return;
+    case Fence::after_srcu_read_unlock:
+      if (!f->srcu_unlocked) break;
+      touch(&sc_order, true);
+      wm().full_barrier(f->id, &*f->srcu_unlocked);
+      f->ordered_taint |= f->all_taint;  // (also the loads after the unlock: more than the LKMM orders)
+      ordering_point(f);
+      break;
   }
   f->before_atomic = false;
 }
@@ -1073,7 +1094,7 @@ void fence(Fence fk, const std::source_location& loc) {
   if (!f) return;
   trace(StepKind::fence, loc, nullptr, 0, 0, static_cast<uint8_t>(fk));
   if (weak_model()) return fence_weak(f, fk);
-  if (g->mm == MemoryModel::tso && fk == Fence::full) drain(f);
+  if (g->mm == MemoryModel::tso && (fk == Fence::full || fk == Fence::after_srcu_read_unlock)) drain(f);
 }
 
 // A futex wait: the kernel reads the word itself, the newest write.
@@ -1183,7 +1204,7 @@ void rcu_read_unlock() {
   if (!f || --f->rcu_nesting > 0) return;
   touch(&f->rcu_state, true);
   if (weak_model()) {
-    wm().rcu_read_unlock(f->id);
+    f->rcu_exit = wm().rcu_read_unlock(f->id);
     ordering_point(f);
   }
 }
@@ -1206,12 +1227,69 @@ void synchronize_rcu(const std::source_location& loc) {
     });
   }, {Reads::rcu});
   if (weak) {
-    std::vector<int> ids;
-    for (auto& r : readers) ids.push_back(r.first);
-    wm().grace_period_end(g->cur, ids);
+    std::vector<weak::Clock> exits;
+    for (auto& r : readers) exits.push_back(g->fibers[static_cast<size_t>(r.first)]->rcu_exit);
+    wm().grace_period_end(g->cur, exits);
     propagate_late_writes();
   }
   run_callbacks(false);
+}
+
+// SRCU: as RCU, but per domain, and a section ends by its token, not by
+// nesting: sections of one CPU may overlap without nesting, and
+// srcu_up_read() may end on another CPU a section begun on this one.
+uint64_t srcu_read_lock(const Word* domain) {
+  Fiber* f = self();
+  if (!f) fail("srcu_read_lock() outside a CPU");
+  yield();
+  g->srcu.push_back({domain, f->id, true, {}});
+  touch(&f->rcu_state, true);
+  if (weak_model()) {
+    wm().rcu_read_lock(f->id, domain);
+    ordering_point(f);
+  }
+  return g->srcu.size();
+}
+
+bool srcu_read_unlock(const Word* domain, uint64_t token) {
+  Fiber* f = self();
+  if (!f) fail("srcu_read_unlock() outside a CPU");
+  yield();
+  touch(&f->rcu_state, true);
+  if (token == 0 || token > g->srcu.size() || g->srcu[token - 1].domain != domain || !g->srcu[token - 1].open)
+    return false;
+  auto& section = g->srcu[token - 1];
+  section.open = false;
+  touch(&g->fibers[static_cast<size_t>(section.cpu)]->rcu_state, true);
+  if (weak_model()) {
+    section.exit = wm().rcu_read_unlock(f->id);
+    f->srcu_unlocked = wm().cpu(f->id);
+    ordering_point(f);
+  }
+  return true;
+}
+
+void synchronize_srcu(const Word* domain, const std::source_location& loc) {
+  if (!self()) return;
+  yield();
+  touch_rcu();
+  std::vector<size_t> readers;
+  for (size_t i = 0; i < g->srcu.size(); ++i)
+    if (g->srcu[i].open && g->srcu[i].domain == domain) readers.push_back(i);
+  trace(StepKind::synchronize_rcu, loc, nullptr, readers.size());
+  bool weak = weak_model();
+  if (weak) {
+    wm().grace_period_start(g->cur, domain);
+    ordering_point(self());
+  }
+  block_until([readers] { return std::none_of(readers.begin(), readers.end(), [](size_t i) { return g->srcu[i].open; }); },
+              {Reads::rcu});
+  if (weak) {
+    std::vector<weak::Clock> exits;
+    for (size_t i : readers) exits.push_back(g->srcu[i].exit);
+    wm().grace_period_end(g->cur, exits);
+    propagate_late_writes();
+  }
 }
 
 void call_rcu(std::function<void()> fn) {

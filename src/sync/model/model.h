@@ -39,7 +39,10 @@ const char* memory_model_name(MemoryModel m);
 enum class Rmw { xchg, add, sub, or_, and_ };
 // The value an RMW writes over `old` (within `mask`, the word's width).
 uint64_t apply(Rmw op, uint64_t old, uint64_t arg, uint64_t mask);
-enum class Fence { full, read, write, before_atomic, after_atomic };
+// after_srcu_read_unlock: smp_mb__after_srcu_read_unlock(), a full
+// barrier for what preceded the CPU's last srcu_read_unlock() (nothing
+// without one) against what follows it.
+enum class Fence { full, read, write, before_atomic, after_atomic, after_srcu_read_unlock };
 
 uint64_t new_word_id();
 
@@ -101,6 +104,14 @@ void rcu_read_unlock();
 void synchronize_rcu(const std::source_location& loc);
 void call_rcu(std::function<void()> fn);
 void rcu_barrier();
+// SRCU, for the litmus interpreter: a read-side section of the domain
+// whose srcu_struct is `domain`, named by the token srcu_read_lock()
+// returns; srcu_read_unlock() ends the section of that token (on any CPU,
+// in any order; false, ending nothing, if it is no open section of
+// `domain`), and a grace period waits only for its domain's sections.
+uint64_t srcu_read_lock(const Word* domain);
+bool srcu_read_unlock(const Word* domain, uint64_t token);
+void synchronize_srcu(const Word* domain, const std::source_location& loc);
 
 // Threads: a new fiber of the running execution, and waiting for one.
 int spawn(std::function<void()> fn);

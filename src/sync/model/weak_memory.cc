@@ -237,10 +237,10 @@ Clock Memory::everything(int c) {
   return all;
 }
 
-// What reaches `c` through prop: what it is bound to, the writes it read
-// and what they were fenced after, and its own writes and theirs.
-Clock Memory::propagated_to(int c) {
-  Cpu& me = cpu(c);
+// What reaches `me` (CPU `c`, or its state earlier) through prop: what it
+// is bound to, the writes it read and what they were fenced after, and its
+// own writes and theirs.
+Clock Memory::propagated_to(int c, const Cpu& me) {
   Clock all = me.clock;
   all.join(me.read_fenced);
   all.join(me.own_fenced);
@@ -248,19 +248,20 @@ Clock Memory::propagated_to(int c) {
   return all;
 }
 
-void Memory::full_barrier(int c) {
+void Memory::full_barrier(int c, const Cpu* as_of) {
   Cpu& me = cpu(c);
-  sc_.join(propagated_to(c));
+  const Cpu& then = as_of ? *as_of : me;
+  sc_.join(propagated_to(c, then));
   me.clock.join(sc_);
   me.strong.join(sc_);
-  me.ordered = me.own;
+  me.ordered = std::max(me.ordered, then.own);
   me.holding = false;
   // A strong fence is A-cumulative: what the CPU wrote and read comes
   // before its later writes, and its earlier loads before its later stores.
-  me.ordered_fenced.join(me.read_fenced);
-  me.carried_fenced.join(me.read_fenced);
-  me.carried_fenced.join(me.own_fenced);
-  me.carried_fenced.add(c, me.own);
+  me.ordered_fenced.join(then.read_fenced);
+  me.carried_fenced.join(then.read_fenced);
+  me.carried_fenced.join(then.own_fenced);
+  me.carried_fenced.add(c, then.own);
 }
 
 void Memory::read_barrier(int c) {
@@ -277,17 +278,17 @@ void Memory::write_barrier(int c) {
   me.carried_fenced.add(c, me.own);
 }
 
-void Memory::rcu_read_lock(int c) { cpu(c).clock.join(rcu_); }
+void Memory::rcu_read_lock(int c, const void* domain) { cpu(c).clock.join(rcu_[domain]); }
 
-void Memory::rcu_read_unlock(int c) { cpu(c).rcu_exit = everything(c); }
+Clock Memory::rcu_read_unlock(int c) { return everything(c); }
 
-void Memory::grace_period_start(int c) {
+void Memory::grace_period_start(int c, const void* domain) {
   full_barrier(c);
-  rcu_.join(everything(c));
+  rcu_[domain].join(everything(c));
 }
 
-void Memory::grace_period_end(int c, const std::vector<int>& readers) {
-  for (int r : readers) cpu(c).clock.join(cpu(r).rcu_exit);
+void Memory::grace_period_end(int c, const std::vector<Clock>& exits) {
+  for (const Clock& e : exits) cpu(c).clock.join(e);
   full_barrier(c);
 }
 

@@ -90,6 +90,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -145,7 +146,6 @@ struct Cpu {
   uint32_t own = 0;       // its writes so far
   uint32_t ordered = 0;   // its writes before its last smp_wmb() or full barrier
   uint32_t released = 0;  // its writes up to its last release (an unlock)
-  Clock rcu_exit;         // what it was bound to when its last read-side section ended
   bool holding = false;   // it has held a write back since its last full barrier
   // Propagation (the LKMM's prop; see Msg::fenced): the fenced sets of
   // every write it read, of those read before its last full barrier or by
@@ -219,15 +219,23 @@ class Memory {
   // not have come before them.
   bool precedes_fenced(const std::vector<std::pair<const Word*, uint64_t>>& stores, const Word* w, size_t pos) const;
 
-  void full_barrier(int cpu);
+  // `as_of`: a state the CPU was in earlier (its own when null): the
+  // barrier orders only what came before that against what follows
+  // (smp_mb__after_srcu_read_unlock()).
+  void full_barrier(int cpu, const Cpu* as_of = nullptr);
   void read_barrier(int cpu);
   void write_barrier(int cpu);
-  void rcu_read_lock(int cpu);
-  void rcu_read_unlock(int cpu);
-  void grace_period_start(int cpu);
-  // The updater is bound to what the readers it waited for had seen; the
-  // caller then propagates every late write (propagate_all).
-  void grace_period_end(int cpu, const std::vector<int>& readers);
+  // RCU and SRCU. `domain`: an SRCU domain (its srcu_struct), null for
+  // RCU; each binds the read-side sections that start after one of its
+  // grace periods started. A section's end returns what its CPU had seen
+  // (for the grace period that waited for it).
+  void rcu_read_lock(int cpu, const void* domain = nullptr);
+  Clock rcu_read_unlock(int cpu);
+  void grace_period_start(int cpu, const void* domain = nullptr);
+  // The updater is bound to what the sections it waited for had seen when
+  // they ended; the caller then propagates every late write
+  // (propagate_all).
+  void grace_period_end(int cpu, const std::vector<Clock>& exits);
   void spawned(int parent, int child);
   void joined(int joiner, int child);
   // A write from outside any CPU (the oracle, building the world): it
@@ -252,7 +260,7 @@ class Memory {
   uint64_t time_ = 0, propagated_ = 0;
   bool any_late_ = false;
   Clock everything(int cpu);      // what the CPU is bound to, has read, and wrote (happens-before)
-  Clock propagated_to(int cpu);   // what prop brings to it (a full barrier publishes this)
+  static Clock propagated_to(int cpu, const Cpu& state);  // what prop brought to it (a full barrier publishes this)
   // `base` of `m`, and `m` itself when its writer's earlier writes were all
   // in `base` (a clock holds a prefix of each CPU's writes).
   static Clock with_write(const Clock& base, const Msg& m);
@@ -260,7 +268,7 @@ class Memory {
   // The writes reading `m` orders a later store after.
   static Clock fenced_from(const Msg& m) { return with_write(m.fenced, m); }
   Clock sc_;   // what the full barriers so far published, in their total order
-  Clock rcu_;  // what grace periods started so far bind later readers to
+  std::map<const void*, Clock> rcu_;  // per domain: what grace periods started so far bind later readers to
   std::vector<Cpu> cpus_;
   std::deque<History> store_;
 };
