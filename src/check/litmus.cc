@@ -284,39 +284,6 @@ class Parser {
     lx_.in_code = true;
     prog_->cpus.push_back(block());
     lx_.in_code = false;
-    order_address_sources(prog_->cpus.back());
-  }
-
-  // Address dependencies: the LKMM orders a load before the accesses whose
-  // address it gives (READ_ONCE and rcu_dereference alike). The model has
-  // no such edge, so a load whose value becomes an address, directly or
-  // through assignments, is run as an acquire: stronger, since it orders
-  // every later access of its CPU, not only the dependent ones.
-  static void regs_in(const Expr& e, std::set<std::string>& out) {
-    if (e.kind == Expr::reg) out.insert(e.name);
-    for (const Expr& a : e.args) regs_in(a, out);
-  }
-  static void each_stmt(std::vector<Stmt>& body, const std::function<void(Stmt&)>& fn) {
-    for (Stmt& s : body) {
-      fn(s);
-      each_stmt(s.then, fn);
-      each_stmt(s.otherwise, fn);
-    }
-  }
-  static void order_address_sources(std::vector<Stmt>& body) {
-    std::set<std::string> addr;
-    each_stmt(body, [&](Stmt& s) {
-      if (s.kind != Stmt::assign && s.kind != Stmt::branch && s.kind != Stmt::barrier) regs_in(s.loc, addr);
-    });
-    for (size_t before = 0; before != addr.size();) {  // through assignments, to a fixpoint
-      before = addr.size();
-      each_stmt(body, [&](Stmt& s) {
-        if (s.kind == Stmt::assign && addr.count(s.reg)) regs_in(s.a, addr);
-      });
-    }
-    each_stmt(body, [&](Stmt& s) {
-      if (s.kind == Stmt::load && addr.count(s.reg) && s.order == kRelaxed) s.order = kAcquire;
-    });
   }
 
   std::vector<Stmt> block() {
@@ -1002,6 +969,7 @@ class Cpu {
         if (!s.reg.empty()) deps_[s.reg] = dep(s.a);
         return set(s.reg, static_cast<uint64_t>(value(s.a)));
       case Stmt::load:
+        model::next_access_address_from(dep(s.loc).loads);
         set(s.reg, model::load(word(s.loc), kAll, s.order, kLoc));
         return loaded(s.reg);
       case Stmt::store:
@@ -1062,9 +1030,11 @@ class Cpu {
   struct Dep {
     uint64_t taint = 0;
     bool on_load = false;
+    uint64_t loads = 0;  // the loads it comes from (model::last_load_bit())
     Dep& operator|=(const Dep& o) {
       taint |= o.taint;
       on_load = on_load || o.on_load;
+      loads |= o.loads;
       return *this;
     }
   };
@@ -1082,14 +1052,16 @@ class Cpu {
   }
   // The next store or RMW depends on these operands and the conditions.
   void depends(const Expr& l, const Expr& a, const Expr& b) {
+    Dep data = dep(l);
+    data |= dep(a);
+    data |= dep(b);
     Dep d = control();
-    d |= dep(l);
-    d |= dep(a);
-    d |= dep(b);
-    model::next_store_depends_on(d.taint, d.on_load);
+    d |= data;
+    model::next_store_depends_on(d.taint, d.on_load, data.on_load);
+    model::next_access_address_from(dep(l).loads);  // an RMW's read
   }
   void loaded(const std::string& reg) {
-    if (!reg.empty()) deps_[reg] = {model::last_load_taint(), true};
+    if (!reg.empty()) deps_[reg] = {model::last_load_taint(), true, model::last_load_bit()};
   }
 
   World& w_;
@@ -1173,8 +1145,12 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
   auto strategy = model::make_exhaustive_strategy(bound, reorder_bound);
   LitmusRun r;
   model::set_promise_values(p.constants);
+  model::track_address_dependencies(true);
   struct Off {
-    ~Off() { model::set_promise_values({}); }
+    ~Off() {
+      model::set_promise_values({});
+      model::track_address_dependencies(false);
+    }
   } off;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   for (unsigned e = 0;; ++e) {

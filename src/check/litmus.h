@@ -34,10 +34,12 @@
 //   or a variable's name, for a pointer).
 // Anything else is an error naming it.
 //
+// Dependencies: the interpreter tells the model each store's data,
+// address and control dependencies and each load's and RMW's address
+// dependencies (model::next_store_depends_on, next_access_address_from).
+//
 // Where the model is not herd7: plain accesses run as READ_ONCE/WRITE_ONCE
-// (no compiler transformations, no data-race flag); a load whose value
-// becomes an address runs as an acquire (the LKMM orders only the
-// dependent accesses after it); an SRCU read-side section that a grace
+// (no compiler transformations, no data-race flag); an SRCU read-side section that a grace
 // period waited for binds the updater as an RCU one does, which forbids
 // C-srcu-observed-4 where herd7 allows it (and the implementation, its
 // comment says, forbids it too); the search is bounded (preemptions and

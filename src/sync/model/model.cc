@@ -121,7 +121,12 @@ struct Fiber {
   // depended on, those every later store depends on, the last load's, and
   // a one-shot override of what the next store depends on.
   uint64_t all_taint = 0, ordered_taint = 0, last_taint = 0, dep_taint = 0;
-  bool dep_override = false, dep_on_load = false;
+  bool dep_override = false, dep_on_load = false, dep_data = false;
+  // Address dependencies (the litmus interpreter): what each of its loads
+  // learnt (weak::Memory::learnt), by number, and the loads the next
+  // access's address came from (a mask of those numbers).
+  std::vector<weak::Clock> load_learnt;
+  uint64_t address_from = 0;
 };
 
 struct Deferred {
@@ -180,6 +185,7 @@ uint64_t g_writes = 0;        // see Word::written
 uint32_t g_serial = 0;        // counts executions (Word::serial)
 uint64_t g_executions = 0;    // counts every execution (execution_id)
 std::vector<uint64_t> g_promise_values;  // set_promise_values
+bool g_track_addresses = false;                // track_address_dependencies
 
 // Names of words, for traces ("page 0 flags" rather than an address).
 std::map<const void*, std::string>& word_names() {
@@ -804,9 +810,30 @@ void loaded(Fiber* f, uint64_t taint, int order) {
   }
 }
 
+// The address dependencies of `f`'s next access: what the loads its
+// address came from learnt.
+weak::Clock address_bound(const Fiber* f) {
+  weak::Clock c;
+  if (!f->address_from) return c;
+  for (size_t i = 0; i < f->load_learnt.size() && i < 64; ++i)
+    if (f->address_from & (uint64_t{1} << i)) c.join(f->load_learnt[i]);
+  return c;
+}
+// Records what `f`'s load learnt (what the write `read` passed on, if it
+// read one, and what its address dependencies had), for the loads whose
+// address it gives.
+void learnt(Fiber* f, const weak::Msg* read, weak::Clock also) {
+  if (!g_track_addresses) return;
+  if (read) also.join(wm().learnt(*read, f->id));
+  f->load_learnt.push_back(also);
+  f->address_from = 0;
+}
+
 // Whether a store or RMW of `f` is ordered after its CPU's earlier loads:
 // by default (the engine's), by a stated dependency, or as a release.
 bool after_reads(const Fiber* f, int order) { return !f->dep_override || f->dep_on_load || order >= kRelease; }
+// Whether the next store has a data or address dependency on a load.
+bool data_after_reads(const Fiber* f) { return !f->dep_override || f->dep_data; }
 
 // What a store of `f` depends on; consumes next_store_depends_on().
 uint64_t store_taint(Fiber* f, int order) {
@@ -816,6 +843,7 @@ uint64_t store_taint(Fiber* f, int order) {
     ordering_point(f);
   }
   f->dep_override = false;
+  f->address_from = 0;  // a store's address dependency binds nothing it reads
   return t;
 }
 
@@ -865,17 +893,20 @@ uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_loca
   uint64_t taint = 0, v = 0;
   Reorder how = Reorder::in_order;
   f->peeked = peek ? w : nullptr;
+  weak::Clock also = address_bound(f);
+  weak::Msg read{};
   if (peek) {
     g->fp.add(w->id, false);
-    v = wm().read(const_cast<Word*>(w), f->id, 0, order, nullptr, &taint) & mask;
+    v = wm().read(const_cast<Word*>(w), f->id, 0, order, &read, &taint) & mask;
   } else if (touch(w, false); !promise(f, w, mask, v, taint)) {  // touch first: accessed() asks what binds the CPU
-    size_t k = choose(wm().readable(w, f->id), false);
-    v = wm().read(const_cast<Word*>(w), f->id, k, order, nullptr, &taint) & mask;
+    size_t k = choose(wm().readable(w, f->id, &also), false);
+    v = wm().read(const_cast<Word*>(w), f->id, k, order, &read, &taint) & mask;
     if (k) how = Reorder::stale;
   } else {
     how = Reorder::promised;
   }
   loaded(f, taint, order);
+  learnt(f, how == Reorder::promised ? nullptr : &read, also);
   trace(StepKind::load, loc, w, v, 0, 0, how);
   return v;
 }
@@ -909,12 +940,12 @@ void store_tso(Fiber* f, Word* w, uint64_t v, int order) {
 uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
   if (order == kSeqCst) wm().full_barrier(f->id);
   // Where it lands among late writes is free; holding it back is not.
-  bool ordered = after_reads(f, order);
+  bool ordered = after_reads(f, order), data = data_after_reads(f);
   std::vector<size_t> places = wm().places(w, f->id, ordered);
   size_t before = order == kSeqCst ? 0 : places[choose(places.size(), false)];
   bool late = order != kSeqCst && (wm().holding_back(f->id) || hold_back(w));
   uint64_t taint = store_taint(f, order);
-  size_t pos = wm().write(w, f->id, v, before, {late, order >= kRelease, ordered, nullptr, taint});
+  size_t pos = wm().write(w, f->id, v, before, {late, order >= kRelease, ordered, data, nullptr, taint});
   written(w);
   keep_promises(f, w, v, taint, pos);
   if (order == kSeqCst) wm().full_barrier(f->id);
@@ -952,7 +983,8 @@ bool fully_ordered(int order) { return order == kSeqCst || order == kAcqRel; }
 // Which write an RMW reads: one it may read that no other RMW's write
 // follows (a count of newer writes, 0: the newest).
 size_t rmw_source(Fiber* f, const Word* w, int order) {
-  std::vector<size_t> places = wm().places(w, f->id, after_reads(f, order));
+  weak::Clock also = address_bound(f);
+  std::vector<size_t> places = wm().places(w, f->id, after_reads(f, order), &also);
   return places[choose(places.size(), false)];
 }
 
@@ -972,6 +1004,7 @@ uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int
   auto kind = returns ? weak::Memory::ReadKind::rmw : weak::Memory::ReadKind::rmw_noreturn;
   uint64_t old = wm().read(w, f->id, newer, order, &sequence, &read_taint, kind) & mask;
   loaded(f, read_taint, order);
+  learnt(f, &sequence, address_bound(f));
   nv = next(old) & mask;
   // Not held back for being behind a held-back store, as a later store
   // is (weak::Memory::holding_back): only when the search holds it back
@@ -979,9 +1012,9 @@ uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int
   // of a killer's loop (a bitmap's bits cleared one by one, a reference
   // dropped per page) from each leaving every version of its word
   // readable; x86 drains the store buffer before an RMW anyway.
-  bool late = hold_back(w), ordered = after_reads(f, order);
+  bool late = hold_back(w), ordered = after_reads(f, order), data = data_after_reads(f);
   uint64_t taint = store_taint(f, order) | read_taint;
-  size_t pos = wm().write(w, f->id, nv, newer, {late, order >= kRelease, ordered, &sequence, taint});
+  size_t pos = wm().write(w, f->id, nv, newer, {late, order >= kRelease, ordered, data, &sequence, taint});
   written(w);
   keep_promises(f, w, nv, taint, pos);
   if (full) wm().full_barrier(f->id);
@@ -1024,7 +1057,9 @@ bool cas_weak(Fiber* f, Word* w, uint64_t mask, uint64_t& expected, uint64_t des
   bool ok = old == (expected & mask);
   touch_cas(w, ok);
   if (!ok) {
-    wm().read(w, f->id, newer, kRelaxed);
+    weak::Msg read{};
+    wm().read(w, f->id, newer, kRelaxed, &read);
+    learnt(f, &read, address_bound(f));
     f->before_atomic = false;
     expected = old;
     trace(StepKind::cas_fail, loc, w, old, 0, 0, newer ? Reorder::stale : Reorder::in_order);
@@ -1342,11 +1377,21 @@ uint64_t new_word_id() { return g_next_word_id++; }
 
 void set_promise_values(std::vector<uint64_t> values) { g_promise_values = std::move(values); }
 uint64_t last_load_taint() { return self() ? self()->last_taint : 0; }
-void next_store_depends_on(uint64_t taint, bool on_a_load) {
+uint64_t last_load_bit() {
+  Fiber* f = self();
+  if (!f || f->load_learnt.empty() || f->load_learnt.size() > 64) return 0;
+  return uint64_t{1} << (f->load_learnt.size() - 1);
+}
+void track_address_dependencies(bool on) { g_track_addresses = on; }
+void next_access_address_from(uint64_t loads) {
+  if (Fiber* f = self()) f->address_from = loads;
+}
+void next_store_depends_on(uint64_t taint, bool on_a_load, bool data_on_a_load) {
   if (Fiber* f = self()) {
     f->dep_override = true;
     f->dep_taint = taint;
     f->dep_on_load = on_a_load;
+    f->dep_data = data_on_a_load;
   }
 }
 

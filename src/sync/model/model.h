@@ -138,8 +138,22 @@ uint64_t last_load_taint();
 // (their masks, or-ed), besides what orders it; `on_a_load`: on some
 // earlier load at all (a data, address or control dependency), which
 // orders it after what that load's write was fenced after (propagation:
-// weak_memory.h). Without the call a store depends on every earlier load.
-void next_store_depends_on(uint64_t taint, bool on_a_load);
+// weak_memory.h); `data_on_a_load`: through data or an address, not only
+// control (its CPU's later read of the store is then ordered after that
+// load: the LKMM's dep ; rfi). Without the call a store depends on every
+// earlier load, through data.
+void next_store_depends_on(uint64_t taint, bool on_a_load, bool data_on_a_load);
+// Address dependencies under `weak`: the last load of the running CPU as a
+// bit (its count of earlier loads, RMWs and failed cmpxchgs included; 0
+// past the 64th, and under other models), and the loads (such bits, or-ed)
+// the address of its next load or RMW came from: that access is bound to
+// what they learnt, as the LKMM's addr in ppo orders it after them, and
+// passes it on to the accesses whose address it gives in turn.
+// Off by default (the engine's code states no dependencies):
+// track_address_dependencies(true) turns it on for the searches that follow.
+uint64_t last_load_bit();
+void next_access_address_from(uint64_t loads);
+void track_address_dependencies(bool on);
 
 // Names an atomic word (its address) for traces; clear_names() forgets all.
 void name_word(const void* word, std::string name);

@@ -40,18 +40,19 @@ size_t Memory::oldest_readable(const History& h, int cpu, const Clock* also) con
   return floor;
 }
 
-size_t Memory::readable(const Word* w, int cpu) const {
+size_t Memory::readable(const Word* w, int cpu, const Clock* also) const {
   const History* h = find(w);
   if (!h) return 1;
-  return h->mo.size() - oldest_readable(*h, cpu);
+  return h->mo.size() - oldest_readable(*h, cpu, also);
 }
 
-std::vector<size_t> Memory::places(const Word* w, int cpu, bool after_reads) const {
+std::vector<size_t> Memory::places(const Word* w, int cpu, bool after_reads, const Clock* also) const {
   std::vector<size_t> v{0};
   const History* h = find(w);
   if (!h) return v;
   const Cpu& me = cpus_[static_cast<size_t>(cpu)];
   Clock bound = me.ordered_fenced;
+  if (also) bound.join(*also);
   if (after_reads) {
     bound.join(me.read_fenced);
     bound.join(me.read_strong);
@@ -60,6 +61,13 @@ std::vector<size_t> Memory::places(const Word* w, int cpu, bool after_reads) con
   for (size_t k = 1; k < n; ++k)
     if (!h->mo[h->mo.size() - k].rmw) v.push_back(k);
   return v;
+}
+
+Clock Memory::learnt(const Msg& m, int c) const {
+  Clock l = fenced_from(m);
+  l.join(m.strong);
+  if (m.writer == c) l.join(m.after_reads);
+  return l;
 }
 
 uint64_t Memory::value(const Word* w, size_t newer) const {
@@ -79,7 +87,7 @@ uint64_t Memory::read(Word* w, int c, size_t newer, int order, Msg* read_out, ui
   const Msg& m = h->mo[pos];
   h->seen[static_cast<size_t>(c)] = static_cast<uint32_t>(pos);
   Clock fenced = fenced_from(m);
-  if (m.writer == c) fenced.join(m.after_reads);
+  if (m.writer == c) fenced.join(m.after_reads);  // dep ; rfi
   me.pending.join(learnt_from(m));
   me.read_fenced.join(fenced);
   me.read_strong.join(m.strong);
@@ -140,8 +148,8 @@ size_t Memory::write(Word* w, int c, uint64_t v, size_t before, const WriteKind&
   }
   me.own_fenced.join(m.fenced);
   m.strong = me.strong;
-  if (k.after_reads) {
-    m.strong.join(me.read_strong);
+  if (k.after_reads) m.strong.join(me.read_strong);
+  if (k.data_after_reads) {
     m.after_reads = me.read_fenced;
     m.after_reads.join(me.read_strong);
   }

@@ -126,9 +126,9 @@ struct Msg {
   // What the full barriers that happen before it published (Memory::sc_):
   // a CPU that reads it in order is bound to that (pb: strong-fence ; hb*).
   Clock strong{};
-  // What the loads it depends on learnt (read_fenced, read_strong): its
-  // own CPU, reading it, is ordered after those loads (the LKMM's
-  // dep ; rfi in ppo).
+  // What the loads it depends on through data or an address learnt
+  // (read_fenced, read_strong): its own CPU, reading it, is ordered after
+  // those loads (the LKMM's dep ; rfi in ppo; not ctrl ; rfi).
   Clock after_reads{};
   bool release = false;  // a release write (an unlock): an acquire RMW reading it takes a lock
 };
@@ -168,7 +168,9 @@ class Memory {
   // The oldest position of `h` that `cpu` may read.
   size_t oldest_readable(const History& h, int cpu, const Clock* also = nullptr) const;
   // How many writes `cpu` may read from `w` (at least 1).
-  size_t readable(const Word* w, int cpu) const;
+  // `also`: what the access is bound to besides (the loads its address
+  // came from learnt: an address dependency).
+  size_t readable(const Word* w, int cpu, const Clock* also = nullptr) const;
   // Where `cpu` may put a write to `w`, as counts of newer writes it goes
   // before (0 first): past writes it is not bound to, never between an
   // RMW's write and the write that RMW read.
@@ -176,7 +178,11 @@ class Memory {
   // dependency, or the engine's stores, which follow every earlier load):
   // nor before a write one of them read was fenced after (S+mb+ctrl), or
   // one that a full barrier ordered before them published (pb: Z6.0).
-  std::vector<size_t> places(const Word* w, int cpu, bool after_reads = false) const;
+  std::vector<size_t> places(const Word* w, int cpu, bool after_reads = false, const Clock* also = nullptr) const;
+  // What `cpu` learns reading `m`: the write, what it was fenced after, what
+  // the full barriers before it published, and, for the CPU's own write,
+  // what the loads it depended on learnt.
+  Clock learnt(const Msg& m, int cpu) const;
   // The value of the `newer`-th newest write (0: the newest).
   uint64_t value(const Word* w, size_t newer) const;
   // Reads the `newer`-th newest write (0: the newest; at most readable()-1)
@@ -200,6 +206,7 @@ class Memory {
     bool late = false;         // propagates late
     bool release = false;      // carries every earlier write of the CPU
     bool after_reads = false;  // ordered after the CPU's earlier loads (places())
+    bool data_after_reads = false;  // through data or an address (Msg::after_reads)
     const Msg* rmw_of = nullptr;
     uint64_t taint = 0;  // the promises it depends on
   };
