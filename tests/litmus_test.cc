@@ -295,7 +295,15 @@ TEST(Litmus, CommandJudgesEachTestAgainstHerd7) {
   std::ostringstream out, err;
   EXPECT_EQ(run_litmus_command(o, out, err), 0) << out.str() << err.str();
   EXPECT_NE(out.str().find("Sometimes  herd7 Sometimes  agree"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("(stopped once decided)"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("SKIPPED: a PPC test"), std::string::npos) << out.str();
+  // Stopping once decided runs fewer executions, to the same verdict.
+  Litmus sb_test = parse_litmus(fmt::format(fmt::runtime(sb), "Sometimes"));
+  LitmusRun all = run_litmus(sb_test, "weak", 2, 2), some = run_litmus(sb_test, "weak", 2, 2, 0, true);
+  EXPECT_EQ(some.verdict(), all.verdict());
+  EXPECT_TRUE(some.decided);
+  EXPECT_FALSE(all.decided);
+  EXPECT_LT(some.executions, all.executions);
   std::ifstream json(o.json);
   std::string line;
   std::getline(json, line);

@@ -1139,7 +1139,7 @@ std::string LitmusRun::verdict() const {
 }
 
 LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound, unsigned reorder_bound,
-                     double seconds) {
+                     double seconds, bool until_decided) {
   model::MemoryModel mm = memory_model(mm_name);
   const LitmusProgram& p = *t.program;
   auto strategy = model::make_exhaustive_strategy(bound, reorder_bound);
@@ -1190,6 +1190,10 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
         if (std::getenv("FAULTLINE_LITMUS_TRACE"))
           for (const auto& st : model::describe(o)) fmt::print(stderr, "P{} {} {}\n", st.fiber, st.where, st.what);
       }
+    }
+    if (until_decided && r.positive > 0 && r.negative > 0) {
+      r.decided = true;
+      return r;
     }
     if (!strategy->next()) return r;
   }

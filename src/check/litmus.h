@@ -90,6 +90,7 @@ struct LitmusRun {
   uint64_t positive = 0, negative = 0;
   uint64_t deadlocked = 0;  // executions that ended with CPUs waiting for ever (no final state)
   bool unfinished = false;  // stopped at the time limit
+  bool decided = false;     // stopped once the verdict could only be Sometimes (run_litmus's until_decided)
   std::string schedule;     // of the first execution that reached it
   // Every final state seen: "0:r0=1 1:r0=0 x=1 y=1" (registers, then
   // variables, in order).
@@ -109,9 +110,11 @@ struct LitmusRun {
 };
 // Every execution within `bound` preemptions and `reorder_bound` held-back
 // stores under `memory_model` (sc, tso, weak); `seconds` > 0 stops early
-// (then `unfinished`).
+// (then `unfinished`); `until_decided` stops once executions both satisfied
+// and did not satisfy the condition (the verdict is then Sometimes
+// whatever the rest do; `outcomes`, `states` and `flags` are partial).
 LitmusRun run_litmus(const Litmus& t, const std::string& memory_model, unsigned bound, unsigned reorder_bound,
-                     double seconds = 0);
+                     double seconds = 0, bool until_decided = false);
 
 // `faultline litmus FILE|DIR...`: each test under `memory_model`, its
 // verdict beside herd7's from the file (a DIFF lists the states seen).
@@ -124,7 +127,7 @@ struct LitmusOptions {
   unsigned bound = 2, reorder_bound = 2;
   double seconds = 10;
   std::string json;  // one object per test, a line each
-  bool states = false;  // print every state seen
+  bool states = false;  // print every state seen (and so run every execution, not only until the verdict is decided)
 };
 int run_litmus_command(const LitmusOptions& o, std::ostream& out, std::ostream& err);
 

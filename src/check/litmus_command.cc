@@ -89,7 +89,9 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostrea
   auto start = std::chrono::steady_clock::now();
   LitmusRun r;
   try {
-    r = run_litmus(t, o.memory_model, o.bound, o.reorder_bound, o.seconds);
+    // A flag must be looked for in every execution; every state only with --states.
+    bool until_decided = !o.states && !t.lkmm_note.starts_with("Flag ");
+    r = run_litmus(t, o.memory_model, o.bound, o.reorder_bound, o.seconds, until_decided);
   } catch (const std::invalid_argument& e) {
     ++tally.unread;
     out << fmt::format("{}: ERROR: {}\n", t.name, e.what());
@@ -102,9 +104,10 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostrea
   ++(judged == "agree" ? tally.agree : judged == "DIFF" ? tally.differ : r.unfinished ? tally.unfinished : tally.unjudged);
   std::string flags;
   for (const std::string& f : r.flags) flags += fmt::format(", flag {}", f);
-  out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions{}{}, {:.2f} s\n", t.name, verdict,
+  out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions{}{}{}, {:.2f} s\n", t.name, verdict,
                      t.lkmm.empty() ? "-" : t.lkmm, judged, r.states.size(), r.executions,
-                     r.deadlocked ? fmt::format(" ({} deadlocked)", r.deadlocked) : "", flags, secs);
+                     r.deadlocked ? fmt::format(" ({} deadlocked)", r.deadlocked) : "",
+                     r.decided ? " (stopped once decided)" : "", flags, secs);
   if (o.states || judged == "DIFF")
     for (const auto& [state, n] : r.states) out << fmt::format("    {}  ({})\n", state, n);
   j.update({{"verdict", verdict},
@@ -119,6 +122,7 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostrea
             {"executions", r.executions},
             {"deadlocked", r.deadlocked},
             {"flags", r.flags},
+            {"stopped_once_decided", r.decided},
             {"seconds", secs}});
   return j;
 }
