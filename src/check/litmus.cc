@@ -969,36 +969,31 @@ class Cpu {
         if (!s.reg.empty()) deps_[s.reg] = dep(s.a);
         return set(s.reg, static_cast<uint64_t>(value(s.a)));
       case Stmt::load:
-        model::next_access_address_from(dep(s.loc).loads);
-        set(s.reg, model::load(word(s.loc), kAll, s.order, kLoc));
-        return loaded(s.reg);
+        return read(s, [&] {
+          model::next_access_address_from(dep(s.loc).loads);
+          return model::load(word(s.loc), kAll, s.order, kLoc);
+        });
       case Stmt::store:
-        depends(s.loc, s.a, {});
+        accessed_at_[value(s.loc)] |= depends(s.loc, s.a, {});
         model::store(word(s.loc), kAll, static_cast<uint64_t>(value(s.a)), s.order, kLoc);
         if (s.fence_after) model::fence(model::Fence::full, kLoc);
         return;
-      case Stmt::rmw:
-        set(s.reg, rmw(s));
-        return loaded(s.reg);
-      case Stmt::cmpxchg: {
-        uint64_t expected = static_cast<uint64_t>(value(s.a));
-        depends(s.loc, s.a, s.b);
-        model::cas(word(s.loc), kAll, expected, static_cast<uint64_t>(value(s.b)), s.order, kLoc);
-        set(s.reg, expected);  // the old value, as cmpxchg() returns
-        return loaded(s.reg);
-      }
-      case Stmt::add_unless:
-        set(s.reg, add_unless(s));
-        return loaded(s.reg);
-      case Stmt::trylock: {
-        uint64_t expected = 0;
-        depends(s.loc, {}, {});
-        set(s.reg, model::cas(word(s.loc), kAll, expected, 1, kAcquire, kLoc) ? 1 : 0);
-        return loaded(s.reg);
-      }
-      case Stmt::is_locked:
-        set(s.reg, model::load(word(s.loc), kAll, kRelaxed, kLoc) != 0);
-        return loaded(s.reg);
+      case Stmt::rmw: return read(s, [&] { return rmw(s); });
+      case Stmt::cmpxchg:
+        return read(s, [&] {
+          uint64_t expected = static_cast<uint64_t>(value(s.a));
+          depends(s.loc, s.a, s.b);
+          model::cas(word(s.loc), kAll, expected, static_cast<uint64_t>(value(s.b)), s.order, kLoc);
+          return expected;  // the old value, as cmpxchg() returns
+        });
+      case Stmt::add_unless: return read(s, [&] { return add_unless(s); });
+      case Stmt::trylock:
+        return read(s, [&] {
+          uint64_t expected = 0;
+          depends(s.loc, {}, {});
+          return uint64_t{model::cas(word(s.loc), kAll, expected, 1, kAcquire, kLoc)};
+        });
+      case Stmt::is_locked: return read(s, [&] { return uint64_t{model::load(word(s.loc), kAll, kRelaxed, kLoc) != 0}; });
       case Stmt::unlock_wait:  // until it sees the lock free, with acquire (as the LKMM once had it)
         while (model::load(word(s.loc), kAll, kAcquire, kLoc) != 0) model::spin(kLoc);
         return;
@@ -1051,22 +1046,36 @@ class Cpu {
     return d;
   }
   // The next store or RMW depends on these operands and the conditions.
-  void depends(const Expr& l, const Expr& a, const Expr& b) {
+  Dep depends(const Expr& l, const Expr& a, const Expr& b) {
     Dep data = dep(l);
     data |= dep(a);
     data |= dep(b);
     Dep d = control();
     d |= data;
+    if (auto it = accessed_at_.find(value(l)); it != accessed_at_.end()) d |= it->second;
     model::next_store_depends_on(d.taint, d.on_load, data.on_load);
     model::next_access_address_from(dep(l).loads);  // an RMW's read
+    return d;
   }
-  void loaded(const std::string& reg) {
-    if (!reg.empty()) deps_[reg] = {model::last_load_taint(), true, model::last_load_bit()};
+  // A statement that reads `s.loc` (`access` does it, returning the value
+  // for `s.reg`): the register depends on that load, and on the loads the
+  // address came from; a later store to the location will too (a load or
+  // a store, then a store to its location, is ordered: the LKMM's
+  // overwrite & int).
+  template <class Access>
+  void read(const Stmt& s, Access access) {
+    int64_t at = value(s.loc);
+    Dep address = dep(s.loc);
+    set(s.reg, access());
+    Dep d{model::last_load_taint() | address.taint, true, model::last_load_bit()};
+    if (!s.reg.empty()) deps_[s.reg] = d;
+    accessed_at_[at] |= d;
   }
 
   World& w_;
   std::map<std::string, int64_t>& regs_;
   std::map<std::string, Dep> deps_;
+  std::map<int64_t, Dep> accessed_at_;  // per address: what its loads and stores so far depended on
   std::vector<Dep> control_;
 };
 
