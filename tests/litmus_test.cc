@@ -320,6 +320,26 @@ TEST(Litmus, CommandJudgesEachTestAgainstHerd7) {
   EXPECT_EQ(run_litmus_command(o, out, err), 1) << out.str();
   EXPECT_NE(out.str().find("Sometimes  herd7 Never      DIFF"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("0:r0=0; 1:r0=0;"), std::string::npos) << "a DIFF lists the states: " << out.str();
+  // --known: a listed DIFF does not fail the run; a listed test that
+  // agrees does; a line without a reason is an error naming it.
+  fs::path known = dir.parent_path() / fmt::format("faultline-known-{}.txt", ::getpid());
+  std::ofstream(known) << "# why\nSB   the file says Never on purpose\n";
+  o.known = known.string();
+  out.str("");
+  EXPECT_EQ(run_litmus_command(o, out, err), 1) << out.str();  // a.litmus is SB too, and agrees
+  EXPECT_NE(out.str().find("known DIFF"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("known: the file says Never on purpose"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("agree, but listed as known"), std::string::npos) << out.str();
+  fs::remove(dir / "a.litmus");
+  out.str("");
+  EXPECT_EQ(run_litmus_command(o, out, err), 0) << out.str();
+  EXPECT_NE(out.str().find("1 known to differ, 0 listed as known but agree"), std::string::npos) << out.str();
+  std::ofstream(known) << "SB\n";
+  err.str("");
+  EXPECT_EQ(run_litmus_command(o, out, err), 2);
+  EXPECT_NE(err.str().find(":1: 'SB' has no reason after its name"), std::string::npos) << err.str();
+  fs::remove(known);
+  o.known.clear();
   write("d.litmus", "C d\n{}\nP0(int *x) { frobnicate(x); }\nexists (x=1)\n");
   out.str("");
   EXPECT_EQ(run_litmus_command(o, out, err), 2) << out.str();

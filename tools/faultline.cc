@@ -405,6 +405,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   litmus->add_flag("--states", lo.states, "print every final state and how many executions ended in it");
   litmus->add_option("--json", lo.json, "write one object per test to this file, a line each");
+  litmus->add_option("--known", lo.known,
+                     "a file of tests known to differ from herd7 or not to finish, 'NAME reason' a line: they do not fail "
+                     "the run; one that agrees does (take it off the list)");
   litmus->add_option("paths", lo.paths, "litmus files, or directories of them")->required();
 #endif
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
@@ -54,8 +55,46 @@ bool slurp(const fs::path& p, std::string* text) {
 }
 
 struct Tally {
-  unsigned agree = 0, differ = 0, unfinished = 0, unread = 0, unjudged = 0, skipped = 0;
+  unsigned agree = 0, differ = 0, unfinished = 0, unread = 0, unjudged = 0, skipped = 0, known = 0, stale = 0;
 };
+
+// The --known file: test name -> why it differs. Throws naming the file
+// and line when a line has a name and no reason.
+std::map<std::string, std::string> read_known(const std::string& path) {
+  std::map<std::string, std::string> known;
+  if (path.empty()) return known;
+  std::string text;
+  if (!slurp(path, &text)) throw std::invalid_argument(fmt::format("cannot read '{}'", path));
+  std::istringstream in(text);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    std::istringstream words(line);
+    std::string name, reason;
+    if (!(words >> name)) continue;
+    std::getline(words >> std::ws, reason);
+    if (reason.empty())
+      throw std::invalid_argument(fmt::format("{}:{}: '{}' has no reason after its name", path, n, name));
+    known[name] = reason;
+  }
+  return known;
+}
+
+// A known test's judgement: "known DIFF", "known UNFINISHED", or, when it
+// agrees, a failure of the list.
+std::string judge_known(const std::string& judged, Tally& tally) {
+  if (judged == "DIFF" || judged == "UNFINISHED") {
+    ++tally.known;
+    return "known " + judged;
+  }
+  if (judged != "agree") {
+    ++tally.unjudged;
+    return judged;
+  }
+  ++tally.agree;
+  ++tally.stale;
+  return "agree, but listed as known";
+}
 
 // agree or DIFF against herd7's verdict, or its flag where the test has
 // one instead ("Result: Flag srcu-bad-nesting": whether some execution
@@ -67,7 +106,8 @@ std::string judge(const Litmus& t, const LitmusRun& r, const std::string& verdic
 }
 
 // One test: its line on `out`, its object in the JSON lines.
-nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostream& out, Tally& tally) {
+nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, const std::map<std::string, std::string>& known,
+                       std::ostream& out, Tally& tally) {
   nlohmann::json j = {{"file", file.string()}, {"memory_model", o.memory_model}};
   std::string text;
   Litmus t;
@@ -101,13 +141,20 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostrea
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string verdict = r.unfinished ? "Unfinished" : r.verdict();
   std::string judged = r.unfinished ? "UNFINISHED" : judge(t, r, verdict);
-  ++(judged == "agree" ? tally.agree : judged == "DIFF" ? tally.differ : r.unfinished ? tally.unfinished : tally.unjudged);
+  auto listed = known.find(t.name);
+  if (listed != known.end()) {
+    judged = judge_known(judged, tally);
+  } else {
+    ++(judged == "agree" ? tally.agree : judged == "DIFF" ? tally.differ : judged == "UNFINISHED" ? tally.unfinished
+                                                                                               : tally.unjudged);
+  }
   std::string flags;
   for (const std::string& f : r.flags) flags += fmt::format(", flag {}", f);
   out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions{}{}{}, {:.2f} s\n", t.name, verdict,
                      t.lkmm.empty() ? "-" : t.lkmm, judged, r.states.size(), r.executions,
                      r.deadlocked ? fmt::format(" ({} deadlocked)", r.deadlocked) : "",
                      r.decided ? " (stopped once decided)" : "", flags, secs);
+  if (listed != known.end()) out << fmt::format("    known: {}\n", listed->second);
   if (o.states || judged == "DIFF")
     for (const auto& [state, n] : r.states) out << fmt::format("    {}  ({})\n", state, n);
   j.update({{"verdict", verdict},
@@ -123,6 +170,7 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, std::ostrea
             {"deadlocked", r.deadlocked},
             {"flags", r.flags},
             {"stopped_once_decided", r.decided},
+            {"known", listed != known.end() ? listed->second : ""},
             {"seconds", secs}});
   return j;
 }
@@ -140,21 +188,29 @@ int run_litmus_command(const LitmusOptions& o, std::ostream& out, std::ostream& 
       return 2;
     }
   }
+  std::map<std::string, std::string> known;
+  try {
+    known = read_known(o.known);
+  } catch (const std::invalid_argument& e) {
+    err << fmt::format("faultline litmus: --known: {}\n", e.what());
+    return 2;
+  }
   Tally tally;
   for (const fs::path& f : files) {
-    nlohmann::json j = run_one(f, o, out, tally);
+    nlohmann::json j = run_one(f, o, known, out, tally);
     if (json.is_open()) json << j.dump() << "\n" << std::flush;
   }
   out << fmt::format(
-      "{} tests under {}: {} agree with herd7, {} DIFF, {} unfinished, {} unreadable, {} without a verdict, {} not C\n",
+      "{} tests under {}: {} agree with herd7, {} DIFF, {} unfinished, {} unreadable, {} without a verdict, {} not C{}\n",
       files.size(), o.memory_model, tally.agree, tally.differ, tally.unfinished, tally.unread, tally.unjudged,
-      tally.skipped);
+      tally.skipped,
+      o.known.empty() ? "" : fmt::format(", {} known to differ, {} listed as known but agree", tally.known, tally.stale));
   if (json.is_open() && !json) {
     err << fmt::format("faultline litmus: writing '{}' failed\n", o.json);
     return 2;
   }
   if (missing || tally.unread) return 2;
-  return tally.differ || tally.unfinished ? 1 : 0;
+  return tally.differ || tally.unfinished || tally.stale ? 1 : 0;
 }
 
 }  // namespace faultline_check

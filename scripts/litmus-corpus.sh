@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the public LKMM litmus corpus (github.com/paulmckrcu/litmus) through
+# `faultline litmus`, against herd7's verdicts in its files, with the tests
+# known to differ listed in tests/litmus-corpus/known.txt (each with why).
+# Fails on any other DIFF or unfinished test, and on a listed test that
+# now agrees (take it off the list).
+# Usage: scripts/litmus-corpus.sh [CORPUS_DIR] [faultline litmus options...]
+#   CORPUS_DIR: a checkout of the corpus; without one it is cloned (at the
+#   commit the list was made for) into a temporary directory, and the run
+#   is skipped, saying so, when github.com cannot be reached.
+# Runs luc/ and manual/ but manual/absperf (performance tests, no
+# verdicts), manual/locked (290 four-CPU lock tests, no verdicts, 10 s
+# each) and manual/memb (smp_memb(), which linux-kernel.def does not have).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+commit=2f1be9ed9ae46f182ec50d0762b84451c91b41ac
+corpus=${1:-}
+[ $# -gt 0 ] && shift
+if [ -z "$corpus" ]; then
+  corpus=$(mktemp -d)
+  trap 'rm -rf "$corpus"' EXIT
+  if ! timeout 120 git clone -q https://github.com/paulmckrcu/litmus "$corpus" 2>/dev/null; then
+    echo "litmus-corpus: github.com/paulmckrcu/litmus cannot be reached; the corpus run is skipped"
+    exit 0
+  fi
+  git -C "$corpus" checkout -q "$commit"
+fi
+dirs=("$corpus/luc")
+for d in "$corpus"/manual/*/; do
+  case "$(basename "$d")" in absperf | locked | memb) ;; *) dirs+=("$d") ;; esac
+done
+build/release/faultline litmus --known tests/litmus-corpus/known.txt "$@" "${dirs[@]}" | grep -v '^    [0-9]' || exit "${PIPESTATUS[0]}"
