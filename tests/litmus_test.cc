@@ -276,6 +276,28 @@ TEST(Litmus, SrcuSectionsEndByTheirIndexOnAnyCpu) {
   EXPECT_EQ(other.flags, std::set<std::string>{"srcu-bad-nesting"});  // s2 has no section of that index
 }
 
+// LISA, herd7's generic assembly: a table of columns; forward branches
+// may overlap (TC1 of the Java causality tests jumps into the middle of
+// another jump's span); `x+r2` is an address; synchronize_rcu() inside a
+// read-side section never returns.
+TEST(Litmus, ReadsLisaWithOverlappingForwardBranches) {
+  auto with_x = [](int x) {
+    return weak(fmt::format(
+        "LISA tc\n{{ x = {}; }}\n P0 ;\n r[once] r1 x ;\n mov r3 (eq r1 0) ;\n b[] r3 SKIP0 ;\n"
+        " mov r3 (neq r1 1) ;\n b[] r3 SKIP1 ;\n SKIP0: ;\n w[once] y 1 ;\n SKIP1: ;\n r[once] r2 y ;\n"
+        "forall (0:r2=1)\n",
+        x));
+  };
+  EXPECT_EQ(with_x(0).verdict(), "Always");  // jumps to SKIP0: the store runs
+  EXPECT_EQ(with_x(1).verdict(), "Always");  // no jump
+  EXPECT_EQ(with_x(2).verdict(), "Never");   // jumps to SKIP1, past the store
+  LitmusRun offset = weak("LISA off\n{ y = 5; }\n P0 ;\n mov r2 (xor r1 r1) ;\n r[once] r3 y+r2 ;\nexists (0:r3=5)\n");
+  EXPECT_EQ(offset.verdict(), "Always");
+  LitmusRun self = weak("LISA self\n{ x = 0; }\n P0 ;\n f[rcu_read_lock] ;\n f[sync] ;\n f[rcu_read_unlock] ;\nexists (x=0)\n");
+  EXPECT_EQ(self.verdict(), "DEADLOCK");
+  EXPECT_THROW(parse_litmus("LISA bad\n{}\n P0 ;\n q[once] r1 x ;\nexists (0:r1=0)\n"), std::invalid_argument);
+}
+
 // `faultline litmus`: a line per test with herd7's verdict beside, the
 // exit status the worst of them (0 all agree, 1 a DIFF, 2 unreadable).
 TEST(Litmus, CommandJudgesEachTestAgainstHerd7) {

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -181,17 +182,22 @@ class Parser {
   Litmus parse() {
     Litmus t;
     std::string arch = lx_.next();
-    if (arch != "C") {
-      for (const char* a : {"PPC", "X86", "X86_64", "ARM", "AArch64", "LISA", "RISCV", "MIPS", "Bell", "BPF"})
+    if (arch != "C" && arch != "LISA") {
+      for (const char* a : {"PPC", "X86", "X86_64", "ARM", "AArch64", "RISCV", "MIPS", "Bell", "BPF"})
         if (arch == a) throw LitmusNotC(fmt::format("litmus: a {} test (faultline reads herd7's C format)", arch));
       bad("a test starts with 'C NAME'");
     }
     t.name = lx_.rest_of_line();
+    if (auto c = t.name.find("(*"); c != std::string::npos) {  // a comment after the name
+      t.name.erase(c);
+      while (!t.name.empty() && std::isspace(static_cast<unsigned char>(t.name.back()))) t.name.pop_back();
+    }
     if (t.name.empty()) bad("the test has no name");
     auto p = std::make_shared<LitmusProgram>();
     prog_ = p.get();
     header();
     if (lx_.peek() == "{") init();
+    if (arch == "LISA") lisa();
     while (is_cpu(lx_.peek())) cpu();
     if (prog_->cpus.empty()) bad("no CPU (P0, P1, ...)");
     prog_->reg_init.resize(prog_->cpus.size());
@@ -734,6 +740,7 @@ class Parser {
         Prop where;
         place(where);
         show(where);
+        if (lx_.peek() == "*") lx_.next();  // herd7's `1:r1*`: shown as the register's value here
       }
       lx_.next();
     }
@@ -842,6 +849,223 @@ class Parser {
       bad(fmt::format("unknown value '{}' in the final condition", v.empty() ? "the end" : v));
     }
     return a;
+  }
+
+  // ---- LISA, herd7's generic assembly ----------------------------------
+  //
+  // A table: a row naming the CPUs (`P0 | P1 ;`), then a row per step,
+  // each CPU's instruction in its column: `r[once] r1 x` (also acquire,
+  // and deref and lderef, rcu_dereference: a relaxed load), `w[once] x 1`
+  // (also release, and assign, rcu_assign_pointer), `f[mb]` (rmb, wmb,
+  // sync: synchronize_rcu, rcu_read_lock, rcu_read_unlock; rb_dep, which
+  // the LKMM no longer orders by, does nothing), `mov r1 E` with E a
+  // number, a register, a variable (its address) or `(op E E)` (add, sub,
+  // xor, and, or, eq, neq), `b[] E L` (to label `L:` further down when E
+  // is not 0). Registers are `r` and a number.
+  struct LisaItem {
+    std::string label;  // a label, or a branch's target
+    bool branch = false;
+    Expr cond;
+    std::optional<Stmt> stmt;
+  };
+
+  void lisa() {
+    std::vector<std::vector<LisaItem>> cols;
+    for (std::vector<std::string> row; lisa_row(row);) {
+      if (cols.empty()) {
+        for (const std::string& c : row)
+          if (!is_cpu(c)) bad(fmt::format("a LISA table starts with the CPUs' names, not '{}'", c));
+        cols.resize(row.size());
+        continue;
+      }
+      std::vector<std::vector<std::string>> cells = lisa_cells(row);
+      if (cells.size() > cols.size()) bad("a LISA row has more columns than CPUs");
+      for (size_t c = 0; c < cells.size(); ++c) lisa_cell(cells[c], cols[c]);
+    }
+    if (cols.empty()) bad("no LISA table");
+    for (auto& col : cols) prog_->cpus.push_back(lisa_block(col));
+  }
+  // The next row's tokens, up to its ';'; false at the final condition.
+  bool lisa_row(std::vector<std::string>& row) {
+    row.clear();
+    std::string t = lx_.peek();
+    if (t.empty() || t == "exists" || t == "~" || t == "forall" || t == "locations" || t == "filter") return false;
+    for (t = lx_.next(); t != ";"; t = lx_.next()) {
+      if (t.empty()) bad("a LISA row does not end with ';'");
+      row.push_back(t);
+    }
+    if (!row.empty() && is_cpu(row[0])) std::erase(row, std::string("|"));
+    return true;
+  }
+  static std::vector<std::vector<std::string>> lisa_cells(const std::vector<std::string>& row) {
+    std::vector<std::vector<std::string>> cells(1);
+    for (const std::string& t : row) {
+      if (t == "|") cells.emplace_back();
+      else cells.back().push_back(t);
+    }
+    return cells;
+  }
+  void lisa_cell(const std::vector<std::string>& toks, std::vector<LisaItem>& col) {
+    size_t i = 0;
+    if (toks.size() >= 2 && toks[1] == ":") {
+      col.push_back({toks[0], false, {}, std::nullopt});
+      i = 2;
+    }
+    if (i == toks.size()) return;
+    auto word = [&] {
+      if (i >= toks.size()) bad(fmt::format("a LISA instruction ends early: '{}'", fmt::join(toks, " ")));
+      return toks[i++];
+    };
+    std::string op = word();
+    if (op == "mov") {
+      Stmt s;
+      s.kind = Stmt::assign;
+      s.reg = lisa_reg(word());
+      s.a = lisa_expr(toks, i);
+      col.push_back({"", false, {}, s});
+      return lisa_end(toks, i);
+    }
+    if (word() != "[") bad(fmt::format("unknown LISA instruction '{}'", op));
+    std::string kind = toks[i] == "]" ? "" : word();
+    if (word() != "]") bad(fmt::format("LISA: '{}[' is not closed", op));
+    if (op == "b") {
+      LisaItem b{"", true, lisa_expr(toks, i), std::nullopt};
+      b.label = word();
+      col.push_back(b);
+    } else {
+      col.push_back({"", false, {}, lisa_access(op, kind, toks, i)});
+    }
+    lisa_end(toks, i);
+  }
+  std::optional<Stmt> lisa_access(const std::string& op, const std::string& kind, const std::vector<std::string>& toks,
+                                  size_t& i) {
+    Stmt s;
+    if (op == "r" && (kind == "once" || kind == "acquire" || kind == "deref" || kind == "lderef")) {
+      s.kind = Stmt::load;
+      if (i >= toks.size()) bad("LISA: r[] without a register");
+      s.reg = lisa_reg(toks[i++]);
+      s.loc = lisa_expr(toks, i);
+      s.order = kind == "acquire" ? kAcquire : kRelaxed;
+      return s;
+    }
+    if (op == "w" && (kind == "once" || kind == "release" || kind == "assign")) {
+      s.kind = Stmt::store;
+      s.loc = lisa_expr(toks, i);
+      s.a = lisa_expr(toks, i);
+      s.order = kind == "once" ? kRelaxed : kRelease;
+      return s;
+    }
+    static const std::map<std::string, model::Fence> kFences = {
+        {"mb", model::Fence::full}, {"rmb", model::Fence::read}, {"wmb", model::Fence::write}};
+    if (op == "f" && kFences.count(kind)) {
+      s.fence = kFences.at(kind);
+      return s;
+    }
+    if (op == "f" && (kind == "sync" || kind == "rcu_read_lock" || kind == "rcu_read_unlock")) {
+      s.kind = kind == "sync" ? Stmt::sync_rcu : kind == "rcu_read_lock" ? Stmt::rcu_lock : Stmt::rcu_unlock;
+      return s;
+    }
+    if (op == "f" && kind == "rb_dep") return std::nullopt;
+    bad(fmt::format("unsupported LISA instruction '{}[{}]'", op, kind));
+  }
+  static void lisa_end(const std::vector<std::string>& toks, size_t i) {
+    if (i != toks.size()) bad(fmt::format("LISA: '{}' after an instruction", toks[i]));
+  }
+  static std::string lisa_reg(const std::string& t) {
+    if (t.size() < 2 || t[0] != 'r' || !is_number(t.substr(1))) bad(fmt::format("LISA: '{}' is not a register", t));
+    return t;
+  }
+  Expr lisa_expr(const std::vector<std::string>& toks, size_t& i) {
+    if (i >= toks.size()) bad("LISA: an operand is missing");
+    std::string t = toks[i++];
+    Expr e;
+    if (t == "-" && i < toks.size() && is_number(toks[i])) {
+      e.n = -number(toks[i++]);
+      return e;
+    }
+    if (is_number(t)) {
+      e.n = number(t);
+      return e;
+    }
+    if (t != "(") {
+      if (t.size() > 1 && t[0] == 'r' && is_number(t.substr(1))) {
+        e.kind = Expr::reg;
+        e.name = t;
+      } else {
+        var(t, true);
+        e = address(t);
+      }
+      if (i < toks.size() && toks[i] == "+") {  // an address and an offset: x+r2
+        ++i;
+        Expr sum;
+        sum.kind = Expr::binary;
+        sum.name = "+";
+        sum.args = {std::move(e), lisa_expr(toks, i)};
+        return sum;
+      }
+      return e;
+    }
+    static const std::map<std::string, std::string> kOps = {{"add", "+"}, {"sub", "-"}, {"xor", "^"}, {"and", "&"},
+                                                            {"or", "|"},  {"eq", "=="}, {"neq", "!="}, {"ne", "!="}};
+    if (i >= toks.size() || !kOps.count(toks[i])) bad(fmt::format("LISA: unknown operator '{}'", i < toks.size() ? toks[i] : ""));
+    e.kind = Expr::binary;
+    e.name = kOps.at(toks[i++]);
+    e.args.push_back(lisa_expr(toks, i));
+    e.args.push_back(lisa_expr(toks, i));
+    if (i >= toks.size() || toks[i++] != ")") bad("LISA: '(' is not closed");
+    return e;
+  }
+  // A column as statements. A branch forward sets its label's flag (a
+  // register `$L`) to whether it is taken; every instruction runs only
+  // while no flag of a label still ahead is set, and reaching a label
+  // clears its flag. Overlapping forward jumps come out right, and what
+  // follows a branch depends on it through control, as in herd7.
+  std::vector<Stmt> lisa_block(const std::vector<LisaItem>& col) {
+    std::vector<Stmt> out;
+    std::vector<std::string> ahead;  // the flags of labels jumped to and not yet reached
+    auto guarded = [&](Stmt s) {
+      if (ahead.empty()) return out.push_back(std::move(s));
+      Stmt g;
+      g.kind = Stmt::branch;
+      for (const std::string& flag : ahead) {
+        Expr f;
+        f.kind = Expr::reg;
+        f.name = flag;
+        if (g.a.kind == Expr::number) {
+          g.a = std::move(f);
+          continue;
+        }
+        Expr either;
+        either.kind = Expr::binary;
+        either.name = "|";
+        either.args = {std::move(g.a), std::move(f)};
+        g.a = std::move(either);
+      }
+      g.otherwise.push_back(std::move(s));
+      out.push_back(std::move(g));
+    };
+    for (const LisaItem& it : col) {
+      std::string flag = "$" + it.label;
+      if (it.stmt) {
+        guarded(*it.stmt);
+      } else if (it.branch) {
+        Stmt set;
+        set.kind = Stmt::assign;
+        set.reg = flag;
+        set.a.kind = Expr::binary;
+        set.a.name = "!=";
+        set.a.args = {it.cond, Expr{}};
+        guarded(std::move(set));
+        if (std::find(ahead.begin(), ahead.end(), flag) == ahead.end()) ahead.push_back(flag);
+      } else if (auto at = std::find(ahead.begin(), ahead.end(), flag); at != ahead.end()) {
+        ahead.erase(at);
+        Stmt clear;
+        clear.kind = Stmt::assign;
+        clear.reg = flag;
+        out.push_back(std::move(clear));
+      }
+    }
+    return out;
   }
 
   void verdicts(Litmus& t) {

@@ -32,14 +32,21 @@
 //   `forall` with a condition of `/\`, `\/`, `~`/`not`, `true`/`false`,
 //   parentheses and atoms `N:r=V`, `x=V`, `*x=V` (`=` or `!=`; V a number
 //   or a variable's name, for a pointer).
-// Anything else is an error naming it.
+// Anything else is an error naming it. LISA, herd7's generic assembly,
+// too: a table of columns of r[once|acquire|deref|lderef], w[once|release|
+// assign], f[mb|rmb|wmb|sync|rcu_read_lock|rcu_read_unlock|rb_dep], mov
+// with (add|sub|xor|and|or|eq|neq a b), addresses `x+r2`, and forward
+// branches b[] to labels (Parser::lisa).
 //
 // Dependencies: the interpreter tells the model each store's data,
 // address and control dependencies and each load's and RMW's address
 // dependencies (model::next_store_depends_on, next_access_address_from).
 //
 // Where the model is not herd7: plain accesses run as READ_ONCE/WRITE_ONCE
-// (no compiler transformations, no data-race flag); an SRCU read-side section that a grace
+// (no compiler transformations, no data-race flag); RCU cycles with more
+// read-side sections than grace periods, which the LKMM allows, are not
+// reached (a section's end is an ordering point that promised loads
+// inside it must be kept before); an SRCU read-side section that a grace
 // period waited for binds the updater as an RCU one does, which forbids
 // C-srcu-observed-4 where herd7 allows it (and the implementation, its
 // comment says, forbids it too); the search is bounded (preemptions and
@@ -77,7 +84,7 @@ struct Litmus {
 };
 
 // Throws std::invalid_argument naming what it cannot read; LitmusNotC for
-// a test of another architecture (PPC, LISA, ...).
+// a test of another architecture (PPC, X86, ...).
 struct LitmusNotC : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
@@ -118,7 +125,7 @@ LitmusRun run_litmus(const Litmus& t, const std::string& memory_model, unsigned 
 
 // `faultline litmus FILE|DIR...`: each test under `memory_model`, its
 // verdict beside herd7's from the file (a DIFF lists the states seen).
-// Tests of other architectures (PPC, LISA, ...) are skipped and counted.
+// Tests of other architectures (PPC, X86, ...) are skipped and counted.
 // Exit status 0 when all agree (or carry no verdict, or are known not
 // to), 1 on any other DIFF or unfinished run or a known test that agrees,
 // 2 when a path, the --known file or a C test cannot be read or parsed.

@@ -1248,7 +1248,9 @@ void synchronize_rcu(const std::source_location& loc) {
   if (!self()) return;
   yield();
   touch_rcu();  // a grace period, and the callbacks it runs
-  auto readers = readers_now(false);
+  // Its own read-side section too: synchronize_rcu() inside one never
+  // returns (herd7: DEADLOCK).
+  auto readers = readers_now(true);
   trace(StepKind::synchronize_rcu, loc, nullptr, readers.size());
   bool weak = weak_model();
   if (weak) {
