@@ -130,7 +130,11 @@ struct Msg {
   // (read_fenced, read_strong): its own CPU, reading it, is ordered after
   // those loads (the LKMM's dep ; rfi in ppo; not ctrl ; rfi).
   Clock after_reads{};
-  bool release = false;  // a release write (an unlock): an acquire RMW reading it takes a lock
+  // A release write (an unlock): an acquire RMW reading it takes a lock.
+  // The model cannot tell a lock from another atomic, so an xchg_acquire()
+  // that reads an smp_store_release() orders as a lock handoff too: more
+  // than the LKMM orders (fewer executions) for such atomics.
+  bool release = false;
 };
 
 struct History {
