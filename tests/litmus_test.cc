@@ -296,6 +296,8 @@ TEST(Litmus, ReadsLisaWithOverlappingForwardBranches) {
   LitmusRun self = weak("LISA self\n{ x = 0; }\n P0 ;\n f[rcu_read_lock] ;\n f[sync] ;\n f[rcu_read_unlock] ;\nexists (x=0)\n");
   EXPECT_EQ(self.verdict(), "DEADLOCK");
   EXPECT_THROW(parse_litmus("LISA bad\n{}\n P0 ;\n q[once] r1 x ;\nexists (0:r1=0)\n"), std::invalid_argument);
+  EXPECT_THROW(parse_litmus("LISA loop\n{}\n P0 ;\n L: ;\n r[once] r1 x ;\n b[] r1 L ;\nexists (0:r1=0)\n"),
+               std::invalid_argument);  // a loop: only forward branches are read
 }
 
 // `faultline litmus`: a line per test with herd7's verdict beside, the

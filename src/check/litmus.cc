@@ -1023,6 +1023,7 @@ class Parser {
   std::vector<Stmt> lisa_block(const std::vector<LisaItem>& col) {
     std::vector<Stmt> out;
     std::vector<std::string> ahead;  // the flags of labels jumped to and not yet reached
+    std::set<std::string> passed;     // labels already reached
     auto guarded = [&](Stmt s) {
       if (ahead.empty()) return out.push_back(std::move(s));
       Stmt g;
@@ -1049,6 +1050,7 @@ class Parser {
       if (it.stmt) {
         guarded(*it.stmt);
       } else if (it.branch) {
+        if (passed.count(it.label)) bad(fmt::format("LISA: a branch back to '{}' (only forward ones are read)", it.label));
         Stmt set;
         set.kind = Stmt::assign;
         set.reg = flag;
@@ -1057,7 +1059,10 @@ class Parser {
         set.a.args = {it.cond, Expr{}};
         guarded(std::move(set));
         if (std::find(ahead.begin(), ahead.end(), flag) == ahead.end()) ahead.push_back(flag);
-      } else if (auto at = std::find(ahead.begin(), ahead.end(), flag); at != ahead.end()) {
+      } else {  // a label: the jumps to it land here
+        passed.insert(it.label);
+        auto at = std::find(ahead.begin(), ahead.end(), flag);
+        if (at == ahead.end()) continue;
         ahead.erase(at);
         Stmt clear;
         clear.kind = Stmt::assign;
