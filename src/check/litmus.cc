@@ -952,6 +952,7 @@ class Parser {
       s.kind = Stmt::store;
       s.loc = lisa_expr(toks, i);
       s.a = lisa_expr(toks, i);
+      constant_of(s.a);  // a value a load may be promised (load buffering)
       s.order = kind == "once" ? kRelaxed : kRelease;
       return s;
     }

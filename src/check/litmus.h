@@ -43,10 +43,7 @@
 // dependencies (model::next_store_depends_on, next_access_address_from).
 //
 // Where the model is not herd7: plain accesses run as READ_ONCE/WRITE_ONCE
-// (no compiler transformations, no data-race flag); RCU cycles with more
-// read-side sections than grace periods, which the LKMM allows, are not
-// reached (a section's end is an ordering point that promised loads
-// inside it must be kept before); an SRCU read-side section that a grace
+// (no compiler transformations, no data-race flag); an SRCU read-side section that a grace
 // period waited for binds the updater as an RCU one does, which forbids
 // C-srcu-observed-4 where herd7 allows it (and the implementation, its
 // comment says, forbids it too); the search is bounded (preemptions and

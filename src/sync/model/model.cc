@@ -112,6 +112,7 @@ struct Fiber {
   uint64_t rcu_gen = 0;
   Word rcu_state;  // stands for the two above and its SRCU sections in footprints (see touch_rcu)
   weak::Clock rcu_exit;  // under `weak`: what it had seen when its last RCU section ended
+  uint64_t rcu_exit_promises = 0;  // its promises unkept when its RCU sections ended (a mask)
   std::optional<weak::Cpu> srcu_unlocked;  // under `weak`: its state at its last srcu_read_unlock()
   bool before_atomic = false;   // smp_mb__before_atomic() pending
   uint64_t spin_epoch = ~uint64_t{0};  // memory's epoch at this fiber's last spin
@@ -160,6 +161,7 @@ struct Exec {
     int cpu;
     bool open;
     weak::Clock exit;
+    uint64_t promises = 0;  // its CPU's promises unkept when it ended (a mask)
   };
   std::vector<SrcuSection> srcu;
   std::unique_ptr<weak::Memory> wm;  // under `weak`: the histories and views
@@ -177,7 +179,7 @@ struct Exec {
     std::vector<std::pair<const Word*, uint64_t>> dependents;
   };
   std::vector<Promise> promises;  // values loads read before any store made them
-  bool promise_broken = false;    // a CPU passed an ordering point with a promise unkept
+  bool promise_broken = false;    // a CPU passed an ordering point, or a grace period a section of it, with a promise unkept
 };
 
 uint64_t g_next_word_id = 0;  // see Word
@@ -799,6 +801,23 @@ void ordering_point(Fiber* f) {
     if (p.cpu == f->id && !p.kept) g->promise_broken = true;
 }
 
+// The end of a read-side section is no ordering point: a load inside it
+// may still read a value a later store keeps (the LKMM lets sections
+// overlap a grace period that way, LISA2R1G). But a section that began
+// before a grace period began (one it waited for, or one that had ended)
+// must not see a store after the grace period: a promise of it still
+// unkept when the grace period ends could only be kept by one.
+uint64_t unkept_promises(const Fiber* f) {
+  uint64_t mask = 0;
+  for (size_t i = 0; i < g->promises.size(); ++i)
+    if (g->promises[i].cpu == f->id && !g->promises[i].kept) mask |= uint64_t{1} << i;
+  return mask;
+}
+void grace_period_waited_for(uint64_t promises) {
+  for (size_t i = 0; i < g->promises.size(); ++i)
+    if ((promises & (uint64_t{1} << i)) && !g->promises[i].kept) g->promise_broken = true;
+}
+
 // A load's promises pass to what depends on it: by default every later
 // store of its CPU; after an acquire, everything.
 void loaded(Fiber* f, uint64_t taint, int order) {
@@ -1240,7 +1259,7 @@ void rcu_read_unlock() {
   touch(&f->rcu_state, true);
   if (weak_model()) {
     f->rcu_exit = wm().rcu_read_unlock(f->id);
-    ordering_point(f);
+    f->rcu_exit_promises |= unkept_promises(f);
   }
 }
 
@@ -1251,6 +1270,8 @@ void synchronize_rcu(const std::source_location& loc) {
   // Its own read-side section too: synchronize_rcu() inside one never
   // returns (herd7: DEADLOCK).
   auto readers = readers_now(true);
+  uint64_t began_before = 0;  // the promises of the sections that ended before it began
+  for (const auto& f : g->fibers) began_before |= f->rcu_exit_promises;
   trace(StepKind::synchronize_rcu, loc, nullptr, readers.size());
   bool weak = weak_model();
   if (weak) {
@@ -1265,7 +1286,12 @@ void synchronize_rcu(const std::source_location& loc) {
   }, {Reads::rcu});
   if (weak) {
     std::vector<weak::Clock> exits;
-    for (auto& r : readers) exits.push_back(g->fibers[static_cast<size_t>(r.first)]->rcu_exit);
+    for (auto& r : readers) {
+      const Fiber& reader = *g->fibers[static_cast<size_t>(r.first)];
+      exits.push_back(reader.rcu_exit);
+      began_before |= reader.rcu_exit_promises;
+    }
+    grace_period_waited_for(began_before);
     wm().grace_period_end(g->cur, exits);
     propagate_late_writes();
   }
@@ -1300,8 +1326,8 @@ bool srcu_read_unlock(const Word* domain, uint64_t token) {
   touch(&g->fibers[static_cast<size_t>(section.cpu)]->rcu_state, true);
   if (weak_model()) {
     section.exit = wm().rcu_read_unlock(f->id);
+    section.promises = unkept_promises(f);
     f->srcu_unlocked = wm().cpu(f->id);
-    ordering_point(f);
   }
   return true;
 }
@@ -1311,8 +1337,12 @@ void synchronize_srcu(const Word* domain, const std::source_location& loc) {
   yield();
   touch_rcu();
   std::vector<size_t> readers;
-  for (size_t i = 0; i < g->srcu.size(); ++i)
-    if (g->srcu[i].open && g->srcu[i].domain == domain) readers.push_back(i);
+  uint64_t began_before = 0;  // the promises of the domain's sections that ended before it began
+  for (size_t i = 0; i < g->srcu.size(); ++i) {
+    if (g->srcu[i].domain != domain) continue;
+    if (g->srcu[i].open) readers.push_back(i);
+    else began_before |= g->srcu[i].promises;
+  }
   trace(StepKind::synchronize_rcu, loc, nullptr, readers.size());
   bool weak = weak_model();
   if (weak) {
@@ -1323,7 +1353,11 @@ void synchronize_srcu(const Word* domain, const std::source_location& loc) {
               {Reads::rcu});
   if (weak) {
     std::vector<weak::Clock> exits;
-    for (size_t i : readers) exits.push_back(g->srcu[i].exit);
+    for (size_t i : readers) {
+      exits.push_back(g->srcu[i].exit);
+      began_before |= g->srcu[i].promises;
+    }
+    grace_period_waited_for(began_before);
     wm().grace_period_end(g->cur, exits);
     propagate_late_writes();
   }
