@@ -92,6 +92,13 @@ struct Reads {
   const Word* w = nullptr;  // kind word
 };
 
+// Under `weak`, how a read-side section ended: what its CPU had seen, and
+// that CPU's promises still unkept (a mask; see grace_period()).
+struct SectionEnd {
+  weak::Clock exit;
+  uint64_t promises = 0;
+};
+
 struct Fiber {
   int id = 0;
   std::string name;
@@ -111,8 +118,7 @@ struct Fiber {
   unsigned rcu_nesting = 0;
   uint64_t rcu_gen = 0;
   Word rcu_state;  // stands for the two above and its SRCU sections in footprints (see touch_rcu)
-  weak::Clock rcu_exit;  // under `weak`: what it had seen when its last RCU section ended
-  uint64_t rcu_exit_promises = 0;  // its promises unkept when its RCU sections ended (a mask)
+  SectionEnd rcu_end;  // under `weak`: how its RCU sections ended (promises: of all of them)
   std::optional<weak::Cpu> srcu_unlocked;  // under `weak`: its state at its last srcu_read_unlock()
   bool before_atomic = false;   // smp_mb__before_atomic() pending
   uint64_t spin_epoch = ~uint64_t{0};  // memory's epoch at this fiber's last spin
@@ -154,16 +160,14 @@ struct Exec {
   std::vector<Deferred> callbacks;
   Word rcu_queue;  // stands for `callbacks` in footprints (see touch_rcu)
   // SRCU read-side sections, in the order they began (a token is an index
-  // + 1): the domain's word, the CPU that began it, and under `weak` what
-  // its CPU had seen when it ended.
+  // + 1; a deque, so that a grace period keeps pointers to their ends).
   struct SrcuSection {
     const Word* domain;
-    int cpu;
+    int cpu;  // that began it
     bool open;
-    weak::Clock exit;
-    uint64_t promises = 0;  // its CPU's promises unkept when it ended (a mask)
+    SectionEnd end;
   };
-  std::vector<SrcuSection> srcu;
+  std::deque<SrcuSection> srcu;
   std::unique_ptr<weak::Memory> wm;  // under `weak`: the histories and views
   struct Promise {
     int cpu;
@@ -914,12 +918,13 @@ uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_loca
   f->peeked = peek ? w : nullptr;
   weak::Clock also = address_bound(f);
   weak::Msg read{};
+  weak::Msg* read_out = g_track_addresses ? &read : nullptr;  // the engine's loads copy no write
   if (peek) {
     g->fp.add(w->id, false);
-    v = wm().read(const_cast<Word*>(w), f->id, 0, order, &read, &taint) & mask;
+    v = wm().read(const_cast<Word*>(w), f->id, 0, order, read_out, &taint) & mask;
   } else if (touch(w, false); !promise(f, w, mask, v, taint)) {  // touch first: accessed() asks what binds the CPU
     size_t k = choose(wm().readable(w, f->id, &also), false);
-    v = wm().read(const_cast<Word*>(w), f->id, k, order, &read, &taint) & mask;
+    v = wm().read(const_cast<Word*>(w), f->id, k, order, read_out, &taint) & mask;
     if (k) how = Reorder::stale;
   } else {
     how = Reorder::promised;
@@ -1077,7 +1082,7 @@ bool cas_weak(Fiber* f, Word* w, uint64_t mask, uint64_t& expected, uint64_t des
   touch_cas(w, ok);
   if (!ok) {
     weak::Msg read{};
-    wm().read(w, f->id, newer, kRelaxed, &read);
+    wm().read(w, f->id, newer, kRelaxed, g_track_addresses ? &read : nullptr);
     learnt(f, &read, address_bound(f));
     f->before_atomic = false;
     expected = old;
@@ -1118,11 +1123,14 @@ bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order
 void fence_weak(Fiber* f, Fence fk) {
   static const Word sc_order;
   switch (fk) {
+    case Fence::after_srcu_read_unlock:  // a full barrier as of the last srcu_read_unlock(); none without one
+      if (!f->srcu_unlocked) break;
+      [[fallthrough]];
     case Fence::full:
     case Fence::after_atomic:
       touch(&sc_order, true);
-      wm().full_barrier(f->id);
-      f->ordered_taint |= f->all_taint;
+      wm().full_barrier(f->id, fk == Fence::after_srcu_read_unlock ? &*f->srcu_unlocked : nullptr);
+      f->ordered_taint |= f->all_taint;  // (after the unlock's: also the loads past it, more than the LKMM orders)
       ordering_point(f);
       break;
     case Fence::read:
@@ -1131,13 +1139,6 @@ void fence_weak(Fiber* f, Fence fk) {
       break;
     case Fence::write: wm().write_barrier(f->id); break;
     case Fence::before_atomic: f->before_atomic = true; return;
-    case Fence::after_srcu_read_unlock:
-      if (!f->srcu_unlocked) break;
-      touch(&sc_order, true);
-      wm().full_barrier(f->id, &*f->srcu_unlocked);
-      f->ordered_taint |= f->all_taint;  // (also the loads after the unlock: more than the LKMM orders)
-      ordering_point(f);
-      break;
   }
   f->before_atomic = false;
 }
@@ -1258,9 +1259,35 @@ void rcu_read_unlock() {
   if (!f || --f->rcu_nesting > 0) return;
   touch(&f->rcu_state, true);
   if (weak_model()) {
-    f->rcu_exit = wm().rcu_read_unlock(f->id);
-    f->rcu_exit_promises |= unkept_promises(f);
+    f->rcu_end.exit = wm().rcu_read_unlock(f->id);
+    f->rcu_end.promises |= unkept_promises(f);
   }
+}
+
+// A grace period of `domain` (an SRCU one; null: RCU) that waits until
+// `ended()`. Under `weak` it is a full barrier and publishes what binds
+// the sections that begin after it began; when it ends, the updater is
+// bound to what the sections it waited for (`waited`, read once they
+// ended) had seen, and no promise of a section that began before it
+// (those, and the ones whose promises `began_before` holds) may be left
+// unkept.
+void grace_period(const void* domain, uint64_t began_before, const std::function<bool()>& ended,
+                  const std::vector<const SectionEnd*>& waited) {
+  bool weak = weak_model();
+  if (weak) {
+    wm().grace_period_start(g->cur, domain);
+    ordering_point(self());
+  }
+  block_until(ended, {Reads::rcu});
+  if (!weak) return;
+  std::vector<weak::Clock> exits;
+  for (const SectionEnd* e : waited) {
+    exits.push_back(e->exit);
+    began_before |= e->promises;
+  }
+  grace_period_waited_for(began_before);
+  wm().grace_period_end(g->cur, exits);
+  propagate_late_writes();
 }
 
 void synchronize_rcu(const std::source_location& loc) {
@@ -1270,31 +1297,17 @@ void synchronize_rcu(const std::source_location& loc) {
   // Its own read-side section too: synchronize_rcu() inside one never
   // returns (herd7: DEADLOCK).
   auto readers = readers_now(true);
-  uint64_t began_before = 0;  // the promises of the sections that ended before it began
-  for (const auto& f : g->fibers) began_before |= f->rcu_exit_promises;
+  uint64_t began_before = 0;
+  std::vector<const SectionEnd*> waited;
+  for (const auto& f : g->fibers) began_before |= f->rcu_end.promises;
+  for (auto& r : readers) waited.push_back(&g->fibers[static_cast<size_t>(r.first)]->rcu_end);
   trace(StepKind::synchronize_rcu, loc, nullptr, readers.size());
-  bool weak = weak_model();
-  if (weak) {
-    wm().grace_period_start(g->cur);
-    ordering_point(self());
-  }
-  block_until([readers] {
+  grace_period(nullptr, began_before, [readers] {
     return std::all_of(readers.begin(), readers.end(), [](auto& r) {
       Fiber& f = *g->fibers[r.first];
       return f.rcu_nesting == 0 || f.rcu_gen != r.second;
     });
-  }, {Reads::rcu});
-  if (weak) {
-    std::vector<weak::Clock> exits;
-    for (auto& r : readers) {
-      const Fiber& reader = *g->fibers[static_cast<size_t>(r.first)];
-      exits.push_back(reader.rcu_exit);
-      began_before |= reader.rcu_exit_promises;
-    }
-    grace_period_waited_for(began_before);
-    wm().grace_period_end(g->cur, exits);
-    propagate_late_writes();
-  }
+  }, waited);
   run_callbacks(false);
 }
 
@@ -1325,8 +1338,7 @@ bool srcu_read_unlock(const Word* domain, uint64_t token) {
   section.open = false;
   touch(&g->fibers[static_cast<size_t>(section.cpu)]->rcu_state, true);
   if (weak_model()) {
-    section.exit = wm().rcu_read_unlock(f->id);
-    section.promises = unkept_promises(f);
+    section.end = {wm().rcu_read_unlock(f->id), unkept_promises(f)};
     f->srcu_unlocked = wm().cpu(f->id);
   }
   return true;
@@ -1336,31 +1348,22 @@ void synchronize_srcu(const Word* domain, const std::source_location& loc) {
   if (!self()) return;
   yield();
   touch_rcu();
-  std::vector<size_t> readers;
-  uint64_t began_before = 0;  // the promises of the domain's sections that ended before it began
-  for (size_t i = 0; i < g->srcu.size(); ++i) {
-    if (g->srcu[i].domain != domain) continue;
-    if (g->srcu[i].open) readers.push_back(i);
-    else began_before |= g->srcu[i].promises;
+  std::vector<const Exec::SrcuSection*> readers;
+  std::vector<const SectionEnd*> waited;
+  uint64_t began_before = 0;
+  for (const auto& section : g->srcu) {
+    if (section.domain != domain) continue;
+    if (!section.open) {
+      began_before |= section.end.promises;
+      continue;
+    }
+    readers.push_back(&section);
+    waited.push_back(&section.end);
   }
   trace(StepKind::synchronize_rcu, loc, nullptr, readers.size());
-  bool weak = weak_model();
-  if (weak) {
-    wm().grace_period_start(g->cur, domain);
-    ordering_point(self());
-  }
-  block_until([readers] { return std::none_of(readers.begin(), readers.end(), [](size_t i) { return g->srcu[i].open; }); },
-              {Reads::rcu});
-  if (weak) {
-    std::vector<weak::Clock> exits;
-    for (size_t i : readers) {
-      exits.push_back(g->srcu[i].exit);
-      began_before |= g->srcu[i].promises;
-    }
-    grace_period_waited_for(began_before);
-    wm().grace_period_end(g->cur, exits);
-    propagate_late_writes();
-  }
+  grace_period(domain, began_before, [readers] {
+    return std::none_of(readers.begin(), readers.end(), [](const Exec::SrcuSection* r) { return r->open; });
+  }, waited);
 }
 
 void call_rcu(std::function<void()> fn) {

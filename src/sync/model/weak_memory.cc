@@ -66,7 +66,7 @@ std::vector<size_t> Memory::places(const Word* w, int cpu, bool after_reads, con
 Clock Memory::learnt(const Msg& m, int c) const {
   Clock l = fenced_from(m);
   l.join(m.strong);
-  if (m.writer == c) l.join(m.after_reads);
+  if (m.writer == c) l.join(m.after_reads);  // dep ; rfi
   return l;
 }
 
@@ -86,15 +86,7 @@ uint64_t Memory::read(Word* w, int c, size_t newer, int order, Msg* read_out, ui
   Cpu& me = cpu(c);
   const Msg& m = h->mo[pos];
   h->seen[static_cast<size_t>(c)] = static_cast<uint32_t>(pos);
-  Clock fenced = fenced_from(m);
-  if (m.writer == c) fenced.join(m.after_reads);  // dep ; rfi
-  me.pending.join(learnt_from(m));
-  me.read_fenced.join(fenced);
-  me.read_strong.join(m.strong);
-  if (kind != ReadKind::rmw_noreturn) {
-    me.rmb_fenced.join(fenced);
-    me.rmb_strong.join(m.strong);
-  }
+  Clock fenced = learn(me, c, m, kind != ReadKind::rmw_noreturn);
   if (acquires(order)) {
     me.clock.join(fenced);
     me.clock.join(m.strong);
@@ -177,13 +169,23 @@ void Memory::bind(const Word* w, int c, size_t pos) {
   if (!h || pos >= h->mo.size()) return;
   auto& seen = h->seen[static_cast<size_t>(c)];
   seen = std::max<uint32_t>(seen, static_cast<uint32_t>(pos));
-  Cpu& me = cpu(c);
-  const Msg& m = h->mo[pos];
+  learn(cpu(c), c, h->mo[pos], true);
+}
+
+// What reading `m` tells CPU `c` (`me`), for its later ordering points;
+// `rmb`: smp_rmb() orders the read. Returns what the write was fenced
+// after, with what its own CPU's loads it depended on learnt (dep ; rfi).
+Clock Memory::learn(Cpu& me, int c, const Msg& m, bool rmb) {
+  Clock fenced = fenced_from(m);
+  if (m.writer == c) fenced.join(m.after_reads);
   me.pending.join(learnt_from(m));
-  me.rmb_fenced.join(fenced_from(m));
-  me.read_fenced.join(fenced_from(m));
+  me.read_fenced.join(fenced);
   me.read_strong.join(m.strong);
-  me.rmb_strong.join(m.strong);
+  if (rmb) {
+    me.rmb_fenced.join(fenced);
+    me.rmb_strong.join(m.strong);
+  }
+  return fenced;
 }
 
 bool Memory::precedes_fenced(const std::vector<std::pair<const Word*, uint64_t>>& stores, const Word* w,

@@ -278,6 +278,7 @@ class Memory {
   static Clock learnt_from(const Msg& m) { return with_write(m.view, m); }  // what happens before reading `m`
   // The writes reading `m` orders a later store after.
   static Clock fenced_from(const Msg& m) { return with_write(m.fenced, m); }
+  static Clock learn(Cpu& me, int cpu, const Msg& m, bool rmb);
   Clock sc_;   // what the full barriers so far published, in their total order
   std::map<const void*, Clock> rcu_;  // per domain: what grace periods started so far bind later readers to
   std::vector<Cpu> cpus_;
