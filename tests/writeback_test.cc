@@ -179,6 +179,21 @@ TEST(Writeback, PosixStoreRoundTrip) {
   ::unlink(tmpl);
 }
 
+// The file's size runs ahead of the store's while pages past the store's
+// EOF are dirty: an exchange with such a range must move data, not zeros.
+TEST(Writeback, ExchangeWithARangePastTheStoresSizeKeepsTheData) {
+  MemoryStore store;
+  auto data = pattern(kPageSize, 7);
+  store.write(0, data);
+  store.exchange_range(8 * kPageSize, 0, kPageSize);
+  EXPECT_EQ(store.size(), 9 * kPageSize);
+  std::vector<std::byte> got(kPageSize);
+  store.read(8 * kPageSize, got);
+  EXPECT_EQ(got, data);
+  store.read(0, got);
+  EXPECT_TRUE(all_equal(got, 0));
+}
+
 }  // namespace
 }  // namespace faultline::test
 

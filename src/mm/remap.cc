@@ -199,9 +199,14 @@ void vfs_exchange_range(Inode* inode, uint64_t a, uint64_t len, uint64_t b) {
   sync::WriteGuard i_rwsem(inode->i_rwsem);
   EvictScope evict_scope(inode);
   uint64_t size = inode->size();
+  // XFS's order: the offsets' alignment and place first, so that even a
+  // zero-length request with a bad offset is EINVAL.
+  if ((a | b) & (PAGE_SIZE - 1))
+    invalid(fmt::format("exchange_range: offsets {:#x} and {:#x} must be block aligned", a, b));
+  if (a > size || b > size)
+    invalid(fmt::format("exchange_range: offset {:#x} is past EOF ({:#x})", std::max(a, b), size));
   if (len == 0) return;
-  if ((a | b | len) & (PAGE_SIZE - 1))
-    invalid(fmt::format("exchange_range: offsets {:#x}, {:#x} and length {:#x} must be block aligned", a, b, len));
+  if (len & (PAGE_SIZE - 1)) invalid(fmt::format("exchange_range: length {:#x} must be block aligned", len));
   if (a + len < a || b + len < b || a + len > size || b + len > size)
     invalid(fmt::format("exchange_range: [{:#x}, +{:#x}) and [{:#x}, +{:#x}) must lie inside the file ({:#x})", a,
                         len, b, len, size));

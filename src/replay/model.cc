@@ -233,9 +233,10 @@ Outcome Model::remap(const Op& op) {
 Outcome Model::exchange_range(const Op& op) {
   Outcome out;
   uint64_t a = op.off, b = op.dest, len = op.len;
+  if ((a | b) % kPageSize || a > size_ || b > size_) return out.err = EINVAL, out;  // even with len 0, as XFS
   if (len == 0) return out;
   bool inside = a + len >= a && b + len >= b && a + len <= size_ && b + len <= size_;
-  if ((a | b | len) % kPageSize || !inside || (b < a + len && a < b + len)) return out.err = EINVAL, out;
+  if (len % kPageSize || !inside || (b < a + len && a < b + len)) return out.err = EINVAL, out;
   auto x = read(a, len), y = read(b, len);
   put(a, y);
   put(b, x);

@@ -171,6 +171,9 @@ void MemoryStore::exchange_range(uint64_t a, uint64_t b, uint64_t len) {
     if (!y) impl_->blocks.erase(a / B + i);
     if (!x) impl_->blocks.erase(b / B + i);
   }
+  // Both ranges lie inside the file, whose size may run ahead of the
+  // store's (dirty pages not yet written back): what moved there is data.
+  impl_->size = std::max({impl_->size, a + len, b + len});
 }
 
 uint64_t MemoryStore::allocated_blocks() const {
