@@ -52,6 +52,36 @@ TEST(Inject, ThousandsOfRandomOpsLoseNothingUnreported) {
   EXPECT_GT(total.durable_checks, 50u);
 }
 
+// Out of memory inside the store, at every call the engine makes of it
+// (std::bad_alloc, as a failed allocation there throws): each op unwinds
+// with ENOMEM, no folio stays locked (a later op or the teardown would
+// wait forever), and nothing acknowledged is lost.
+TEST(Inject, OutOfMemoryInTheStoreUnwindsAndLosesNothing) {
+  const std::string spec_text =
+      "read=ENOMEM@0.02,write=ENOMEM@0.03,truncate=ENOMEM@0.02,punch_hole=ENOMEM@0.05,zero_range=ENOMEM@0.05,"
+      "collapse_range=ENOMEM@0.05,insert_range=ENOMEM@0.05,sync=ENOMEM@0.05,clone_range=ENOMEM@0.05,"
+      "exchange_range=ENOMEM@0.05,write_atomic=ENOMEM@0.05";
+  InjectReport total;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    GenOptions g;
+    g.seed = seed;
+    g.count = 2000;
+    g.max_file = 1 << 20;
+    g.reflink = g.exchange = g.atomic = true;
+    InjectSpec spec = parse_inject_spec(spec_text);
+    spec.seed = seed;
+    std::ostringstream out;
+    InjectReport r = replay_injected(generate_ops(g), small(), spec, out);
+    ASSERT_TRUE(r.agreed) << "seed " << seed << ":\n" << out.str();
+    total.injected += r.injected;
+    total.failed_ops += r.failed_ops;
+    total.fsync_errors += r.fsync_errors;
+  }
+  EXPECT_GT(total.injected, 100u);
+  EXPECT_GT(total.failed_ops, 50u);
+  EXPECT_GT(total.fsync_errors, 5u);
+}
+
 // The oracle has teeth against the bug G6 exists for: with Linux's own
 // behaviour (a failed writeback cleans the folio and keeps only the error)
 // this test fails at the first fsync after such a writeback, with "store

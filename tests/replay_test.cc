@@ -56,6 +56,50 @@ TEST(OpLog, MalformedLinesNameTheLine) {
   expect_bad("skip\n", 1, "skip");
 }
 
+// Whatever bytes a log holds, the message shows them quoted, escaped and
+// cut: a NUL does not end it, a control byte does not reach the terminal,
+// a 2 MB token is not echoed whole; a number past 2^64 is out of range.
+TEST(OpLog, HostileTokensAreQuotedEscapedAndCut) {
+  auto message = [](const std::string& text) {
+    try {
+      parse(text);
+    } catch (const ParseError& e) {
+      return std::string(e.what());
+    }
+    return std::string("parsed");
+  };
+  std::string nul = message(std::string("wr\0ite 0x0 0x1 0x0\n", 20));
+  EXPECT_NE(nul.find("'wr\\x00ite'"), std::string::npos) << nul;
+  std::string ctl = message("read 0x0 0x1 0x0 \x1b[2J\xff\n");
+  EXPECT_NE(ctl.find("'\\x1b[2J\\xff'"), std::string::npos) << ctl;
+  EXPECT_EQ(ctl.find('\x1b'), std::string::npos);
+  std::string big = message("read 0x0 0x1 0x0 " + std::string(2 << 20, 'A') + "\n");
+  EXPECT_LT(big.size(), 200u);
+  EXPECT_NE(big.find("2097152 bytes"), std::string::npos) << big;
+  std::string huge = message("read 18446744073709551616 0x1 0x0\n");
+  EXPECT_NE(huge.find("out of range"), std::string::npos) << huge;
+  EXPECT_EQ(message("read 0x10000000000000000 0x1 0x0\n").find("not a number"), std::string::npos);
+  EXPECT_NE(message("read -1 0x1 0x0\n").find("not a number"), std::string::npos);
+}
+
+// LF, CR LF and a lone CR each end a line, and lines count the same way.
+TEST(OpLog, EveryLineEndingEndsALine) {
+  for (const char* eol : {"\n", "\r\n", "\r"}) {
+    std::string text = std::string("write 0x0 0x10 0x0") + eol + "read 0x0 0x10 0x10" + eol + eol + "bogus" + eol;
+    try {
+      parse(text);
+      ADD_FAILURE() << "parsed";
+    } catch (const ParseError& e) {
+      EXPECT_EQ(e.line(), 4) << e.what();
+      EXPECT_NE(std::string(e.what()).find("unknown op 'bogus'"), std::string::npos) << e.what();
+    }
+    text.resize(text.rfind("bogus"));
+    auto ops = parse(text);
+    ASSERT_EQ(ops.size(), 2u);
+    EXPECT_EQ(ops[1].kind, OpKind::read);
+  }
+}
+
 TEST(OpLog, EveryOpFsxWritesParsesWithItsArity) {
   auto ops = parse(
       "copy_range 0x6eb 0xb508 0x2b6a3 0xbbf3\n"

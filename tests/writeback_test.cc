@@ -47,6 +47,21 @@ TEST(Writeback, FsyncReportsStoreErrorAndKeepsDataDirty) {
   EXPECT_TRUE(all_equal(fx.on_disk(0, 100), 0x11));
 }
 
+// A store that runs out of memory (std::bad_alloc) in the writeback that
+// reclaim starts, with the folio locked: the folio is unlocked and stays
+// dirty, fsync reports ENOMEM, the data reaches the store once it can, and
+// closing the file does not wait forever on a lock nobody holds.
+TEST(Writeback, OutOfMemoryInReclaimsWritebackUnlocksAndKeepsTheData) {
+  FaultyFixture fx;
+  fx.file.write(0, bytes(3 * kPageSize, 0x22));
+  fx.faulty->add_rule({StoreCall::write, ENOMEM, 0, 3});
+  fx.engine.reclaim(64);
+  EXPECT_EQ(fx.fsync_errno(fx.file), ENOMEM);
+  EXPECT_TRUE(all_equal(read_file(fx.file, 0, 3 * kPageSize), 0x22));
+  EXPECT_EQ(fx.fsync_errno(fx.file), 0);
+  EXPECT_TRUE(all_equal(fx.on_disk(0, 3 * kPageSize), 0x22));
+}
+
 // errseq_t: each open file hears of a writeback error once, whoever's
 // writeback hit it; one opened after the error (not yet reported by
 // anyone) hears of it too; one opened after it was reported does not.

@@ -30,6 +30,10 @@ struct AtomicWriteUnit {
   bool supported() const { return max != 0; }
 };
 
+// A file's blocks, as the engine sees them. A call that fails throws
+// faultline::Error (its posix_errno() is what the op returns); the engine
+// takes a std::bad_alloc from any call as Error(out_of_memory, ENOMEM), and
+// either way keeps dirty data dirty and holds no lock afterwards.
 class Store {
  public:
   virtual ~Store() = default;

@@ -65,7 +65,7 @@ size_t direct_write(Inode* inode, uint64_t off, std::span<const std::byte> whole
   auto buf = whole.first(write_count("direct_write", off, whole.size()));
   if (buf.empty()) return 0;
   check_dio("direct_write", off, buf.size());
-  sync::WriteGuard i_rwsem(inode->i_rwsem);
+  InodeWriteLock i_rwsem(inode);
   uint64_t end = off + buf.size();
   AddressSpace* m = &inode->i_mapping;
   uint64_t oldsize = inode->size();
@@ -112,7 +112,7 @@ size_t write_atomic(Inode* inode, uint64_t off, std::span<const std::byte> buf) 
   check_rw_area("write_atomic", off, buf.size());
   if (buf.empty()) return 0;
   check_atomic(inode, off, buf.size());
-  sync::WriteGuard i_rwsem(inode->i_rwsem);
+  InodeWriteLock i_rwsem(inode);
   EvictScope evict_scope(inode);
   uint64_t end = off + buf.size();
   uint64_t oldsize = inode->size();

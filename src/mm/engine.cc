@@ -12,6 +12,7 @@
 #include "faultline/engine.h"
 #include "mm/internal.h"
 #include "mm/seeded_bug.h"
+#include "store/nomem_store.h"
 #include "sync/lock_stat.h"
 #include "sync/rcu.h"
 
@@ -99,7 +100,7 @@ Folio* Kernel::alloc_folio(unsigned order, bool may_shrink, unsigned* got_order)
   }
 }
 
-Inode::Inode(Kernel* k, std::unique_ptr<Store> s) : kernel(k), store(std::move(s)) {
+Inode::Inode(Kernel* k, std::unique_ptr<Store> s) : kernel(k), store(nomem_store(std::move(s))) {
   i_mapping.host = this;
   i_mapping.map_guard_state = k->protocol.map->new_state();
   i_mapping.creation_guard_state = k->protocol.create->new_state();
@@ -371,7 +372,7 @@ size_t File::write(uint64_t off, std::span<const std::byte> buf) {
   Inode* inode = live(inode_);
   size_t n = write_count("write", off, buf.size());
   if (n == 0) return 0;
-  sync::WriteGuard g(inode->i_rwsem);
+  InodeWriteLock g(inode);
   return filemap_write(inode, off, buf.first(n));
 }
 

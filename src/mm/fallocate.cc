@@ -23,6 +23,33 @@ static void require_page_aligned(const char* op, uint64_t off, uint64_t len) {
                             len, PAGE_SIZE));
 }
 
+// The cache zeroed [off, end) of the folios at the range's edges, which
+// stay cached; the store failed to zero its blocks. Those folios go dirty,
+// so that writeback gives the store what the cache shows: without it a
+// clean folio holding zeros would sit over a block still holding the old
+// bytes, and the file would change when the folio is reclaimed.
+static void redirty_edges(Inode* inode, uint64_t off, uint64_t end) {
+  for (pgoff_t index : {off >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT}) {
+    if (Folio* f = filemap_get_folio(&inode->i_mapping, index)) {
+      folio_lock(f);
+      if (f->mapping.load(sync::relaxed) == &inode->i_mapping) folio_mark_dirty(f);
+      folio_unlock(f);
+      folio_put(f);
+    }
+  }
+}
+
+// The store's half of a punch or a zeroing, after the cache's.
+template <class F>
+static void zero_blocks(Inode* inode, uint64_t off, uint64_t end, F&& store_call) {
+  try {
+    store_call();
+  } catch (const Error&) {
+    redirty_edges(inode, off, end);
+    throw;
+  }
+}
+
 static void punch_hole(Inode* inode, uint64_t off, uint64_t len) {
   uint64_t size = inode->size();
   if (off >= size) return;
@@ -30,7 +57,7 @@ static void punch_hole(Inode* inode, uint64_t off, uint64_t len) {
   EvictScope evict(inode);
   MmuGather tlb(inode->kernel);
   truncate_pagecache_range(inode, off, end - 1, tlb);
-  inode->store->punch_hole(off, end - off);
+  zero_blocks(inode, off, end, [&] { inode->store->punch_hole(off, end - off); });
   sync::trace_note("punches [{:#x}, {:#x}) in the store", off, end);
   tlb.finish();
 }
@@ -44,7 +71,7 @@ static void zero_range(Inode* inode, uint64_t off, uint64_t len, bool keep_size)
     if (off < size) {
       uint64_t zend = std::min(end, size);
       truncate_pagecache_range(inode, off, zend - 1, tlb);
-      inode->store->zero_range(off, zend - off);
+      zero_blocks(inode, off, zend, [&] { inode->store->zero_range(off, zend - off); });
       sync::trace_note("zeroes [{:#x}, {:#x}) in the store", off, zend);
     }
     tlb.finish();
@@ -123,7 +150,7 @@ static void check_fallocate(uint64_t off, uint64_t len) {
 
 void vfs_fallocate(Inode* inode, unsigned mode, uint64_t off, uint64_t len) {
   check_fallocate(off, len);
-  sync::WriteGuard i_rwsem(inode->i_rwsem);
+  InodeWriteLock i_rwsem(inode);
   bool keep = mode & FALLOC_FL_KEEP_SIZE;
   if (mode & FALLOC_FL_PUNCH_HOLE) punch_hole(inode, off, len);
   else if (mode & FALLOC_FL_ZERO_RANGE) zero_range(inode, off, len, keep);

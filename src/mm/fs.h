@@ -92,8 +92,27 @@ struct Inode {
   sync::Atomic<uint64_t> i_size{0};
   AddressSpace i_mapping;
 
+  // A truncate down whose store call failed: the store may still hold
+  // blocks past this size. The next holder of i_rwsem exclusive finishes it
+  // before anything else (ext4 keeps such an inode on its orphan list), so
+  // that no stale block comes back inside the file when it grows.
+  // kNoTruncate: none. Guarded by i_rwsem.
+  static constexpr uint64_t kNoTruncate = UINT64_MAX;
+  uint64_t unfinished_truncate = kNoTruncate;
+
   uint64_t size() const { return i_size.load(sync::acquire); }
   void set_size(uint64_t s) { i_size.store(s, sync::release); }
+};
+
+// i_rwsem exclusive, for whatever changes the size or the blocks: it
+// finishes an unfinished truncate first (and fails, holding nothing, if
+// the store fails that again).
+class InodeWriteLock {
+ public:
+  explicit InodeWriteLock(Inode* inode);
+
+ private:
+  sync::WriteGuard g_;
 };
 
 // Pages needed to hold `bytes` (DIV_ROUND_UP(bytes, PAGE_SIZE)).

@@ -135,7 +135,7 @@ void remap_steps(Inode* inode, uint64_t pos_in, uint64_t pos_out, uint64_t bcoun
 uint64_t vfs_copy_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t pos_out) {
   if (pos_in + len < pos_in || pos_out + len < pos_out)
     throw Error(Errc::invalid_argument, fmt::format("copy_range: offset + length {:#x} wraps", len), EOVERFLOW);
-  sync::WriteGuard i_rwsem(inode->i_rwsem);
+  InodeWriteLock i_rwsem(inode);
   uint64_t size = inode->size();
   uint64_t count = pos_in >= size ? 0 : std::min(len, size - pos_in);  // shortened to EOF
   if (count && pos_out >= Engine::kMaxFileSize)
@@ -157,7 +157,7 @@ uint64_t vfs_copy_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64
 }
 
 void vfs_clone_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t pos_out) {
-  sync::WriteGuard i_rwsem(inode->i_rwsem);
+  InodeWriteLock i_rwsem(inode);
   EvictScope evict_scope(inode);
   uint64_t size = inode->size();
   if (len == 0) {  // FICLONERANGE: to the source's EOF
@@ -178,7 +178,7 @@ void vfs_clone_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t 
 }
 
 bool vfs_dedupe_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t pos_out) {
-  sync::WriteGuard i_rwsem(inode->i_rwsem);
+  InodeWriteLock i_rwsem(inode);
   EvictScope evict_scope(inode);
   uint64_t size = inode->size();
   if (pos_in + len < pos_in || pos_in + len > size)
@@ -196,7 +196,7 @@ bool vfs_dedupe_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64_t
 }
 
 void vfs_exchange_range(Inode* inode, uint64_t a, uint64_t len, uint64_t b) {
-  sync::WriteGuard i_rwsem(inode->i_rwsem);
+  InodeWriteLock i_rwsem(inode);
   EvictScope evict_scope(inode);
   uint64_t size = inode->size();
   // XFS's order: the offsets' alignment and place first, so that even a

@@ -100,8 +100,14 @@ void pagecache_isize_extended(Inode* inode, uint64_t from, uint64_t to) {
   filemap_zero_cached(inode, from, std::min(to, pages_of(from) << PAGE_SHIFT));
 }
 
+InodeWriteLock::InodeWriteLock(Inode* inode) : g_(inode->i_rwsem) {
+  if (inode->unfinished_truncate == Inode::kNoTruncate) return;
+  inode->store->truncate(inode->unfinished_truncate);
+  inode->unfinished_truncate = Inode::kNoTruncate;
+}
+
 void vfs_truncate(Inode* inode, uint64_t newsize) {
-  sync::WriteGuard i_rwsem(inode->i_rwsem);
+  InodeWriteLock i_rwsem(inode);
   uint64_t oldsize = inode->size();
   if (newsize >= oldsize) {
     inode->set_size(newsize);
@@ -114,7 +120,12 @@ void vfs_truncate(Inode* inode, uint64_t newsize) {
   if (!FL_SEEDED(truncate_size_last)) inode->set_size(newsize);  // truncate_setsize: before any folio goes
   truncate_pagecache(inode, newsize, tlb);
   if (FL_SEEDED(truncate_size_last)) inode->set_size(newsize);
-  inode->store->truncate(newsize);
+  try {
+    inode->store->truncate(newsize);
+  } catch (const Error&) {
+    inode->unfinished_truncate = newsize;
+    throw;
+  }
   tlb.finish();
 }
 

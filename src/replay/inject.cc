@@ -34,8 +34,9 @@ FaultRule parse_rule(const std::string& item) {
   std::string err = item.substr(eq + 1, at - eq - 1);
   if (err == "EIO") r.err = EIO;
   else if (err == "ENOSPC") r.err = ENOSPC;
+  else if (err == "ENOMEM") r.err = ENOMEM;  // thrown as std::bad_alloc
   else if (err == "short" && r.call == StoreCall::write) r.err = ENOSPC, r.short_write = true;
-  else throw std::invalid_argument(fmt::format("--inject: '{}': '{}' is not EIO, ENOSPC or short (writes only)", item, err));
+  else throw std::invalid_argument(fmt::format("--inject: '{}': '{}' is not EIO, ENOSPC, ENOMEM or short (writes only)", item, err));
   std::string p = item.substr(at + 1);
   size_t used = 0;
   try {

@@ -35,8 +35,9 @@ struct InjectSpec {
 
 // "CALL=ERR@P[,...][,seed=N]": CALL a store call (read, write, truncate,
 // punch_hole, zero_range, collapse_range, insert_range, sync, clone_range,
-// exchange_range, write_atomic), ERR EIO,
-// ENOSPC or short (a write that writes half, then ENOSPC), P a probability
+// exchange_range, write_atomic), ERR EIO, ENOSPC, ENOMEM (thrown as
+// std::bad_alloc, as an allocation in the store that failed) or short (a
+// write that writes half, then ENOSPC), P a probability
 // in [0, 1]. E.g. "read=EIO@0.02,write=ENOSPC@0.01,sync=EIO@0.05".
 // Throws std::invalid_argument naming the item that is wrong.
 InjectSpec parse_inject_spec(const std::string& spec);

@@ -93,14 +93,45 @@ void Model::put(uint64_t off, std::span<const std::byte> data) {
   size_ = std::max(size_, off + data.size());
 }
 
+// Makes [dst, dst+n) hold what [src, src+n) holds (the ranges apart), at
+// the cost of the source's pages: a hole copied stays a hole.
+void Model::copy_bytes(uint64_t src, uint64_t dst, uint64_t n) {
+  if (n == 0) return;
+  zero(dst, dst + n);
+  uint64_t end = std::min(src + n, size_);
+  for (auto it = pages_.lower_bound(src / kPageSize); it != pages_.end() && it->first * kPageSize < end; ++it) {
+    uint64_t base = it->first * kPageSize;
+    uint64_t from = std::max(src, base), to = std::min(end, base + kPageSize);
+    put(dst + (from - src), std::span(it->second).subspan(from - base, to - from));
+  }
+  size_ = std::max(size_, dst + n);
+}
+
+// Whether [a, a+n) and [b, b+n) hold the same bytes, a chunk at a time.
+bool Model::same_bytes(uint64_t a, uint64_t b, uint64_t n) const {
+  constexpr uint64_t kChunk = uint64_t{1} << 20;
+  for (uint64_t done = 0; done < n; done += kChunk) {
+    uint64_t len = std::min(kChunk, n - done);
+    if (read(a + done, len) != read(b + done, len)) return false;
+  }
+  return true;
+}
+
+// Moves every page in [first, first+count) by `delta` pages; the node, not
+// the page, changes hands, so a move allocates nothing.
+void Model::move_pages(std::map<uint64_t, Page>& into, uint64_t first, uint64_t count, int64_t delta) {
+  for (auto it = pages_.lower_bound(first); it != pages_.end() && it->first - first < count;) {
+    auto node = pages_.extract(it++);
+    node.key() += static_cast<uint64_t>(delta);
+    into.insert(std::move(node));
+  }
+}
+
 // Moves every page at or after `from_page` by `by_pages`, down or up, as
 // collapse and insert range move the blocks.
 void Model::shift_pages(uint64_t from_page, uint64_t by_pages, bool down) {
   std::map<uint64_t, Page> moved;
-  for (auto it = pages_.lower_bound(from_page); it != pages_.end();) {
-    moved.emplace(down ? it->first - by_pages : it->first + by_pages, it->second);
-    it = pages_.erase(it);
-  }
+  move_pages(moved, from_page, UINT64_MAX - from_page, down ? -static_cast<int64_t>(by_pages) : static_cast<int64_t>(by_pages));
   pages_.merge(moved);
 }
 
@@ -182,7 +213,7 @@ int64_t Model::copy_once(uint64_t off, uint64_t len, uint64_t dest) {
   n = std::min(n, dest >= kMax ? 0 : kMax - dest);
   bool overlaps = dest < off + n && off < dest + n;
   if (overlaps || off > kLoffMax - n || dest > kLoffMax - n) return -EINVAL;
-  put(dest, read(off, n));
+  copy_bytes(off, dest, n);
   return static_cast<int64_t>(n);
 }
 
@@ -223,9 +254,8 @@ Outcome Model::remap(const Op& op) {
   if (dst < src + blocks && src < dst + blocks) return out.err = EINVAL, out;
   if (!dedupe && (n != len || (blocks != n && dst + n < size_))) return out.err = EINVAL, out;
   if (n == 0) return out;
-  auto bytes = read(src, n);
-  if (dedupe) out.differs = bytes != read(dst, n);
-  else put(dst, bytes);
+  if (dedupe) out.differs = !same_bytes(src, dst, n);
+  else copy_bytes(src, dst, n);
   return out;
 }
 
@@ -237,9 +267,11 @@ Outcome Model::exchange_range(const Op& op) {
   if (len == 0) return out;
   bool inside = a + len >= a && b + len >= b && a + len <= size_ && b + len <= size_;
   if (len % kPageSize || !inside || (b < a + len && a < b + len)) return out.err = EINVAL, out;
-  auto x = read(a, len), y = read(b, len);
-  put(a, y);
-  put(b, x);
+  std::map<uint64_t, Page> moved;
+  int64_t apart = static_cast<int64_t>(b / kPageSize) - static_cast<int64_t>(a / kPageSize);
+  move_pages(moved, a / kPageSize, len / kPageSize, apart);
+  move_pages(moved, b / kPageSize, len / kPageSize, -apart);
+  pages_.merge(moved);
   return out;
 }
 

@@ -1,7 +1,7 @@
 // src/replay/model.h — the expected file, as fsx's good_buf.
 //
-// The file's size and its bytes, kept sparse (a page is held only once
-// something non-zero was written to it), and the meaning of each op on it
+// The file's size and its bytes, kept sparse (a page is held only where
+// data was written or copied from data), and the meaning of each op on it
 // with Linux's rules: what a read must return, which calls must fail with
 // which errno, where a write is cut short. The replayer checks a single
 // target against it; the generator uses it to fill the log's SIZE column.
@@ -48,6 +48,9 @@ class Model {
   void set_size(uint64_t n);
   void zero(uint64_t off, uint64_t end);
   void put(uint64_t off, std::span<const std::byte> data);
+  void copy_bytes(uint64_t src, uint64_t dst, uint64_t n);
+  bool same_bytes(uint64_t a, uint64_t b, uint64_t n) const;
+  void move_pages(std::map<uint64_t, Page>& into, uint64_t first, uint64_t count, int64_t delta);
   void shift_pages(uint64_t from_page, uint64_t by_pages, bool down);
   std::vector<std::byte> eof_tail(const Op& op) const;
 

@@ -3,7 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <sstream>
+#include <stdexcept>
+#include <string_view>
 
 namespace faultline::replay {
 namespace {
@@ -26,7 +29,10 @@ constexpr Name kNames[] = {
 
 uint64_t parse_number(const std::string& tok, int line, const char* what) {
   uint64_t v = 0;
-  if (!parse_u64(tok, &v)) throw ParseError(line, fmt::format("line {}: {} '{}' is not a number", line, what, tok));
+  bool too_big = false;
+  if (!parse_u64(tok, &v, &too_big))
+    throw ParseError(line, fmt::format("line {}: {} {} {}", line, what, quote_token(tok),
+                                       too_big ? "is out of range (more than 2^64 - 1)" : "is not a number"));
   return v;
 }
 
@@ -59,7 +65,7 @@ Op parse_line(std::istringstream& words, std::string word, int line) {
   const Name* n = nullptr;
   for (const auto& k : kNames)
     if (word == k.name) n = &k;
-  if (!n) throw ParseError(line, fmt::format("line {}: unknown op '{}'", line, word));
+  if (!n) throw ParseError(line, fmt::format("line {}: unknown op {}", line, quote_token(word)));
   op.kind = n->kind;
   const char* what[] = {"offset", "length", "destination", "size"};
   uint64_t* args[] = {&op.off, &op.len, &op.dest, &op.size};
@@ -68,7 +74,7 @@ Op parse_line(std::istringstream& words, std::string word, int line) {
     if (i == 2 && !two_ranges) continue;
     std::string tok;
     if (!(words >> tok))
-      throw ParseError(line, fmt::format("line {}: '{}' needs offset, length, {}size", line, word,
+      throw ParseError(line, fmt::format("line {}: {} needs offset, length, {}size", line, quote_token(word),
                                          two_ranges ? "destination and " : "and "));
     *args[i] = parse_number(tok, line, what[i]);
   }
@@ -78,7 +84,7 @@ Op parse_line(std::istringstream& words, std::string word, int line) {
     else if (word == "close_open") op.close_open = true;
     else if (word == "unshare") op.unshare = true;
     else if (word == "*") op.marked = true;
-    else throw ParseError(line, fmt::format("line {}: unknown flag '{}'", line, word));
+    else throw ParseError(line, fmt::format("line {}: unknown flag {}", line, quote_token(word)));
   }
   return op;
 }
@@ -91,14 +97,32 @@ const char* op_name(OpKind k) {
   return "?";
 }
 
-bool parse_u64(const std::string& tok, uint64_t* v) {
+bool parse_u64(const std::string& tok, uint64_t* v, bool* too_big) {
   size_t used = 0;
+  bool digits = !tok.empty() && std::isdigit(static_cast<unsigned char>(tok[0]));
   try {
     *v = std::stoull(tok, &used, 0);
+  } catch (const std::out_of_range&) {
+    if (too_big) *too_big = digits;
+    return false;
   } catch (const std::exception&) {
     return false;
   }
-  return used == tok.size() && !tok.empty() && tok[0] != '-';
+  return used == tok.size() && digits;
+}
+
+std::string quote_token(std::string_view tok) {
+  constexpr size_t kShown = 40;
+  std::string q = "'";
+  for (size_t i = 0; i < tok.size() && i < kShown; ++i) {
+    auto c = static_cast<unsigned char>(tok[i]);
+    if (c == '\\' || c == '\'') q += fmt::format("\\{}", static_cast<char>(c));
+    else if (c >= 0x20 && c < 0x7f) q += static_cast<char>(c);
+    else q += fmt::format("\\x{:02x}", c);
+  }
+  q += "'";
+  if (tok.size() > kShown) q += fmt::format(" (cut: {} bytes in all)", tok.size());
+  return q;
 }
 
 bool has_dest(OpKind k) {
@@ -109,12 +133,23 @@ bool has_dest(OpKind k) {
 std::vector<Op> parse_oplog(std::istream& in) {
   std::vector<Op> ops;
   std::string text;
-  for (int line = 1; std::getline(in, text); ++line) {
-    if (auto hash = text.find('#'); hash != std::string::npos) text.resize(hash);
-    std::istringstream words(text);
-    std::string word;
-    if (!(words >> word)) continue;
-    ops.push_back(parse_line(words, word, line));
+  int line = 0;
+  while (std::getline(in, text)) {
+    // A line ends at LF, CR LF or a lone CR (old Mac, or a log passed
+    // through a tool that wrote one): each CR-separated piece is a line.
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    std::string_view rest = text;
+    for (bool more = true; more;) {
+      size_t cr = rest.find('\r');
+      more = cr != std::string_view::npos;
+      std::string piece(rest.substr(0, cr));
+      if (more) rest.remove_prefix(cr + 1);
+      ++line;
+      if (auto hash = piece.find('#'); hash != std::string::npos) piece.resize(hash);
+      std::istringstream words(piece);
+      std::string word;
+      if (words >> word) ops.push_back(parse_line(words, word, line));
+    }
   }
   return ops;
 }

@@ -16,6 +16,7 @@
 #include <istream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace faultline::replay {
@@ -50,7 +51,11 @@ inline constexpr uint64_t kMaxOpLength = uint64_t{64} << 20;
 
 const char* op_name(OpKind k);
 // A whole token as an unsigned C literal (0x1f000, 4096); false if it is not one.
-bool parse_u64(const std::string& tok, uint64_t* v);
+// `too_big`, if given, says why it failed: digits past 2^64 - 1.
+bool parse_u64(const std::string& tok, uint64_t* v, bool* too_big = nullptr);
+// `tok` for a message: quoted, bytes outside printable ASCII as \xNN (a NUL
+// too, which would end the message), cut after 40 bytes.
+std::string quote_token(std::string_view tok);
 // copy_range, clone_range, dedupe_range, exchange_range: OFF LEN DEST SIZE.
 bool has_dest(OpKind k);
 // Throws ParseError naming the line and what is wrong with it.

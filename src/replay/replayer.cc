@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <sstream>
 
+#include "faultline/error.h"
 #include "replay/model.h"
 #include "replay/scratch_xfs.h"
 #include "replay/target.h"
@@ -60,8 +62,10 @@ class Replayer {
     }
     ++r.executed;
     std::vector<std::byte> data = writes_data(op.kind) ? op_data(op) : std::vector<std::byte>{};
-    Outcome got = target_.apply(op, data);
-    Outcome want = ref_.apply(op, data);
+    Outcome got = apply(target_, op, data), want = apply(ref_, op, data);
+    // Neither the model nor fsx's kernel run fails an op for want of memory:
+    // this machine ran out, and no verdict follows from that.
+    if (got.err == ENOMEM && want.err != ENOMEM) throw out_of_memory(op, target_.name());
     r.bytes_compared += std::max(got.data.size(), want.data.size()) + got.eof_tail.size();
     return same(op, got, want);
   }
@@ -89,6 +93,20 @@ class Replayer {
   }
 
  private:
+  static Outcome apply(Target& t, const Op& op, std::span<const std::byte> data) {
+    try {
+      return t.apply(op, data);
+    } catch (const std::bad_alloc&) {
+      throw out_of_memory(op, t.name());
+    }
+  }
+  static Error out_of_memory(const Op& op, const char* who) {
+    return Error(Errc::out_of_memory,
+                 fmt::format("line {}: {}: the {} ran out of memory (ENOMEM); the replay stops here", op.line,
+                             format_op(op), who),
+                 ENOMEM);
+  }
+
   bool same(const Op& op, const Outcome& got, const Outcome& want) {
     std::string head = fmt::format("line {}: {}", op.line, format_op(op));
     if (got.err != want.err || got.sigbus != want.sigbus) {

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <random>
 #include <vector>
 
@@ -54,7 +55,10 @@ struct FaultInjectingStore::Impl {
 
 namespace {
 
+// ENOMEM comes as an allocation that failed inside the store would: a
+// std::bad_alloc, which the engine must unwind from like any error.
 [[noreturn]] void fail(const FaultRule& r, uint64_t off) {
+  if (r.err == ENOMEM) throw std::bad_alloc();
   throw Error(Errc::io_error,
               fmt::format("injected fault: {} at {:#x} failed with {}", store_call_name(r.call), off, std::strerror(r.err)),
               r.err);

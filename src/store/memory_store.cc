@@ -55,14 +55,22 @@ struct MemoryStore::Impl {
       off = bend;
     }
   }
+  // Moves block `n`, if allocated, to `to` in `into`: the map's node moves,
+  // so nothing is allocated and nothing can be lost half way.
+  void move(uint64_t n, uint64_t to, std::map<uint64_t, std::shared_ptr<Block>>& into) {
+    auto node = blocks.extract(n);
+    if (!node) return;
+    node.key() = to;
+    into.insert(std::move(node));
+  }
   // Moves every block numbered >= from by delta blocks (either direction).
   void shift(uint64_t from, int64_t delta) {
     std::map<uint64_t, std::shared_ptr<Block>> moved;
-    for (auto it = blocks.lower_bound(from); it != blocks.end();) {
-      moved.emplace(it->first + delta, std::move(it->second));
-      it = blocks.erase(it);
+    while (!blocks.empty() && blocks.rbegin()->first >= from) {
+      uint64_t n = blocks.rbegin()->first;
+      move(n, n + static_cast<uint64_t>(delta), moved);
     }
-    for (auto& [n, b] : moved) blocks.emplace(n, std::move(b));
+    blocks.merge(moved);
   }
 };
 
@@ -164,13 +172,13 @@ void MemoryStore::clone_range(uint64_t src, uint64_t dst, uint64_t len) {
 
 void MemoryStore::exchange_range(uint64_t a, uint64_t b, uint64_t len) {
   sync::Guard<sync::Mutex> g(impl_->lock);
+  std::map<uint64_t, std::shared_ptr<Block>> moved;
+  // Nodes move, blocks are not copied: a hole costs no memory.
   for (uint64_t i = 0; i < len / B; ++i) {
-    std::shared_ptr<Block> x = impl_->blocks[a / B + i], y = impl_->blocks[b / B + i];
-    impl_->blocks[a / B + i] = y;
-    impl_->blocks[b / B + i] = x;
-    if (!y) impl_->blocks.erase(a / B + i);
-    if (!x) impl_->blocks.erase(b / B + i);
+    impl_->move(a / B + i, b / B + i, moved);
+    impl_->move(b / B + i, a / B + i, moved);
   }
+  impl_->blocks.merge(moved);
   // Both ranges lie inside the file, whose size may run ahead of the
   // store's (dirty pages not yet written back): what moved there is data.
   impl_->size = std::max({impl_->size, a + len, b + len});
