@@ -436,15 +436,31 @@ std::vector<std::string> run_shards(const CheckOptions& o, unsigned n, const std
 TEST(Check, ShardsMergeToTheUnshardedTable) {
   CheckOptions o = small_table();
   std::ostringstream whole, err;
-  int rc = run_check(o, whole, err);
+  std::string whole_json = ::testing::TempDir() + "whole-" + std::to_string(::getpid()) + ".json";
+  std::string merged_json = ::testing::TempDir() + "merged-" + std::to_string(::getpid()) + ".json";
+  CheckOptions wo = o;
+  wo.json = whole_json;
+  int rc = run_check(wo, whole, err);
   std::vector<std::string> files = run_shards(o, 3, "shard");
   std::ostringstream merged;
-  EXPECT_EQ(run_check_merge({files[2], files[0], files[1]}, "first", merged, err), rc);
+  EXPECT_EQ(run_check_merge({files[2], files[0], files[1]}, "first", merged_json, merged, err), rc);
   EXPECT_EQ(rows(merged.str()), rows(whole.str()));
+  // merge --json writes what the unsharded run's --json holds, cell by cell.
+  auto verdicts = [](const std::string& path) {
+    std::ifstream in(path);
+    std::vector<std::string> v;
+    for (const auto& c : nlohmann::json::parse(in))
+      v.push_back(c.at("cell").dump() + c.at("protocol").get<std::string>() + c.at("verdict").get<std::string>());
+    return v;
+  };
+  EXPECT_EQ(verdicts(merged_json), verdicts(whole_json));
+  EXPECT_FALSE(verdicts(whole_json).empty());
+  std::remove(whole_json.c_str());
+  std::remove(merged_json.c_str());
   std::ostringstream out, why;
-  EXPECT_EQ(run_check_merge({files[0], files[1]}, "first", out, why), 2);
+  EXPECT_EQ(run_check_merge({files[0], files[1]}, "first", "", out, why), 2);
   EXPECT_NE(why.str().find("a shard is missing"), std::string::npos) << why.str();
-  EXPECT_EQ(run_check_merge({files[0], files[0], files[1], files[2]}, "first", out, why), 2);
+  EXPECT_EQ(run_check_merge({files[0], files[0], files[1], files[2]}, "first", "", out, why), 2);
   EXPECT_NE(why.str().find("too"), std::string::npos) << why.str();
   for (const auto& f : files) std::remove(f.c_str());
 }
@@ -468,7 +484,7 @@ TEST(Check, PartsOfASplitCellMergeToTheWholeSearch) {
   for (unsigned i = 0; i < 3; ++i)
     EXPECT_NE(tables[i].find("(part " + std::to_string(i + 1) + " of 3)"), std::string::npos) << tables[i];
   std::ostringstream merged;
-  EXPECT_EQ(run_check_merge(files, "first", merged, err), 1);
+  EXPECT_EQ(run_check_merge(files, "first", "", merged, err), 1);
   auto line = [](const std::string& table, const std::string& start) {
     std::istringstream in(table);
     for (std::string l; std::getline(in, l);)
@@ -480,7 +496,7 @@ TEST(Check, PartsOfASplitCellMergeToTheWholeSearch) {
   EXPECT_EQ(line(merged.str(), "replay:"), line(whole.str(), "replay:"));
   EXPECT_NE(line(merged.str(), "unlocked+invalidate_lock").find("BUG"), std::string::npos) << merged.str();
   std::ostringstream out, why;
-  EXPECT_EQ(run_check_merge({files[0], files[2]}, "first", out, why), 2);
+  EXPECT_EQ(run_check_merge({files[0], files[2]}, "first", "", out, why), 2);
   EXPECT_NE(why.str().find("part 2 of 3, is in none of the files"), std::string::npos) << why.str();
   for (const auto& f : files) std::remove(f.c_str());
 }

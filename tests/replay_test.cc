@@ -153,12 +153,13 @@ TEST(Replay, HostileNumbersAgreeWithLinux) {
       "dread 0x3003 0x11 0x3000\n"                 // unaligned at EOF: 0 bytes
       "write 0x5000 0x0 0x3000\n"                  // zero-length: nothing, not even the size
       "dontneed 0x0 0x8000000000000000 0x3000\n"   // fadvise's own errno: EINVAL
+      "migrate 0x0 0x8000000000000000 0x3000\n"    // faultline's own op, the same range rule
       "read 0x0 0x4000 0x3000\n";
   for (Against a : {Against::engine, Against::both}) {
     std::ostringstream out;
     auto r = replay_text(log, a, out);
     EXPECT_TRUE(r.agreed) << out.str();
-    EXPECT_EQ(r.executed, 11u);
+    EXPECT_EQ(r.executed, 12u);
   }
 }
 
@@ -355,6 +356,22 @@ TEST(Command, RejectsWhatItUsedToAcceptNamingTheValue) {
   EXPECT_NE(err.find("--inject means nothing with --against both"), std::string::npos) << err;
   EXPECT_EQ(run_capturing(std::string("replay --inject read=EIO@7 ") + FAULTLINE_SAMPLE_LOG, err), 2);
   EXPECT_NE(err.find("'7'"), std::string::npos) << err;
+  // Found by trying the command as a user would (issue 22).
+  EXPECT_EQ(run_capturing("bogus", err), 2);
+  EXPECT_NE(err.find("unknown command 'bogus'"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("--version extra", err), 2);
+  EXPECT_NE(err.find("--version takes nothing else"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("generate --seed 99999999999999999999999 --count 1", err), 2);
+  EXPECT_NE(err.find("out of range"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("generate --count 5 -o /dev/full", err), 2);
+  EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("generate --count 5 -o /proc/version", err), 2);
+  EXPECT_NE(err.find("/proc/version"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("report --quick --out /dev/null", err), 2);
+  EXPECT_NE(err.find("not a directory"), std::string::npos) << err;
+  EXPECT_EQ(run_capturing("check --scenario punch-vs-fault --protocol page_lock --memory-model sc --replay zz000", err),
+            2);
+  EXPECT_NE(err.find("is not a schedule of"), std::string::npos) << err;
 }
 
 TEST(Command, ReplayInjectReportsWhatFailedAndWhatWasChecked) {

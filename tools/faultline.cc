@@ -19,9 +19,11 @@
 #include <unistd.h>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -123,16 +125,20 @@ int run_replay(const ReplayArgs& a) {
 
 int run_generate(const GenOptions& g, const std::string& out_path) {
   auto ops = generate_ops(g);
-  if (out_path.empty() || out_path == "-") {
-    write_oplog(std::cout, ops, g);
-    return 0;
-  }
-  std::ofstream out(out_path);
-  if (!out) {
-    std::cerr << fmt::format("faultline generate: cannot write '{}'\n", out_path);
+  bool to_stdout = out_path.empty() || out_path == "-";
+  std::ofstream file;
+  if (!to_stdout) file.open(out_path);
+  std::ostream& out = to_stdout ? std::cout : file;
+  if (out) write_oplog(out, ops, g);
+  out.flush();
+  if (!to_stdout) file.close();
+  // A full disk (/dev/full) or a file that takes no writes (/proc/version)
+  // shows only here: the log would be lost without a word.
+  if (!out || (!to_stdout && file.fail())) {
+    std::cerr << fmt::format("faultline generate: cannot write '{}': {}\n", to_stdout ? "standard output" : out_path,
+                             std::strerror(errno ? errno : EIO));
     return 2;
   }
-  write_oplog(out, ops, g);
   return 0;
 }
 
@@ -205,9 +211,16 @@ int run_bench_command(const BenchArgs& a, bench::BenchOptions o) {
   }
 }
 
-// CLI11 reads "-1" into an unsigned option as 2^64-1: refuse the sign.
+// CLI11 reads "-1" into an unsigned option as 2^64-1, and a number past
+// 2^64-1 as 2^64-1: refuse both, naming the value.
 const CLI::Validator kNonNegative(
-    [](std::string& s) { return !s.empty() && s[0] == '-' ? "must not be negative, got " + s : std::string(); },
+    [](std::string& s) {
+      if (!s.empty() && s[0] == '-') return "must not be negative, got " + s;
+      uint64_t v = 0;
+      bool too_big = false;
+      if (!faultline::replay::parse_u64(s, &v, &too_big) && too_big) return "out of range (more than 2^64 - 1): " + s;
+      return std::string();
+    },
     "NONNEGATIVE");
 // Range checks pass NaN (every comparison with it is false).
 const CLI::Validator kFinite(
@@ -258,6 +271,26 @@ bool given_in_vain(const CLI::App* sub, std::initializer_list<const char*> names
       std::cerr << fmt::format("faultline {}: {} means nothing {}\n", sub->get_name(), name, why);
       return true;
     }
+  return false;
+}
+
+// What CLI11 answers unclearly: a first word that is no command ("A
+// subcommand is required"), and --version with more after it (it prints
+// the version and ignores the rest).
+bool command_line_ok(const CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (std::find(args.begin(), args.end(), "--version") != args.end() && args.size() > 1) {
+    std::cerr << "faultline: --version takes nothing else; got " << args.size() - 1 << " more argument(s)\n";
+    return false;
+  }
+  if (args.empty() || args[0].empty() || args[0][0] == '-') return true;
+  std::string names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->get_name() == args[0]) return true;
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  std::cerr << fmt::format("faultline: unknown command {} (the commands: {})\n", faultline::replay::quote_token(args[0]),
+                           names);
   return false;
 }
 
@@ -369,6 +402,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> merge_files;
   auto* merge = check->add_subcommand("merge", "Merge the --json files of sharded runs into the one table");
   merge->add_option("files", merge_files, "the shards' JSON files")->required()->check(CLI::ExistingFile);
+  std::string merge_json;
+  merge->add_option("--json", merge_json, "write the merged cells to this file, as check --json does");
   for (auto* cmd : {check, merge})
     cmd->add_option("--traces", co.traces,
                     "none, first (one trace per distinct bug, the shortest) or all (one per BUG cell)")
@@ -411,6 +446,7 @@ int main(int argc, char** argv) {
   litmus->add_option("paths", lo.paths, "litmus files, or directories of them")->required();
 #endif
 
+  if (!command_line_ok(app, argc, argv)) return 2;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -438,7 +474,10 @@ int main(int argc, char** argv) {
     if (!writable(lo.json, "litmus")) return 2;
     return faultline_check::run_litmus_command(lo, std::cout, std::cerr);
   }
-  if (*check && *merge) return faultline_check::run_check_merge(merge_files, co.traces, std::cout, std::cerr);
+  if (*check && *merge) {
+    if (!writable(merge_json, "check merge")) return 2;
+    return faultline_check::run_check_merge(merge_files, co.traces, merge_json, std::cout, std::cerr);
+  }
   if (*check) {
     if (!shard.empty() && !parse_shard(shard, &co.shard, &co.shards)) return 2;
     if (given_in_vain(check, {"--bound", "--reorder-bound", "--reduction", "--no-reduction", "--split-depth"}, co.strategy != "exhaustive",

@@ -494,6 +494,11 @@ int run_report(const ReportOptions& given, std::ostream& out, std::ostream& err)
     }
   }
   ::mkdir(o.out_dir.c_str(), 0755);
+  struct stat st {};
+  if (::stat(o.out_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {  // /dev/null is writable, and no directory
+    err << fmt::format("faultline report: --out '{}' is not a directory\n", o.out_dir);
+    return 2;
+  }
   if (::access(o.out_dir.c_str(), W_OK) != 0) {
     err << fmt::format("faultline report: cannot write to directory '{}'\n", o.out_dir);
     return 2;

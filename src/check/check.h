@@ -93,8 +93,9 @@ int run_check(const CheckOptions& opts, std::ostream& out, std::ostream& err);
 // `faultline check merge`: the shards' JSON files (--json of runs with
 // --shard I/N, in any order) printed as the one table an unsharded run
 // prints. Exit status as run_check's; 2 for a file that is not a shard,
-// a cell twice, or a shard missing.
-int run_check_merge(const std::vector<std::string>& files, const std::string& traces, std::ostream& out,
-                    std::ostream& err);
+// a cell twice, or a shard missing. `json`: also write the merged cells
+// there, as run_check's --json does (empty: not).
+int run_check_merge(const std::vector<std::string>& files, const std::string& traces, const std::string& json,
+                    std::ostream& out, std::ostream& err);
 
 }  // namespace faultline_check

@@ -735,6 +735,9 @@ Cell check_cell(const std::string& protocol, const std::string& scenario, const 
     }
     cpus.push_back({killer.name, [w, &killer] { run_killer(*w, killer); }});
     model::Outcome o = model::run(cpus, *strategy, mm, 200000);
+    if (std::string why = strategy->misfit(); !why.empty())
+      throw std::invalid_argument(fmt::format("--replay '{}' is not a schedule of {} / {} / {}: {}", opts.replay,
+                                              protocol, scenario, mm_name, why));
     if (cell.unclaimed.empty()) cell.unclaimed = w->unclaimed;
     if (strategy->skipping()) {  // another part's: it only found where the next prefix begins
       if (!strategy->next()) {
@@ -811,34 +814,6 @@ static std::vector<std::string> expand(const std::vector<std::string>& given, co
 
 namespace {
 
-// --json as the cells finish: a JSON array with one cell to a line, each
-// line written whole, so that the file shows every cell finished so far
-// (a run stopped half-way leaves them, one to a line, without the "]").
-class JsonStream {
- public:
-  explicit JsonStream(const std::string& path) : path_(path) {
-    if (path.empty()) return;
-    out_.open(path);
-    out_ << "[" << std::flush;
-    if (!out_) throw std::invalid_argument(fmt::format("--json {}: cannot be written", path));
-  }
-  void add(const Cell& c) {
-    if (path_.empty()) return;
-    out_ << (first_ ? "\n" : ",\n") << cell_json(c).dump() << std::flush;
-    first_ = false;
-    if (!out_) throw std::runtime_error(fmt::format("--json {}: write failed", path_));
-  }
-  void finish() {
-    if (path_.empty()) return;
-    out_ << "\n]\n" << std::flush;
-    if (!out_) throw std::runtime_error(fmt::format("--json {}: write failed", path_));
-  }
-
- private:
-  std::string path_;
-  std::ofstream out_;
-  bool first_ = true;
-};
 
 }  // namespace
 

@@ -301,12 +301,40 @@ Cell join_parts(std::vector<Cell> parts) {
 
 }  // namespace
 
-int run_check_merge(const std::vector<std::string>& files, const std::string& traces, std::ostream& out,
-                    std::ostream& err) {
+JsonStream::JsonStream(const std::string& path) : path_(path) {
+  if (path.empty()) return;
+  out_.open(path);
+  out_ << "[" << std::flush;
+  if (!out_) throw std::invalid_argument(fmt::format("--json {}: cannot be written", path));
+}
+
+void JsonStream::add(const Cell& c) {
+  if (path_.empty()) return;
+  out_ << (first_ ? "\n" : ",\n") << cell_json(c).dump() << std::flush;
+  first_ = false;
+  if (!out_) throw std::runtime_error(fmt::format("--json {}: write failed", path_));
+}
+
+void JsonStream::finish() {
+  if (path_.empty()) return;
+  out_ << "\n]\n" << std::flush;
+  if (!out_) throw std::runtime_error(fmt::format("--json {}: write failed", path_));
+}
+
+int run_check_merge(const std::vector<std::string>& files, const std::string& traces, const std::string& json,
+                    std::ostream& out, std::ostream& err) {
   std::vector<Cell> cells;
   try {
     for (auto& parts : place_cells(files)) cells.push_back(join_parts(std::move(parts)));
   } catch (const std::invalid_argument& e) {
+    err << "faultline check merge: " << e.what() << "\n";
+    return 2;
+  }
+  try {
+    JsonStream stream(json);
+    for (const Cell& c : cells) stream.add(c);
+    stream.finish();
+  } catch (const std::exception& e) {
     err << "faultline check merge: " << e.what() << "\n";
     return 2;
   }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <fstream>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -26,5 +27,22 @@ Cell cell_from_json(const nlohmann::json& j);
 // cell's), then the properties cells saw broken that their protocol does
 // not claim. Returns whether any cell is a BUG.
 bool print_table(const std::vector<Cell>& cells, double seconds, const std::string& traces, std::ostream& out);
+
+// --json as the cells finish: a JSON array with one cell to a line, each
+// line written whole, so that the file shows every cell finished so far
+// (a run stopped half-way leaves them, one to a line, without the "]").
+// An empty path writes nothing. Throws std::invalid_argument if the file
+// cannot be opened, std::runtime_error if a write fails.
+class JsonStream {
+ public:
+  explicit JsonStream(const std::string& path);
+  void add(const Cell& c);
+  void finish();
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+  bool first_ = true;
+};
 
 }  // namespace faultline_check

@@ -197,6 +197,7 @@ int Model::check(const Op& op) const {
       return op.len > kLoffMax ? EINVAL : op.len > kMax ? EFBIG : 0;
     case OpKind::dontneed:
     case OpKind::readahead:
+    case OpKind::migrate:  // faultline's own: a range as fadvise takes it
       return op.len > kLoffMax ? EINVAL : 0;
     default:
       return 0;

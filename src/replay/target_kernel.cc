@@ -243,7 +243,9 @@ class KernelTarget final : public Target {
         errno = ::posix_fadvise(fd_, static_cast<off_t>(op.off), static_cast<off_t>(op.len), POSIX_FADV_DONTNEED);
         return errno == 0;
       case OpKind::readahead: return ::readahead(fd_, static_cast<off64_t>(op.off), op.len) == 0;
-      case OpKind::migrate:
+      case OpKind::migrate:  // engine only; its range as fadvise's (the model's rule)
+        errno = op.len > INT64_MAX ? EINVAL : 0;
+        return errno == 0;
       case OpKind::reclaim: return true;  // engine only
       case OpKind::copy_range: return copy(op, out);
       case OpKind::clone_range:

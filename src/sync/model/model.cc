@@ -2046,22 +2046,34 @@ class ExhaustiveStrategy final : public Strategy {
 class ReplayStrategy final : public Strategy {
  public:
   explicit ReplayStrategy(std::string s) : s_(std::move(s)) {}
-  void begin(unsigned) override { pos_ = 0; }
-  size_t pick(const std::vector<int>&, size_t, int) override { return next_choice(); }
-  size_t choose(size_t, bool) override { return next_choice(); }
+  void begin(unsigned) override {
+    pos_ = 0;
+    misfit_.clear();
+  }
+  size_t pick(const std::vector<int>& runnable, size_t flushable, int) override {
+    return next_choice(runnable.size() + flushable);
+  }
+  size_t choose(size_t n, bool) override { return next_choice(n); }
+  std::string misfit() const override {
+    if (!misfit_.empty() || pos_ >= s_.size()) return misfit_;
+    return fmt::format("the schedule has {} choice(s) left over after the execution ended", s_.size() - pos_);
+  }
 
  private:
-  // Every choice with more than one option is recorded, in order.
-  size_t next_choice() {
-    while (pos_ < s_.size()) {
-      char c = s_[pos_++];
-      if (c >= '0' && c <= '9') return static_cast<size_t>(c - '0');
-      if (c >= 'a' && c <= 'z') return static_cast<size_t>(c - 'a' + 10);
-    }
+  // Every choice with more than one option is recorded, in order; past
+  // the schedule's end, the first option.
+  size_t next_choice(size_t options) {
+    if (pos_ >= s_.size()) return 0;
+    char c = s_[pos_++];
+    size_t v = c >= '0' && c <= '9' ? static_cast<size_t>(c - '0') : static_cast<size_t>(c - 'a' + 10);
+    if (v < options) return v;
+    if (misfit_.empty())
+      misfit_ = fmt::format("choice '{}' at position {} is past the {} option(s) there", c, pos_ - 1, options);
     return 0;
   }
   std::string s_;
   size_t pos_ = 0;
+  std::string misfit_;
 };
 
 }  // namespace

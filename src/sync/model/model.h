@@ -241,6 +241,9 @@ class Strategy {
   // every execution it covers.
   virtual bool next() { return true; }
   virtual size_t pick(const std::vector<int>& runnable, size_t flushable, int current) = 0;
+  // A replayed schedule that did not fit the execution just run: why (a
+  // choice past the options there, or choices left over); empty if it fit.
+  virtual std::string misfit() const { return {}; }
   // A choice inside a CPU's step among `n` > 1 ways the memory model
   // allows: 0 is what `sc` would do (a load reads the newest write, a
   // store reaches memory at once); `reorders` says whether the others
