@@ -61,14 +61,15 @@ TEST(Inject, ThousandsOfRandomOpsLoseNothingUnreported) {
 }
 
 // Out of memory inside the store, at every call the engine makes of it
-// but truncate (std::bad_alloc, as a failed allocation there throws): each
-// op unwinds with ENOMEM, no folio stays locked (a later op or the
-// teardown would wait forever), and nothing acknowledged is lost. A failed
-// store truncate is not in the spec yet: some placements of it still
-// differ from the model (issue 22's closing note).
+// (std::bad_alloc, as a failed allocation there throws): each op unwinds
+// with ENOMEM, no folio stays locked (a later op or the teardown would
+// wait forever), and nothing acknowledged is lost. It found, besides: a
+// punch or zeroing that failed in the store left zeroed edge folios clean;
+// a failed truncate left stale blocks past EOF; a collapse past the
+// store's size cut its data; a copy that failed half way hid what it wrote.
 TEST(Inject, OutOfMemoryInTheStoreUnwindsAndLosesNothing) {
   const std::string spec_text =
-      "read=ENOMEM@0.02,write=ENOMEM@0.03,punch_hole=ENOMEM@0.05,zero_range=ENOMEM@0.05,"
+      "read=ENOMEM@0.02,write=ENOMEM@0.03,truncate=ENOMEM@0.02,punch_hole=ENOMEM@0.05,zero_range=ENOMEM@0.05,"
       "collapse_range=ENOMEM@0.05,insert_range=ENOMEM@0.05,sync=ENOMEM@0.05,clone_range=ENOMEM@0.05,"
       "exchange_range=ENOMEM@0.05,write_atomic=ENOMEM@0.05";
   InjectReport total = replay_seeds(spec_text, 4, 2000, true);

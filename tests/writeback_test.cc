@@ -209,6 +209,23 @@ TEST(Writeback, ExchangeWithARangePastTheStoresSizeKeepsTheData) {
   EXPECT_TRUE(all_equal(got, 0));
 }
 
+// A store whose size lags the file's (a truncate up whose store call
+// failed): a collapse or insert past the store's size moves a hole, and
+// leaves the store's data and size below the range alone.
+TEST(Writeback, CollapseAndInsertPastTheStoresSizeKeepItsData) {
+  MemoryStore store;
+  auto data = pattern(3 * kPageSize, 9);
+  store.write(0, data);
+  store.collapse_range(5 * kPageSize, kPageSize);
+  store.insert_range(4 * kPageSize, kPageSize);
+  EXPECT_EQ(store.size(), 3 * kPageSize);
+  std::vector<std::byte> got(3 * kPageSize);
+  store.read(0, got);
+  EXPECT_EQ(got, data);
+  store.collapse_range(2 * kPageSize, 4 * kPageSize);  // from inside the data to past its end
+  EXPECT_EQ(store.size(), 2 * kPageSize);
+}
+
 }  // namespace
 }  // namespace faultline::test
 

@@ -90,7 +90,6 @@ static uint64_t shift_evict_start(const Kernel* k, uint64_t off) {
 }
 
 static void collapse_range(Inode* inode, uint64_t off, uint64_t len) {
-  require_page_aligned("collapse_range", off, len);
   uint64_t size = inode->size();
   if (off + len >= size)
     throw Error(Errc::invalid_argument,
@@ -109,7 +108,6 @@ static void collapse_range(Inode* inode, uint64_t off, uint64_t len) {
 }
 
 static void insert_range(Inode* inode, uint64_t off, uint64_t len) {
-  require_page_aligned("insert_range", off, len);
   uint64_t size = inode->size();
   if (off >= size)
     throw Error(Errc::invalid_argument,
@@ -150,6 +148,10 @@ static void check_fallocate(uint64_t off, uint64_t len) {
 
 void vfs_fallocate(Inode* inode, unsigned mode, uint64_t off, uint64_t len) {
   check_fallocate(off, len);
+  // Alignment before the lock, as ext4 checks it: an unaligned shift is
+  // EINVAL whatever else is pending on the inode.
+  if (mode & FALLOC_FL_COLLAPSE_RANGE) require_page_aligned("collapse_range", off, len);
+  if (mode & FALLOC_FL_INSERT_RANGE) require_page_aligned("insert_range", off, len);
   InodeWriteLock i_rwsem(inode);
   bool keep = mode & FALLOC_FL_KEEP_SIZE;
   if (mode & FALLOC_FL_PUNCH_HOLE) punch_hole(inode, off, len);

@@ -148,10 +148,16 @@ uint64_t vfs_copy_file_range(Inode* inode, uint64_t pos_in, uint64_t len, uint64
   check_rw_area("copy_range", pos_out, count);
   std::vector<std::byte> buf(std::min(count, kChunk));
   uint64_t done = 0;
-  while (done < count) {
-    uint64_t n = filemap_read(inode, pos_in + done, std::span(buf).first(std::min(kChunk, count - done)));
-    if (n == 0) break;  // the source shrank under us: a short copy, as splice gives
-    done += filemap_write(inode, pos_out + done, std::span(buf).first(n));
+  try {
+    while (done < count) {
+      uint64_t n = filemap_read(inode, pos_in + done, std::span(buf).first(std::min(kChunk, count - done)));
+      if (n == 0) break;  // the source shrank under us: a short copy, as splice gives
+      uint64_t w = filemap_write(inode, pos_out + done, std::span(buf).first(n));
+      done += w;
+      if (w < n) break;  // the write stopped short (its read-in failed): so does the copy
+    }
+  } catch (const Error&) {
+    if (done == 0) throw;  // otherwise a short copy, as far as it got: what it wrote, it reports
   }
   return done;
 }

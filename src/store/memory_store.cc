@@ -148,13 +148,16 @@ void MemoryStore::collapse_range(uint64_t off, uint64_t len) {
   sync::Guard<sync::Mutex> g(impl_->lock);
   impl_->zero(off, off + len);
   impl_->shift((off + len) / B, -static_cast<int64_t>(len / B));
-  impl_->size -= std::min(len, impl_->size);
+  // The store's size may lag the file's (a truncate up whose store call
+  // failed; data only in the page cache): what lies past it is a hole,
+  // and shifts as one.
+  if (impl_->size > off) impl_->size = std::max(off, impl_->size - std::min(len, impl_->size));
 }
 
 void MemoryStore::insert_range(uint64_t off, uint64_t len) {
   sync::Guard<sync::Mutex> g(impl_->lock);
   impl_->shift(off / B, static_cast<int64_t>(len / B));
-  impl_->size += len;
+  if (impl_->size > off) impl_->size += len;  // past the store's size: a hole moves a hole
 }
 
 void MemoryStore::sync() {}
