@@ -117,9 +117,9 @@ TEST(OpLog, EveryOpFsxWritesParsesWithItsArity) {
   EXPECT_EQ(format_op(ops[2]), "skip dedupe_range 0x12000 0x4000 0xb000 0x16a87 *");
 }
 
-// A log's numbers may be anything a uint64_t holds; a replay holds a buffer
-// of an op's length on each side, so a length past kMaxOpLength is refused
-// at parse time, naming it, instead of allocating it.
+// A log's numbers may be anything a uint64_t holds; a replay holds a piece
+// of a read or write on each side, and the data it writes, so a length past
+// kMaxStreamedLength (fsx's own bound) is refused at parse time, naming it.
 TEST(OpLog, AHugeLengthIsRefusedNamingIt) {
   try {
     parse("write 0x0 0x10 0x0\nread 0x0 0x10000000000 0x10\n");
@@ -129,6 +129,14 @@ TEST(OpLog, AHugeLengthIsRefusedNamingIt) {
     EXPECT_NE(std::string(e.what()).find("0x10000000000"), std::string::npos) << e.what();
   }
   EXPECT_EQ(parse("skip read 0x0 0x10000000000 0x10\n").size(), 1u);  // not run, not held
+  // Longer than a piece and ending past 2^63 - 1: its pieces would not fail as it does.
+  try {
+    parse("write 0x7ffffffffff00000 0x2000000 0x0\n");
+    ADD_FAILURE() << "parsed";
+  } catch (const ParseError& e) {
+    EXPECT_NE(std::string(e.what()).find("ends past 2^63 - 1"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(parse("write 0x7ffffffffff00000 0x200000 0x0\n").size(), 1u);  // one piece: run whole, EINVAL
   EXPECT_EQ(parse("punch_hole 0x0 0x10000000000 0x10\n").size(), 1u);  // moves no data
 }
 
@@ -137,6 +145,29 @@ ReplayReport replay_text(const std::string& log, Against against, std::ostringst
   o.against = against;
   o.config.frames = 64;
   return replay_ops(parse(log), o, out);
+}
+
+// fsx -o 80m writes ops of up to 80 MiB: a replay runs an op longer than
+// kPieceLength as pieces, each side holding one piece at a time, with the
+// results of one whole op (a short read at EOF ends it).
+TEST(Replay, OpsLongerThanAPieceRunInPieces) {
+  const std::string log =
+      "write 0x0 0x2800000 0x0\n"              // 40 MiB: three pieces
+      "read 0x100 0x2800000 0x2800000\n"        // ends short at EOF, in its third piece
+      "mapwrite 0x27ff001 0x2100000 0x2800000\n"
+      "dwrite 0x1000 0x2000000 0x48ff001\n"
+      "dread 0x0 0x4900000 0x48ff001\n"
+      "mapread 0x1 0x48ff000 0x48ff001\n";
+  for (Against a : {Against::engine, Against::both}) {
+    std::ostringstream out;
+    auto r = replay_text(log, a, out);
+    EXPECT_TRUE(r.agreed) << out.str();
+    EXPECT_EQ(r.executed, 6u);
+    EXPECT_GT(r.bytes_compared, uint64_t{5} * kPieceLength);
+  }
+  ASSERT_EQ(pieces(parse("read 0x100 0x2800000 0x0\n")[0]).size(), 3u);
+  EXPECT_EQ(pieces(parse("read 0x100 0x2800000 0x0\n")[0])[2].off, 0x100 + 2 * kPieceLength);
+  EXPECT_EQ(pieces(parse("write_atomic 0x0 0x2000000 0x0\n")[0]).size(), 1u);  // whole, or not at all
 }
 
 // What the first fuzzing of the replay found (issue 10), each now a log

@@ -85,10 +85,22 @@ class InjectedReplay {
       return true;
     }
     ++r.executed;
+    for (const Op& piece : pieces(op)) {
+      if (piece.off != op.off && skipped_at_replay(piece, model_.size())) break;  // the rest lies past EOF
+      if (!run(piece, r)) return false;
+      if (stopped_) break;
+    }
+    return true;
+  }
+
+  // One op, or one piece of a long one; stopped_: it ended the op (the
+  // engine failed it, or it read or wrote less than asked).
+  bool run(const Op& op, InjectReport& r) {
     std::vector<std::byte> data = writes_data(op.kind) ? op_data(op) : std::vector<std::byte>{};
     uint64_t faults = all_injected(*store_), wb = writeback_faults(*store_);
     truncates_ = store_->injected(StoreCall::truncate);
     Outcome got = engine_->apply(op, data);
+    stopped_ = stops_short(op, got);
     bool injected = all_injected(*store_) > faults;
     bool direct = op.kind == OpKind::dwrite || op.kind == OpKind::write_atomic;
     if (direct && writeback_faults(*store_) > wb) unknown_[0] = unknown_[1] = true;
@@ -292,6 +304,7 @@ class InjectedReplay {
   Model model_;
   uint64_t mark_[2] = {0, 0};       // writeback faults when open file h last fsynced
   bool unknown_[2] = {false, false};  // a fault of unknown kind since: either outcome is right
+  bool stopped_ = false;             // run(): the op ended at this piece
   uint64_t truncates_ = 0;            // store truncate faults before this op
 };
 

@@ -54,6 +54,15 @@ bool writes_data(OpKind k) {
   return k == OpKind::write || k == OpKind::mapwrite || k == OpKind::dwrite || k == OpKind::write_atomic;
 }
 
+bool stops_short(const Op& piece, const Outcome& o) {
+  if (o.err || o.sigbus) return true;
+  switch (piece.kind) {
+    case OpKind::read: case OpKind::dread: case OpKind::mapread: return o.data.size() < piece.len;
+    case OpKind::write: case OpKind::dwrite: return o.written < piece.len;
+    default: return false;
+  }
+}
+
 bool skipped_at_replay(const Op& op, uint64_t size) {
   if (op.skip) return true;
   if (op.kind == OpKind::mapread) return op.len == 0 || op.len > size || op.off > size - op.len;

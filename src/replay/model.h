@@ -63,6 +63,9 @@ class Model {
 // fsx's gendata, so that a misplaced byte shows where it came from.
 std::vector<std::byte> op_data(const Op& op);
 bool writes_data(OpKind k);
+// Whether `o` ends the op `piece` is a piece of (pieces()): it failed, or
+// read or wrote less than asked.
+bool stops_short(const Op& piece, const Outcome& o);
 // mapread past EOF and zero-length mapped ops are skipped, as fsx does.
 bool skipped_at_replay(const Op& op, uint64_t size);
 

@@ -36,23 +36,22 @@ uint64_t parse_number(const std::string& tok, int line, const char* what) {
   return v;
 }
 
-// Ops that move data carry a buffer of their length on each side of a
-// replay: bound it, so that memory follows the file and not the numbers.
-bool moves_data(OpKind k) {
-  switch (k) {
-    case OpKind::read: case OpKind::write: case OpKind::mapread: case OpKind::mapwrite: case OpKind::dread:
-    case OpKind::dwrite: case OpKind::write_atomic: case OpKind::copy_range: case OpKind::dedupe_range:
-    case OpKind::exchange_range:
-      return true;
-    default:
-      return false;
-  }
-}
-
+// Reads and writes carry a buffer of a piece's length on each side of a
+// replay, an atomic write one of its whole length; the reflink family
+// moves blocks, a page at a time. Bound what is held, so that memory
+// follows the file and not the numbers.
 void check_length(const Op& op, int line) {
-  if (!op.skip && moves_data(op.kind) && op.len > kMaxOpLength)
-    throw ParseError(line, fmt::format("line {}: {} length {:#x} is more than a replay moves in one op ({:#x}, 64 MiB)",
-                                       line, op_name(op.kind), op.len, kMaxOpLength));
+  if (op.skip) return;
+  uint64_t most = streamed(op.kind) ? kMaxStreamedLength : op.kind == OpKind::write_atomic ? kMaxOpLength : 0;
+  if (most && op.len > most)
+    throw ParseError(line, fmt::format("line {}: {} length {:#x} is more than a replay moves in one op ({:#x}, {} MiB)",
+                                       line, op_name(op.kind), op.len, most, most >> 20));
+  // Pieces of an op that fails whole (its end past the largest loff_t)
+  // would not all fail: such an op must be short enough to run whole.
+  if (streamed(op.kind) && op.len > kPieceLength && (op.off + op.len < op.off || op.off + op.len > INT64_MAX))
+    throw ParseError(line, fmt::format("line {}: {} [{:#x}, +{:#x}) ends past 2^63 - 1; a replay runs an op longer "
+                                       "than {} MiB in pieces, which this one would not be",
+                                       line, op_name(op.kind), op.off, op.len, kPieceLength >> 20));
 }
 
 Op parse_line(std::istringstream& words, std::string word, int line) {
@@ -123,6 +122,28 @@ std::string quote_token(std::string_view tok) {
   q += "'";
   if (tok.size() > kShown) q += fmt::format(" (cut: {} bytes in all)", tok.size());
   return q;
+}
+
+bool streamed(OpKind k) {
+  switch (k) {
+    case OpKind::read: case OpKind::write: case OpKind::mapread: case OpKind::mapwrite: case OpKind::dread:
+    case OpKind::dwrite:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::vector<Op> pieces(const Op& op) {
+  if (!streamed(op.kind) || op.len <= kPieceLength) return {op};
+  std::vector<Op> v;
+  for (uint64_t done = 0; done < op.len; done += kPieceLength) {
+    Op piece = op;
+    piece.off = op.off + done;  // the parser refused an end past 2^63 - 1
+    piece.len = std::min(kPieceLength, op.len - done);
+    v.push_back(piece);
+  }
+  return v;
 }
 
 bool has_dest(OpKind k) {

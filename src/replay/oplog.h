@@ -45,9 +45,19 @@ class ParseError : public std::runtime_error {
   int line_;
 };
 
-// The longest read, write or copy a log may ask for: each side of a replay
-// holds a buffer of the op's length (fsx's own default is 64 KiB).
+// The longest atomic write a log may ask for: each side holds a buffer of
+// its length (an atomic write cannot be cut in pieces).
 inline constexpr uint64_t kMaxOpLength = uint64_t{64} << 20;
+// Reads and writes (buffered, mapped, direct) longer than kPieceLength run
+// as consecutive pieces of at most that many bytes, each side holding one
+// piece at a time; fsx's own limit bounds their length (its lengths are
+// ints: fsx -o 80m writes 80 MiB ops).
+inline constexpr uint64_t kPieceLength = uint64_t{16} << 20;
+inline constexpr uint64_t kMaxStreamedLength = uint64_t{1} << 31;
+bool streamed(OpKind k);
+// `op` as the pieces a replay runs, in order: the op itself unless it is
+// streamed and longer than kPieceLength. Each piece keeps the op's line.
+std::vector<Op> pieces(const Op& op);
 
 const char* op_name(OpKind k);
 // A whole token as an unsigned C literal (0x1f000, 4096); false if it is not one.

@@ -61,13 +61,13 @@ class Replayer {
       return true;
     }
     ++r.executed;
-    std::vector<std::byte> data = writes_data(op.kind) ? op_data(op) : std::vector<std::byte>{};
-    Outcome got = apply(target_, op, data), want = apply(ref_, op, data);
-    // Neither the model nor fsx's kernel run fails an op for want of memory:
-    // this machine ran out, and no verdict follows from that.
-    if (got.err == ENOMEM && want.err != ENOMEM) throw out_of_memory(op, target_.name());
-    r.bytes_compared += std::max(got.data.size(), want.data.size()) + got.eof_tail.size();
-    return same(op, got, want);
+    for (const Op& piece : pieces(op)) {
+      if (piece.off != op.off && skipped_at_replay(piece, ref_.size())) break;  // the rest lies past EOF
+      bool stopped = false;
+      if (!run(piece, r, &stopped)) return false;
+      if (stopped) break;
+    }
+    return true;
   }
 
   // The whole file when it is small enough to read; otherwise the ranges
@@ -93,6 +93,19 @@ class Replayer {
   }
 
  private:
+  // One op, or one piece of a long one; `stopped`: it ended the op (an
+  // error, or short).
+  bool run(const Op& op, ReplayReport& r, bool* stopped) {
+    std::vector<std::byte> data = writes_data(op.kind) ? op_data(op) : std::vector<std::byte>{};
+    Outcome got = apply(target_, op, data), want = apply(ref_, op, data);
+    // Neither the model nor fsx's kernel run fails an op for want of memory:
+    // this machine ran out, and no verdict follows from that.
+    if (got.err == ENOMEM && want.err != ENOMEM) throw out_of_memory(op, target_.name());
+    r.bytes_compared += std::max(got.data.size(), want.data.size()) + got.eof_tail.size();
+    *stopped = stops_short(op, want);
+    return same(op, got, want);
+  }
+
   static Outcome apply(Target& t, const Op& op, std::span<const std::byte> data) {
     try {
       return t.apply(op, data);
