@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # faultline as a dependency, on this machine, the way a user takes it:
-#  1. a plain `cmake -DCMAKE_BUILD_TYPE=Release` build (no preset, so no
-#     -Werror) of everything, and `cmake --install` into a fresh prefix;
+#  1. from a fresh clone of the committed HEAD (nothing left in the
+#     working tree can help it), a plain `cmake -DCMAKE_BUILD_TYPE=Release`
+#     build (no preset, so no -Werror) of everything, and
+#     `cmake --install --prefix` into a fresh prefix;
 #  2. examples/consumer built against the installed package with
 #     find_package, shared and static, and run;
 #  3. the same program built through pkg-config, and run;
@@ -10,18 +12,22 @@
 # Usage: scripts/install-test.sh [WORKDIR]   (default build/install-test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-src=$PWD
 work=${1:-build/install-test}
 rm -rf "$work"
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 prefix=$work/prefix
 scripts/deps.sh
+git clone -q "$PWD" "$work/src"
+cd "$work/src"
+src=$PWD
 
 echo "== plain Release build, installed into $prefix"
-cmake -S . -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
+# The prefix given at install time, not at configure time: the package
+# (CMake's and pkg-config's) must find itself wherever it was put.
+cmake -S . -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$work/build"
-cmake --install "$work/build" >/dev/null
+cmake --install "$work/build" --prefix "$prefix" >/dev/null
 for f in include/faultline/engine.h lib/libfaultline.a lib/libfaultline.so lib/cmake/faultline/faultlineConfig.cmake \
          lib/pkgconfig/faultline.pc bin/faultline; do
   [ -e "$prefix/$f" ] || { echo "install-test: $prefix/$f was not installed"; exit 1; }
