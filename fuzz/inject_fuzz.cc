@@ -9,6 +9,7 @@
 // held: a later op or the teardown would hang, which libFuzzer's -timeout
 // reports), and the oracle must find nothing lost unreported; a
 // disagreement traps, and the input is kept as a regression.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -24,6 +25,16 @@ using namespace faultline::replay;
 namespace {
 
 constexpr size_t kMaxOps = 256;
+// After a failed op the oracle reads the whole file back from the engine:
+// files beyond this would make a run slow, not deeper (replay_fuzz takes
+// the huge numbers).
+constexpr uint64_t kMaxFile = uint64_t{16} << 20;
+
+bool small_file(const Op& op) {
+  auto within = [](uint64_t a, uint64_t b) { return a <= kMaxFile && b <= kMaxFile - a; };
+  return within(op.off, op.len) && within(op.dest, op.len) && op.size <= kMaxFile &&
+         (op.kind != OpKind::truncate || op.len <= kMaxFile);
+}
 constexpr const char* kSpec =
     "read=ENOMEM@0.03,write=ENOMEM@0.03,truncate=ENOMEM@0.03,punch_hole=ENOMEM@0.05,zero_range=ENOMEM@0.05,"
     "collapse_range=ENOMEM@0.05,insert_range=ENOMEM@0.05,sync=ENOMEM@0.05,clone_range=ENOMEM@0.05,"
@@ -44,6 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!parsed) return 0;
   std::vector<Op>& ops = *parsed;
   if (ops.size() > kMaxOps) ops.resize(kMaxOps);
+  if (!std::all_of(ops.begin(), ops.end(), small_file)) return 0;
   InjectSpec spec = parse_inject_spec(kSpec);
   spec.seed = seed_of(data, size);
   Config config;

@@ -93,11 +93,16 @@ void Model::put(uint64_t off, std::span<const std::byte> data) {
   if (data.empty()) return;  // a write of nothing changes nothing, not even the size
   for (uint64_t done = 0; done < data.size();) {
     uint64_t pos = off + done;
+    uint64_t in_page = pos % kPageSize, n = std::min<uint64_t>(kPageSize - in_page, data.size() - done);
+    auto chunk = data.subspan(done, n);
+    done += n;
+    // Zeros over a hole leave a hole: memory follows the data.
+    if (!pages_.count(pos / kPageSize) &&
+        std::all_of(chunk.begin(), chunk.end(), [](std::byte b) { return b == std::byte{0}; }))
+      continue;
     auto [it, fresh] = pages_.try_emplace(pos / kPageSize);
     if (fresh) it->second.fill(std::byte{0});
-    uint64_t in_page = pos % kPageSize, n = std::min<uint64_t>(kPageSize - in_page, data.size() - done);
-    std::memcpy(it->second.data() + in_page, data.data() + done, n);
-    done += n;
+    std::memcpy(it->second.data() + in_page, chunk.data(), n);
   }
   size_ = std::max(size_, off + data.size());
 }
