@@ -9,6 +9,7 @@
 //   read-in        folio lock, under the creation guard
 //   write()        i_rwsem exclusive (caller), creation guard, folio lock
 #include <algorithm>
+#include <cstring>
 
 #include "faultline/error.h"
 #include "mm/guards.h"
@@ -96,7 +97,16 @@ void filemap_remove_frozen_folio(Folio* folio) { filemap_unlink_folio(folio); }
 
 bool filemap_read_folio(Inode* inode, Folio* folio) {
   try {
-    inode->store->read(folio->first_index() << PAGE_SHIFT, {folio->address(), folio->size()});
+    uint64_t start = folio->first_index() << PAGE_SHIFT;
+    inode->store->read(start, {folio->address(), folio->size()});
+    // What lies past EOF reads as zeros whatever the store holds there (a
+    // truncate whose store call failed leaves blocks behind), as the
+    // kernel's read_folio zeroes a folio beyond i_size.
+    uint64_t isize = inode->size();
+    if (isize < start + folio->size()) {
+      uint64_t from = isize > start ? isize - start : 0;
+      std::memset(folio->address() + from, 0, folio->size() - from);
+    }
     sync::trace_note("reads file page {} from the store into pfn {}: first byte {:#04x}", folio->first_index(),
                      folio->pfn, static_cast<uint64_t>(folio->address()[0]));
   } catch (const Error&) {
