@@ -62,6 +62,35 @@ TEST(Writeback, OutOfMemoryInReclaimsWritebackUnlocksAndKeepsTheData) {
   EXPECT_TRUE(all_equal(fx.on_disk(0, 3 * kPageSize), 0x22));
 }
 
+// A truncate down whose store call fails leaves the old blocks past the
+// new EOF; growing the file again must not bring them back.
+TEST(Writeback, AFailedTruncateLeavesNoStaleDataForTheFileToGrowOver) {
+  FaultyFixture fx;
+  fx.file.write(0, bytes(4 * kPageSize, 0x33));
+  EXPECT_EQ(fx.fsync_errno(fx.file), 0);
+  fx.faulty->add_rule({StoreCall::truncate, EIO, 0, 1});
+  EXPECT_THROW(fx.file.truncate(kPageSize), Error);
+  fx.file.truncate(4 * kPageSize);
+  EXPECT_TRUE(all_equal(read_file(fx.file, kPageSize, 3 * kPageSize), 0));
+  EXPECT_EQ(fx.fsync_errno(fx.file), 0);
+  EXPECT_TRUE(all_equal(fx.on_disk(kPageSize, 3 * kPageSize), 0));
+}
+
+// A zeroing whose store call fails: the edge folios the cache zeroed must
+// reach the store as the cache shows them, not stay clean over old bytes.
+TEST(Writeback, AFailedZeroRangeKeepsCacheAndStoreAlike) {
+  FaultyFixture fx;
+  fx.file.write(0, bytes(4 * kPageSize, 0x44));
+  EXPECT_EQ(fx.fsync_errno(fx.file), 0);
+  fx.faulty->add_rule({StoreCall::zero_range, ENOSPC, 0, 1});
+  EXPECT_THROW(fx.file.zero_range(kPageSize / 2, 2 * kPageSize, true), Error);
+  auto cached = read_file(fx.file, 0, 4 * kPageSize);
+  EXPECT_EQ(fx.fsync_errno(fx.file), 0);
+  EXPECT_EQ(fx.on_disk(0, kPageSize), std::vector<std::byte>(cached.begin(), cached.begin() + kPageSize));
+  EXPECT_EQ(fx.on_disk(2 * kPageSize, kPageSize),
+            std::vector<std::byte>(cached.begin() + 2 * kPageSize, cached.begin() + 3 * kPageSize));
+}
+
 // errseq_t: each open file hears of a writeback error once, whoever's
 // writeback hit it; one opened after the error (not yet reported by
 // anyone) hears of it too; one opened after it was reported does not.
