@@ -88,6 +88,7 @@ void operator delete(void* p, size_t) noexcept { std::free(p); }
 #pragma GCC diagnostic pop
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a line as each run ends; nothing buffered for the children
   long first = argc > 2 ? std::atol(argv[1]) : 0, last = argc > 2 ? std::atol(argv[2]) : workload(-1);
   int failed = 0;
   for (long n = first; n < last; ++n) {
