@@ -120,6 +120,7 @@ struct World {
     std::vector<std::byte> data(size, std::byte{0xAA});
     std::fill(data.begin() + 2 * P, data.begin() + 3 * P, std::byte{0xCC});
     store->write(0, data);
+    store_ = store.get();  // the engine holds it behind its own wrapper (nomem_store)
     file = engine.open(std::move(store));
     mm = engine.create_mm();
     bool cow = accessor == "cow";
@@ -145,7 +146,6 @@ struct World {
       file.readahead(0, straddle ? 2 * P : P);
     }
     expected.assign(data.begin(), data.end());
-    store_ = static_cast<fl::MemoryStore*>(file.inode()->store.get());
   }
   // The file as the store holds it now (with the world stopped and every
   // CPU done: a store op in flight holds the store's lock).
