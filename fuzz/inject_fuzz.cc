@@ -51,10 +51,9 @@ uint64_t seed_of(const uint8_t* data, size_t size) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto parsed = parse_fuzz_input(data, size);
+  auto parsed = parse_fuzz_input(data, size, kMaxOps);
   if (!parsed) return 0;
   std::vector<Op>& ops = *parsed;
-  if (ops.size() > kMaxOps) ops.resize(kMaxOps);
   if (!std::all_of(ops.begin(), ops.end(), small_file)) return 0;
   InjectSpec spec = parse_inject_spec(kSpec);
   spec.seed = seed_of(data, size);

@@ -27,10 +27,9 @@ constexpr size_t kMaxOps = 256;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto parsed = parse_fuzz_input(data, size);
+  auto parsed = parse_fuzz_input(data, size, kMaxOps);
   if (!parsed) return 0;
   std::vector<Op>& ops = *parsed;
-  if (ops.size() > kMaxOps) ops.resize(kMaxOps);
   ReplayOptions opts;
   opts.against = Against::engine;
   opts.config.frames = 64;
