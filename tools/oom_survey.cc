@@ -68,6 +68,26 @@ long workload(long fail_at) {
   return used;
 }
 
+// How many allocations the workload makes, counted in a child: the
+// engine's threads (liburcu's callback thread) must not start in the
+// parent, whose forks would lack them.
+long count_allocations() {
+  int fds[2];
+  if (pipe(fds) != 0) return 0;
+  pid_t child = fork();
+  if (child == 0) {
+    long n = workload(-1);
+    ssize_t w = write(fds[1], &n, sizeof n);
+    _exit(w == sizeof n ? 0 : 1);
+  }
+  long n = 0;
+  ssize_t r = read(fds[0], &n, sizeof n);
+  waitpid(child, nullptr, 0);
+  close(fds[0]);
+  close(fds[1]);
+  return r == sizeof n ? n : 0;
+}
+
 }  // namespace
 
 // The replaced global allocator: malloc and free underneath, which GCC
@@ -89,7 +109,7 @@ void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a line as each run ends; nothing buffered for the children
-  long first = argc > 2 ? std::atol(argv[1]) : 0, last = argc > 2 ? std::atol(argv[2]) : workload(-1);
+  long first = argc > 2 ? std::atol(argv[1]) : 0, last = argc > 2 ? std::atol(argv[2]) : count_allocations();
   int failed = 0;
   for (long n = first; n < last; ++n) {
     pid_t child = fork();

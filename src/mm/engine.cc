@@ -112,6 +112,15 @@ Inode::Inode(Kernel* k, std::unique_ptr<Store> s) : kernel(k), store(nomem_store
 // an inode, then empty the cache.
 Inode::~Inode() {
   filemap_write_and_wait_range(this, 0, UINT64_MAX);
+  // A truncate the store failed gets its last chance here, as ext4
+  // finishes an orphan at the next mount: a file store would keep its old
+  // size otherwise. Nobody is left to hear if it fails again.
+  if (unfinished_truncate != kNoTruncate) {
+    try {
+      store->truncate(unfinished_truncate);
+    } catch (const Error&) {
+    }
+  }
   MmuGather tlb(kernel);
   truncate_inode_pages_range(&i_mapping, 0, UINT64_MAX, tlb);
 }

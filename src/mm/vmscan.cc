@@ -53,6 +53,7 @@ namespace {
 // referenced ones back to the hot end instead.
 std::vector<Folio*> isolate_folios(Kernel* k, size_t max, uint64_t* scan_budget) {
   std::vector<Folio*> batch;
+  batch.reserve(max);  // before any folio leaves the LRU: running out of memory here changes nothing
   sync::Guard<sync::SpinLock> g(k->lru_lock);
   while (batch.size() < max && *scan_budget > 0) {
     Folio* f = k->lru_head.lru_prev;
@@ -114,6 +115,7 @@ uint64_t Kernel::shrink_lru(uint64_t nr_frames) {
     std::vector<Folio*> batch = isolate_folios(this, 32, &budget);
     if (batch.empty()) break;
     std::vector<Folio*> locked;
+    locked.reserve(batch.size());  // no allocation once folios are locked
     MmuGather tlb(this);
     for (Folio* f : batch) {
       if (!folio_trylock(f)) {
