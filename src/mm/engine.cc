@@ -115,11 +115,9 @@ Inode::~Inode() {
   // A truncate the store failed gets its last chance here, as ext4
   // finishes an orphan at the next mount: a file store would keep its old
   // size otherwise. Nobody is left to hear if it fails again.
-  if (unfinished_truncate != kNoTruncate) {
-    try {
-      store->truncate(unfinished_truncate);
-    } catch (const Error&) {
-    }
+  try {
+    finish_truncate(this);
+  } catch (const Error&) {
   }
   MmuGather tlb(kernel);
   truncate_inode_pages_range(&i_mapping, 0, UINT64_MAX, tlb);

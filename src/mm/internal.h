@@ -189,6 +189,9 @@ void invalidate_inode_pages2_range(AddressSpace* mapping, pgoff_t start, pgoff_t
 // Drops clean, unmapped, unlocked folios in [start, end]; returns pages.
 uint64_t invalidate_mapping_pages(AddressSpace* mapping, pgoff_t start, pgoff_t end);
 void vfs_truncate(Inode* inode, uint64_t newsize);
+// Finishes a truncate down whose store call failed (Inode::unfinished_truncate),
+// if there is one; throws the store's error, leaving it unfinished.
+void finish_truncate(Inode* inode);
 // Zeroes the cached tail of the old EOF page when the size grows.
 void pagecache_isize_extended(Inode* inode, uint64_t from, uint64_t to);
 

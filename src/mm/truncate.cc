@@ -100,11 +100,13 @@ void pagecache_isize_extended(Inode* inode, uint64_t from, uint64_t to) {
   filemap_zero_cached(inode, from, std::min(to, pages_of(from) << PAGE_SHIFT));
 }
 
-InodeWriteLock::InodeWriteLock(Inode* inode) : g_(inode->i_rwsem) {
+void finish_truncate(Inode* inode) {
   if (inode->unfinished_truncate == Inode::kNoTruncate) return;
   inode->store->truncate(inode->unfinished_truncate);
   inode->unfinished_truncate = Inode::kNoTruncate;
 }
+
+InodeWriteLock::InodeWriteLock(Inode* inode) : g_(inode->i_rwsem) { finish_truncate(inode); }
 
 void vfs_truncate(Inode* inode, uint64_t newsize) {
   InodeWriteLock i_rwsem(inode);
