@@ -65,7 +65,13 @@ bool filemap_add_folio(AddressSpace* mapping, Folio* folio, pgoff_t index) {
       return false;
     }
     folio_get(folio);  // the cache's reference
-    for (uint64_t k = 0; k < nr; ++k) mapping->i_pages.store(index + k, folio);
+    try {
+      mapping->i_pages.store_range(index, nr, folio);
+    } catch (...) {  // out of memory for a node: the caller's reference remains
+      folio_put(folio);
+      folio->mapping.store(nullptr, sync::relaxed);
+      throw;
+    }
   }
   mapping->nrpages.fetch_add(nr, sync::relaxed);
   Kernel* k = mapping->host->kernel;
@@ -81,7 +87,7 @@ static void filemap_unlink_folio(Folio* folio) {
   uint64_t nr = folio->nr_pages();
   {
     sync::Guard<sync::SpinLock> xa(mapping->i_pages.lock);
-    for (uint64_t k = 0; k < nr; ++k) mapping->i_pages.store(index + k, nullptr);
+    mapping->i_pages.store_range(index, nr, nullptr);
     folio->mapping.store(nullptr, sync::release);
   }
   mapping->nrpages.fetch_sub(nr, sync::relaxed);

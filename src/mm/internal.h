@@ -28,8 +28,15 @@ class MmuGather {
   ~MmuGather() { finish(); }
   MmuGather(const MmuGather&) = delete;
   MmuGather& operator=(const MmuGather&) = delete;
+  // Room for `n` more entries, made before a page-table lock is taken, so
+  // that add() under it never allocates: running out of memory there
+  // would leave PTEs cleared with their references in no gather. (The
+  // kernel's zap_pte_range stops and flushes when its batch cannot grow;
+  // a flush here waits a grace period, which must not happen under a
+  // spinlock a reader may be waiting on.)
+  void reserve(size_t n);
   // `nr` references of `f` to drop: consecutive adds of one folio (the
-  // PTEs of a large folio) make one entry.
+  // PTEs of a large folio) make one entry. Allocates unless reserved.
   void add(Folio* f, int32_t nr = 1) {
     if (!folios_.empty() && folios_.back().first == f) folios_.back().second += nr;
     else folios_.emplace_back(f, nr);

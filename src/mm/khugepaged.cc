@@ -100,11 +100,15 @@ bool collapse_file(Inode* inode, pgoff_t start) {
   AddressSpace* m = &inode->i_mapping;
   Kernel* k = inode->kernel;
   if (start + kPtrsPerTable > pages_of(inode->size())) return false;  // the whole range below EOF
+  // Every allocation before any folio is locked: running out of memory
+  // later would leave them locked.
+  std::vector<Folio*> small;
+  small.reserve(kPtrsPerTable);
+  MmuGather tlb(k);
+  tlb.reserve(kPtrsPerTable);  // an entry per small folio unmapped
   Folio* huge = k->pool.alloc(9);
   if (!huge) return false;
   folio_trylock(huge);  // new: nobody else can hold it
-  std::vector<Folio*> small;  // not the hot path: a collapse allocates anyway
-  MmuGather tlb(k);
   bool ok = collapse_lock_range(m, start, small, tlb);
   // One shootdown for every unmap (TTU_BATCH_FLUSH), and before any freeze:
   // a lookup spinning on a frozen folio inside its RCU read-side section

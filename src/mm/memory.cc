@@ -152,6 +152,11 @@ void flush_tlb_mm(MmStruct* mm) {
   if (!FL_SEEDED(no_tlb_flush)) mm->tlb_gen.fetch_add(1, sync::seq_cst);
 }
 
+void MmuGather::reserve(size_t n) {
+  if (folios_.capacity() - folios_.size() >= n) return;
+  folios_.reserve(std::max(2 * folios_.capacity(), folios_.size() + n));
+}
+
 void MmuGather::finish() {
   if (folios_.empty()) return;
   sync::synchronize_rcu();
@@ -850,6 +855,7 @@ void zap_vma_range(Vma* vma, uint64_t start, uint64_t end, bool even_cows, MmuGa
   const uint64_t table_span = uint64_t{kPtrsPerTable} << PAGE_SHIFT;
   for (uint64_t addr = start; addr < end;) {
     uint64_t table_end = std::min(end, (addr & ~(table_span - 1)) + table_span);
+    tlb.reserve((table_end - addr) / PAGE_SIZE + 1);  // a PMD, or a folio per PTE
     zapped |= zap_or_split_pmd(vma, addr, table_end, tlb);
     if (PteTable* t = vma->mm->pte_table(addr)) {
       sync::Guard<sync::SpinLock> ptl(t->ptl);
@@ -873,6 +879,7 @@ void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb) {
   pgoff_t last = std::min(folio->first_index() + folio->nr_pages() - 1, vma->last_index());
   const Kernel* k = vma->mm->kernel;
   bool zapped = false;
+  tlb.reserve(1);  // one folio: its PMD and PTE references make one entry
   if (first <= last) {  // a PMD mapping of the folio goes whole
     sync::Atomic<void*>* slot = vma->mm->pmd_slot(vma->addr_of(first));
     if (slot && pmd_huge(pmd_for_zap(vma, slot))) zapped = zap_huge_pmd(vma->mm, slot, folio, tlb);

@@ -30,35 +30,52 @@ static void migrate_folio_move(AddressSpace* m, Folio* src, Folio* dst) {
   k->lru_add(dst);
 }
 
+namespace {
+// Both folios locked for one migration; on leaving, by return or by an
+// exception (out of memory splitting a PMD mapping, before any PTE
+// changed), both are unlocked and dst is dropped unless it took src's place.
+struct MigrationLocks {
+  Folio* src;
+  Folio* dst;
+  bool moved = false;
+  MigrationLocks(Folio* s, Folio* d) : src(s), dst(d) {
+    folio_trylock(dst);  // new: nobody else can hold it
+    folio_lock(src);
+  }
+  ~MigrationLocks() {
+    folio_unlock(dst);
+    folio_unlock(src);
+    if (!moved) folio_put(dst);
+  }
+  MigrationLocks(const MigrationLocks&) = delete;
+  MigrationLocks& operator=(const MigrationLocks&) = delete;
+};
+}  // namespace
+
 // Migrates a referenced folio; the caller's reference stays the caller's.
 static bool migrate_folio(Inode* inode, Folio* src) {
   AddressSpace* m = &inode->i_mapping;
   Kernel* k = inode->kernel;
+  MmuGather tlb(k);
+  tlb.reserve(1);  // try_to_migrate's one entry, before any lock
   Folio* dst = k->pool.alloc(src->folio_order());
   if (!dst) return false;
-  folio_trylock(dst);  // new: nobody else can hold it
-  folio_lock(src);
-  bool moved = false;
-  if (src->mapping.load(sync::relaxed) == m && src->test(PG_uptodate)) {
-    folio_wait_writeback(src);
-    MmuGather tlb(k);
-    try_to_migrate(src, tlb);
-    tlb.finish();
-    // The cache's reference and the caller's; anything more and we back off.
-    if (folio_ref_freeze(src, 2)) {
-      migrate_folio_move(m, src, dst);
-      folio_ref_unfreeze(src, 1);  // the caller's; the cache's went with the slot
-      remove_migration_ptes(m, src, dst);
-      Counters::inc(k->stats.folios_migrated);
-      moved = true;
-    } else {
-      remove_migration_ptes(m, src, src);
-    }
+  MigrationLocks locks(src, dst);
+  if (src->mapping.load(sync::relaxed) != m || !src->test(PG_uptodate)) return false;
+  folio_wait_writeback(src);
+  try_to_migrate(src, tlb);
+  tlb.finish();
+  // The cache's reference and the caller's; anything more and we back off.
+  if (!folio_ref_freeze(src, 2)) {
+    remove_migration_ptes(m, src, src);
+    return false;
   }
-  folio_unlock(dst);
-  folio_unlock(src);
-  if (!moved) folio_put(dst);
-  return moved;
+  migrate_folio_move(m, src, dst);
+  folio_ref_unfreeze(src, 1);  // the caller's; the cache's went with the slot
+  remove_migration_ptes(m, src, dst);
+  Counters::inc(k->stats.folios_migrated);
+  locks.moved = true;
+  return true;
 }
 
 uint64_t migrate_mapping_range(Inode* inode, pgoff_t start, pgoff_t end) {

@@ -111,12 +111,17 @@ uint64_t Kernel::shrink_lru(uint64_t nr_frames) {
     sync::Guard<sync::SpinLock> g(lru_lock);
     budget = 2 * nr_lru;
   }
+  // Every allocation before a folio leaves the LRU: running out of memory
+  // later would strand isolated or locked folios.
+  constexpr size_t kBatch = 32;
+  std::vector<Folio*> locked;
+  locked.reserve(kBatch);
   while (freed < nr_frames && budget > 0) {
-    std::vector<Folio*> batch = isolate_folios(this, 32, &budget);
-    if (batch.empty()) break;
-    std::vector<Folio*> locked;
-    locked.reserve(batch.size());  // no allocation once folios are locked
     MmuGather tlb(this);
+    tlb.reserve(kBatch);  // unmapping a folio adds one entry
+    std::vector<Folio*> batch = isolate_folios(this, kBatch, &budget);
+    if (batch.empty()) break;
+    locked.clear();
     for (Folio* f : batch) {
       if (!folio_trylock(f)) {
         putback_folio(this, f);

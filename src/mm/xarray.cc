@@ -18,8 +18,10 @@ constexpr unsigned kMask = kSlots - 1;
 // the slot before its bit and clears the bit before the slot; a reader
 // that sees a bit whose slot is already empty skips it, and one that
 // misses a bit being set missed an insert that raced with it anyway.
-struct XArray::Node {
-  explicit Node(unsigned s) : shift(s) {}
+// A node is its own rcu_head: freeing it after a grace period allocates
+// nothing, so erasing (which may free nodes) cannot fail.
+struct XArray::Node : sync::RcuHead {
+  explicit Node(unsigned s) : RcuHead{}, shift(s) {}
   unsigned shift;
   unsigned offset = 0;
   unsigned count = 0;
@@ -150,6 +152,16 @@ void XArray::store(pgoff_t index, Folio* folio) {
   if (old && !folio && --n->count == 0) shrink(n);
 }
 
+void XArray::store_range(pgoff_t first, uint64_t nr, Folio* folio) {
+  uint64_t k = 0;
+  try {
+    for (; k < nr; ++k) store(first + k, folio);
+  } catch (...) {
+    while (k-- > 0) store(first + k, nullptr);
+    throw;
+  }
+}
+
 // Unlinks empty nodes bottom up and frees them after a grace period.
 void XArray::shrink(Node* n) {
   while (n && n->count == 0) {
@@ -160,7 +172,7 @@ void XArray::shrink(Node* n) {
     } else {
       root_.store(nullptr, sync::release);
     }
-    sync::call_rcu([n] { delete n; });
+    sync::call_rcu(n, [](sync::RcuHead* h) { delete static_cast<Node*>(h); });
     n = parent;
   }
 }

@@ -31,8 +31,14 @@ class XArray {
   // The first entry at an index in [*index, max]; sets *index to it.
   Folio* find(pgoff_t* index, pgoff_t max) const;
 
-  // Under `lock`. store(nullptr) erases.
+  // Under `lock`. store(nullptr) erases; erasing never fails. Storing
+  // may throw std::bad_alloc (a new node), leaving the slot as it was.
   void store(pgoff_t index, Folio* folio);
+  // The `nr` slots from `first`, all or nothing: if a node cannot be
+  // allocated, the slots already set are erased before the exception
+  // leaves (xas_store over a multi-index entry, without xas_nomem's
+  // preallocation).
+  void store_range(pgoff_t first, uint64_t nr, Folio* folio);
   bool empty() const { return root_.load(sync::relaxed) == nullptr; }
   // For the checker's traces, with the world stopped: the words a lookup
   // of `index` reads (the root pointer first, then one slot per level) and

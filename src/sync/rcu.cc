@@ -19,6 +19,7 @@
 #include <urcu/urcu-memb.h>
 
 #include <memory>
+#include <new>
 
 #ifdef FAULTLINE_TSAN
 extern "C" void __tsan_acquire(void* addr);
@@ -94,6 +95,25 @@ void call_rcu(std::function<void()> fn) {
   auto* cb = new Callback{{}, new std::function<void()>(std::move(fn))};
   hb_release();  // after building the callback: the callback thread reads it
   urcu_memb_call_rcu(&cb->head, run_callback);
+}
+
+// An RcuHead's link is liburcu's rcu_head, at offset 0 of a standard-layout
+// struct: the head's address is the RcuHead's.
+static_assert(sizeof(rcu_head) <= sizeof(RcuHead::link) && alignof(rcu_head) <= alignof(RcuHead));
+
+static void run_head(rcu_head* link) {
+  hb_acquire();
+  auto* head = reinterpret_cast<RcuHead*>(link);
+  head->func(head);
+  hb_release();
+}
+
+void call_rcu(RcuHead* head, void (*func)(RcuHead*)) noexcept {
+  ensure_registered();
+  head->func = func;
+  auto* link = new (head->link) rcu_head;
+  hb_release();
+  urcu_memb_call_rcu(link, run_head);
 }
 
 void rcu_barrier() noexcept {

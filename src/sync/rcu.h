@@ -45,6 +45,20 @@ void rcu_read_unlock() noexcept;
 void synchronize_rcu() noexcept;
 // Runs `fn` after a grace period, on liburcu's callback thread.
 void call_rcu(std::function<void()> fn);
+
+// The kernel's rcu_head: embedded in an object that is freed after a grace
+// period. Queueing it allocates nothing (the native backend links the head
+// itself into liburcu's queue), so a path that must not fail, such as
+// unlinking an xarray node under the i_pages lock with a folio frozen, can
+// still defer a free when memory has run out. Derive from it and downcast
+// in `func`.
+struct RcuHead {
+  alignas(void*) unsigned char link[2 * sizeof(void*)];  // liburcu's rcu_head
+  void (*func)(RcuHead*);
+};
+// Runs `func(head)` after a grace period. `head` must stay untouched until
+// then. Native backend: allocation-free.
+void call_rcu(RcuHead* head, void (*func)(RcuHead*)) noexcept;
 // Waits until every callback queued before the call has run.
 void rcu_barrier() noexcept;
 

@@ -11,6 +11,10 @@ void rcu_read_lock() noexcept { model::rcu_read_lock(); }
 void rcu_read_unlock() noexcept { model::rcu_read_unlock(); }
 void synchronize_rcu() noexcept { model::synchronize_rcu(std::source_location::current()); }
 void call_rcu(std::function<void()> fn) { model::call_rcu(std::move(fn)); }
+// The model may allocate here: its executions do not run out of memory.
+void call_rcu(RcuHead* head, void (*func)(RcuHead*)) noexcept {
+  model::call_rcu([head, func] { func(head); });
+}
 void rcu_barrier() noexcept { model::rcu_barrier(); }
 
 struct Thread::Impl {
