@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "replaced_new.h"
 #include "test_util.h"
 
 namespace {
@@ -13,14 +14,9 @@ thread_local bool counting = false;
 thread_local uint64_t allocations = 0;
 }  // namespace
 
-void* operator new(size_t n) {
+void on_allocation() {
   if (counting) ++allocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
 }
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace faultline::test {
 namespace {

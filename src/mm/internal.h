@@ -4,6 +4,8 @@
 // the caller must hold.
 #pragma once
 
+#include <array>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -28,19 +30,19 @@ class MmuGather {
   ~MmuGather() { finish(); }
   MmuGather(const MmuGather&) = delete;
   MmuGather& operator=(const MmuGather&) = delete;
-  // Room for `n` more entries, made before a page-table lock is taken, so
-  // that add() under it never allocates: running out of memory there
-  // would leave PTEs cleared with their references in no gather. (The
-  // kernel's zap_pte_range stops and flushes when its batch cannot grow;
-  // a flush here waits a grace period, which must not happen under a
-  // spinlock a reader may be waiting on.)
-  void reserve(size_t n);
+  // Room for up to `want` more entries, made before a page-table lock is
+  // taken, so that add() under it never allocates: running out of memory
+  // there would leave PTEs cleared with their references in no gather.
+  // Returns the room made, at least 1 when `want` is: if memory has run
+  // out, the gather finishes what it holds to free its own slots, as the
+  // kernel's zap_pte_range flushes when its batch cannot grow
+  // (force_flush). So it must not be called under a spinlock a reader may
+  // wait on in its read-side section (a page-table lock); a folio lock is
+  // fine (split_folio finishes under one).
+  size_t make_room(size_t want);
   // `nr` references of `f` to drop: consecutive adds of one folio (the
-  // PTEs of a large folio) make one entry. Allocates unless reserved.
-  void add(Folio* f, int32_t nr = 1) {
-    if (!folios_.empty() && folios_.back().first == f) folios_.back().second += nr;
-    else folios_.emplace_back(f, nr);
-  }
+  // PTEs of a large folio) make one entry. Allocates unless room was made.
+  void add(Folio* f, int32_t nr = 1);
   // Waits for the shootdown, then drops the references: a killer, which
   // promises that no access to what it removed is in flight when it
   // returns (G1).
@@ -49,11 +51,20 @@ class MmuGather {
   // munmap, which promises nothing about accesses racing with it, only
   // that the frames outlive them (G3). Waiting would make every munmap
   // wait for every thread's read-side section: a grace period per munmap.
+  // Out of memory for the callback, it waits instead.
   void finish_deferred();
 
  private:
+  using Entry = std::pair<Folio*, int32_t>;
+  // Slots that need no allocation (the kernel's local batch,
+  // MMU_GATHER_BUNDLE): entries fill them first, then `more_`.
+  static constexpr size_t kLocal = 16;
   Kernel* kernel_;
-  std::vector<std::pair<Folio*, int32_t>> folios_;
+  std::array<Entry, kLocal> local_{};
+  size_t nlocal_ = 0;
+  std::vector<Entry> more_;
+  size_t room() const { return kLocal - nlocal_ + more_.capacity() - more_.size(); }
+  void put_all();
 };
 
 // ---- filemap.cc: the page cache ---------------------------------------

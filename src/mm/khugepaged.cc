@@ -105,7 +105,7 @@ bool collapse_file(Inode* inode, pgoff_t start) {
   std::vector<Folio*> small;
   small.reserve(kPtrsPerTable);
   MmuGather tlb(k);
-  tlb.reserve(kPtrsPerTable);  // an entry per small folio unmapped
+  if (tlb.make_room(kPtrsPerTable) < kPtrsPerTable) return false;  // an entry per small folio unmapped
   Folio* huge = k->pool.alloc(9);
   if (!huge) return false;
   folio_trylock(huge);  // new: nobody else can hold it

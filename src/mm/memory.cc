@@ -12,6 +12,7 @@
 // change. A PTE change is a release store, paired with the MMU's acquire
 // load, so an access through a new PTE sees the folio's contents.
 #include <algorithm>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -152,25 +153,57 @@ void flush_tlb_mm(MmStruct* mm) {
   if (!FL_SEEDED(no_tlb_flush)) mm->tlb_gen.fetch_add(1, sync::seq_cst);
 }
 
-void MmuGather::reserve(size_t n) {
-  if (folios_.capacity() - folios_.size() >= n) return;
-  folios_.reserve(std::max(2 * folios_.capacity(), folios_.size() + n));
+size_t MmuGather::make_room(size_t want) {
+  size_t have = room();
+  if (have >= want) return want;
+  try {
+    size_t need = more_.size() + (want - (kLocal - nlocal_));  // the local slots fill first
+    more_.reserve(std::max(2 * more_.capacity(), need));
+    return want;
+  } catch (const std::bad_alloc&) {
+    if (have == 0) {
+      finish();  // out of memory: free our own slots (force_flush)
+      have = room();
+    }
+    return std::min(want, have);
+  }
+}
+
+void MmuGather::add(Folio* f, int32_t nr) {
+  Entry* back = !more_.empty() ? &more_.back() : nlocal_ ? &local_[nlocal_ - 1] : nullptr;
+  if (back && back->first == f) back->second += nr;
+  else if (nlocal_ < kLocal) local_[nlocal_++] = {f, nr};
+  else more_.emplace_back(f, nr);
+}
+
+void MmuGather::put_all() {
+  for (size_t i = 0; i < nlocal_; ++i) folio_put_refs(local_[i].first, local_[i].second);
+  for (auto [f, nr] : more_) folio_put_refs(f, nr);
+  nlocal_ = 0;
+  more_.clear();
 }
 
 void MmuGather::finish() {
-  if (folios_.empty()) return;
+  if (nlocal_ == 0) return;  // more_ fills only after the local slots
   sync::synchronize_rcu();
   Counters::inc(kernel_->stats.shootdowns);
-  for (auto [f, nr] : folios_) folio_put_refs(f, nr);
-  folios_.clear();
+  put_all();
 }
 
 void MmuGather::finish_deferred() {
-  if (folios_.empty()) return;
-  sync::call_rcu([folios = std::move(folios_)] {
-    for (auto [f, nr] : folios) folio_put_refs(f, nr);
-  });
-  folios_.clear();
+  if (nlocal_ == 0) return;
+  try {
+    std::vector<Entry> all(local_.begin(), local_.begin() + static_cast<ptrdiff_t>(nlocal_));
+    all.insert(all.end(), more_.begin(), more_.end());
+    sync::call_rcu([all = std::move(all)] {
+      for (auto [f, nr] : all) folio_put_refs(f, nr);
+    });
+  } catch (const std::bad_alloc&) {
+    finish();  // no memory for the callback: wait for the grace period here
+    return;
+  }
+  nlocal_ = 0;
+  more_.clear();
 }
 
 // A reference dropped by the fault path after a PTE that held it was
@@ -849,26 +882,36 @@ static bool zap_or_split_pmd(Vma* vma, uint64_t addr, uint64_t table_end, MmuGat
   return false;
 }
 
+// The PTEs of table `t` in [addr, end), under its lock, as many at a time
+// as the gather has room for (a PTE adds one entry at most); whether any
+// was zapped. Out of memory, the gather finishes between chunks.
+static bool zap_pte_range(const Kernel* k, PteTable* t, uint64_t addr, uint64_t end, bool even_cows, MmuGather& tlb) {
+  bool zapped = false;
+  while (addr < end) {
+    uint64_t chunk_end = std::min(end, addr + tlb.make_room((end - addr) / PAGE_SIZE) * PAGE_SIZE);
+    sync::Guard<sync::SpinLock> ptl(t->ptl);
+    ZapBatch batch(k, tlb);
+    for (; addr < chunk_end; addr += PAGE_SIZE) {
+      auto* pte = &t->pte[pte_index(addr)];
+      pte_t p = pte->load(sync::relaxed);
+      if (!p) continue;
+      if (!even_cows && pte_present(p) && k->pool.pfn_to_folio(pte_pfn(p))->test(PG_anon)) continue;
+      batch.zap(pte, p);
+      zapped = true;
+    }
+  }
+  return zapped;
+}
+
 void zap_vma_range(Vma* vma, uint64_t start, uint64_t end, bool even_cows, MmuGather& tlb) {
   const Kernel* k = vma->mm->kernel;
   bool zapped = false;
   const uint64_t table_span = uint64_t{kPtrsPerTable} << PAGE_SHIFT;
   for (uint64_t addr = start; addr < end;) {
     uint64_t table_end = std::min(end, (addr & ~(table_span - 1)) + table_span);
-    tlb.reserve((table_end - addr) / PAGE_SIZE + 1);  // a PMD, or a folio per PTE
+    tlb.make_room(1);  // a PMD mapping's entry
     zapped |= zap_or_split_pmd(vma, addr, table_end, tlb);
-    if (PteTable* t = vma->mm->pte_table(addr)) {
-      sync::Guard<sync::SpinLock> ptl(t->ptl);
-      ZapBatch batch(k, tlb);
-      for (uint64_t a = addr; a < table_end; a += PAGE_SIZE) {
-        auto* pte = &t->pte[pte_index(a)];
-        pte_t p = pte->load(sync::relaxed);
-        if (!p) continue;
-        if (!even_cows && pte_present(p) && k->pool.pfn_to_folio(pte_pfn(p))->test(PG_anon)) continue;
-        batch.zap(pte, p);
-        zapped = true;
-      }
-    }
+    if (PteTable* t = vma->mm->pte_table(addr)) zapped |= zap_pte_range(k, t, addr, table_end, even_cows, tlb);
     addr = table_end;
   }
   if (zapped) flush_tlb_mm(vma->mm);
@@ -879,7 +922,7 @@ void zap_folio_in_vma(Vma* vma, Folio* folio, MmuGather& tlb) {
   pgoff_t last = std::min(folio->first_index() + folio->nr_pages() - 1, vma->last_index());
   const Kernel* k = vma->mm->kernel;
   bool zapped = false;
-  tlb.reserve(1);  // one folio: its PMD and PTE references make one entry
+  tlb.make_room(1);  // one folio: its PMD and PTE references make one entry
   if (first <= last) {  // a PMD mapping of the folio goes whole
     sync::Atomic<void*>* slot = vma->mm->pmd_slot(vma->addr_of(first));
     if (slot && pmd_huge(pmd_for_zap(vma, slot))) zapped = zap_huge_pmd(vma->mm, slot, folio, tlb);

@@ -60,7 +60,7 @@ void unmap_mapping_range(AddressSpace* mapping, uint64_t holebegin, uint64_t hol
 bool folio_unmap(AddressSpace* m, Folio* folio, MmuGather& tlb, IMmap i_mmap) {
   // Every VMA's zap of one folio adds to one entry. Callers reserve it
   // before they lock the folio; this covers i_mmap_rwsem for any that did not.
-  tlb.reserve(1);
+  tlb.make_room(1);
   if (i_mmap == IMmap::trylock && !m->i_mmap_rwsem.down_read_trylock()) return false;
   if (i_mmap == IMmap::take) m->i_mmap_rwsem.down_read();
   pgoff_t first = folio->first_index();
@@ -120,7 +120,7 @@ bool folio_mkclean(Folio* folio) {
 
 void try_to_migrate(Folio* src, MmuGather& tlb) {
   AddressSpace* m = src->mapping.load(sync::relaxed);
-  tlb.reserve(1);  // every add is of src: one entry
+  tlb.make_room(1);  // every add is of src: one entry
   // A PMD mapping is split first: migration entries are per PTE.
   for_each_folio_pmd(m, src, [&](Vma* vma, sync::Atomic<void*>* slot, void*) { split_huge_pmd_locked(vma->mm, slot); });
   for_each_folio_pte(m, src, [&](Vma* vma, sync::Atomic<pte_t>* pte, uint64_t page) {
