@@ -152,7 +152,11 @@ void for_each_pte_locked(Vma* vma, pgoff_t first, pgoff_t last, Fn fn) {
 }
 
 // ---- rmap.cc -----------------------------------------------------------
-void vma_link_file(Vma* vma);
+// i_mmap's entry for `vma`, allocated ahead (vma_iter_prealloc's role), so
+// that linking it, once the VMA is set up, cannot fail.
+using IMmapNode = std::set<Vma*, VmaOrder>::node_type;
+IMmapNode vma_prealloc_file(Vma* vma);
+void vma_link_file(IMmapNode node);
 void vma_unlink_file(Vma* vma);
 // unmap_mapping_pages: zaps file pages [start, start+nr) in every mapping
 // of the file. Takes i_mmap_rwsem shared.
@@ -186,6 +190,8 @@ inline bool vma_pmd_mappable(const Vma* vma) { return vma->shared && vma->mm->ke
 // a table of 512 PTEs mapping the same pages.
 void split_huge_pmd(MmStruct* mm, sync::Atomic<void*>* slot);
 void split_huge_pmd_locked(MmStruct* mm, sync::Atomic<void*>* slot);  // page_table_lock held
+// The same with the table allocated already (taken if used).
+void split_huge_pmd_locked(MmStruct* mm, sync::Atomic<void*>* slot, std::unique_ptr<PteTable>& table);
 // Kills every TLB entry of `mm` (bumps its tlb_gen): after a PTE was
 // cleared, replaced or write-protected, before the shootdown.
 void flush_tlb_mm(MmStruct* mm);

@@ -826,16 +826,24 @@ class ZapBatch {
 // __split_huge_pmd: the PMD mapping at `slot` becomes a table of 512 PTEs
 // to the same pages, with the same permission: the references and map
 // counts it held are theirs now, and the TLB's entries stay right.
+// The table is allocated before the lock: a zap that splits must not fail
+// half done (the kernel deposits it when it makes the PMD mapping).
 void split_huge_pmd(MmStruct* mm, sync::Atomic<void*>* slot) {
+  std::unique_ptr<PteTable> table(new PteTable);
   sync::Guard<sync::SpinLock> g(mm->page_table_lock);
-  split_huge_pmd_locked(mm, slot);
+  split_huge_pmd_locked(mm, slot, table);
 }
 
 void split_huge_pmd_locked(MmStruct* mm, sync::Atomic<void*>* slot) {
+  std::unique_ptr<PteTable> table(new PteTable);
+  split_huge_pmd_locked(mm, slot, table);
+}
+
+void split_huge_pmd_locked(MmStruct* mm, sync::Atomic<void*>* slot, std::unique_ptr<PteTable>& table) {
   void* e = slot->load(sync::relaxed);
   if (!pmd_huge(e)) return;
   const Folio* f = mm->kernel->pool.pfn_to_folio(pmd_pfn(e));
-  auto* t = new PteTable;
+  PteTable* t = table.release();
   for (unsigned i = 0; i < kPtrsPerTable; ++i) t->pte[i].store(mk_pte(f, i, pmd_write(e)), sync::relaxed);
   slot->store(t, sync::release);
   Counters::inc(mm->kernel->stats.pmd_splits);

@@ -31,6 +31,7 @@
 
 #include "mm/folio.h"
 #include "sync/atomic.h"
+#include "sync/rcu.h"
 #include "sync/rwsem.h"
 #include "sync/spinlock.h"
 
@@ -63,7 +64,8 @@ inline constexpr unsigned kPtrsPerTable = 512;
 inline constexpr unsigned PMD_ORDER = 9;  // a PMD maps 2^9 pages: 2 MiB
 inline constexpr uint64_t PMD_SIZE = uint64_t{kPtrsPerTable} << PAGE_SHIFT;
 
-struct PteTable {
+// Freed after a grace period through its own rcu_head (no allocation).
+struct PteTable : sync::RcuHead {
   sync::Atomic<pte_t> pte[kPtrsPerTable];
   sync::SpinLock ptl{sync::LockClass::ptl};
 };
@@ -88,7 +90,8 @@ struct PtDir {
 // A VMA never changes once an mm's lookups can see it: munmap makes new
 // VMAs of the pieces that survive and retires the old one, freed after a
 // grace period (a fault may have found it by the RCU lookup).
-struct Vma {
+// Its rcu_head frees it after a grace period without allocating.
+struct Vma : sync::RcuHead {
   MmStruct* mm = nullptr;
   uint64_t start = 0, end = 0;  // [start, end), page aligned
   pgoff_t pgoff = 0;            // file page mapped at start
@@ -113,7 +116,7 @@ struct Vma {
 // (lock_vma_under_rcu; the kernel's maple tree). Replaced whole by every
 // mmap and munmap (with mmap_lock held for writing); the old one is freed
 // after a grace period.
-struct VmaIndex {
+struct VmaIndex : sync::RcuHead {
   std::vector<Vma*> by_start;
   Vma* find(uint64_t addr) const;  // the VMA containing addr, or nullptr
 };

@@ -38,14 +38,31 @@ static uint64_t get_unmapped_area(const MmStruct* mm, uint64_t span, uint64_t of
   return addr;
 }
 
-// Publishes a new VmaIndex of mm->vmas; the old one goes after a grace period.
-static void publish_vmas(MmStruct* mm) {
-  auto* idx = new VmaIndex;
-  idx->by_start.reserve(mm->vmas.size());
+// A VmaIndex with room for `nr` VMAs, allocated before the VMAs change
+// (an mmap or munmap must not fail half done).
+static std::unique_ptr<VmaIndex> vma_index_alloc(size_t nr) {
+  auto idx = std::make_unique<VmaIndex>();
+  idx->by_start.reserve(nr);
+  return idx;
+}
+
+// Publishes `idx`, filled from mm->vmas (it has room); the old index goes
+// after a grace period. Allocates nothing.
+static void publish_vmas(MmStruct* mm, std::unique_ptr<VmaIndex> idx) {
   for (const auto& [start, vma] : mm->vmas) idx->by_start.push_back(vma.get());
-  const VmaIndex* old = mm->vma_index.load(sync::relaxed);
-  mm->vma_index.store(idx, sync::release);
-  if (old) sync::call_rcu([old] { delete old; });
+  auto* old = const_cast<VmaIndex*>(mm->vma_index.load(sync::relaxed));  // readers see it const; ours to free
+  mm->vma_index.store(idx.release(), sync::release);
+  if (old) sync::call_rcu(old, [](sync::RcuHead* h) { delete static_cast<VmaIndex*>(h); });
+}
+
+using VmaNode = decltype(MmStruct::vmas)::node_type;
+
+// mm->vmas's entry for `vma`, allocated ahead; its key is set when the
+// VMA's place is known.
+static VmaNode vma_node(std::unique_ptr<Vma> vma) {
+  decltype(MmStruct::vmas) one;
+  one.emplace(0, std::move(vma));
+  return one.extract(one.begin());
 }
 
 // Frees a detached VMA after a grace period. Its file references go now, in
@@ -56,7 +73,7 @@ static void retire_vma(std::unique_ptr<Vma> vma) {
   Vma* v = vma.release();
   v->file.reset();
   v->vm_file.reset();
-  sync::call_rcu([v] { delete v; });
+  sync::call_rcu(v, [](sync::RcuHead* h) { delete static_cast<Vma*>(h); });
 }
 
 // A VMA of [start, end) of `v`: the same file, offset, protection and kind.
@@ -83,19 +100,23 @@ uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<Open
   check_range("mmap", offset, length);
   uint64_t span = pages_of(length) << PAGE_SHIFT;
   auto vma = std::make_unique<Vma>();
-  vma->mm = mm;
-  vma->pgoff = offset >> PAGE_SHIFT;
-  vma->prot = prot | kProtRead;
-  vma->shared = shared;
-  vma->file = std::move(file);
-  vma->vm_file = std::move(vm_file);
-  sync::WriteGuard g(mm->mmap_lock);
-  vma->start = get_unmapped_area(mm, span, offset, span >= PMD_SIZE && vma_pmd_mappable(vma.get()));
-  vma->end = vma->start + span;
   Vma* v = vma.get();
-  mm->vmas.emplace(v->start, std::move(vma));
-  vma_link_file(v);
-  publish_vmas(mm);
+  v->mm = mm;
+  v->pgoff = offset >> PAGE_SHIFT;
+  v->prot = prot | kProtRead;
+  v->shared = shared;
+  v->file = std::move(file);
+  v->vm_file = std::move(vm_file);
+  IMmapNode in_file = vma_prealloc_file(v);
+  VmaNode in_mm = vma_node(std::move(vma));
+  sync::WriteGuard g(mm->mmap_lock);
+  auto idx = vma_index_alloc(mm->vmas.size() + 1);  // the last allocation: nothing changes before it
+  v->start = get_unmapped_area(mm, span, offset, span >= PMD_SIZE && vma_pmd_mappable(v));
+  v->end = v->start + span;
+  in_mm.key() = v->start;
+  mm->vmas.insert(std::move(in_mm));
+  vma_link_file(std::move(in_file));
+  publish_vmas(mm, std::move(idx));
   return v->start;
 }
 
@@ -108,18 +129,31 @@ static void vma_detach(Vma* vma) {
 }
 
 // Removes [start, end) from one VMA; the pieces outside it survive as new
-// VMAs.
+// VMAs, allocated (with their entries) before the VMA is touched, as
+// __split_vma preallocates: out of memory, nothing has changed.
 static void unmap_vma_part(MmStruct* mm, Vma* vma, uint64_t start, uint64_t end, MmuGather& tlb) {
+  struct Piece {
+    IMmapNode in_file;
+    VmaNode in_mm;
+  };
+  std::vector<Piece> pieces;
+  pieces.reserve(2);
+  for (auto [lo, hi] : {std::pair{vma->start, start}, std::pair{end, vma->end}}) {
+    if (lo >= hi) continue;
+    auto piece = vma_piece(*vma, lo, hi);
+    IMmapNode in_file = vma_prealloc_file(piece.get());
+    VmaNode in_mm = vma_node(std::move(piece));
+    in_mm.key() = lo;
+    pieces.push_back({std::move(in_file), std::move(in_mm)});
+  }
   vma_detach(vma);
   zap_vma_range(vma, start, end, true, tlb);
   vma_unlink_file(vma);
   auto node = mm->vmas.extract(vma->start);
   std::unique_ptr<Vma> whole = std::move(node.mapped());
-  for (auto [lo, hi] : {std::pair{whole->start, start}, std::pair{end, whole->end}}) {
-    if (lo >= hi) continue;
-    auto piece = vma_piece(*whole, lo, hi);
-    vma_link_file(piece.get());
-    mm->vmas.emplace(lo, std::move(piece));
+  for (Piece& p : pieces) {
+    vma_link_file(std::move(p.in_file));
+    mm->vmas.insert(std::move(p.in_mm));
   }
   retire_vma(std::move(whole));
 }
@@ -146,7 +180,7 @@ static void free_pgtables(MmStruct* mm, uint64_t start, uint64_t end) {
     if (!e || pmd_huge(e)) continue;
     auto* t = static_cast<PteTable*>(e);
     slot->store(nullptr, sync::release);
-    sync::call_rcu([t] { delete t; });
+    sync::call_rcu(t, [](sync::RcuHead* h) { delete static_cast<PteTable*>(h); });
   }
 }
 
@@ -159,6 +193,7 @@ void do_munmap(MmStruct* mm, uint64_t addr, uint64_t length) {
   MmuGather tlb(mm->kernel);
   {
     sync::WriteGuard g(mm->mmap_lock);
+    auto idx = vma_index_alloc(mm->vmas.size() + 1);  // one VMA may become two
     for (;;) {
       auto it = mm->vmas.lower_bound(addr);
       if (it != mm->vmas.begin() && std::prev(it)->second->end > addr) --it;
@@ -167,7 +202,7 @@ void do_munmap(MmStruct* mm, uint64_t addr, uint64_t length) {
       unmap_vma_part(mm, vma, std::max(addr, vma->start), std::min(end, vma->end), tlb);
     }
     free_pgtables(mm, addr, end);
-    publish_vmas(mm);
+    publish_vmas(mm, std::move(idx));
   }
   tlb.finish_deferred();
 }
@@ -175,6 +210,7 @@ void do_munmap(MmStruct* mm, uint64_t addr, uint64_t length) {
 void exit_mmap(MmStruct* mm) {
   MmuGather tlb(mm->kernel);
   sync::WriteGuard g(mm->mmap_lock);
+  auto idx = vma_index_alloc(0);
   for (auto& [start, vma] : mm->vmas) {
     vma_detach(vma.get());
     zap_vma_range(vma.get(), vma->start, vma->end, true, tlb);
@@ -182,7 +218,7 @@ void exit_mmap(MmStruct* mm) {
     retire_vma(std::move(vma));
   }
   mm->vmas.clear();
-  publish_vmas(mm);
+  publish_vmas(mm, std::move(idx));
   tlb.finish();
 }
 

@@ -20,10 +20,15 @@ bool VmaOrder::operator()(const Vma* a, const Vma* b) const {
   return a->mm->id != b->mm->id ? a->mm->id < b->mm->id : a->start < b->start;
 }
 
-void vma_link_file(Vma* vma) {
-  AddressSpace* m = &vma->file->i_mapping;
+IMmapNode vma_prealloc_file(Vma* vma) {
+  std::set<Vma*, VmaOrder> one{vma};
+  return one.extract(one.begin());
+}
+
+void vma_link_file(IMmapNode node) {
+  AddressSpace* m = &node.value()->file->i_mapping;
   sync::WriteGuard g(m->i_mmap_rwsem);
-  m->i_mmap.insert(vma);
+  m->i_mmap.insert(std::move(node));
 }
 
 void vma_unlink_file(Vma* vma) {
