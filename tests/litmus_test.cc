@@ -276,6 +276,33 @@ TEST(Litmus, SrcuSectionsEndByTheirIndexOnAnyCpu) {
   EXPECT_EQ(other.flags, std::set<std::string>{"srcu-bad-nesting"});  // s2 has no section of that index
 }
 
+// herd7's data-race flag: plain accesses to one variable from two CPUs,
+// one a write, race unless ordered (a release read by an acquire, a lock,
+// a fence after a read plus a dependency...); marked accesses never race.
+TEST(Litmus, PlainAccessesRaceUnlessOrdered) {
+  auto raced = [](const std::string& name, const std::string& p0, const std::string& p1) {
+    LitmusRun r = weak("C " + name + "\n{}\nP0(int *x, int *y, spinlock_t *l) { " + p0 + " }\n" +
+                       "P1(int *x, int *y, spinlock_t *l) { " + p1 + " }\nexists (x=1)\n");
+    return r.flags.contains("data-race");
+  };
+  // Message passing of plain data: a release and an acquire order it.
+  EXPECT_FALSE(raced("mp-release", "*x = 1; smp_store_release(y, 1);",
+                     "r0 = smp_load_acquire(y); if (r0) r1 = *x;"));
+  EXPECT_TRUE(raced("mp-once", "*x = 1; WRITE_ONCE(*y, 1);", "r0 = READ_ONCE(*y); if (r0) r1 = *x;"));
+  // smp_wmb() and smp_rmb() order it as the release and acquire do.
+  EXPECT_FALSE(raced("mp-fences", "*x = 1; smp_wmb(); WRITE_ONCE(*y, 1);",
+                     "r0 = READ_ONCE(*y); smp_rmb(); if (r0) r1 = *x;"));
+  // A lock orders the critical sections.
+  EXPECT_FALSE(raced("locked", "spin_lock(l); *x = 1; spin_unlock(l);", "spin_lock(l); r1 = *x; spin_unlock(l);"));
+  EXPECT_TRUE(raced("half-locked", "spin_lock(l); *x = 1; spin_unlock(l);", "r1 = *x;"));
+  // Marked accesses do not race; two plain reads do not either.
+  EXPECT_FALSE(raced("marked", "WRITE_ONCE(*x, 1);", "r1 = READ_ONCE(*x);"));
+  EXPECT_FALSE(raced("reads", "r0 = *x;", "r1 = *x;"));
+  EXPECT_TRUE(raced("plain-write", "*x = 1;", "r1 = READ_ONCE(*x);"));
+  // The flag is looked for only where there are plain accesses.
+  EXPECT_FALSE(parse_litmus("C m\n{}\nP0(int *x) { WRITE_ONCE(*x, 1); }\nexists (x=1)\n").plain_accesses);
+}
+
 // LISA, herd7's generic assembly: a table of columns; forward branches
 // may overlap (TC1 of the Java causality tests jumps into the middle of
 // another jump's span); `x+r2` is an address; synchronize_rcu() inside a

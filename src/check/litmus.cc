@@ -142,9 +142,15 @@ struct Stmt {
   bool returns = true;     // rmw: value-returning (ordered), not atomic_add()
   bool new_value = false;  // rmw: sets reg to the new value (_return), not the old
   bool fence_after = false;  // smp_store_mb()
+  bool plain = false;        // load/store: a C access (`*x`), not READ_ONCE/WRITE_ONCE
   model::Fence fence = model::Fence::full;
   std::vector<Stmt> then, otherwise;
 };
+
+bool any_plain(const std::vector<Stmt>& code) {
+  return std::any_of(code.begin(), code.end(),
+                     [](const Stmt& s) { return s.plain || any_plain(s.then) || any_plain(s.otherwise); });
+}
 
 // A proposition of the final condition or the filter.
 struct Prop {
@@ -207,6 +213,7 @@ class Parser {
     }
     tail(t);
     verdicts(t);
+    t.plain_accesses = std::any_of(prog_->cpus.begin(), prog_->cpus.end(), any_plain);
     t.program = std::move(p);
     return t;
   }
@@ -379,6 +386,7 @@ class Parser {
       lx_.expect("=");
       s.a = expr();
       s.order = kRelaxed;
+      s.plain = true;
       constant_of(s.a);
       out_->push_back(std::move(s));
     } else {
@@ -525,6 +533,7 @@ class Parser {
     Stmt s;
     s.kind = Stmt::load;
     s.loc = std::move(loc);
+    s.plain = true;
     return emit(std::move(s), true);
   }
   static Expr compare(Expr a, const std::string& op, int64_t n) {
@@ -1201,10 +1210,13 @@ class Cpu {
       case Stmt::load:
         return read(s, [&] {
           model::next_access_address_from(dep(s.loc).loads);
-          return model::load(word(s.loc), kAll, s.order, kLoc);
+          model::Word* w = word(s.loc);
+          if (s.plain) model::next_access_plain();
+          return model::load(w, kAll, s.order, kLoc);
         });
       case Stmt::store:
         accessed_at_[value(s.loc)] |= depends(s.loc, s.a, {});
+        if (s.plain) model::next_access_plain();
         model::store(word(s.loc), kAll, static_cast<uint64_t>(value(s.a)), s.order, kLoc);
         if (s.fence_after) model::fence(model::Fence::full, kLoc);
         return;
@@ -1385,10 +1397,12 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
   LitmusRun r;
   model::set_promise_values(p.constants);
   model::track_address_dependencies(true);
+  model::track_data_races(t.plain_accesses);
   struct Off {
     ~Off() {
       model::set_promise_values({});
       model::track_address_dependencies(false);
+      model::track_data_races(false);
     }
   } off;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -1420,6 +1434,7 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
     r.outcomes.insert(final_state(p, w));
     if (!p.has_filter || holds(p.filter, w)) {
       r.flags.insert(w.flags.begin(), w.flags.end());
+      if (o.data_race) r.flags.insert("data-race");
       ++r.states[herd_state(p, w)];
       bool yes = holds(p.condition, w);
       ++(yes ? r.positive : r.negative);

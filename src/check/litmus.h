@@ -42,8 +42,17 @@
 // address and control dependencies and each load's and RMW's address
 // dependencies (model::next_store_depends_on, next_access_address_from).
 //
+// Data races: in a test with plain accesses every execution is run, and
+// one where two accesses to a variable from different CPUs, one a write
+// and one plain, are not ordered raises herd7's data-race flag
+// (LitmusRun::flags "data-race"; the happens-before it uses is in
+// src/sync/model/weak_memory.h, RaceClocks: releases and acquires, fences,
+// address dependencies, locks, RCU's grace periods), looked for in the
+// executions without load buffering (promised loads).
+//
 // Where the model is not herd7: plain accesses run as READ_ONCE/WRITE_ONCE
-// (no compiler transformations, no data-race flag); an SRCU read-side section that a grace
+// (no compiler transformations), and the data-race flag's happens-before is
+// coarser than the LKMM's xb in places; an SRCU read-side section that a grace
 // period waited for binds the updater as an RCU one does, which forbids
 // C-srcu-observed-4 where herd7 allows it (and the implementation, its
 // comment says, forbids it too); the search is bounded (preemptions and
@@ -76,6 +85,7 @@ struct Litmus {
   // "Flag srcu-bad-nesting"), and whether herd7 flagged a data race.
   std::string lkmm_note;
   bool lkmm_datarace = false;
+  bool plain_accesses = false;  // some CPU makes a plain access (`*x`): data races are looked for
   std::string quantifier;  // "exists", "~exists" or "forall"
   std::shared_ptr<const LitmusProgram> program;
 };
@@ -105,7 +115,9 @@ struct LitmusRun {
   std::map<std::string, uint64_t> states;
   // herd7's flags that executions the filter kept raised: "srcu-bad-nesting"
   // (an srcu_read_unlock() of an index no open section of its srcu_struct
-  // has, which then ends nothing).
+  // has, which then ends nothing) and, under `weak` for a test with plain
+  // accesses, "data-race" (herd7's DATARACE; see weak_memory.h's
+  // RaceClocks for how it is decided).
   std::set<std::string> flags;
   // Never, Sometimes or Always: whether the condition's proposition held
   // in none, some or all of the executions the filter kept (herd7's

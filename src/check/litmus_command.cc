@@ -56,7 +56,6 @@ bool slurp(const fs::path& p, std::string* text) {
 
 struct Tally {
   unsigned agree = 0, differ = 0, unfinished = 0, unread = 0, unjudged = 0, skipped = 0, known = 0, stale = 0;
-  unsigned datarace = 0;  // tests herd7 flags with a data race (the flag is not judged)
 };
 
 // The --known file: test name -> why it differs. Throws naming the file
@@ -97,11 +96,15 @@ std::string judge_known(const std::string& judged, Tally& tally) {
   return "agree, but listed as known";
 }
 
-// agree or DIFF against herd7's verdict, or its flag where the test has
-// one instead ("Result: Flag srcu-bad-nesting": whether some execution
-// raised it); otherwise what the file says.
+// agree or DIFF against herd7's verdict (with its DATARACE flag for a test
+// with plain accesses), or its flag where the test has one instead
+// ("Result: Flag srcu-bad-nesting": whether some execution raised it);
+// otherwise what the file says.
 std::string judge(const Litmus& t, const LitmusRun& r, const std::string& verdict) {
-  if (!t.lkmm.empty()) return verdict == t.lkmm ? "agree" : "DIFF";
+  if (!t.lkmm.empty()) {
+    bool same_race = !t.plain_accesses || r.flags.contains("data-race") == t.lkmm_datarace;
+    return verdict == t.lkmm && same_race ? "agree" : "DIFF";
+  }
   if (t.lkmm_note.starts_with("Flag ")) return r.flags.contains(t.lkmm_note.substr(5)) ? "agree" : "DIFF";
   return t.lkmm_note.empty() ? "no herd7 verdict" : "herd7: " + t.lkmm_note;
 }
@@ -130,8 +133,8 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, const std::
   auto start = std::chrono::steady_clock::now();
   LitmusRun r;
   try {
-    // A flag must be looked for in every execution; every state only with --states.
-    bool until_decided = !o.states && !t.lkmm_note.starts_with("Flag ");
+    // A flag (a data race too) must be looked for in every execution; every state only with --states.
+    bool until_decided = !o.states && !t.lkmm_note.starts_with("Flag ") && !t.plain_accesses;
     r = run_litmus(t, o.memory_model, o.bound, o.reorder_bound, o.seconds, until_decided);
   } catch (const std::invalid_argument& e) {
     ++tally.unread;
@@ -150,15 +153,13 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, const std::
                                                                                                : tally.unjudged);
   }
   std::string flags;
-  for (const std::string& f : r.flags) flags += fmt::format(", flag {}", f);
-  // Plain accesses run as marked ones: herd7's data-race flag is shown,
-  // and counted, but not judged.
-  if (t.lkmm_datarace) {
-    ++tally.datarace;
-    flags += ", herd7's DATARACE flag not judged";
-  }
-  out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions{}{}{}, {:.2f} s\n", t.name, verdict,
-                     t.lkmm.empty() ? "-" : t.lkmm, judged, r.states.size(), r.executions,
+  for (const std::string& f : r.flags)
+    if (f != "data-race") flags += fmt::format(", flag {}", f);
+  // A data race is shown as herd7 shows it, after the verdict.
+  std::string ours = verdict + (r.flags.contains("data-race") ? " DATARACE" : "");
+  std::string herd7 = t.lkmm.empty() ? "-" : t.lkmm + (t.lkmm_datarace ? " DATARACE" : "");
+  out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions{}{}{}, {:.2f} s\n", t.name, ours,
+                     herd7, judged, r.states.size(), r.executions,
                      r.deadlocked ? fmt::format(" ({} deadlocked)", r.deadlocked) : "",
                      r.decided ? " (stopped once decided)" : "", flags, secs);
   if (listed != known.end()) out << fmt::format("    known: {}\n", listed->second);
@@ -212,9 +213,7 @@ int run_litmus_command(const LitmusOptions& o, std::ostream& out, std::ostream& 
       files.size(), o.memory_model, tally.agree, tally.differ, tally.unfinished, tally.unread, tally.unjudged,
       tally.skipped,
       o.known.empty() ? "" : fmt::format(", {} known to differ, {} listed as known but agree", tally.known, tally.stale));
-  if (tally.datarace)
-    out << fmt::format("{} of them carry herd7's DATARACE flag (racing plain accesses): their verdicts are judged, the flag is not\n",
-                       tally.datarace);
+
   if (json.is_open() && !json) {
     err << fmt::format("faultline litmus: writing '{}' failed\n", o.json);
     return 2;

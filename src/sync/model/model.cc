@@ -27,6 +27,7 @@
 #include <optional>
 #include <map>
 #include <stdexcept>
+#include <utility>
 #include <fmt/format.h>
 
 namespace faultline::sync::model {
@@ -134,6 +135,7 @@ struct Fiber {
   // access's address came from (a mask of those numbers).
   std::vector<weak::Clock> load_learnt;
   uint64_t address_from = 0;
+  bool plain_next = false;  // next_access_plain
 };
 
 struct Deferred {
@@ -192,6 +194,7 @@ uint32_t g_serial = 0;        // counts executions (Word::serial)
 uint64_t g_executions = 0;    // counts every execution (execution_id)
 std::vector<uint64_t> g_promise_values;  // set_promise_values
 bool g_track_addresses = false;                // track_address_dependencies
+bool g_track_races = false;                    // track_data_races
 
 // Names of words, for traces ("page 0 flags" rather than an address).
 std::map<const void*, std::string>& word_names() {
@@ -919,6 +922,7 @@ uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_loca
   weak::Clock also = address_bound(f);
   weak::Msg read{};
   weak::Msg* read_out = g_track_addresses ? &read : nullptr;  // the engine's loads copy no write
+  wm().plain_next(std::exchange(f->plain_next, false), f->address_from != 0);
   if (peek) {
     g->fp.add(w->id, false);
     v = wm().read(const_cast<Word*>(w), f->id, 0, order, read_out, &taint) & mask;
@@ -929,6 +933,7 @@ uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_loca
   } else {
     how = Reorder::promised;
   }
+  wm().plain_next(false);  // a promised load read nothing
   loaded(f, taint, order);
   learnt(f, how == Reorder::promised ? nullptr : &read, also);
   trace(StepKind::load, loc, w, v, 0, 0, how);
@@ -968,6 +973,7 @@ uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
   std::vector<size_t> places = wm().places(w, f->id, ordered);
   size_t before = order == kSeqCst ? 0 : places[choose(places.size(), false)];
   bool late = order != kSeqCst && (wm().holding_back(f->id) || hold_back(w));
+  wm().plain_next(std::exchange(f->plain_next, false), f->address_from != 0);  // before store_taint clears it
   uint64_t taint = store_taint(f, order);
   size_t pos = wm().write(w, f->id, v, before, {late, order >= kRelease, ordered, data, nullptr, taint});
   written(w);
@@ -1422,6 +1428,10 @@ uint64_t last_load_bit() {
   return uint64_t{1} << (f->load_learnt.size() - 1);
 }
 void track_address_dependencies(bool on) { g_track_addresses = on; }
+void track_data_races(bool on) { g_track_races = on; }
+void next_access_plain() {
+  if (Fiber* f = self()) f->plain_next = true;
+}
 void next_access_address_from(uint64_t loads) {
   if (Fiber* f = self()) f->address_from = loads;
 }
@@ -1479,7 +1489,10 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   e.strategy = &strategy;
   e.max_steps = max_steps;
   ++g_executions;
-  if (mm == MemoryModel::weak) e.wm = std::make_unique<weak::Memory>(++g_serial);
+  if (mm == MemoryModel::weak) {
+    e.wm = std::make_unique<weak::Memory>(++g_serial);
+    if (g_track_races) e.wm->track_races();
+  }
   catch_crashes();
   g = &e;
   struct Reset {
@@ -1496,6 +1509,9 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
     run_callbacks(true);
   }
   g_next_word_id = 0;  // the next execution's world counts from 0 again
+  // A promised load learns what orders its write only after its CPU went
+  // on, so races are looked for in executions without load buffering.
+  if (e.wm) e.out.data_race = e.wm->raced() && e.promises.empty();
   Outcome out = std::move(e.out);
   if (!clean) {
     // Fibers stopped mid-way hold locks and references: their world cannot

@@ -154,6 +154,15 @@ void next_store_depends_on(uint64_t taint, bool on_a_load, bool data_on_a_load);
 uint64_t last_load_bit();
 void next_access_address_from(uint64_t loads);
 void track_address_dependencies(bool on);
+// The LKMM's data-race flag under `weak` (weak_memory.h: RaceClocks): with
+// tracking on, each execution's Outcome::data_race says whether two
+// accesses to a word from different CPUs, one a write and one plain, were
+// not ordered. next_access_plain() makes the running CPU's next load or
+// store a plain one (a C access the compiler may transform, not
+// READ_ONCE/WRITE_ONCE). Off by default: the engine's own accesses are
+// TSan's.
+void track_data_races(bool on);
+void next_access_plain();
 
 // Names an atomic word (its address) for traces; clear_names() forgets all.
 void name_word(const void* word, std::string name);
@@ -319,6 +328,7 @@ struct Outcome {
   std::string schedule;             // the choices made, replayable
   uint64_t steps = 0;
   bool infeasible = false;          // a promise (see set_promise_values) was never kept
+  bool data_race = false;           // under `weak` with track_data_races: two accesses raced (no promise made)
 };
 
 // Runs one execution: `threads` become fibers 0..n-1 with the given names.

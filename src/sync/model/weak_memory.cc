@@ -78,6 +78,7 @@ uint64_t Memory::value(const Word* w, size_t newer) const {
 uint64_t Memory::read(Word* w, int c, size_t newer, int order, Msg* read_out, uint64_t* taint, ReadKind kind) {
   History* h = find(w);
   if (taint) *taint = 0;
+  race_access(w, c, false);
   if (!h) {
     if (read_out) *read_out = Msg{w->v, -1, 0, 0, false, false, {}, 0};
     return w->v;
@@ -97,9 +98,45 @@ uint64_t Memory::read(Word* w, int c, size_t newer, int order, Msg* read_out, ui
     // unlock before this one's after the lock (cumul-fence).
     if (kind != ReadKind::load && m.release && m.writer != c) me.carried_fenced.join(fenced);
   }
+  race_learn(me, m, acquires(order));
   if (read_out) *read_out = m;
   if (taint) *taint = m.taint;
   return m.v;
+}
+
+// ---- data races (RaceClocks) ----
+
+bool Memory::race_access(const Word* w, int c, bool write) {
+  bool plain = plain_next_, dependent = address_next_;
+  plain_next_ = address_next_ = false;
+  if (!track_races_) return plain;
+  Cpu& me = cpu(c);
+  ++me.race.acc;
+  if (dependent) me.race.hb.join(me.race.learnt);
+  auto& seen = accesses_[w];
+  for (const Access& a : seen)
+    if (a.cpu != c && (a.write || write) && (a.plain || plain) && !me.race.hb.knows(a.cpu, a.at)) raced_ = true;
+  seen.push_back({c, me.race.acc, write, plain});
+  return plain;
+}
+
+void Memory::race_learn(Cpu& me, const Msg& m, bool acquire) {
+  if (!track_races_) return;
+  me.race.learnt.join(m.race_pub);
+  if (m.race_at) me.race.learnt.add(m.writer, m.race_at);
+  if (acquire) me.race.hb.join(me.race.learnt);
+}
+
+void Memory::race_publish(Cpu& me, int c, Msg& m, bool plain, bool release, const Msg* rmw_of) {
+  if (!track_races_ || plain) return;
+  m.race_at = me.race.acc;
+  m.race_pub = me.race.pub;
+  if (release) {  // A-cumulative: the writes its CPU read come before it too
+    m.race_pub.join(me.race.hb);
+    m.race_pub.join(me.race.learnt);
+    m.race_pub.add(c, me.race.acc - 1);
+  }
+  if (rmw_of) m.race_pub.join(rmw_of->race_pub);  // an rmw-sequence carries on
 }
 
 void Memory::before_rmw(int c, int order) {
@@ -118,6 +155,7 @@ void Memory::before_rmw(int c, int order) {
 size_t Memory::write(Word* w, int c, uint64_t v, size_t before, const WriteKind& k) {
   History& h = history(w);
   Cpu& me = cpu(c);
+  bool plain = race_access(w, c, true);
   uint32_t stamp = ++me.own;
   Msg m{v, c, stamp, ++time_, k.late, k.rmw_of != nullptr, me.clock, k.taint};
   any_late_ = any_late_ || k.late;
@@ -145,6 +183,7 @@ size_t Memory::write(Word* w, int c, uint64_t v, size_t before, const WriteKind&
     m.after_reads = me.read_fenced;
     m.after_reads.join(me.read_strong);
   }
+  race_publish(me, c, m, plain, k.release, k.rmw_of);
   size_t pos = h.mo.size() - before;
   h.mo.insert(h.mo.begin() + static_cast<long>(pos), m);
   for (auto& s : h.seen)
@@ -272,6 +311,9 @@ void Memory::full_barrier(int c, const Cpu* as_of) {
   me.carried_fenced.join(then.read_fenced);
   me.carried_fenced.join(then.own_fenced);
   me.carried_fenced.add(c, then.own);
+  me.race.hb.join(me.race.learnt);  // data races: binds what it learnt, publishes all before it
+  me.race.pub = me.race.hb;
+  me.race.pub.add(c, me.race.acc);
 }
 
 void Memory::read_barrier(int c) {
@@ -279,6 +321,7 @@ void Memory::read_barrier(int c) {
   me.clock.join(me.rmb_fenced);
   me.clock.join(me.rmb_strong);
   me.strong.join(me.rmb_strong);
+  me.race.hb.join(me.race.learnt);
 }
 
 void Memory::write_barrier(int c) {
@@ -286,25 +329,48 @@ void Memory::write_barrier(int c) {
   me.ordered = me.own;
   me.carried_fenced.join(me.own_fenced);  // not A-cumulative: only its own writes
   me.carried_fenced.add(c, me.own);
+  me.race.pub.add(c, me.race.acc);  // its own accesses (reads too: coarser than the LKMM's)
 }
 
-void Memory::rcu_read_lock(int c, const void* domain) { cpu(c).clock.join(rcu_[domain]); }
+void Memory::rcu_read_lock(int c, const void* domain) {
+  cpu(c).clock.join(rcu_[domain]);
+  cpu(c).race.hb.join(race_rcu_[domain]);
+}
 
-Clock Memory::rcu_read_unlock(int c) { return everything(c); }
+Clock Memory::rcu_read_unlock(int c) {
+  race_unlocked_[static_cast<size_t>(c)] = race_everything(c);
+  return everything(c);
+}
 
 void Memory::grace_period_start(int c, const void* domain) {
   full_barrier(c);
   rcu_[domain].join(everything(c));
+  race_rcu_[domain].join(race_everything(c));
 }
 
+// Data races: every section that ended by now comes before (coarser than
+// RCU's guarantee, which covers the sections that began before the start).
 void Memory::grace_period_end(int c, const std::vector<Clock>& exits) {
   for (const Clock& e : exits) cpu(c).clock.join(e);
+  for (const Clock& e : race_unlocked_) cpu(c).race.hb.join(e);
   full_barrier(c);
 }
 
-void Memory::spawned(int parent, int child) { cpu(child).clock = everything(parent); }
+void Memory::spawned(int parent, int child) {
+  cpu(child).clock = everything(parent);
+  cpu(child).race.hb = race_everything(parent);
+}
 
-void Memory::joined(int joiner, int child) { cpu(joiner).clock.join(everything(child)); }
+void Memory::joined(int joiner, int child) {
+  cpu(joiner).clock.join(everything(child));
+  cpu(joiner).race.hb.join(race_everything(child));
+}
+
+Clock Memory::race_everything(int c) {
+  Clock all = cpu(c).race.hb;
+  all.add(c, cpu(c).race.acc);
+  return all;
+}
 
 void Memory::write_outside(Word* w, uint64_t v) {
   if (History* h = find(w)) {

@@ -135,6 +135,35 @@ struct Msg {
   // that reads an smp_store_release() orders as a lock handoff too: more
   // than the LKMM orders (fewer executions) for such atomics.
   bool release = false;
+  // Data races (Memory::track_races): what the write publishes of the
+  // accesses before it (RaceClocks::pub, or everything before a release),
+  // and its own place in its CPU's accesses (0: a plain write, which
+  // publishes nothing).
+  Clock race_pub{};
+  uint32_t race_at = 0;
+};
+
+// The LKMM's data-race flag, as happens-before over accesses (counted per
+// CPU, plain and marked): a marked write publishes what its CPU's fences
+// ordered before it (smp_wmb(): its own accesses; a full barrier:
+// everything it is bound to), and a release everything before it and the
+// writes it read (A-cumulativity); a CPU that reads it learns that and the
+// write, and is bound to what it learnt at an acquire, smp_rmb(), a full
+// barrier or an access whose address came from a load (the LKMM's
+// r/w-pre-bounded). RCU: a grace period's end comes after every read-side
+// section that ended by then, and a section that starts after a grace
+// period started comes after what preceded that start. Two accesses to one
+// word from different CPUs, at least one a write and one plain, race
+// unless the earlier is bound before the later (in execution order, which
+// is why model.cc looks only at executions without promised loads).
+// Plain writes publish nothing. Coarser than the LKMM's xb: smp_wmb()
+// orders the CPU's reads too, and the grace period's end binds more
+// sections than those that began before its start.
+struct RaceClocks {
+  Clock hb;       // accesses of each CPU that come before its next access
+  Clock learnt;   // from the writes it read, not yet bound
+  Clock pub;      // what its next marked write publishes
+  uint32_t acc = 0;  // its accesses so far
 };
 
 struct History {
@@ -160,6 +189,7 @@ struct Cpu {
   // before its next events published, and the strong sets of the writes
   // it read (all of them; those smp_rmb() orders).
   Clock strong, read_strong, rmb_strong;
+  RaceClocks race;
 };
 
 class Memory {
@@ -261,6 +291,16 @@ class Memory {
   uint32_t next_stamp(int cpu) { return this->cpu(cpu).own + 1; }
   // Makes every late write visible to all; false if there was none.
   bool propagate_all();
+  // Data races (RaceClocks): off unless turned on for the execution; the
+  // next read or write is plain when `plain_next` says so.
+  void track_races() { track_races_ = true; }
+  // `address_dependent`: its address came from earlier loads, which bind it
+  // to what they learnt (the LKMM's r/w-pre-bounded through addr).
+  void plain_next(bool plain, bool address_dependent = false) {
+    plain_next_ = plain;
+    address_next_ = address_dependent;
+  }
+  bool raced() const { return raced_; }
 
  private:
   History& history(Word* w);
@@ -283,6 +323,22 @@ class Memory {
   std::map<const void*, Clock> rcu_;  // per domain: what grace periods started so far bind later readers to
   std::vector<Cpu> cpus_;
   std::deque<History> store_;
+  struct Access {
+    int cpu;
+    uint32_t at;
+    bool write, plain;
+  };
+  std::map<const Word*, std::vector<Access>> accesses_;  // data races: every access, by word
+  bool track_races_ = false, plain_next_ = false, address_next_ = false, raced_ = false;
+  // RCU for data races: each CPU's accesses up to its last rcu_read_unlock()
+  // (a grace period's end comes after them), and per domain what came
+  // before the grace periods started (a section starting later comes after).
+  std::array<Clock, kMaxCpus> race_unlocked_{};
+  std::map<const void*, Clock> race_rcu_;
+  bool race_access(const Word* w, int cpu, bool write);  // returns whether it is plain
+  void race_learn(Cpu& me, const Msg& m, bool acquire);
+  void race_publish(Cpu& me, int cpu, Msg& m, bool plain, bool release, const Msg* rmw_of);
+  Clock race_everything(int cpu);  // its hb and its own accesses
 };
 
 }  // namespace faultline::sync::model::weak
