@@ -38,8 +38,10 @@ class MmuGather {
   // kernel's zap_pte_range flushes when its batch cannot grow
   // (force_flush). So it must not be called under a spinlock a reader may
   // wait on in its read-side section (a page-table lock); a folio lock is
-  // fine (split_folio finishes under one).
-  size_t make_room(size_t want);
+  // fine (split_folio finishes under one). `zapped`: an mm whose PTEs the
+  // caller cleared and has not flushed from the TLB yet; its TLB is
+  // flushed before any frame is let go, as tlb_flush_mmu flushes first.
+  size_t make_room(size_t want, MmStruct* zapped = nullptr);
   // `nr` references of `f` to drop: consecutive adds of one folio (the
   // PTEs of a large folio) make one entry. Allocates unless room was made.
   void add(Folio* f, int32_t nr = 1);

@@ -153,7 +153,7 @@ void flush_tlb_mm(MmStruct* mm) {
   if (!FL_SEEDED(no_tlb_flush)) mm->tlb_gen.fetch_add(1, sync::seq_cst);
 }
 
-size_t MmuGather::make_room(size_t want) {
+size_t MmuGather::make_room(size_t want, MmStruct* zapped) {
   size_t have = room();
   if (have >= want) return want;
   try {
@@ -162,6 +162,7 @@ size_t MmuGather::make_room(size_t want) {
     return want;
   } catch (const std::bad_alloc&) {
     if (have == 0) {
+      if (zapped) flush_tlb_mm(zapped);  // no TLB entry may outlive the frames freed next
       finish();  // out of memory: free our own slots (force_flush)
       have = room();
     }
@@ -890,13 +891,16 @@ static bool zap_or_split_pmd(Vma* vma, uint64_t addr, uint64_t table_end, MmuGat
   return false;
 }
 
-// The PTEs of table `t` in [addr, end), under its lock, as many at a time
-// as the gather has room for (a PTE adds one entry at most); whether any
-// was zapped. Out of memory, the gather finishes between chunks.
-static bool zap_pte_range(const Kernel* k, PteTable* t, uint64_t addr, uint64_t end, bool even_cows, MmuGather& tlb) {
-  bool zapped = false;
+// The PTEs of `mm`'s table `t` in [addr, end), under its lock, as many at
+// a time as the gather has room for (a PTE adds one entry at most); sets
+// `zapped` if it cleared any. Out of memory, the gather flushes the TLB
+// and finishes between chunks.
+static void zap_pte_range(MmStruct* mm, PteTable* t, uint64_t addr, uint64_t end, bool even_cows, MmuGather& tlb,
+                          bool& zapped) {
+  const Kernel* k = mm->kernel;
   while (addr < end) {
-    uint64_t chunk_end = std::min(end, addr + tlb.make_room((end - addr) / PAGE_SIZE) * PAGE_SIZE);
+    size_t room = tlb.make_room((end - addr) / PAGE_SIZE, zapped ? mm : nullptr);
+    uint64_t chunk_end = std::min(end, addr + room * PAGE_SIZE);
     sync::Guard<sync::SpinLock> ptl(t->ptl);
     ZapBatch batch(k, tlb);
     for (; addr < chunk_end; addr += PAGE_SIZE) {
@@ -908,18 +912,16 @@ static bool zap_pte_range(const Kernel* k, PteTable* t, uint64_t addr, uint64_t 
       zapped = true;
     }
   }
-  return zapped;
 }
 
 void zap_vma_range(Vma* vma, uint64_t start, uint64_t end, bool even_cows, MmuGather& tlb) {
-  const Kernel* k = vma->mm->kernel;
   bool zapped = false;
   const uint64_t table_span = uint64_t{kPtrsPerTable} << PAGE_SHIFT;
   for (uint64_t addr = start; addr < end;) {
     uint64_t table_end = std::min(end, (addr & ~(table_span - 1)) + table_span);
-    tlb.make_room(1);  // a PMD mapping's entry
+    tlb.make_room(1, zapped ? vma->mm : nullptr);  // a PMD mapping's entry
     zapped |= zap_or_split_pmd(vma, addr, table_end, tlb);
-    if (PteTable* t = vma->mm->pte_table(addr)) zapped |= zap_pte_range(k, t, addr, table_end, even_cows, tlb);
+    if (PteTable* t = vma->mm->pte_table(addr)) zap_pte_range(vma->mm, t, addr, table_end, even_cows, tlb, zapped);
     addr = table_end;
   }
   if (zapped) flush_tlb_mm(vma->mm);
