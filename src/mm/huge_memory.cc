@@ -68,7 +68,6 @@ uint64_t split_mapping_range(Inode* inode, pgoff_t start, pgoff_t end) {
   while (Folio* f = filemap_get_next_folio(m, &index, end)) {
     index = f->first_index() + f->nr_pages();
     if (f->nr_pages() > 1) {
-      tlb.make_room(1);  // split_folio's one entry, allocated before the folio lock
       folio_lock(f);
       if (f->mapping.load(sync::relaxed) == m && !f->test(PG_writeback)) split += split_folio(m, f, tlb);
       folio_unlock(f);

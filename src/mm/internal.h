@@ -4,9 +4,8 @@
 // the caller must hold.
 #pragma once
 
-#include <array>
-
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -30,9 +29,10 @@ class MmuGather {
   ~MmuGather() { finish(); }
   MmuGather(const MmuGather&) = delete;
   MmuGather& operator=(const MmuGather&) = delete;
-  // Room for up to `want` more entries, made before a page-table lock is
-  // taken, so that add() under it never allocates: running out of memory
-  // there would leave PTEs cleared with their references in no gather.
+  // Room for up to `want` more entries, made by each zap before it takes a
+  // page-table lock, so that add() under it never allocates: running out of
+  // memory there would leave PTEs cleared with their references in no
+  // gather. Never throws.
   // Returns the room made, at least 1 when `want` is: if memory has run
   // out, the gather finishes what it holds to free its own slots, as the
   // kernel's zap_pte_range flushes when its batch cannot grow

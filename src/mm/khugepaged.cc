@@ -100,12 +100,11 @@ bool collapse_file(Inode* inode, pgoff_t start) {
   AddressSpace* m = &inode->i_mapping;
   Kernel* k = inode->kernel;
   if (start + kPtrsPerTable > pages_of(inode->size())) return false;  // the whole range below EOF
-  // Every allocation before any folio is locked: running out of memory
-  // later would leave them locked.
+  // Before any folio is locked: running out of memory later would leave
+  // them locked (the gather makes its own room, zap_folio_in_vma).
   std::vector<Folio*> small;
   small.reserve(kPtrsPerTable);
   MmuGather tlb(k);
-  if (tlb.make_room(kPtrsPerTable) < kPtrsPerTable) return false;  // an entry per small folio unmapped
   Folio* huge = k->pool.alloc(9);
   if (!huge) return false;
   folio_trylock(huge);  // new: nobody else can hold it

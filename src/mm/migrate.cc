@@ -57,7 +57,6 @@ static bool migrate_folio(Inode* inode, Folio* src) {
   AddressSpace* m = &inode->i_mapping;
   Kernel* k = inode->kernel;
   MmuGather tlb(k);
-  tlb.make_room(1);  // try_to_migrate's one entry, before any lock
   Folio* dst = k->pool.alloc(src->folio_order());
   if (!dst) return false;
   MigrationLocks locks(src, dst);

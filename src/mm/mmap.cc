@@ -55,15 +55,28 @@ static void publish_vmas(MmStruct* mm, std::unique_ptr<VmaIndex> idx) {
   if (old) sync::call_rcu(old, [](sync::RcuHead* h) { delete static_cast<VmaIndex*>(h); });
 }
 
-using VmaNode = decltype(MmStruct::vmas)::node_type;
+// A new VMA with its entries in mm->vmas and in i_mmap allocated ahead (as
+// __split_vma preallocates), so that linking it, once its place is known,
+// cannot fail: an mmap or munmap out of memory has changed nothing.
+class PreparedVma {
+ public:
+  explicit PreparedVma(std::unique_ptr<Vma> vma) : in_file_(vma_prealloc_file(vma.get())) {
+    decltype(MmStruct::vmas) one;
+    one.emplace(0, std::move(vma));
+    in_mm_ = one.extract(one.begin());
+  }
+  Vma* vma() const { return in_mm_.mapped().get(); }
+  // mmap_lock held for writing. Allocates nothing.
+  void link(MmStruct* mm) {
+    in_mm_.key() = vma()->start;
+    mm->vmas.insert(std::move(in_mm_));
+    vma_link_file(std::move(in_file_));
+  }
 
-// mm->vmas's entry for `vma`, allocated ahead; its key is set when the
-// VMA's place is known.
-static VmaNode vma_node(std::unique_ptr<Vma> vma) {
-  decltype(MmStruct::vmas) one;
-  one.emplace(0, std::move(vma));
-  return one.extract(one.begin());
-}
+ private:
+  IMmapNode in_file_;
+  decltype(MmStruct::vmas)::node_type in_mm_;
+};
 
 // Frees a detached VMA after a grace period. Its file references go now, in
 // this thread: a fault that finds it detached touches nothing else, and the
@@ -100,22 +113,19 @@ uint64_t do_mmap(MmStruct* mm, std::shared_ptr<Inode> file, std::shared_ptr<Open
   check_range("mmap", offset, length);
   uint64_t span = pages_of(length) << PAGE_SHIFT;
   auto vma = std::make_unique<Vma>();
-  Vma* v = vma.get();
-  v->mm = mm;
-  v->pgoff = offset >> PAGE_SHIFT;
-  v->prot = prot | kProtRead;
-  v->shared = shared;
-  v->file = std::move(file);
-  v->vm_file = std::move(vm_file);
-  IMmapNode in_file = vma_prealloc_file(v);
-  VmaNode in_mm = vma_node(std::move(vma));
+  vma->mm = mm;
+  vma->pgoff = offset >> PAGE_SHIFT;
+  vma->prot = prot | kProtRead;
+  vma->shared = shared;
+  vma->file = std::move(file);
+  vma->vm_file = std::move(vm_file);
+  PreparedVma prepared(std::move(vma));
+  Vma* v = prepared.vma();
   sync::WriteGuard g(mm->mmap_lock);
   auto idx = vma_index_alloc(mm->vmas.size() + 1);  // the last allocation: nothing changes before it
   v->start = get_unmapped_area(mm, span, offset, span >= PMD_SIZE && vma_pmd_mappable(v));
   v->end = v->start + span;
-  in_mm.key() = v->start;
-  mm->vmas.insert(std::move(in_mm));
-  vma_link_file(std::move(in_file));
+  prepared.link(mm);
   publish_vmas(mm, std::move(idx));
   return v->start;
 }
@@ -132,29 +142,16 @@ static void vma_detach(Vma* vma) {
 // VMAs, allocated (with their entries) before the VMA is touched, as
 // __split_vma preallocates: out of memory, nothing has changed.
 static void unmap_vma_part(MmStruct* mm, Vma* vma, uint64_t start, uint64_t end, MmuGather& tlb) {
-  struct Piece {
-    IMmapNode in_file;
-    VmaNode in_mm;
-  };
-  std::vector<Piece> pieces;
+  std::vector<PreparedVma> pieces;
   pieces.reserve(2);
-  for (auto [lo, hi] : {std::pair{vma->start, start}, std::pair{end, vma->end}}) {
-    if (lo >= hi) continue;
-    auto piece = vma_piece(*vma, lo, hi);
-    IMmapNode in_file = vma_prealloc_file(piece.get());
-    VmaNode in_mm = vma_node(std::move(piece));
-    in_mm.key() = lo;
-    pieces.push_back({std::move(in_file), std::move(in_mm)});
-  }
+  for (auto [lo, hi] : {std::pair{vma->start, start}, std::pair{end, vma->end}})
+    if (lo < hi) pieces.emplace_back(vma_piece(*vma, lo, hi));
   vma_detach(vma);
   zap_vma_range(vma, start, end, true, tlb);
   vma_unlink_file(vma);
   auto node = mm->vmas.extract(vma->start);
   std::unique_ptr<Vma> whole = std::move(node.mapped());
-  for (Piece& p : pieces) {
-    vma_link_file(std::move(p.in_file));
-    mm->vmas.insert(std::move(p.in_mm));
-  }
+  for (PreparedVma& p : pieces) p.link(mm);
   retire_vma(std::move(whole));
 }
 

@@ -63,9 +63,6 @@ void unmap_mapping_range(AddressSpace* mapping, uint64_t holebegin, uint64_t hol
 }
 
 bool folio_unmap(AddressSpace* m, Folio* folio, MmuGather& tlb, IMmap i_mmap) {
-  // Every VMA's zap of one folio adds to one entry. Callers reserve it
-  // before they lock the folio; this covers i_mmap_rwsem for any that did not.
-  tlb.make_room(1);
   if (i_mmap == IMmap::trylock && !m->i_mmap_rwsem.down_read_trylock()) return false;
   if (i_mmap == IMmap::take) m->i_mmap_rwsem.down_read();
   pgoff_t first = folio->first_index();

@@ -62,7 +62,6 @@ void truncate_inode_pages_range(AddressSpace* mapping, uint64_t lstart, uint64_t
   pgoff_t last = lend >> PAGE_SHIFT;
   bool splits = mapping->host->kernel->config.split_on_truncate;
   while (Folio* f = filemap_get_next_folio(mapping, &index, last)) {
-    tlb.make_room(1);  // a folio's unmapping adds one entry: allocated before its lock
     folio_lock(f);
     bool split = false;  // then its pages are looked at again, one by one
     if (f->mapping.load(sync::relaxed) == mapping) {

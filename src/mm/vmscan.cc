@@ -118,8 +118,7 @@ uint64_t Kernel::shrink_lru(uint64_t nr_frames) {
   locked.reserve(kBatch);
   while (freed < nr_frames && budget > 0) {
     MmuGather tlb(this);
-    size_t room = tlb.make_room(kBatch);  // unmapping a folio adds one entry
-    std::vector<Folio*> batch = isolate_folios(this, room, &budget);
+    std::vector<Folio*> batch = isolate_folios(this, kBatch, &budget);
     if (batch.empty()) break;
     locked.clear();
     for (Folio* f : batch) {

@@ -51,20 +51,10 @@ void ensure_registered() {
 #endif
 }
 
-// Standard layout, so that liburcu's container_of is well defined.
-struct Callback {
-  rcu_head head;
-  std::function<void()>* fn;
+// A callback given as a function: one allocation, queued as an RcuHead.
+struct FnCallback : RcuHead {
+  std::function<void()> fn;
 };
-
-void run_callback(rcu_head* head) {
-  hb_acquire();  // before touching the callback the queue handed over
-  Callback* cb = caa_container_of(head, Callback, head);
-  std::unique_ptr<std::function<void()>> fn(cb->fn);
-  delete cb;
-  (*fn)();
-  hb_release();  // what the callback did happens before rcu_barrier() returns
-}
 
 }  // namespace
 
@@ -90,30 +80,30 @@ void synchronize_rcu() noexcept {
   hb_acquire();
 }
 
-void call_rcu(std::function<void()> fn) {
-  ensure_registered();
-  auto* cb = new Callback{{}, new std::function<void()>(std::move(fn))};
-  hb_release();  // after building the callback: the callback thread reads it
-  urcu_memb_call_rcu(&cb->head, run_callback);
-}
-
 // An RcuHead's link is liburcu's rcu_head, at offset 0 of a standard-layout
 // struct: the head's address is the RcuHead's.
 static_assert(sizeof(rcu_head) <= sizeof(RcuHead::link) && alignof(rcu_head) <= alignof(RcuHead));
 
 static void run_head(rcu_head* link) {
-  hb_acquire();
+  hb_acquire();  // before touching the head the queue handed over
   auto* head = reinterpret_cast<RcuHead*>(link);
   head->func(head);
-  hb_release();
+  hb_release();  // what the callback did happens before rcu_barrier() returns
 }
 
 void call_rcu(RcuHead* head, void (*func)(RcuHead*)) noexcept {
   ensure_registered();
   head->func = func;
   auto* link = new (head->link) rcu_head;
-  hb_release();
+  hb_release();  // after filling the head: the callback thread reads it
   urcu_memb_call_rcu(link, run_head);
+}
+
+void call_rcu(std::function<void()> fn) {
+  call_rcu(new FnCallback{{}, std::move(fn)}, [](RcuHead* h) {
+    std::unique_ptr<FnCallback> cb(static_cast<FnCallback*>(h));
+    cb->fn();
+  });
 }
 
 void rcu_barrier() noexcept {

@@ -311,9 +311,10 @@ void Memory::full_barrier(int c, const Cpu* as_of) {
   me.carried_fenced.join(then.read_fenced);
   me.carried_fenced.join(then.own_fenced);
   me.carried_fenced.add(c, then.own);
-  me.race.hb.join(me.race.learnt);  // data races: binds what it learnt, publishes all before it
-  me.race.pub = me.race.hb;
-  me.race.pub.add(c, me.race.acc);
+  if (track_races_) {  // binds what it learnt, publishes all before it
+    me.race.hb.join(me.race.learnt);
+    me.race.pub = race_everything(c);
+  }
 }
 
 void Memory::read_barrier(int c) {
@@ -321,7 +322,7 @@ void Memory::read_barrier(int c) {
   me.clock.join(me.rmb_fenced);
   me.clock.join(me.rmb_strong);
   me.strong.join(me.rmb_strong);
-  me.race.hb.join(me.race.learnt);
+  if (track_races_) me.race.hb.join(me.race.learnt);
 }
 
 void Memory::write_barrier(int c) {
@@ -329,41 +330,42 @@ void Memory::write_barrier(int c) {
   me.ordered = me.own;
   me.carried_fenced.join(me.own_fenced);  // not A-cumulative: only its own writes
   me.carried_fenced.add(c, me.own);
-  me.race.pub.add(c, me.race.acc);  // its own accesses (reads too: coarser than the LKMM's)
+  if (track_races_) me.race.pub.add(c, me.race.acc);  // its own accesses (reads too: coarser than the LKMM's)
 }
 
 void Memory::rcu_read_lock(int c, const void* domain) {
   cpu(c).clock.join(rcu_[domain]);
-  cpu(c).race.hb.join(race_rcu_[domain]);
+  if (track_races_) cpu(c).race.hb.join(race_rcu_[domain]);
 }
 
 Clock Memory::rcu_read_unlock(int c) {
-  race_unlocked_[static_cast<size_t>(c)] = race_everything(c);
+  if (track_races_) race_unlocked_[static_cast<size_t>(c)] = race_everything(c);
   return everything(c);
 }
 
 void Memory::grace_period_start(int c, const void* domain) {
   full_barrier(c);
   rcu_[domain].join(everything(c));
-  race_rcu_[domain].join(race_everything(c));
+  if (track_races_) race_rcu_[domain].join(race_everything(c));
 }
 
 // Data races: every section that ended by now comes before (coarser than
 // RCU's guarantee, which covers the sections that began before the start).
 void Memory::grace_period_end(int c, const std::vector<Clock>& exits) {
   for (const Clock& e : exits) cpu(c).clock.join(e);
-  for (const Clock& e : race_unlocked_) cpu(c).race.hb.join(e);
+  if (track_races_)
+    for (const Clock& e : race_unlocked_) cpu(c).race.hb.join(e);
   full_barrier(c);
 }
 
 void Memory::spawned(int parent, int child) {
   cpu(child).clock = everything(parent);
-  cpu(child).race.hb = race_everything(parent);
+  if (track_races_) cpu(child).race.hb = race_everything(parent);
 }
 
 void Memory::joined(int joiner, int child) {
   cpu(joiner).clock.join(everything(child));
-  cpu(joiner).race.hb.join(race_everything(child));
+  if (track_races_) cpu(joiner).race.hb.join(race_everything(child));
 }
 
 Clock Memory::race_everything(int c) {
