@@ -887,7 +887,15 @@ static bool zap_or_split_pmd(Vma* vma, uint64_t addr, uint64_t table_end, MmuGat
   sync::Atomic<void*>* slot = vma->mm->pmd_slot(addr);
   if (!slot || !pmd_huge(pmd_for_zap(vma, slot))) return false;
   if ((addr & (PMD_SIZE - 1)) == 0 && table_end - addr == PMD_SIZE) return zap_huge_pmd(vma->mm, slot, nullptr, tlb);
-  split_huge_pmd(vma->mm, slot);
+  try {
+    split_huge_pmd(vma->mm, slot);
+  } catch (const std::bad_alloc&) {
+    // No memory for the table: the whole PMD mapping goes, as the kernel
+    // zaps a file's rather than split it; the pages outside the range
+    // refault by the page. A zap must not fail half done (a truncate has
+    // set i_size already: G5).
+    return zap_huge_pmd(vma->mm, slot, nullptr, tlb);
+  }
   return false;
 }
 
