@@ -429,9 +429,13 @@ int main(int argc, char** argv) {
   litmus->add_option("--memory-model", lo.memory_model, "sc, tso or weak (the LKMM)")
       ->check(CLI::IsMember({"sc", "tso", "weak"}))
       ->capture_default_str();
-  litmus->add_option("--bound", lo.bound, "preemption bound of the exhaustive search")
-      ->check(CLI::Range(0u, 8u))
-      ->capture_default_str();
+  auto* litmus_bound = litmus->add_option("--bound", lo.bound, "preemption bound of the exhaustive search")
+                           ->check(CLI::Range(0u, 8u))
+                           ->capture_default_str();
+  litmus->add_flag("--unbounded", lo.unbounded,
+                   "no preemption bound: every interleaving, up to reordering independent steps (source-set DPOR "
+                   "with sleep sets)")
+      ->excludes(litmus_bound);
   litmus->add_option("--reorder-bound", lo.reorder_bound, "stores held back (propagating late)")
       ->check(CLI::Range(0u, 8u))
       ->capture_default_str();

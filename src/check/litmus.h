@@ -124,8 +124,9 @@ struct LitmusRun {
   // Observation); DEADLOCK when every execution deadlocked.
   std::string verdict() const;
 };
-// Every execution within `bound` preemptions and `reorder_bound` held-back
-// stores under `memory_model` (sc, tso, weak); `seconds` > 0 stops early
+// Every execution within `bound` preemptions (model::kUnbounded: any
+// number) and `reorder_bound` held-back stores under `memory_model` (sc,
+// tso, weak), up to reordering independent steps; `seconds` > 0 stops early
 // (then `unfinished`); `until_decided` stops once executions both satisfied
 // and did not satisfy the condition (the verdict is then Sometimes
 // whatever the rest do; `outcomes`, `states` and `flags` are partial).
@@ -142,6 +143,7 @@ struct LitmusOptions {
   std::vector<std::string> paths;
   std::string memory_model = "weak";
   unsigned bound = 2, reorder_bound = 2;
+  bool unbounded = false;  // no preemption bound (`bound` ignored): model::kUnbounded
   double seconds = 10;
   std::string json;  // one object per test, a line each
   bool states = false;  // print every state seen (and so run every execution, not only until the verdict is decided)

@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "check/litmus.h"
+#include "sync/model/model.h"
 
 namespace faultline_check {
 
@@ -135,7 +136,8 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, const std::
   try {
     // A flag (a data race too) must be looked for in every execution; every state only with --states.
     bool until_decided = !o.states && !t.lkmm_note.starts_with("Flag ") && !t.plain_accesses;
-    r = run_litmus(t, o.memory_model, o.bound, o.reorder_bound, o.seconds, until_decided);
+    r = run_litmus(t, o.memory_model, o.unbounded ? faultline::sync::model::kUnbounded : o.bound, o.reorder_bound,
+                   o.seconds, until_decided);
   } catch (const std::invalid_argument& e) {
     ++tally.unread;
     out << fmt::format("{}: ERROR: {}\n", t.name, e.what());

@@ -90,7 +90,8 @@ struct SinceSpin {
 // period), the words its spin loop read (SinceSpin), or anything.
 struct Reads {
   enum Kind { memory, word, rcu, spin_reads } kind = memory;
-  const Word* w = nullptr;  // kind word
+  const Word* w = nullptr;         // kind word
+  const void* domain = nullptr;    // kind rcu: the SRCU domain (null: RCU)
 };
 
 // Under `weak`, how a read-side section ended: what its CPU had seen, and
@@ -118,7 +119,10 @@ struct Fiber {
   std::deque<Pending> buf;      // the store buffer
   unsigned rcu_nesting = 0;
   uint64_t rcu_gen = 0;
-  Word rcu_state;  // stands for the two above and its SRCU sections in footprints (see touch_rcu)
+  // Stand for its read-side sections in footprints (see touch_rcu): of
+  // RCU (the two above), then of SRCU domains in the order the execution
+  // first used them (Exec::rcu_domains); further domains share the last.
+  std::array<Word, 4> rcu_state;
   SectionEnd rcu_end;  // under `weak`: how its RCU sections ended (promises: of all of them)
   std::optional<weak::Cpu> srcu_unlocked;  // under `weak`: its state at its last srcu_read_unlock()
   bool before_atomic = false;   // smp_mb__before_atomic() pending
@@ -161,6 +165,8 @@ struct Exec {
   std::vector<std::pair<int, size_t>> flushes;   // kept to reuse their storage
   std::vector<Deferred> callbacks;
   Word rcu_queue;  // stands for `callbacks` in footprints (see touch_rcu)
+  std::vector<const void*> rcu_domains{nullptr};  // RCU, then SRCU domains as first used
+  Word sc_order;   // `weak`: stands for the full barriers' order (see full_barrier_weak)
   // SRCU read-side sections, in the order they began (a token is an index
   // + 1; a deque, so that a grace period keeps pointers to their ends).
   struct SrcuSection {
@@ -358,21 +364,49 @@ void trace(StepKind k, const std::source_location& loc, const void* w = nullptr,
 
 bool weak_model() { return g && g->mm == MemoryModel::weak && scheduling(); }
 
+weak::Memory& wm() { return *g->wm; }
+
 // RCU's state in footprints, so that a grace period or a call_rcu()
 // conflicts only with what it depends on: each CPU's read-side section
 // (its rcu_state, written by its outermost rcu_read_lock/unlock), read by
-// every grace period and call_rcu, and the callback queue. Under `weak` a
-// grace period also orders every CPU's memory: it conflicts with all.
-void touch_rcu_state(Footprint& fp) {
-  for (auto& f : g->fibers) fp.add(f->rcu_state.id, false);
-  fp.add(g->rcu_queue.id, true);
+// every grace period and call_rcu, and the callback queue (written by
+// call_rcu, and by a grace period only if it holds callbacks to run: one
+// with none only reads that it is empty). Under `weak` a
+// grace period's start and end are full barriers (full_barrier_weak
+// touches the order they take part in), and the end makes every late
+// write propagate, which changes what any CPU may read and whether its
+// stores are held back: while some write is late that conflicts with all.
+Word& rcu_state(Fiber& f, const void* domain) {
+  auto& known = g->rcu_domains;
+  auto it = std::find(known.begin(), known.end(), domain);
+  if (it == known.end()) it = known.insert(known.end(), domain);
+  return f.rcu_state[std::min(static_cast<size_t>(it - known.begin()), f.rcu_state.size() - 1)];
 }
-void touch_rcu() {
+// A grace period of `domain` reads every CPU's sections of it (with data
+// races tracked, its end also what every section of any domain had done).
+void touch_rcu_state(Footprint& fp, const void* domain) {
+  for (auto& f : g->fibers) {
+    if (!g_track_races) fp.add(rcu_state(*f, domain).id, false);
+    else
+      for (const Word& w : f->rcu_state) fp.add(w.id, false);
+  }
+  fp.add(g->rcu_queue.id, !g->callbacks.empty());
+}
+void touch_rcu(const void* domain = nullptr) {
   if (!g || g->cur < 0) return;
-  if (weak_model()) return touch_all();
-  touch_rcu_state(g->fp);
+  touch_rcu_state(g->fp, domain);
+  if (weak_model() && wm().any_late()) touch_all();
 }
-weak::Memory& wm() { return *g->wm; }
+
+// A full barrier under `weak` (weak::Memory::full_barrier). The barriers
+// take their places in one order, which Exec::sc_order stands for: one
+// that publishes what no barrier before it had published writes that
+// order, one that publishes nothing only reads it, so that barriers which
+// add nothing commute, while a barrier that adds something is ordered
+// against every other barrier (it decides what they learn).
+void full_barrier_weak(const Fiber* f, const weak::Cpu* as_of = nullptr) {
+  touch(&g->sc_order, wm().full_barrier(f->id, as_of));
+}
 
 // Hands control to the scheduler; returns when this fiber is picked again.
 void yield() {
@@ -391,7 +425,7 @@ void block_until(std::function<bool()> pred, Reads reads = {}) {
     return;
   }
   drain(self());
-  if (g->mm == MemoryModel::weak) wm().full_barrier(g->cur);
+  if (g->mm == MemoryModel::weak) full_barrier_weak(self());
   self()->until = std::move(pred);
   self()->until_reads = reads;
   yield();
@@ -625,9 +659,7 @@ void woken_reads(const Fiber* f) {
   switch (f->until_reads.kind) {
     case Reads::word: return g->fp.add(f->until_reads.w->id, false);
     case Reads::spin_reads: return f->sleeping_on.touch(g->fp);
-    case Reads::rcu:
-      if (!weak_model()) return touch_rcu_state(g->fp);
-      [[fallthrough]];
+    case Reads::rcu: return touch_rcu(f->until_reads.domain);  // under `weak` the grace period's end also runs here
     case Reads::memory: g->fp.global = true;
   }
 }
@@ -799,13 +831,22 @@ bool promise(Fiber* f, const Word* w, uint64_t mask, uint64_t& v, uint64_t& tain
   return true;
 }
 
+// A promise unkept here breaks the execution, and a store that keeps it
+// later would not have: the step reads whether it is kept, which the
+// promised word's stores decide.
+void promise_checked(const Exec::Promise& p) {
+  if (p.kept) return;
+  g->promise_broken = true;
+  g->fp.add(p.w->id, false);
+}
+
 // An ordering point (a barrier, an acquire, a release) reached with a
 // promise of this CPU unkept: what follows would be ordered after a value
 // no write has made. Such executions are dropped; load buffering is
 // modelled between relaxed accesses.
 void ordering_point(Fiber* f) {
   for (const auto& p : g->promises)
-    if (p.cpu == f->id && !p.kept) g->promise_broken = true;
+    if (p.cpu == f->id) promise_checked(p);
 }
 
 // The end of a read-side section is no ordering point: a load inside it
@@ -822,7 +863,7 @@ uint64_t unkept_promises(const Fiber* f) {
 }
 void grace_period_waited_for(uint64_t promises) {
   for (size_t i = 0; i < g->promises.size(); ++i)
-    if ((promises & (uint64_t{1} << i)) && !g->promises[i].kept) g->promise_broken = true;
+    if (promises & (uint64_t{1} << i)) promise_checked(g->promises[i]);
 }
 
 // A load's promises pass to what depends on it: by default every later
@@ -893,7 +934,7 @@ void keep_promises(Fiber* f, const Word* w, uint64_t v, uint64_t taint, size_t p
         wm().fits_between(w, pos, p.floor_time, p.reader_wrote) && !wm().precedes_fenced(p.dependents, w, pos)) {
       p.kept = true;
       p.via = taint;
-      wm().bind(w, p.cpu, pos);
+      wm().bind(w, p.cpu, pos, p.dependents);
     }
   }
 }
@@ -967,7 +1008,7 @@ void store_tso(Fiber* f, Word* w, uint64_t v, int order) {
 // Under `weak` a store propagates at once, or late: at the end of the
 // word's coherence order or before writes the CPU is not bound to.
 uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
-  if (order == kSeqCst) wm().full_barrier(f->id);
+  if (order == kSeqCst) full_barrier_weak(f);
   // Where it lands among late writes is free; holding it back is not.
   bool ordered = after_reads(f, order), data = data_after_reads(f);
   std::vector<size_t> places = wm().places(w, f->id, ordered);
@@ -978,7 +1019,7 @@ uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
   size_t pos = wm().write(w, f->id, v, before, {late, order >= kRelease, ordered, data, nullptr, taint});
   written(w);
   keep_promises(f, w, v, taint, pos);
-  if (order == kSeqCst) wm().full_barrier(f->id);
+  if (order == kSeqCst) full_barrier_weak(f);
   return before ? Reorder::early_in_coherence : late ? Reorder::late : Reorder::in_order;
 }
 
@@ -1023,7 +1064,7 @@ uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int
                   uint64_t& nv) {
   bool full = fully_ordered(order);
   if (full || f->before_atomic) {
-    wm().full_barrier(f->id);
+    full_barrier_weak(f);
     f->ordered_taint |= f->all_taint;
     ordering_point(f);
   }
@@ -1047,7 +1088,7 @@ uint64_t rmw_weak(Fiber* f, Word* w, uint64_t mask, size_t newer, Next next, int
   size_t pos = wm().write(w, f->id, nv, newer, {late, order >= kRelease, ordered, data, &sequence, taint});
   written(w);
   keep_promises(f, w, nv, taint, pos);
-  if (full) wm().full_barrier(f->id);
+  if (full) full_barrier_weak(f);
   how = late ? Reorder::late : newer ? Reorder::early_in_coherence : Reorder::in_order;
   return old;
 }
@@ -1127,15 +1168,13 @@ bool cas(Word* w, uint64_t mask, uint64_t& expected, uint64_t desired, int order
 // smp_mb__after_atomic() take part in the one order of full barriers, a
 // word every other full barrier touches too.
 void fence_weak(Fiber* f, Fence fk) {
-  static const Word sc_order;
   switch (fk) {
     case Fence::after_srcu_read_unlock:  // a full barrier as of the last srcu_read_unlock(); none without one
       if (!f->srcu_unlocked) break;
       [[fallthrough]];
     case Fence::full:
     case Fence::after_atomic:
-      touch(&sc_order, true);
-      wm().full_barrier(f->id, fk == Fence::after_srcu_read_unlock ? &*f->srcu_unlocked : nullptr);
+      full_barrier_weak(f, fk == Fence::after_srcu_read_unlock ? &*f->srcu_unlocked : nullptr);
       f->ordered_taint |= f->all_taint;  // (after the unlock's: also the loads past it, more than the LKMM orders)
       ordering_point(f);
       break;
@@ -1253,7 +1292,7 @@ void rcu_read_lock() {
   yield();
   if (f->rcu_nesting++ > 0) return;
   ++f->rcu_gen;
-  touch(&f->rcu_state, true);
+  touch(&rcu_state(*f, nullptr), true);
   if (weak_model()) {
     wm().rcu_read_lock(f->id);
     ordering_point(f);
@@ -1263,7 +1302,7 @@ void rcu_read_lock() {
 void rcu_read_unlock() {
   Fiber* f = self();
   if (!f || --f->rcu_nesting > 0) return;
-  touch(&f->rcu_state, true);
+  touch(&rcu_state(*f, nullptr), true);
   if (weak_model()) {
     f->rcu_end.exit = wm().rcu_read_unlock(f->id);
     f->rcu_end.promises |= unkept_promises(f);
@@ -1281,10 +1320,10 @@ void grace_period(const void* domain, uint64_t began_before, const std::function
                   const std::vector<const SectionEnd*>& waited) {
   bool weak = weak_model();
   if (weak) {
-    wm().grace_period_start(g->cur, domain);
+    touch(&g->sc_order, wm().grace_period_start(g->cur, domain));
     ordering_point(self());
   }
-  block_until(ended, {Reads::rcu});
+  block_until(ended, {Reads::rcu, nullptr, domain});
   if (!weak) return;
   std::vector<weak::Clock> exits;
   for (const SectionEnd* e : waited) {
@@ -1292,7 +1331,7 @@ void grace_period(const void* domain, uint64_t began_before, const std::function
     began_before |= e->promises;
   }
   grace_period_waited_for(began_before);
-  wm().grace_period_end(g->cur, exits);
+  touch(&g->sc_order, wm().grace_period_end(g->cur, exits));
   propagate_late_writes();
 }
 
@@ -1325,7 +1364,7 @@ uint64_t srcu_read_lock(const Word* domain) {
   if (!f) fail("srcu_read_lock() outside a CPU");
   yield();
   g->srcu.push_back({domain, f->id, true, {}});
-  touch(&f->rcu_state, true);
+  touch(&rcu_state(*f, domain), true);
   if (weak_model()) {
     wm().rcu_read_lock(f->id, domain);
     ordering_point(f);
@@ -1337,12 +1376,12 @@ bool srcu_read_unlock(const Word* domain, uint64_t token) {
   Fiber* f = self();
   if (!f) fail("srcu_read_unlock() outside a CPU");
   yield();
-  touch(&f->rcu_state, true);
+  touch(&rcu_state(*f, domain), true);
   if (token == 0 || token > g->srcu.size() || g->srcu[token - 1].domain != domain || !g->srcu[token - 1].open)
     return false;
   auto& section = g->srcu[token - 1];
   section.open = false;
-  touch(&g->fibers[static_cast<size_t>(section.cpu)]->rcu_state, true);
+  touch(&rcu_state(*g->fibers[static_cast<size_t>(section.cpu)], domain), true);
   if (weak_model()) {
     section.end = {wm().rcu_read_unlock(f->id), unkept_promises(f)};
     f->srcu_unlocked = wm().cpu(f->id);
@@ -1353,7 +1392,7 @@ bool srcu_read_unlock(const Word* domain, uint64_t token) {
 void synchronize_srcu(const Word* domain, const std::source_location& loc) {
   if (!self()) return;
   yield();
-  touch_rcu();
+  touch_rcu(domain);
   std::vector<const Exec::SrcuSection*> readers;
   std::vector<const SectionEnd*> waited;
   uint64_t began_before = 0;
@@ -1377,7 +1416,8 @@ void call_rcu(std::function<void()> fn) {
     fn();
     return;
   }
-  touch_rcu();  // the order of callbacks is the order they run in
+  touch_rcu();
+  touch(&g->rcu_queue, true);  // the order of callbacks is the order they run in
   g->callbacks.push_back({std::move(fn), readers_now(true)});
 }
 
@@ -1620,7 +1660,7 @@ class ExhaustiveStrategy final : public Strategy {
  public:
   ExhaustiveStrategy(unsigned bound, unsigned reorder_bound, Reduction reduction, Split split)
       : bound_(bound), reorder_bound_(reorder_bound), reduce_(reduction != Reduction::none),
-        dpor_(reduction == Reduction::dpor), split_(split) {}
+        dpor_(reduction == Reduction::dpor), unbounded_(bound == kUnbounded), split_(split) {}
   void begin(unsigned) override {
     // The execution's world is built next: its words count from 0, as
     // every earlier execution's did, whatever was made since the last one
@@ -1628,6 +1668,7 @@ class ExhaustiveStrategy final : public Strategy {
     // words of one execution with another's by these ids.
     g_next_word_id = 0;
     ++executions_;
+
     depth_ = 0;
     sleep_.clear();
     redundant_ = false;
@@ -1697,6 +1738,7 @@ class ExhaustiveStrategy final : public Strategy {
     if (pending_ != kNone) {
       Decision& d = path_[pending_];
       if (d.chosen == d.def) d.def_fp = fp;
+      d.chosen_fp = fp;
       pending_ = kNone;
     }
     if (!reduce_) return;
@@ -1710,7 +1752,8 @@ class ExhaustiveStrategy final : public Strategy {
       return s.fiber == fiber || s.fp.conflicts(fp);
     });
     if (dpor_ && counted && !redundant_)
-      races_.record(fiber, fp, decision, [this](size_t at, int cpu) { add_alternative(at, cpu); });
+      races_.record(fiber, fp, decision,
+                    [this](size_t at, uint32_t cpus, int later) { add_alternative(at, cpus, later); });
   }
 
   bool next() override {
@@ -1718,6 +1761,7 @@ class ExhaustiveStrategy final : public Strategy {
     while (!path_.empty()) {
       Decision& d = path_.back();
       if (d.next_alt < d.alts.size()) {
+        if (unbounded_ && !d.inner && d.chosen < d.runnable.size()) d.explored.push_back({d.runnable[d.chosen], d.chosen_fp});
         d.chosen = d.alts[d.next_alt].option;
         d.cost_after = d.alts[d.next_alt].cost;
         ++d.next_alt;
@@ -1750,6 +1794,8 @@ class ExhaustiveStrategy final : public Strategy {
     Footprint def_fp;            // what the default's transition touched
     std::vector<int> runnable;   // options below runnable.size() run these fibers
     std::vector<Sleeper> sleep;  // the sleep set on arrival
+    Footprint chosen_fp;         // what the chosen option's transition touched
+    std::vector<Sleeper> explored;  // unbounded: the options run before the chosen one
     Cost cost_before, cost_after;
     std::vector<Alt> alts;
     size_t next_alt = 0;
@@ -1845,6 +1891,9 @@ class ExhaustiveStrategy final : public Strategy {
   // length.
   class Races {
    public:
+    // `bounded`: under a preemption bound, a race also asks for the later
+    // CPU where the earlier one's was switched to (bounded POR).
+    explicit Races(bool bounded) : bounded_(bounded) {}
     static constexpr int kCpus = 8;
     using Clock = std::array<uint32_t, kCpus>;
     using PerCpu = std::array<int64_t, kCpus>;  // an event's index, -1: none
@@ -1862,15 +1911,24 @@ class ExhaustiveStrategy final : public Strategy {
       auto j = static_cast<int64_t>(events_.size());
       Clock v = last_[p] < 0 ? Clock{} : events_[static_cast<size_t>(last_[p])].clock;
       PerCpu latest = conflicting(p, fp);
+      raced_.clear();
       for (size_t q; (q = newest(latest)) < kCpus;) {
-        const Event& e = events_[static_cast<size_t>(latest[q])];
+        auto i = static_cast<size_t>(latest[q]);
         latest[q] = -1;
-        if (e.seq <= v[q]) continue;  // already ordered before this one
-        on_race(e.decision, fiber);
-        if (size_t s = switched_to(e); s != kNone) on_race(s, fiber);
-        join(v, e.clock);
+        if (events_[i].seq <= v[q]) continue;  // already ordered before this one
+        raced_.push_back(i);
+        join(v, events_[i].clock);
       }
       v[p] = ++count_[p];
+      for (size_t i : raced_) {
+        const Event& e = events_[i];
+        if (!bounded_) {
+          on_race(e.decision, initials(i, v, p), fiber);
+          continue;
+        }
+        on_race(e.decision, uint32_t{1} << p, fiber);
+        if (size_t s = switched_to(e); s != kNone) on_race(s, uint32_t{1} << p, fiber);
+      }
       last_[p] = j;
       if (fp.global) last_global_[p] = j;
       for (int k = 0; k < fp.n; ++k)
@@ -1927,6 +1985,36 @@ class ExhaustiveStrategy final : public Strategy {
     static void join(Clock& v, const Clock& o) {
       for (size_t q = 0; q < kCpus; ++q) v[q] = std::max(v[q], o[q]);
     }
+    // Without a bound (source sets, Abdulla et al., POPL 2014): the CPUs
+    // that could run first in the reversal of the race of event `i` with
+    // the transition of CPU `p` whose clock is `v` — of the events after
+    // `i` that do not happen after it, then that transition, those of CPUs
+    // whose first one there nothing before it there happens before. Asking
+    // for `p` alone, as under the bound, is not enough with plain sleep
+    // sets: `p` may have to wait there for another CPU's event, and the
+    // execution that would show it the older race can be asleep.
+    uint32_t initials(size_t i, const Clock& v, size_t p) const {
+      const Event& e = events_[i];
+      auto q = static_cast<size_t>(e.fiber);
+      before_.clear();
+      uint32_t seen = 0, found = 0;
+      auto first_there = [&](size_t cpu, const Clock& clock) {
+        bool first = !(seen >> cpu & 1) &&
+                     std::none_of(before_.begin(), before_.end(), [&](const Event* y) {
+                       return y->seq <= clock[static_cast<size_t>(y->fiber)];
+                     });
+        seen |= uint32_t{1} << cpu;
+        return first;
+      };
+      for (size_t k = i + 1; k < events_.size(); ++k) {
+        const Event& x = events_[k];
+        if (e.seq <= x.clock[q]) continue;  // happens after it
+        if (first_there(static_cast<size_t>(x.fiber), x.clock)) found |= uint32_t{1} << x.fiber;
+        before_.push_back(&x);
+      }
+      if (first_there(p, v)) found |= uint32_t{1} << p;
+      return found;
+    }
     // The decision that switched to `e`'s CPU for the run of its
     // transitions that `e` is in, if that is before `e` (kNone otherwise).
     size_t switched_to(const Event& e) const {
@@ -1935,6 +2023,9 @@ class ExhaustiveStrategy final : public Strategy {
       while (first > 0 && events_[first - 1].fiber == e.fiber) --first;
       return first == i ? kNone : events_[first].decision;
     }
+    bool bounded_;
+    std::vector<size_t> raced_;              // record()'s, kept for their storage
+    mutable std::vector<const Event*> before_;  // initials()'s
     std::vector<Event> events_;
     std::vector<Access> words_;
     uint64_t generation_ = 0;
@@ -1995,7 +2086,8 @@ class ExhaustiveStrategy final : public Strategy {
     pending_ = depth_++;
     if (reduce_) {
       sleep_ = d.sleep;
-      if (d.chosen != d.def && d.def_goes_on && d.chosen < d.runnable.size()) sleep_.push_back({d.def_fiber, d.def_fp});
+      if (unbounded_) sleep_.insert(sleep_.end(), d.explored.begin(), d.explored.end());
+      else if (d.chosen != d.def && d.def_goes_on && d.chosen < d.runnable.size()) sleep_.push_back({d.def_fiber, d.def_fp});
       if (d.chosen < runnable.size() && asleep(runnable[d.chosen])) redundant_ = true;
     }
     return d.chosen;
@@ -2013,13 +2105,27 @@ class ExhaustiveStrategy final : public Strategy {
     if (c.preemptions <= bound_) d.alts.push_back({opt, c});
   }
 
-  // DPOR: a race says CPU `cpu` should also run first at decision `at`;
-  // if it could not run there, every CPU that could is tried.
-  void add_alternative(size_t at, int cpu) {
+  // DPOR: a race says one of `cpus` (a mask) should also run first at
+  // decision `at`: none if one was tried or sleeps there; else `later`,
+  // the CPU of the race's later transition, if it is one of them and
+  // could run there, or the first of them that could. If none could, they
+  // were blocked there, and the race's earlier transition is what woke
+  // them (a wake-up reads what its wait reads, so another waker would
+  // happen before it and take its place among the source set): without a
+  // bound there is nothing to reverse; under one every CPU that could run
+  // is tried, as Flanagan and Godefroid do.
+  void add_alternative(size_t at, uint32_t cpus, int later) {
     if (at == kNone) return;  // the only choice: no other CPU could run
     Decision& d = path_[at];
-    auto it = std::find(d.runnable.begin(), d.runnable.end(), cpu);
-    if (it != d.runnable.end()) return queue(d, static_cast<size_t>(it - d.runnable.begin()));
+    size_t pick = kNone;
+    for (size_t opt = 0; opt < d.runnable.size() && opt < 64; ++opt) {
+      int cpu = d.runnable[opt];
+      if (!(cpus >> cpu & 1)) continue;
+      if ((d.tried >> opt & 1) || asleep(d.sleep, cpu)) return;
+      if (pick == kNone || cpu == later) pick = opt;
+    }
+    if (pick != kNone) return queue(d, pick);
+    if (unbounded_) return;  // they are all blocked there: the race's earlier step woke them (no reversal)
     for (size_t opt = 0; opt < d.runnable.size(); ++opt) queue(d, opt);
   }
 
@@ -2047,12 +2153,13 @@ class ExhaustiveStrategy final : public Strategy {
 
   unsigned bound_, reorder_bound_;
   bool reduce_, dpor_;
+  bool unbounded_;  // no preemption bound: a decision's explored options sleep in the later ones (plain sleep sets)
   std::vector<Decision> path_;
   size_t depth_ = 0;
   std::vector<Sleeper> sleep_;  // transitions that need not run here
   bool redundant_ = false;      // every execution from here on is equivalent to one already run
   size_t pending_ = kNone;      // the decision whose chosen step runs next
-  Races races_;
+  Races races_{!unbounded_};
   LateStores late_;
   Split split_;
   uint64_t prefix_ = 0;  // the number of the prefix the current execution is in

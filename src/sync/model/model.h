@@ -194,13 +194,16 @@ class Atomically {
 // two transitions as independent when neither is `global` and they share
 // no word that either writes. A wake-up reads what its wait read: a futex
 // wait's or spin_while's word, or RCU's state (each CPU's read-side state
-// and the callback queue, which RCU's calls touch too). Global: whatever
-// may touch more than it can name: a spin() and its wake-up, spawning and
+// and the callback queue, which RCU's calls touch too). Under `weak` a
+// full barrier touches a word that stands for the barriers' single order
+// (written only by a barrier that publishes something new), and a step
+// that checks a promise reads the promised word. Global: whatever may
+// touch more than it can name: a spin() and its wake-up, spawning and
 // joining, the oracle's Atomically sections, flushes chosen by the
-// scheduler, RCU's calls under `weak`, and footprints of more than kMax
-// words.
+// scheduler, a grace period under `weak` while some write is late (its end
+// propagates them all), and footprints of more than kMax words.
 struct Footprint {
-  static constexpr int kMax = 8;
+  static constexpr int kMax = 16;
   uint64_t word[kMax];  // Word ids
   bool write[kMax];
   int n = 0;
@@ -385,6 +388,10 @@ std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint6
 // The parts' executions add up to those of the one search with the same
 // depth and one part.
 enum class Reduction { none, sleep_sets, dpor };
+// A preemption bound of kUnbounded bounds nothing, and the sleep sets are
+// then Godefroid's: every option a decision ran before sleeps in the ones
+// after it (sound only without a bound).
+constexpr unsigned kUnbounded = ~0u;
 const char* reduction_name(Reduction r);
 struct Split {
   unsigned depth = 0;

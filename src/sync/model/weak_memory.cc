@@ -16,6 +16,12 @@ void Clock::join(const Clock& o) {
   for (int i = 0; i < kMaxCpus; ++i) c[i] = std::max(c[i], o.c[i]);
 }
 
+bool Clock::covers(const Clock& o) const {
+  for (int i = 0; i < kMaxCpus; ++i)
+    if (c[i] < o.c[i]) return false;
+  return true;
+}
+
 Cpu& Memory::cpu(int id) {
   if (id < 0 || id >= kMaxCpus) fail(fmt::format("the weak memory model runs at most {} CPUs", kMaxCpus));
   return cpus_[static_cast<size_t>(id)];
@@ -179,6 +185,7 @@ size_t Memory::write(Word* w, int c, uint64_t v, size_t before, const WriteKind&
   me.own_fenced.join(m.fenced);
   m.strong = me.strong;
   if (k.after_reads) m.strong.join(me.read_strong);
+  m.data_dep = k.data_after_reads;
   if (k.data_after_reads) {
     m.after_reads = me.read_fenced;
     m.after_reads.join(me.read_strong);
@@ -203,12 +210,19 @@ Clock Memory::with_write(const Clock& base, const Msg& m) {
   return c;
 }
 
-void Memory::bind(const Word* w, int c, size_t pos) {
+void Memory::bind(const Word* w, int c, size_t pos, const std::vector<std::pair<const Word*, uint64_t>>& dependents) {
   History* h = find(w);
   if (!h || pos >= h->mo.size()) return;
   auto& seen = h->seen[static_cast<size_t>(c)];
   seen = std::max<uint32_t>(seen, static_cast<uint32_t>(pos));
-  learn(cpu(c), c, h->mo[pos], true);
+  const Msg& kept = h->mo[pos];
+  learn(cpu(c), c, kept, true);
+  Clock carried = fenced_from(kept);
+  carried.join(kept.strong);
+  for (const auto& [dw, time] : dependents)
+    if (History* dh = find(dw))
+      for (Msg& m : dh->mo)
+        if (m.time == time && m.writer == c && m.data_dep) m.after_reads.join(carried);
 }
 
 // What reading `m` tells CPU `c` (`me`), for its later ordering points;
@@ -297,10 +311,12 @@ Clock Memory::propagated_to(int c, const Cpu& me) {
   return all;
 }
 
-void Memory::full_barrier(int c, const Cpu* as_of) {
+bool Memory::full_barrier(int c, const Cpu* as_of) {
   Cpu& me = cpu(c);
   const Cpu& then = as_of ? *as_of : me;
-  sc_.join(propagated_to(c, then));
+  Clock published = propagated_to(c, then);
+  bool news = !sc_.covers(published);
+  sc_.join(published);
   me.clock.join(sc_);
   me.strong.join(sc_);
   me.ordered = std::max(me.ordered, then.own);
@@ -315,6 +331,7 @@ void Memory::full_barrier(int c, const Cpu* as_of) {
     me.race.hb.join(me.race.learnt);
     me.race.pub = race_everything(c);
   }
+  return news;
 }
 
 void Memory::read_barrier(int c) {
@@ -343,19 +360,20 @@ Clock Memory::rcu_read_unlock(int c) {
   return everything(c);
 }
 
-void Memory::grace_period_start(int c, const void* domain) {
-  full_barrier(c);
+bool Memory::grace_period_start(int c, const void* domain) {
+  bool news = full_barrier(c);
   rcu_[domain].join(everything(c));
   if (track_races_) race_rcu_[domain].join(race_everything(c));
+  return news;
 }
 
 // Data races: every section that ended by now comes before (coarser than
 // RCU's guarantee, which covers the sections that began before the start).
-void Memory::grace_period_end(int c, const std::vector<Clock>& exits) {
+bool Memory::grace_period_end(int c, const std::vector<Clock>& exits) {
   for (const Clock& e : exits) cpu(c).clock.join(e);
   if (track_races_)
     for (const Clock& e : race_unlocked_) cpu(c).race.hb.join(e);
-  full_barrier(c);
+  return full_barrier(c);
 }
 
 void Memory::spawned(int parent, int child) {

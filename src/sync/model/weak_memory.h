@@ -108,6 +108,7 @@ struct Clock {
     if (cpu >= 0 && c[cpu] < stamp) c[cpu] = stamp;
   }
   bool knows(int cpu, uint32_t stamp) const { return cpu >= 0 && c[cpu] >= stamp; }
+  bool covers(const Clock& o) const;
 };
 
 struct Msg {
@@ -130,6 +131,7 @@ struct Msg {
   // (read_fenced, read_strong): its own CPU, reading it, is ordered after
   // those loads (the LKMM's dep ; rfi in ppo; not ctrl ; rfi).
   Clock after_reads{};
+  bool data_dep = false;  // it depends on its CPU's loads through data or an address (after_reads)
   // A release write (an unlock): an acquire RMW reading it takes a lock.
   // The model cannot tell a lock from another atomic, so an xchg_acquire()
   // that reads an smp_store_release() orders as a lock handoff too: more
@@ -253,8 +255,12 @@ class Memory {
   uint64_t time_at(const Word* w, size_t pos) const;
   bool fits_between(const Word* w, size_t pos, uint64_t floor_time, uint64_t before_time) const;
   // Binds `cpu` to the write at `pos`, as if it had read it then (a
-  // promised load did).
-  void bind(const Word* w, int cpu, size_t pos);
+  // promised load did). `dependents`, (word, time): the CPU's writes that
+  // depended on that load; those that did through data or an address carry
+  // what reading the write learns into their after_reads, as if the load
+  // had read it before they were made (dep ; rfi; coarser where a write
+  // depends on the load only through control and on another through data).
+  void bind(const Word* w, int cpu, size_t pos, const std::vector<std::pair<const Word*, uint64_t>>& dependents);
   // Whether one of `stores` (word, time) precedes in coherence a write that
   // the write at `pos` of `w` is fenced after: a load that read it could
   // not have come before them.
@@ -262,8 +268,10 @@ class Memory {
 
   // `as_of`: a state the CPU was in earlier (its own when null): the
   // barrier orders only what came before that against what follows
-  // (smp_mb__after_srcu_read_unlock()).
-  void full_barrier(int cpu, const Cpu* as_of = nullptr);
+  // (smp_mb__after_srcu_read_unlock()). Returns whether it published
+  // anything the full barriers before it had not (else it only read their
+  // order, and commutes with another barrier that publishes nothing).
+  bool full_barrier(int cpu, const Cpu* as_of = nullptr);
   void read_barrier(int cpu);
   void write_barrier(int cpu);
   // RCU and SRCU. `domain`: an SRCU domain (its srcu_struct), null for
@@ -272,11 +280,12 @@ class Memory {
   // (for the grace period that waited for it).
   void rcu_read_lock(int cpu, const void* domain = nullptr);
   Clock rcu_read_unlock(int cpu);
-  void grace_period_start(int cpu, const void* domain = nullptr);
+  // Start and end are full barriers: they return what full_barrier() does.
+  bool grace_period_start(int cpu, const void* domain = nullptr);
   // The updater is bound to what the sections it waited for had seen when
   // they ended; the caller then propagates every late write
   // (propagate_all).
-  void grace_period_end(int cpu, const std::vector<Clock>& exits);
+  bool grace_period_end(int cpu, const std::vector<Clock>& exits);
   void spawned(int parent, int child);
   void joined(int joiner, int child);
   // A write from outside any CPU (the oracle, building the world): it
@@ -291,6 +300,8 @@ class Memory {
   uint32_t next_stamp(int cpu) { return this->cpu(cpu).own + 1; }
   // Makes every late write visible to all; false if there was none.
   bool propagate_all();
+  // Whether some write is late (propagate_all() would change memory).
+  bool any_late() const { return any_late_; }
   // Data races (RaceClocks): off unless turned on for the execution; the
   // next read or write is plain when `plain_next` says so.
   void track_races() { track_races_ = true; }
