@@ -25,6 +25,7 @@
 #include <sstream>
 
 #include "check/litmus.h"
+#include "sync/model/model.h"
 
 namespace faultline_check {
 namespace {
@@ -81,6 +82,24 @@ TEST_P(LitmusFile, ReachesTheOutcomeExactlyWhereTheModelAllowsIt) {
                             got["tso"].outcomes.end()))
       << t.name;
   EXPECT_TRUE(t.weak_differs.empty()) << t.name << " differs from the LKMM: " << t.weak_differs;
+}
+
+// Without a preemption bound (plain sleep sets and source sets) the search
+// covers every interleaving: it reaches the outcome exactly where the model
+// allows it too, and every final state the bounded search reached.
+TEST_P(LitmusFile, WithoutAPreemptionBoundReachesEveryStateOfTheBoundedSearch) {
+  Litmus t = parse_litmus(slurp(GetParam()));
+  std::map<std::string, bool> want = {{"sc", t.sc.empty() ? false : reached(t.sc)},
+                                      {"tso", reached(t.tso)},
+                                      {"weak", reached(t.weak_differs.empty() ? t.lkmm : t.weak_differs)}};
+  for (const auto& [mm, expect] : want) {
+    LitmusRun bounded = run_litmus(t, mm, kBound, kReorders);
+    LitmusRun all = run_litmus(t, mm, faultline::sync::model::kUnbounded, kReorders);
+    EXPECT_EQ(all.reached, expect) << t.name << " under " << mm << " (" << all.executions << " executions)";
+    EXPECT_TRUE(std::includes(all.outcomes.begin(), all.outcomes.end(), bounded.outcomes.begin(),
+                              bounded.outcomes.end()))
+        << t.name << " under " << mm;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Lkmm, LitmusFile, ::testing::ValuesIn([] {

@@ -9,7 +9,7 @@
 //   faultline bench [--protocol P,...|all] [--workload W,...|all] [--threads 1,2,4,16]
 //                   [--seconds S] [--rounds N] [--killer-rate R] [--json FILE] [--csv FILE]
 //   faultline report [--out DIR] [--quick] [--tmpdir DIR] [--jobs N]
-//   faultline litmus [--memory-model M] [--bound K] [--reorder-bound R] [--seconds S]
+//   faultline litmus [--memory-model M] [--bound K|--unbounded] [--reorder-bound R] [--seconds S]
 //                    [--states] [--json FILE] FILE|DIR...
 //   faultline --version
 //

@@ -388,9 +388,12 @@ std::unique_ptr<Strategy> make_pct_strategy(uint64_t seed, unsigned depth, uint6
 // The parts' executions add up to those of the one search with the same
 // depth and one part.
 enum class Reduction { none, sleep_sets, dpor };
-// A preemption bound of kUnbounded bounds nothing, and the sleep sets are
-// then Godefroid's: every option a decision ran before sleeps in the ones
-// after it (sound only without a bound).
+// A preemption bound of kUnbounded bounds nothing, and the reductions are
+// then the unbounded ones: Godefroid's sleep sets (every option a decision
+// ran before sleeps in the later ones, sound only without a bound), and
+// DPOR asking for a CPU of each race's source set (Abdulla et al., POPL
+// 2014) rather than the later CPU, and nothing for a race whose source
+// CPUs were all blocked where it began (its earlier step woke them).
 constexpr unsigned kUnbounded = ~0u;
 const char* reduction_name(Reduction r);
 struct Split {
