@@ -64,13 +64,17 @@ TEST(Litmus, CarriesAtLeastThirtyTestsWithVerdicts) {
 
 class LitmusFile : public ::testing::TestWithParam<std::string> {};
 
+// Per memory model, whether the test's outcome is reached there.
+std::map<std::string, bool> reached_under(const Litmus& t) {
+  return {{"sc", t.sc.empty() ? false : reached(t.sc)},
+          {"tso", reached(t.tso)},
+          {"weak", reached(t.weak_differs.empty() ? t.lkmm : t.weak_differs)}};
+}
+
 TEST_P(LitmusFile, ReachesTheOutcomeExactlyWhereTheModelAllowsIt) {
   Litmus t = parse_litmus(slurp(GetParam()));
-  std::map<std::string, bool> want = {{"sc", t.sc.empty() ? false : reached(t.sc)},
-                                      {"tso", reached(t.tso)},
-                                      {"weak", reached(t.weak_differs.empty() ? t.lkmm : t.weak_differs)}};
   std::map<std::string, LitmusRun> got;
-  for (const auto& [mm, expect] : want) {
+  for (const auto& [mm, expect] : reached_under(t)) {
     got[mm] = run_litmus(t, mm, kBound, kReorders);
     EXPECT_EQ(got[mm].reached, expect) << t.name << " under " << mm << " (" << got[mm].executions << " executions)";
   }
@@ -89,10 +93,7 @@ TEST_P(LitmusFile, ReachesTheOutcomeExactlyWhereTheModelAllowsIt) {
 // allows it too, and every final state the bounded search reached.
 TEST_P(LitmusFile, WithoutAPreemptionBoundReachesEveryStateOfTheBoundedSearch) {
   Litmus t = parse_litmus(slurp(GetParam()));
-  std::map<std::string, bool> want = {{"sc", t.sc.empty() ? false : reached(t.sc)},
-                                      {"tso", reached(t.tso)},
-                                      {"weak", reached(t.weak_differs.empty() ? t.lkmm : t.weak_differs)}};
-  for (const auto& [mm, expect] : want) {
+  for (const auto& [mm, expect] : reached_under(t)) {
     LitmusRun bounded = run_litmus(t, mm, kBound, kReorders);
     LitmusRun all = run_litmus(t, mm, faultline::sync::model::kUnbounded, kReorders);
     EXPECT_EQ(all.reached, expect) << t.name << " under " << mm << " (" << all.executions << " executions)";

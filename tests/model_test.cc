@@ -179,7 +179,6 @@ Explored explore(const Program& p, MemoryModel mm, unsigned bound, Reduction red
     for (size_t i = 0; i < p.size(); ++i)
       cpus.push_back({"cpu", [&m, &p, &seen, i] { run_ops(m, p[i], seen[i]); }});
     Outcome o = run(cpus, *strategy, mm, 10000);
-
     if (strategy->skipping()) return;  // another part's
     EXPECT_FALSE(o.deadlock || o.step_limit || !o.failure.empty()) << o.failure;
     std::string key;
@@ -224,7 +223,8 @@ TEST(ExhaustiveSearch, ReductionsKeepEveryOutcomeWithinTheBound) {
 // Without a preemption bound the sleep sets are Godefroid's (every option
 // a decision ran sleeps in the later ones) and DPOR asks for a source set
 // of each race's reversal: both must still reach every outcome of every
-// interleaving, grace periods, locks and spin loops included.
+// interleaving (of programs without locks or spin loops, whose
+// interleavings without a bound are too many to run them all).
 TEST(ExhaustiveSearch, UnboundedReductionsKeepEveryOutcome) {
   std::mt19937_64 rng(2027);
   uint64_t total[3] = {0, 0, 0};  // by Reduction

@@ -57,8 +57,9 @@
 // C-srcu-observed-4 where herd7 allows it (and the implementation, its
 // comment says, forbids it too); the search is bounded (preemptions, unless
 // run with model::kUnbounded, and held-back stores), so a verdict is
-// herd7's only if the bounds cover the test. SRCU: each srcu_struct is a domain of its own, and a section ends
-// by the index srcu_read_lock() returned, on any CPU; an index no open
+// herd7's only if the bounds cover the test. SRCU: each srcu_struct is a
+// domain of its own, and a section ends by the index srcu_read_lock()
+// returned, on any CPU; an index no open
 // section has raises herd7's srcu-bad-nesting flag (LitmusRun::flags).
 #pragma once
 

@@ -1668,7 +1668,6 @@ class ExhaustiveStrategy final : public Strategy {
     // words of one execution with another's by these ids.
     g_next_word_id = 0;
     ++executions_;
-
     depth_ = 0;
     sleep_.clear();
     redundant_ = false;
@@ -1737,7 +1736,6 @@ class ExhaustiveStrategy final : public Strategy {
     size_t decision = pending_;
     if (pending_ != kNone) {
       Decision& d = path_[pending_];
-      if (d.chosen == d.def) d.def_fp = fp;
       d.chosen_fp = fp;
       pending_ = kNone;
     }
@@ -1761,7 +1759,7 @@ class ExhaustiveStrategy final : public Strategy {
     while (!path_.empty()) {
       Decision& d = path_.back();
       if (d.next_alt < d.alts.size()) {
-        if (unbounded_ && !d.inner && d.chosen < d.runnable.size()) d.explored.push_back({d.runnable[d.chosen], d.chosen_fp});
+        if (!d.inner && d.chosen < d.runnable.size()) d.explored.push_back({d.runnable[d.chosen], d.chosen_fp});
         d.chosen = d.alts[d.next_alt].option;
         d.cost_after = d.alts[d.next_alt].cost;
         ++d.next_alt;
@@ -1789,13 +1787,14 @@ class ExhaustiveStrategy final : public Strategy {
   struct Decision {
     size_t options = 0, chosen = 0, def = 0;
     bool inner = false;          // a choose(), not a pick()
-    int def_fiber = -1;          // the default's fiber
     bool def_goes_on = false;    // the default is the current CPU going on
-    Footprint def_fp;            // what the default's transition touched
     std::vector<int> runnable;   // options below runnable.size() run these fibers
     std::vector<Sleeper> sleep;  // the sleep set on arrival
     Footprint chosen_fp;         // what the chosen option's transition touched
-    std::vector<Sleeper> explored;  // unbounded: the options run before the chosen one
+    // The CPUs run before the chosen one, the default first: without a
+    // bound all sleep below the chosen one, under one only the default,
+    // when the chosen one preempted it.
+    std::vector<Sleeper> explored;
     Cost cost_before, cost_after;
     std::vector<Alt> alts;
     size_t next_alt = 0;
@@ -1993,7 +1992,7 @@ class ExhaustiveStrategy final : public Strategy {
     // for `p` alone, as under the bound, is not enough with plain sleep
     // sets: `p` may have to wait there for another CPU's event, and the
     // execution that would show it the older race can be asleep.
-    uint32_t initials(size_t i, const Clock& v, size_t p) const {
+    uint32_t initials(size_t i, const Clock& v, size_t p) {
       const Event& e = events_[i];
       auto q = static_cast<size_t>(e.fiber);
       before_.clear();
@@ -2025,7 +2024,7 @@ class ExhaustiveStrategy final : public Strategy {
     }
     bool bounded_;
     std::vector<size_t> raced_;              // record()'s, kept for their storage
-    mutable std::vector<const Event*> before_;  // initials()'s
+    std::vector<const Event*> before_;  // initials()'s
     std::vector<Event> events_;
     std::vector<Access> words_;
     uint64_t generation_ = 0;
@@ -2087,7 +2086,7 @@ class ExhaustiveStrategy final : public Strategy {
     if (reduce_) {
       sleep_ = d.sleep;
       if (unbounded_) sleep_.insert(sleep_.end(), d.explored.begin(), d.explored.end());
-      else if (d.chosen != d.def && d.def_goes_on && d.chosen < d.runnable.size()) sleep_.push_back({d.def_fiber, d.def_fp});
+      else if (d.chosen != d.def && d.def_goes_on && d.chosen < d.runnable.size()) sleep_.push_back(d.explored.front());
       if (d.chosen < runnable.size() && asleep(runnable[d.chosen])) redundant_ = true;
     }
     return d.chosen;
@@ -2142,10 +2141,10 @@ class ExhaustiveStrategy final : public Strategy {
     d.cost_after = d.cost_before;
     d.def_goes_on = std::find(runnable.begin(), runnable.end(), current) != runnable.end();
     d.def = d.chosen = default_option(runnable, current);
-    d.def_fiber = runnable.empty() ? -1 : runnable[d.def];
+
     d.tried = uint64_t{1} << d.def;
     if (reduce_) d.sleep = sleep_;
-    if (!runnable.empty() && asleep(d.def_fiber)) redundant_ = true;  // every CPU asleep
+    if (!runnable.empty() && asleep(runnable[d.def])) redundant_ = true;  // every CPU asleep
     bool in_prefix = path_.size() < split_.depth;  // every option tried: the parts' subtrees are independent
     for (size_t opt = dpor_ && !in_prefix ? runnable.size() : 0; opt < d.options; ++opt) queue(d, opt);
     return d;
