@@ -1421,6 +1421,7 @@ LitmusRun run_litmus(const Litmus& t, const std::string& mm_name, unsigned bound
     model::Outcome o = model::run(fibers, *strategy, mm, 100000);
     ++r.executions;
     if (o.infeasible) {  // a promised value no store kept (a spin on one may never end)
+      ++r.dropped;
       if (!strategy->next()) return r;
       continue;
     }

@@ -104,6 +104,7 @@ struct LitmusRun {
   // Executions the filter kept, by whether they satisfied the condition.
   uint64_t positive = 0, negative = 0;
   uint64_t deadlocked = 0;  // executions that ended with CPUs waiting for ever (no final state)
+  uint64_t dropped = 0;     // executions a promised load made infeasible (no store kept the promise)
   bool unfinished = false;  // stopped at the time limit
   bool decided = false;     // stopped once the verdict could only be Sometimes (run_litmus's until_decided)
   std::string schedule;     // of the first execution that reached it

@@ -160,9 +160,9 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, const std::
   // A data race is shown as herd7 shows it, after the verdict.
   std::string ours = verdict + (r.flags.contains("data-race") ? " DATARACE" : "");
   std::string herd7 = t.lkmm.empty() ? "-" : t.lkmm + (t.lkmm_datarace ? " DATARACE" : "");
-  out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions{}{}{}, {:.2f} s\n", t.name, ours,
+  out << fmt::format("{:<40} {:<10} herd7 {:<10} {:<10} {} states, {} executions{}{}{}{}, {:.2f} s\n", t.name, ours,
                      herd7, judged, r.states.size(), r.executions,
-                     r.deadlocked ? fmt::format(" ({} deadlocked)", r.deadlocked) : "",
+                     r.dropped ? fmt::format(" ({} dropped: a promise unkept)", r.dropped) : "", r.deadlocked ? fmt::format(" ({} deadlocked)", r.deadlocked) : "",
                      r.decided ? " (stopped once decided)" : "", flags, secs);
   if (listed != known.end()) out << fmt::format("    known: {}\n", listed->second);
   if (o.states || judged == "DIFF")
@@ -178,6 +178,7 @@ nlohmann::json run_one(const fs::path& file, const LitmusOptions& o, const std::
             {"states", r.states},
             {"executions", r.executions},
             {"deadlocked", r.deadlocked},
+            {"dropped", r.dropped},
             {"flags", r.flags},
             {"stopped_once_decided", r.decided},
             {"known", listed != known.end() ? listed->second : ""},

@@ -87,9 +87,10 @@ struct SinceSpin {
 
 // What a blocked CPU's wake-up condition reads, and so what its waking
 // step conflicts with: one word (a futex wait), RCU's state (a grace
-// period), the words its spin loop read (SinceSpin), or anything.
+// period), the words its spin loop read (SinceSpin), the words its loads
+// were promised (await_promises), or anything.
 struct Reads {
-  enum Kind { memory, word, rcu, spin_reads } kind = memory;
+  enum Kind { memory, word, rcu, spin_reads, promised } kind = memory;
   const Word* w = nullptr;         // kind word
   const void* domain = nullptr;    // kind rcu: the SRCU domain (null: RCU)
 };
@@ -160,6 +161,7 @@ struct Exec {
   uint64_t propagations = 0;  // `weak`: how often late writes propagated
   int atomically = 0;
   bool aborted = false;
+  bool unwinding = false;  // fibers awaiting promises no store kept are being ended (end_promise_waits)
   Footprint fp;  // what the running transition touched
   std::vector<int> runnable;                     // schedule_once's options,
   std::vector<std::pair<int, size_t>> flushes;   // kept to reuse their storage
@@ -560,6 +562,10 @@ std::string crash_text(const Fiber& f) {
 
 // Runs the fiber's function, turning an exception or a crash into the
 // execution's failure.
+// Thrown into a fiber awaiting promises that no store will keep (see
+// end_promise_waits); not a std::exception, which would be a failure.
+struct PromiseUnkept {};
+
 void run_guarded(Fiber* f) {
   // The signal mask is not saved (0): the handler runs with SA_NODEFER, so
   // a crash leaves the mask as it was, and saving it would cost a system
@@ -573,6 +579,7 @@ void run_guarded(Fiber* f) {
   f->crash_armed = true;
   try {
     f->fn();
+  } catch (const PromiseUnkept&) {  // ended by end_promise_waits(): nothing failed
   } catch (const std::exception& e) {
     g->out.failure = fmt::format("{}: uncaught exception: {}", f->name, e.what());
     g->aborted = true;
@@ -653,13 +660,20 @@ void find_runnable() {
   }
 }
 
-// One scheduling decision; false when the execution is over.
+// The words of `f`'s promised loads: whether they are kept is what their
+// stores decide.
+void touch_promised(const Fiber* f) {
+  for (const auto& p : g->promises)
+    if (p.cpu == f->id) g->fp.add(p.w->id, false);
+}
+
 // A woken CPU's step read whatever its wait read.
 void woken_reads(const Fiber* f) {
   switch (f->until_reads.kind) {
     case Reads::word: return g->fp.add(f->until_reads.w->id, false);
     case Reads::spin_reads: return f->sleeping_on.touch(g->fp);
     case Reads::rcu: return touch_rcu(f->until_reads.domain);  // under `weak` the grace period's end also runs here
+    case Reads::promised: return touch_promised(f);
     case Reads::memory: g->fp.global = true;
   }
 }
@@ -808,11 +822,15 @@ void write_memory(Word* w, uint64_t v) {
 
 // ---- load buffering: promises (set_promise_values) ----------------------
 
+// Whether a load with `order` orders its CPU's later accesses after it (an
+// acquire; consume is taken as one): an ordering point.
+bool orders_later_accesses(int order) { return order == 1 || order == 2 || order == kAcqRel || order == kSeqCst; }
+
 // Whether this load reads a promised value (a reordering the bound
 // counts), and which.
 // A later load of the same word by the same CPU, while the promise is
 // unkept, reads it again (coherence: nothing older can follow it).
-bool promise(Fiber* f, const Word* w, uint64_t mask, uint64_t& v, uint64_t& taint) {
+bool promise(Fiber* f, const Word* w, uint64_t mask, int order, uint64_t& v, uint64_t& taint) {
   // Once the execution is dropped, it runs on without promises, to its end
   // (a CPU spinning on a promised value would never stop).
   if (g_promise_values.empty() || g->promise_broken) return false;
@@ -824,7 +842,9 @@ bool promise(Fiber* f, const Word* w, uint64_t mask, uint64_t& v, uint64_t& tain
       return true;
     }
   }
-  if (g->promises.size() >= 64 || choose(2, true) == 0) return false;
+  // An acquire would check its own promise at once, unkept (loaded()):
+  // promising it only makes executions that are dropped.
+  if (g->promises.size() >= 64 || orders_later_accesses(order) || choose(2, true) == 0) return false;
   v = g_promise_values[choose(g_promise_values.size(), false)] & mask;
   taint = uint64_t{1} << g->promises.size();
   g->promises.push_back({f->id, w, v, false, wm().floor_time(w, f->id), 0, 0, {}});
@@ -866,12 +886,49 @@ void grace_period_waited_for(uint64_t promises) {
     if (promises & (uint64_t{1} << i)) promise_checked(g->promises[i]);
 }
 
+// Before an ordering point: a CPU with a promise unkept waits until
+// stores keep all of its promises. Going past the point first could only
+// end in a dropped execution (ordering_point()), and every schedule that
+// goes on from it would be run for nothing; waiting runs just those where
+// the stores came first (if none comes, the execution ends with the
+// promise unkept, dropped as before). The wait is no system call: no
+// barrier.
+void await_promises(Fiber* f) {
+  auto all_kept = [f] { return unkept_promises(f) == 0; };
+  if (all_kept()) return;
+  touch_promised(f);
+  f->until = all_kept;
+  f->until_reads = {Reads::promised};
+  yield();
+  if (g->unwinding) throw PromiseUnkept{};
+}
+
+// At a deadlock where every CPU still blocked awaits promises, no store
+// is left to keep them: the execution is dropped, and ended as a clean
+// one is, each such CPU's stack unwound (a stack abandoned mid-way would
+// be kept until the process ends, one per such execution). Their code is
+// the litmus interpreter's (only it makes promises), which holds no
+// simulated lock in a destructor.
+void end_promise_waits() {
+  for (auto& f : g->fibers)
+    if (!f->done && f->until_reads.kind != Reads::promised) return;
+  g->unwinding = true;
+  for (auto& f : g->fibers) {
+    if (f->done) continue;
+    f->until = nullptr;
+    g->cur = f->id;
+    to_fiber(f.get());
+    g->cur = -1;
+  }
+  g->out.deadlock = false;
+}
+
 // A load's promises pass to what depends on it: by default every later
 // store of its CPU; after an acquire, everything.
 void loaded(Fiber* f, uint64_t taint, int order) {
   f->last_taint = taint;
   f->all_taint |= taint;
-  if (order == 1 || order == 2 || order == kAcqRel || order == kSeqCst) {
+  if (orders_later_accesses(order)) {
     f->ordered_taint |= taint;
     ordering_point(f);
   }
@@ -948,6 +1005,7 @@ void keep_promises(Fiber* f, const Word* w, uint64_t v, uint64_t taint, size_t p
 uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_location& loc, bool peek) {
   yield();
   Fiber* f = self();
+  if (weak_model() && orders_later_accesses(order)) await_promises(f);
   if (f) f->before_atomic = false;
   read_for_spin(w);
   if (!weak_model()) {
@@ -967,7 +1025,7 @@ uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_loca
   if (peek) {
     g->fp.add(w->id, false);
     v = wm().read(const_cast<Word*>(w), f->id, 0, order, read_out, &taint) & mask;
-  } else if (touch(w, false); !promise(f, w, mask, v, taint)) {  // touch first: accessed() asks what binds the CPU
+  } else if (touch(w, false); !promise(f, w, mask, order, v, taint)) {  // touch first: accessed() asks what binds the CPU
     size_t k = choose(wm().readable(w, f->id, &also), false);
     v = wm().read(const_cast<Word*>(w), f->id, k, order, read_out, &taint) & mask;
     if (k) how = Reorder::stale;
@@ -1026,6 +1084,7 @@ uint64_t store_weak(Fiber* f, Word* w, uint64_t v, int order) {
 void store(Word* w, uint64_t mask, uint64_t v, int order, const std::source_location& loc) {
   yield();
   Fiber* f = self();
+  if (weak_model() && order >= kRelease) await_promises(f);
   touch(w, true);
   wrote_for_spin();
   v &= mask;
@@ -1097,6 +1156,7 @@ uint64_t rmw(Word* w, uint64_t mask, Rmw op, uint64_t arg, int order, bool retur
              const std::source_location& loc) {
   yield();
   Fiber* f = self();
+  if (f && weak_model() && (order != kRelaxed || f->before_atomic)) await_promises(f);
   touch(w, true);
   wrote_for_spin();
   if (f && scheduling() && g->mm == MemoryModel::weak) {
@@ -1192,6 +1252,7 @@ void fence(Fence fk, const std::source_location& loc) {
   yield();
   Fiber* f = self();
   if (!f) return;
+  if (weak_model() && fk != Fence::write && fk != Fence::before_atomic) await_promises(f);
   trace(StepKind::fence, loc, nullptr, 0, 0, static_cast<uint8_t>(fk));
   if (weak_model()) return fence_weak(f, fk);
   if (g->mm == MemoryModel::tso && (fk == Fence::full || fk == Fence::after_srcu_read_unlock)) drain(f);
@@ -1338,6 +1399,7 @@ void grace_period(const void* domain, uint64_t began_before, const std::function
 void synchronize_rcu(const std::source_location& loc) {
   if (!self()) return;
   yield();
+  if (weak_model()) await_promises(self());
   touch_rcu();  // a grace period, and the callbacks it runs
   // Its own read-side section too: synchronize_rcu() inside one never
   // returns (herd7: DEADLOCK).
@@ -1363,6 +1425,7 @@ uint64_t srcu_read_lock(const Word* domain) {
   Fiber* f = self();
   if (!f) fail("srcu_read_lock() outside a CPU");
   yield();
+  if (weak_model()) await_promises(f);
   g->srcu.push_back({domain, f->id, true, {}});
   touch(&rcu_state(*f, domain), true);
   if (weak_model()) {
@@ -1392,6 +1455,7 @@ bool srcu_read_unlock(const Word* domain, uint64_t token) {
 void synchronize_srcu(const Word* domain, const std::source_location& loc) {
   if (!self()) return;
   yield();
+  if (weak_model()) await_promises(self());
   touch_rcu(domain);
   std::vector<const Exec::SrcuSection*> readers;
   std::vector<const SectionEnd*> waited;
@@ -1541,6 +1605,7 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   for (auto& [name, fn] : threads) new_fiber(name, fn);
   while (schedule_once()) {
   }
+  if (e.out.deadlock) end_promise_waits();
   bool clean = !e.aborted && !e.out.deadlock && !e.out.step_limit;
   e.out.infeasible = e.promise_broken ||
                      std::any_of(e.promises.begin(), e.promises.end(), [](const auto& p) { return !p.kept; });
