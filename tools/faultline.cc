@@ -426,8 +426,10 @@ int main(int argc, char** argv) {
   faultline_check::LitmusOptions lo;
   auto* litmus = app.add_subcommand(
       "litmus", "Run litmus tests in herd7's C format for the Linux-kernel memory model; verdicts beside herd7's");
-  litmus->add_option("--memory-model", lo.memory_model, "sc, tso or weak (the LKMM)")
-      ->check(CLI::IsMember({"sc", "tso", "weak"}))
+  litmus->add_option("--memory-model", lo.memory_model,
+                     "sc, tso, weak (the LKMM, the model checker's), or lkmm (the LKMM's axioms over candidate "
+                     "executions, as herd7 checks them)")
+      ->check(CLI::IsMember({"sc", "tso", "weak", "lkmm"}))
       ->capture_default_str();
   auto* litmus_bound = litmus->add_option("--bound", lo.bound, "preemption bound of the exhaustive search")
                            ->check(CLI::Range(0u, 8u))

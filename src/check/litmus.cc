@@ -20,18 +20,14 @@
 #include <set>
 #include <stdexcept>
 
+#include "check/litmus_program.h"
 #include "sync/model/model.h"
 
 namespace faultline_check {
 
-namespace model = faultline::sync::model;
-
 namespace {
 
-constexpr int kRelaxed = 0, kAcquire = 2, kRelease = 3, kSeqCst = 5;
 constexpr uint64_t kAll = ~uint64_t{0};
-constexpr int64_t kAddress = int64_t{1} << 40;  // a variable's address: kAddress + its index
-constexpr char kHidden = '$';                   // hoisted values' registers start with it
 
 [[noreturn]] void bad(const std::string& what) { throw std::invalid_argument("litmus: " + what); }
 
@@ -119,67 +115,13 @@ int64_t number(const std::string& t) {
 
 }  // namespace
 
-// ---- the program -----------------------------------------------------------------
-
-// A value: a number, a register, a variable's address, or an operator over
-// values.
-struct Expr {
-  enum Kind { number, reg, address, unary, binary } kind = number;
-  int64_t n = 0;     // number; address: the variable's index
-  std::string name;  // reg: its name; unary, binary: the operator
-  std::vector<Expr> args;
-};
-
-struct Stmt {
-  enum Kind { assign, load, store, rmw, cmpxchg, add_unless, trylock, is_locked, unlock_wait, barrier, lock, unlock,
-              rcu_lock, rcu_unlock, sync_rcu, srcu_lock, srcu_unlock, sync_srcu, branch };
-  Kind kind = barrier;
-  std::string reg;  // assigned; empty: none
-  Expr loc;         // the address accessed
-  Expr a, b;        // value(s); branch: a is the condition
-  int order = kRelaxed;
-  model::Rmw op = model::Rmw::xchg;
-  bool returns = true;     // rmw: value-returning (ordered), not atomic_add()
-  bool new_value = false;  // rmw: sets reg to the new value (_return), not the old
-  bool fence_after = false;  // smp_store_mb()
-  bool plain = false;        // load/store: a C access (`*x`), not READ_ONCE/WRITE_ONCE
-  model::Fence fence = model::Fence::full;
-  std::vector<Stmt> then, otherwise;
-};
+namespace {
 
 bool any_plain(const std::vector<Stmt>& code) {
   return std::any_of(code.begin(), code.end(),
                      [](const Stmt& s) { return s.plain || any_plain(s.then) || any_plain(s.otherwise); });
 }
 
-// A proposition of the final condition or the filter.
-struct Prop {
-  enum Kind { atom, negation, conjunction, disjunction, constant } kind = constant;
-  bool truth = true;  // constant
-  // atom: CPU `cpu`'s register, or variable `var`, compared with `value`
-  int cpu = -1;
-  std::string reg;
-  int var = -1;
-  Expr value;
-  int other_cpu = -1;  // or this CPU's register
-  std::string other_reg;
-  bool differs = false;  // `!=`
-  std::vector<Prop> args;
-};
-
-struct LitmusProgram {
-  std::vector<uint64_t> constants;  // the numbers it stores: what a load may be promised
-  std::vector<std::string> vars;
-  std::vector<int64_t> init;  // raw values (addresses encoded)
-  std::vector<std::map<std::string, int64_t>> reg_init;  // per CPU
-  std::vector<std::vector<Stmt>> cpus;
-  bool has_filter = false;
-  Prop filter, condition;
-  // What a state shows: (cpu, reg) or (-1, var), in order of appearance.
-  std::vector<std::pair<int, std::string>> shown;
-};
-
-namespace {
 
 class Parser {
  public:
@@ -1118,33 +1060,7 @@ class Parser {
 
 const std::source_location kLoc = std::source_location::current();
 
-struct World {
-  std::vector<std::unique_ptr<model::Word>> words;
-  std::vector<std::map<std::string, int64_t>> regs;
-  std::set<std::string> flags;  // herd7's flags this execution raised
-};
 
-int64_t apply(const std::string& op, int64_t a, int64_t b) {
-  auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
-  if (op == "+") return static_cast<int64_t>(u(a) + u(b));
-  if (op == "-") return static_cast<int64_t>(u(a) - u(b));
-  if (op == "*") return static_cast<int64_t>(u(a) * u(b));
-  if (op == "/") return b == 0 ? 0 : a / b;
-  if (op == "%") return b == 0 ? 0 : a % b;
-  if (op == "&") return a & b;
-  if (op == "|") return a | b;
-  if (op == "^") return a ^ b;
-  if (op == "<<") return static_cast<int64_t>(u(a) << (u(b) & 63));
-  if (op == ">>") return a >> (u(b) & 63);
-  if (op == "==") return a == b;
-  if (op == "!=") return a != b;
-  if (op == "<") return a < b;
-  if (op == "<=") return a <= b;
-  if (op == ">") return a > b;
-  if (op == ">=") return a >= b;
-  if (op == "&&") return a && b;
-  return a || b;  // "||"
-}
 
 class Cpu {
  public:
@@ -1321,7 +1237,40 @@ class Cpu {
   std::vector<Dep> control_;
 };
 
-int64_t reg_value(const World& w, int cpu, const std::string& reg) {
+model::MemoryModel memory_model(const std::string& m) {
+  if (m == "sc") return model::MemoryModel::sc;
+  if (m == "tso") return model::MemoryModel::tso;
+  if (m == "weak") return model::MemoryModel::weak;
+  bad(fmt::format("unknown memory model '{}' (sc, tso, weak)", m));
+}
+
+}  // namespace
+
+// ---- values and final states (litmus_program.h) ---------------------------------
+
+int64_t apply(const std::string& op, int64_t a, int64_t b) {
+  auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+  if (op == "+") return static_cast<int64_t>(u(a) + u(b));
+  if (op == "-") return static_cast<int64_t>(u(a) - u(b));
+  if (op == "*") return static_cast<int64_t>(u(a) * u(b));
+  if (op == "/") return b == 0 ? 0 : a / b;
+  if (op == "%") return b == 0 ? 0 : a % b;
+  if (op == "&") return a & b;
+  if (op == "|") return a | b;
+  if (op == "^") return a ^ b;
+  if (op == "<<") return static_cast<int64_t>(u(a) << (u(b) & 63));
+  if (op == ">>") return a >> (u(b) & 63);
+  if (op == "==") return a == b;
+  if (op == "!=") return a != b;
+  if (op == "<") return a < b;
+  if (op == "<=") return a <= b;
+  if (op == ">") return a > b;
+  if (op == ">=") return a >= b;
+  if (op == "&&") return a && b;
+  return a || b;  // "||"
+}
+
+static int64_t reg_value(const World& w, int cpu, const std::string& reg) {
   const auto& r = w.regs[static_cast<size_t>(cpu)];
   auto it = r.find(reg);
   return it == r.end() ? 0 : it->second;
@@ -1345,7 +1294,7 @@ bool holds(const Prop& p, const World& w) {
 }
 
 // A value as herd7 prints it: a pointer by its variable's name.
-std::string shown_value(const LitmusProgram& p, int64_t v) {
+static std::string shown_value(const LitmusProgram& p, int64_t v) {
   int64_t i = v - kAddress;
   if (i >= 0 && i < static_cast<int64_t>(p.vars.size())) return p.vars[static_cast<size_t>(i)];
   return std::to_string(v);
@@ -1371,15 +1320,6 @@ std::string herd_state(const LitmusProgram& p, const World& w) {
   if (!s.empty()) s.pop_back();
   return s;
 }
-
-model::MemoryModel memory_model(const std::string& m) {
-  if (m == "sc") return model::MemoryModel::sc;
-  if (m == "tso") return model::MemoryModel::tso;
-  if (m == "weak") return model::MemoryModel::weak;
-  bad(fmt::format("unknown memory model '{}' (sc, tso, weak)", m));
-}
-
-}  // namespace
 
 Litmus parse_litmus(const std::string& text) { return Parser(text).parse(); }
 

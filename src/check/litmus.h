@@ -135,6 +135,22 @@ struct LitmusRun {
 LitmusRun run_litmus(const Litmus& t, const std::string& memory_model, unsigned bound, unsigned reorder_bound,
                      double seconds = 0, bool until_decided = false);
 
+// The LKMM as herd7 evaluates it (src/check/lkmm.cc): every candidate
+// execution — each CPU's path for the values its reads return, a write for
+// each read to read from, each variable's coherence order — checked
+// against linux-kernel.cat's axioms (coherence, atomicity, happens-before,
+// propagation, RCU). `executions` counts the candidates, `states` those
+// the axioms allow. A cross-check of the `weak` model by a second,
+// independent reading of the LKMM, and a verdict where the model
+// checker's search is too large. Throws LitmusUnsupported for what it
+// does not take: plain accesses (data races), spin locks,
+// smp_mb__after_srcu_read_unlock(), unbalanced read-side sections, more
+// than 64 events.
+struct LitmusUnsupported : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+LitmusRun run_litmus_lkmm(const Litmus& t, double seconds = 0);
+
 // `faultline litmus FILE|DIR...`: each test under `memory_model`, its
 // verdict beside herd7's from the file (a DIFF lists the states seen).
 // Tests of other architectures (PPC, X86, ...) are skipped and counted.
