@@ -83,11 +83,21 @@ Rel between(Set from, const Rel& a, Set to) {
   }
   return r;
 }
-Rel plus(Rel a) {  // a+ (Warshall)
-  for (int k = 0; k < g_events; ++k)
-    for (int i = 0; i < g_events; ++i)
-      if (a.to[i] & bit(k)) a.to[i] |= a.to[k];
-  return a;
+// a+: from each event, what it reaches, a frontier at a time (the
+// relations here are sparse: most rows are empty).
+Rel plus(const Rel& a) {
+  Rel r;
+  for (int i = 0; i < g_events; ++i) {
+    Set reach = a.to[i];
+    for (Set frontier = reach; frontier;) {
+      Set next = 0;
+      for (Set s = frontier; s; s &= s - 1) next |= a.to[__builtin_ctzll(s)];
+      frontier = next & ~reach;
+      reach |= next;
+    }
+    r.to[i] = reach;
+  }
+  return r;
 }
 Rel star(const Rel& a, Set all) { return plus(a) | id(all); }
 Rel opt(const Rel& a, Set all) { return a | id(all); }
@@ -100,7 +110,24 @@ bool irreflexive(const Rel& a) {
     if (a.to[i] & bit(i)) return false;
   return true;
 }
-bool acyclic(const Rel& a) { return irreflexive(plus(a)); }
+// No cycle: peeling off the events with nothing after them (among those
+// left) empties the set.
+bool acyclic(const Rel& a) {
+  Set left = g_events == kMaxEvents ? ~Set{0} : bit(g_events) - 1;
+  while (left) {
+    Set sinks = 0;
+    for (Set s = left; s; s &= s - 1)
+      if (!(a.to[__builtin_ctzll(s)] & left)) sinks |= s & -s;
+    if (!sinks) return false;
+    left &= ~sinks;
+  }
+  return true;
+}
+bool empty(const Rel& a) {
+  for (int i = 0; i < g_events; ++i)
+    if (a.to[i]) return false;
+  return true;
+}
 
 // ---- events -------------------------------------------------------------------
 
@@ -144,6 +171,7 @@ class Walker {
 
   std::vector<Path> paths(int cpu) {
     out_.clear();
+    forks_ = 0;
     State s;
     for (const auto& [reg, v] : p_.reg_init[static_cast<size_t>(cpu)]) s.regs[reg] = {v, 0};
     s.frames.push_back({&p_.cpus[static_cast<size_t>(cpu)], 0, 0});
@@ -235,6 +263,7 @@ class Walker {
   void fork(State s, const Stmt& st) {
     int loc = variable(s, st.loc);
     for (int64_t v : values_[static_cast<size_t>(loc)]) {
+      if (++forks_ > kMaxForks) unsupported(fmt::format("one CPU's code forks into more than {} paths", kMaxForks));
       State next = s;
       try {
         read(next, st, loc, v);
@@ -359,9 +388,11 @@ class Walker {
     unsupported("an srcu_read_unlock() that matches no srcu_read_lock() (herd7 flags srcu-bad-nesting)");
   }
 
+  static constexpr uint64_t kMaxForks = uint64_t{1} << 18;  // per CPU: its reads' values, dropped paths too
   const LitmusProgram& p_;
   const std::vector<std::set<int64_t>>& values_;
   std::vector<Path> out_;
+  uint64_t forks_ = 0;
 
  public:
   // Every (variable, value) a write made on any path walked, dropped ones
@@ -475,16 +506,15 @@ bool consistent(const Candidate& c, const Rel& rf, const Rel& co) {
   Rel cumul_fence = seq(cumul | seq(rfe, cumul) | c.wmb, star(seq(rf, c.rmw), all));
   Rel prop = seq(opt(overwrite & c.ext, all), star(cumul_fence, all), opt(rfe, all));
   Rel hb = ppo | rfe | (minus_id(prop) & c.same_cpu);
-  Rel hb_plus = plus(hb);
-  if (!irreflexive(hb_plus)) return false;  // happens-before
-  Rel hb_star = hb_plus | id(all);
-  Rel pb = seq(prop, c.strong_fence, hb_star);
-  Rel pb_plus = plus(pb);
-  if (!irreflexive(pb_plus)) return false;  // propagation
+  if (!acyclic(hb)) return false;  // happens-before
   Set gps = c.tagged(kSyncRcu), sgps = c.tagged(kSyncSrcu);
+  if (empty(c.strong_fence) && !gps && !sgps) return true;  // no pb, no rb
+  Rel hb_star = star(hb, all);
+  Rel pb = seq(prop, c.strong_fence, hb_star);
+  if (!acyclic(pb)) return false;  // propagation
   if (!gps && !sgps) return true;
   // RCU: rcu-fence, the least fixed point of its recursive definition.
-  Rel pb_star = pb_plus | id(all);
+  Rel pb_star = star(pb, all);
   Rel link = seq(seq(c.po_opt, hb_star), seq(pb_star, prop), c.po);
   Rel g = id(gps), sg = id(sgps), rs = inverse(c.rcu_rscs), srs = inverse(c.srcu_rscs);
   Rel base = g | sg | seq(g, link, rs) | (seq(sg, link, srs) & c.same_loc) | seq(rs, link, g) |
@@ -507,7 +537,9 @@ class Enumerator {
  public:
   Enumerator(const Litmus& t, double seconds)
       : p_(*t.program), deadline_(std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds))),
-        timed_(seconds > 0) {}
+        timed_(seconds > 0),
+        registers_decide_(!mentions_memory(p_.condition) && !(p_.has_filter && mentions_memory(p_.filter)) &&
+                          std::all_of(p_.shown.begin(), p_.shown.end(), [](const auto& s) { return s.first >= 0; })) {}
 
   LitmusRun run() {
     settle_values();
@@ -541,9 +573,19 @@ class Enumerator {
     }
   }
 
+  static bool mentions_memory(const Prop& p) {
+    return p.var >= 0 || std::any_of(p.args.begin(), p.args.end(), mentions_memory);
+  }
+  // Whether this choice of paths needs no more candidates: its state is
+  // known (registers_decide_), or time is up.
+  bool done() const { return r_.unfinished || found_; }
+
   void each_combination(size_t cpu) {
     if (r_.unfinished) return;
-    if (cpu == paths_.size()) return each_rf(combine(p_, chosen_));
+    if (cpu == paths_.size()) {
+      found_ = false;
+      return each_rf(combine(p_, chosen_));
+    }
     for (const Path& path : paths_[cpu]) {
       chosen_.push_back(&path);
       each_combination(cpu + 1);
@@ -569,7 +611,7 @@ class Enumerator {
   }
   void next_var(const Candidate& c, Rel& rf, std::vector<std::vector<int>>& per_var, size_t level) {
     if (timed_ && std::chrono::steady_clock::now() > deadline_) r_.unfinished = true;
-    if (r_.unfinished) return;
+    if (done()) return;
     if (level == levels_.size()) return check(c, rf, per_var);
     Set writes = 0;
     for (int i = 0; i < c.n; ++i)
@@ -581,6 +623,7 @@ class Enumerator {
   // keeps each CPU's writes in program order (coherence), an RMW's write
   // right after one of the value its read returned (atomicity).
   void pick_co(const Candidate& c, Rel& rf, std::vector<std::vector<int>>& per_var, size_t level, Set left) {
+    if (done()) return;
     size_t v = levels_[level];
     auto& order = per_var[v];
     if (left == 0) {
@@ -606,6 +649,7 @@ class Enumerator {
   // own in coherence (atomicity), any other read a write of its value
   // that is not its own CPU's after it.
   void pick_rf(const Candidate& c, Set reads, Rel& rf, std::vector<std::vector<int>>& per_var, size_t level) {
+    if (done()) return;
     size_t v = levels_[level];
     if (reads == 0) {
       if (coherent(c, rf, per_var[v], static_cast<int>(v)) && consistent_so_far(c, rf, per_var, level))
@@ -680,6 +724,7 @@ class Enumerator {
     bool yes = holds(p_.condition, w);
     ++(yes ? r_.positive : r_.negative);
     r_.reached = r_.reached || yes;
+    found_ = registers_decide_;
   }
 
   const LitmusProgram& p_;
@@ -688,7 +733,13 @@ class Enumerator {
   std::vector<std::set<int64_t>> values_;
   std::vector<std::vector<Path>> paths_;
   std::vector<const Path*> chosen_;
-  std::vector<size_t> levels_;  // the variables in the order the enumeration takes them  // each CPU's path in the candidate being built
+  std::vector<size_t> levels_;  // the variables in the order the enumeration takes them
+  // When the condition, the filter and the locations shown name registers
+  // only, a choice of paths decides the state: one consistent candidate
+  // of it is enough (found_), and the rest of its candidates are not
+  // looked at.
+  bool registers_decide_;
+  bool found_ = false;  // each CPU's path in the candidate being built
   LitmusRun r_;
 };
 

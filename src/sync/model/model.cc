@@ -161,7 +161,7 @@ struct Exec {
   uint64_t propagations = 0;  // `weak`: how often late writes propagated
   int atomically = 0;
   bool aborted = false;
-  bool unwinding = false;  // fibers awaiting promises no store kept are being ended (end_promise_waits)
+  bool unwinding = false;  // the fibers of a dropped execution are being ended (end_dropped_execution)
   Footprint fp;  // what the running transition touched
   std::vector<int> runnable;                     // schedule_once's options,
   std::vector<std::pair<int, size_t>> flushes;   // kept to reuse their storage
@@ -411,9 +411,14 @@ void full_barrier_weak(const Fiber* f, const weak::Cpu* as_of = nullptr) {
 }
 
 // Hands control to the scheduler; returns when this fiber is picked again.
+// Thrown into the fibers of an execution that is dropped while they wait
+// (end_dropped_execution); not a std::exception, which would be a failure.
+struct Dropped {};
+
 void yield() {
   if (!scheduling()) return;
   to_scheduler();
+  if (g->unwinding) throw Dropped{};
 }
 
 void drain(Fiber* f);
@@ -562,10 +567,6 @@ std::string crash_text(const Fiber& f) {
 
 // Runs the fiber's function, turning an exception or a crash into the
 // execution's failure.
-// Thrown into a fiber awaiting promises that no store will keep (see
-// end_promise_waits); not a std::exception, which would be a failure.
-struct PromiseUnkept {};
-
 void run_guarded(Fiber* f) {
   // The signal mask is not saved (0): the handler runs with SA_NODEFER, so
   // a crash leaves the mask as it was, and saving it would cost a system
@@ -579,7 +580,7 @@ void run_guarded(Fiber* f) {
   f->crash_armed = true;
   try {
     f->fn();
-  } catch (const PromiseUnkept&) {  // ended by end_promise_waits(): nothing failed
+  } catch (const Dropped&) {  // ended by end_dropped_execution(): nothing failed
   } catch (const std::exception& e) {
     g->out.failure = fmt::format("{}: uncaught exception: {}", f->name, e.what());
     g->aborted = true;
@@ -900,18 +901,18 @@ void await_promises(Fiber* f) {
   f->until = all_kept;
   f->until_reads = {Reads::promised};
   yield();
-  if (g->unwinding) throw PromiseUnkept{};
 }
 
-// At a deadlock where every CPU still blocked awaits promises, no store
-// is left to keep them: the execution is dropped, and ended as a clean
-// one is, each such CPU's stack unwound (a stack abandoned mid-way would
-// be kept until the process ends, one per such execution). Their code is
-// the litmus interpreter's (only it makes promises), which holds no
-// simulated lock in a destructor.
-void end_promise_waits() {
-  for (auto& f : g->fibers)
-    if (!f->done && f->until_reads.kind != Reads::promised) return;
+// A deadlock in an execution that a promise unkept drops anyway (CPUs
+// awaiting promises no store is left to keep, others perhaps spinning on
+// a lock one of those holds): it is ended as a clean one is, each blocked
+// CPU's stack unwound from where it waits (a stack abandoned mid-way
+// would be kept until the process ends, one per such execution). Their
+// code is the litmus interpreter's (only it makes promises), which holds
+// no simulated lock in a destructor.
+void end_dropped_execution() {
+  bool dropped = g->promise_broken || std::any_of(g->promises.begin(), g->promises.end(), [](const auto& p) { return !p.kept; });
+  if (!dropped) return;
   g->unwinding = true;
   for (auto& f : g->fibers) {
     if (f->done) continue;
@@ -1605,7 +1606,7 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   for (auto& [name, fn] : threads) new_fiber(name, fn);
   while (schedule_once()) {
   }
-  if (e.out.deadlock) end_promise_waits();
+  if (e.out.deadlock) end_dropped_execution();
   bool clean = !e.aborted && !e.out.deadlock && !e.out.step_limit;
   e.out.infeasible = e.promise_broken ||
                      std::any_of(e.promises.begin(), e.promises.end(), [](const auto& p) { return !p.kept; });
