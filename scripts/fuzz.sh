@@ -8,10 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-scripts/build.sh fuzz oplog_fuzz replay_fuzz inject_fuzz >/dev/null
+scripts/build.sh fuzz oplog_fuzz replay_fuzz inject_fuzz litmus_fuzz >/dev/null
 mkdir -p build/fuzz/findings
 status=0
-for harness in oplog replay inject; do
+for harness in oplog replay inject litmus; do
   work=build/fuzz/corpus-$harness
   mkdir -p "$work"
   log=build/fuzz/$harness.log

@@ -50,6 +50,10 @@
 // address dependencies, locks, RCU's grace periods), looked for in the
 // executions without load buffering (promised loads).
 //
+// Two ways to run one: under a model checker's memory model (run_litmus,
+// an exhaustive search over executions), or under the LKMM's axioms over
+// candidate executions, as herd7 does (run_litmus_lkmm, src/check/lkmm.cc).
+//
 // Where the model is not herd7: plain accesses run as READ_ONCE/WRITE_ONCE
 // (no compiler transformations), and the data-race flag's happens-before is
 // coarser than the LKMM's xb in places; an SRCU read-side section that a grace
