@@ -134,6 +134,11 @@ struct Fiber {
   // depended on, those every later store depends on, the last load's, and
   // a one-shot override of what the next store depends on.
   uint64_t all_taint = 0, ordered_taint = 0, last_taint = 0, dep_taint = 0;
+  // smp_rmb() orders its later loads after its earlier ones, and nothing
+  // else: the promises of the loads before it, which every later load (and
+  // what depends on one) depends on too, and those still unkept then,
+  // which its next load waits for (a store after it does not).
+  uint64_t rmb_taint = 0, rmb_promises = 0;
   bool dep_override = false, dep_on_load = false, dep_data = false;
   // Address dependencies (the litmus interpreter): what each of its loads
   // learnt (weak::Memory::learnt), by number, and the loads the next
@@ -894,8 +899,8 @@ void grace_period_waited_for(uint64_t promises) {
 // the stores came first (if none comes, the execution ends with the
 // promise unkept, dropped as before). The wait is no system call: no
 // barrier.
-void await_promises(Fiber* f) {
-  auto all_kept = [f] { return unkept_promises(f) == 0; };
+void await_promises(Fiber* f, uint64_t which = ~uint64_t{0}) {
+  auto all_kept = [f, which] { return (unkept_promises(f) & which) == 0; };
   if (all_kept()) return;
   touch_promised(f);
   f->until = all_kept;
@@ -903,11 +908,13 @@ void await_promises(Fiber* f) {
   yield();
 }
 
-// A deadlock in an execution that a promise unkept drops anyway (CPUs
-// awaiting promises no store is left to keep, others perhaps spinning on
-// a lock one of those holds): it is ended as a clean one is, each blocked
-// CPU's stack unwound from where it waits (a stack abandoned mid-way
-// would be kept until the process ends, one per such execution). Their
+// A deadlock or a failure in an execution that a promise unkept drops
+// anyway (CPUs awaiting promises no store is left to keep, others perhaps
+// spinning on a lock one of those holds; a CPU that dereferenced a
+// promised value that is no address): it is ended as a clean one is, each
+// stopped CPU's stack unwound from where it waits or failed (a stack
+// abandoned mid-way would be kept until the process ends, one per such
+// execution: 170 KB an execution of the corpus's pointer tests). Their
 // code is the litmus interpreter's (only it makes promises), which holds
 // no simulated lock in a destructor.
 void end_dropped_execution() {
@@ -915,18 +922,24 @@ void end_dropped_execution() {
   if (!dropped) return;
   g->unwinding = true;
   for (auto& f : g->fibers) {
-    if (f->done) continue;
     f->until = nullptr;
-    g->cur = f->id;
-    to_fiber(f.get());
-    g->cur = -1;
+    // One that never ran stops at its first yield, and ends on the next.
+    while (!f->done) {
+      g->cur = f->id;
+      to_fiber(f.get());
+      g->cur = -1;
+    }
   }
   g->out.deadlock = false;
+  g->aborted = false;
 }
 
 // A load's promises pass to what depends on it: by default every later
-// store of its CPU; after an acquire, everything.
-void loaded(Fiber* f, uint64_t taint, int order) {
+// store of its CPU; after an acquire, everything. A marked load after an
+// smp_rmb() carries those of the loads before it too (a plain one does not:
+// the LKMM's hb links marked accesses only; C-non-race1).
+void loaded(Fiber* f, uint64_t taint, int order, bool plain = false) {
+  if (!plain) taint |= f->rmb_taint;
   f->last_taint = taint;
   f->all_taint |= taint;
   if (orders_later_accesses(order)) {
@@ -1007,6 +1020,10 @@ uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_loca
   yield();
   Fiber* f = self();
   if (weak_model() && orders_later_accesses(order)) await_promises(f);
+  if (weak_model() && f->rmb_promises) {  // the rmb binds it to what those loads learnt once kept
+    await_promises(f, std::exchange(f->rmb_promises, 0));
+    wm().read_barrier(f->id);
+  }
   if (f) f->before_atomic = false;
   read_for_spin(w);
   if (!weak_model()) {
@@ -1022,6 +1039,7 @@ uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_loca
   weak::Clock also = address_bound(f);
   weak::Msg read{};
   weak::Msg* read_out = g_track_addresses ? &read : nullptr;  // the engine's loads copy no write
+  bool plain = f->plain_next;
   wm().plain_next(std::exchange(f->plain_next, false), f->address_from != 0);
   if (peek) {
     g->fp.add(w->id, false);
@@ -1034,7 +1052,7 @@ uint64_t load_as(const Word* w, uint64_t mask, int order, const std::source_loca
     how = Reorder::promised;
   }
   wm().plain_next(false);  // a promised load read nothing
-  loaded(f, taint, order);
+  loaded(f, taint, order, plain);
   learnt(f, how == Reorder::promised ? nullptr : &read, also);
   trace(StepKind::load, loc, w, v, 0, 0, how);
   return v;
@@ -1239,9 +1257,10 @@ void fence_weak(Fiber* f, Fence fk) {
       f->ordered_taint |= f->all_taint;  // (after the unlock's: also the loads past it, more than the LKMM orders)
       ordering_point(f);
       break;
-    case Fence::read:
+    case Fence::read:  // its next load waits for the promises unkept now (load_as)
       wm().read_barrier(f->id);
-      ordering_point(f);
+      f->rmb_taint = f->all_taint;
+      f->rmb_promises = unkept_promises(f);
       break;
     case Fence::write: wm().write_barrier(f->id); break;
     case Fence::before_atomic: f->before_atomic = true; return;
@@ -1253,7 +1272,7 @@ void fence(Fence fk, const std::source_location& loc) {
   yield();
   Fiber* f = self();
   if (!f) return;
-  if (weak_model() && fk != Fence::write && fk != Fence::before_atomic) await_promises(f);
+  if (weak_model() && fk != Fence::write && fk != Fence::read && fk != Fence::before_atomic) await_promises(f);
   trace(StepKind::fence, loc, nullptr, 0, 0, static_cast<uint8_t>(fk));
   if (weak_model()) return fence_weak(f, fk);
   if (g->mm == MemoryModel::tso && (fk == Fence::full || fk == Fence::after_srcu_read_unlock)) drain(f);
@@ -1584,7 +1603,8 @@ void fail(const std::string& why) {
   g->aborted = true;
   g->atomically = 0;
   to_scheduler();
-  std::abort();  // never resumed
+  if (g->unwinding) throw Dropped{};  // the execution is dropped (end_dropped_execution)
+  std::abort();  // never resumed otherwise
 }
 
 Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& threads, Strategy& strategy,
@@ -1606,7 +1626,7 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   for (auto& [name, fn] : threads) new_fiber(name, fn);
   while (schedule_once()) {
   }
-  if (e.out.deadlock) end_dropped_execution();
+  if (e.out.deadlock || e.aborted) end_dropped_execution();
   bool clean = !e.aborted && !e.out.deadlock && !e.out.step_limit;
   e.out.infeasible = e.promise_broken ||
                      std::any_of(e.promises.begin(), e.promises.end(), [](const auto& p) { return !p.kept; });
