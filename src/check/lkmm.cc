@@ -551,25 +551,34 @@ class Enumerator {
   // The values each variable may hold: its initial one, every number the
   // program names (a value may justify itself through a cycle, as herd7's
   // symbolic values do: crypto-control-data), and what some path writes,
-  // until writes that depend on reads add nothing new.
+  // until writes that depend on reads add nothing new, or until as many
+  // rounds as an execution has writes: a value read comes through a chain
+  // of writes, each computed from what the one before wrote, with no write
+  // twice (a cycle of data dependencies is one of hb), so longer chains
+  // (atomic_inc() on a value that grew each round) are no execution's.
   void settle_values() {
     values_.assign(p_.vars.size(), {});
     for (size_t v = 0; v < p_.vars.size(); ++v) {
       values_[v].insert(p_.init[v]);
       for (uint64_t k : p_.constants) values_[v].insert(static_cast<int64_t>(k));
     }
-    for (int round = 0;; ++round) {
-      if (round == 8) unsupported("the values the variables may hold do not settle in 8 rounds");
+    for (size_t round = 0;; ++round) {
       Walker w(p_, values_);
       paths_.clear();
-      bool grew = false;
+      size_t writes = 0;  // the most an execution makes
       for (size_t c = 0; c < p_.cpus.size(); ++c) {
         paths_.push_back(w.paths(static_cast<int>(c)));
+        size_t most = 0;
+        for (const Path& path : paths_.back())
+          most = std::max<size_t>(most, std::count_if(path.events.begin(), path.events.end(),
+                                                      [](const Event& e) { return (e.tags & kWrite) != 0; }));
+        writes += most;
       }
+      bool grew = false;
       for (auto [loc, value] : w.written_) grew = values_[static_cast<size_t>(loc)].insert(value).second || grew;
       for (const auto& v : values_)
-        if (v.size() > 16) unsupported("a variable may hold more than 16 values");
-      if (!grew) return;
+        if (v.size() > kMaxValues) unsupported(fmt::format("a variable may hold more than {} values", kMaxValues));
+      if (!grew || round >= writes) return;
     }
   }
 
@@ -730,6 +739,7 @@ class Enumerator {
   const LitmusProgram& p_;
   std::chrono::steady_clock::time_point deadline_;
   bool timed_;
+  static constexpr size_t kMaxValues = 32;
   std::vector<std::set<int64_t>> values_;
   std::vector<std::vector<Path>> paths_;
   std::vector<const Path*> chosen_;
