@@ -7,13 +7,15 @@
 // for the values its reads return, the write each read reads from, and a
 // coherence order of each variable's writes — and the LKMM's axioms over
 // them: coherence, atomicity, happens-before, propagation and RCU (the
-// cat's hb, pb and rb). Guarded by nothing: one call, one thread, nothing
-// kept after it returns.
+// cat's hb, pb and rb). Guarded by nothing: one call runs on one thread
+// and keeps nothing after it returns but g_events, a thread-local count of
+// the events of the candidate at hand (where the relations' loops stop).
 //
 // What it leaves to the model checker's `weak` model (LitmusUnsupported):
 // plain accesses and data races, spin locks (lock.cat),
-// smp_mb__after_srcu_read_unlock(), unbalanced RCU or SRCU sections, and
-// tests too large for a 64-bit set of events.
+// smp_mb__after_srcu_read_unlock(), unbalanced RCU or SRCU sections,
+// synchronize_rcu() inside a section, and tests larger than its caps (64
+// events, 32 values a variable, 2^18 paths a CPU).
 #include <fmt/format.h>
 
 #include <algorithm>
