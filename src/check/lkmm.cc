@@ -416,6 +416,8 @@ struct Candidate {
   // relations over program order, fences and dependencies).
   Rel same_cpu, ext, same_loc, po_opt, strong_fence, po_rel, wmb, ppo_fixed, dep;
   Rel rmw_read;  // from an RMW's write to its read
+  std::vector<Set> reads_of, writes_of;  // per variable: its reads, its writes but the initial one
+  Set gps = 0, sgps = 0;                 // synchronize_rcu(), synchronize_srcu()
   Set tagged(uint32_t t) const {
     Set s = 0;
     for (int i = 0; i < n; ++i)
@@ -491,6 +493,16 @@ void fixed(Candidate& c) {
   c.dep = c.addr | c.data;
   c.ppo_fixed = c.addr | between(all, c.dep | c.ctrl, c.writes) | fence;
   c.rmw_read = inverse(c.rmw);
+  c.gps = c.tagged(kSyncRcu);
+  c.sgps = c.tagged(kSyncSrcu);
+  auto vars = static_cast<size_t>(__builtin_popcountll(c.init));  // an initial write each
+  c.reads_of.assign(vars, 0);
+  c.writes_of.assign(vars, 0);
+  for (int i = 0; i < c.n; ++i) {
+    int l = c.ev[static_cast<size_t>(i)].loc;
+    if (c.reads & bit(i)) c.reads_of[static_cast<size_t>(l)] |= bit(i);
+    if ((c.writes & ~c.init) & bit(i)) c.writes_of[static_cast<size_t>(l)] |= bit(i);
+  }
 }
 
 // The LKMM's axioms over `c` with reads-from `rf` and coherence `co`
@@ -509,7 +521,7 @@ bool consistent(const Candidate& c, const Rel& rf, const Rel& co) {
   Rel prop = seq(opt(overwrite & c.ext, all), star(cumul_fence, all), opt(rfe, all));
   Rel hb = ppo | rfe | (minus_id(prop) & c.same_cpu);
   if (!acyclic(hb)) return false;  // happens-before
-  Set gps = c.tagged(kSyncRcu), sgps = c.tagged(kSyncSrcu);
+  Set gps = c.gps, sgps = c.sgps;
   if (empty(c.strong_fence) && !gps && !sgps) return true;  // no pb, no rb
   Rel hb_star = star(hb, all);
   Rel pb = seq(prop, c.strong_fence, hb_star);
@@ -613,22 +625,17 @@ class Enumerator {
     Rel rf;
     std::vector<std::vector<int>> per_var(p_.vars.size());
     levels_.resize(p_.vars.size());
-    std::vector<int> writes(p_.vars.size());
-    for (int i = 0; i < c.n; ++i)
-      if (c.writes & bit(i)) ++writes[static_cast<size_t>(c.ev[static_cast<size_t>(i)].loc)];
     for (size_t v = 0; v < levels_.size(); ++v) levels_[v] = v;
-    std::stable_sort(levels_.begin(), levels_.end(), [&](size_t a, size_t b) { return writes[a] > writes[b]; });
+    std::stable_sort(levels_.begin(), levels_.end(), [&](size_t a, size_t b) {
+      return __builtin_popcountll(c.writes_of[a]) > __builtin_popcountll(c.writes_of[b]);
+    });
     next_var(c, rf, per_var, 0);
   }
   void next_var(const Candidate& c, Rel& rf, std::vector<std::vector<int>>& per_var, size_t level) {
     if (timed_ && std::chrono::steady_clock::now() > deadline_) r_.unfinished = true;
     if (done()) return;
     if (level == levels_.size()) return check(c, rf, per_var);
-    Set writes = 0;
-    for (int i = 0; i < c.n; ++i)
-      if ((c.writes & bit(i)) && !(c.init & bit(i)) && c.ev[static_cast<size_t>(i)].loc == static_cast<int>(levels_[level]))
-        writes |= bit(i);
-    pick_co(c, rf, per_var, level, writes);
+    pick_co(c, rf, per_var, level, c.writes_of[levels_[level]]);
   }
   // Each order of the variable's writes after its initial write that
   // keeps each CPU's writes in program order (coherence), an RMW's write
@@ -638,10 +645,7 @@ class Enumerator {
     size_t v = levels_[level];
     auto& order = per_var[v];
     if (left == 0) {
-      Set reads = 0;
-      for (int i = 0; i < c.n; ++i)
-        if ((c.reads & bit(i)) && c.ev[static_cast<size_t>(i)].loc == static_cast<int>(v)) reads |= bit(i);
-      return pick_rf(c, reads, rf, per_var, level);
+      return pick_rf(c, c.reads_of[v], rf, per_var, level);
     }
     int64_t last = c.ev[static_cast<size_t>(order.empty() ? static_cast<int>(v) : order.back())].value;
     for (Set s = left; s; s &= s - 1) {

@@ -908,6 +908,12 @@ void await_promises(Fiber* f, uint64_t which = ~uint64_t{0}) {
   yield();
 }
 
+// Whether the running execution is dropped: a CPU passed an ordering
+// point with a promise unkept, or some promise is still unkept.
+bool execution_dropped() {
+  return g->promise_broken || std::any_of(g->promises.begin(), g->promises.end(), [](const auto& p) { return !p.kept; });
+}
+
 // A deadlock or a failure in an execution that a promise unkept drops
 // anyway (CPUs awaiting promises no store is left to keep, others perhaps
 // spinning on a lock one of those holds; a CPU that dereferenced a
@@ -918,8 +924,7 @@ void await_promises(Fiber* f, uint64_t which = ~uint64_t{0}) {
 // code is the litmus interpreter's (only it makes promises), which holds
 // no simulated lock in a destructor.
 void end_dropped_execution() {
-  bool dropped = g->promise_broken || std::any_of(g->promises.begin(), g->promises.end(), [](const auto& p) { return !p.kept; });
-  if (!dropped) return;
+  if (!execution_dropped()) return;
   g->unwinding = true;
   for (auto& f : g->fibers) {
     f->until = nullptr;
@@ -1628,8 +1633,7 @@ Outcome run(const std::vector<std::pair<std::string, std::function<void()>>>& th
   }
   if (e.out.deadlock || e.aborted) end_dropped_execution();
   bool clean = !e.aborted && !e.out.deadlock && !e.out.step_limit;
-  e.out.infeasible = e.promise_broken ||
-                     std::any_of(e.promises.begin(), e.promises.end(), [](const auto& p) { return !p.kept; });
+  e.out.infeasible = execution_dropped();
   if (clean) {
     for (auto& f : e.fibers) drain(f.get());
     run_callbacks(true);
@@ -2227,7 +2231,6 @@ class ExhaustiveStrategy final : public Strategy {
     d.cost_after = d.cost_before;
     d.def_goes_on = std::find(runnable.begin(), runnable.end(), current) != runnable.end();
     d.def = d.chosen = default_option(runnable, current);
-
     d.tried = uint64_t{1} << d.def;
     if (reduce_) d.sleep = sleep_;
     if (!runnable.empty() && asleep(runnable[d.def])) redundant_ = true;  // every CPU asleep
